@@ -1,0 +1,109 @@
+"""Compile fedpm's contracts with solc-js through py-solc-x's `compile_standard`.
+
+The same settings go to ape-solidity through ape-config.yaml (EVM version, optimizer), so `ape compile` and
+this path yield the same ABI and bytecode. Output is cached under `build/` keyed by a hash of every input,
+so node processes that start in parallel reuse one compilation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import keccak
+
+from chain.toolchain import CONTRACTS_DIR, REPO_ROOT, SOLC_VERSION, install_solc_shim
+from fedpm.errors import FedpmError
+
+OPTIMIZER_RUNS = 200
+
+
+class CompileError(FedpmError):
+    """solc rejected the sources."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    source: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+
+    @property
+    def abi_hash(self) -> str:
+        """keccak256 of the canonical ABI JSON: deployment files record it so a node can tell stale ABIs."""
+        return "0x" + keccak(canonical_json(self.abi)).hex()
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def standard_input(sources: dict[str, str], evm_version: str) -> dict[str, Any]:
+    return {
+        "language": "Solidity",
+        "sources": {name: {"content": text} for name, text in sorted(sources.items())},
+        "settings": {
+            "evmVersion": evm_version,
+            "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+
+
+def read_sources(contracts_dir: Path = CONTRACTS_DIR) -> dict[str, str]:
+    return {p.relative_to(REPO_ROOT).as_posix(): p.read_text() for p in sorted(contracts_dir.rglob("*.sol"))}
+
+
+def _oz_version() -> str:
+    pkg = REPO_ROOT / "node_modules" / "@openzeppelin" / "contracts" / "package.json"
+    return json.loads(pkg.read_text())["version"] if pkg.exists() else "absent"
+
+
+def compile_contracts(evm_version: str = "paris", contracts_dir: Path = CONTRACTS_DIR, cache_dir: Path | None = None) -> dict[str, Artifact]:
+    """Compile every contract under `contracts_dir`; return deployable artifacts by contract name."""
+    sources = read_sources(contracts_dir)
+    std_input = standard_input(sources, evm_version)
+    key = hashlib.sha256(canonical_json([std_input, SOLC_VERSION, _oz_version()])).hexdigest()[:16]
+    cache = (cache_dir or REPO_ROOT / "build") / f"artifacts-{key}.json"
+    if cache.exists():
+        return {name: Artifact(**a) for name, a in json.loads(cache.read_text()).items()}
+    output = _run_solc(std_input)
+    artifacts: dict[str, Artifact] = {}
+    for source, contracts in output.get("contracts", {}).items():
+        if not source.startswith("contracts/"):
+            continue  # libraries from node_modules come along but are not ours to deploy
+        for name, out in contracts.items():
+            artifacts[name] = Artifact(name=name, source=source, abi=out["abi"], bytecode="0x" + out["evm"]["bytecode"]["object"])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({n: a.__dict__ for n, a in artifacts.items()}))
+    tmp.replace(cache)  # atomic: parallel processes may race here harmlessly
+    return artifacts
+
+
+def _run_solc(std_input: dict[str, Any]) -> dict[str, Any]:
+    import solcx  # imported here: py-solc-x is only needed when the cache misses
+
+    shim = install_solc_shim()
+    try:
+        output = solcx.compile_standard(std_input, solc_binary=shim, allow_empty=True)
+    except solcx.exceptions.SolcError as exc:
+        first = next((e.get("formattedMessage", e.get("message", "")) for e in (exc.error_dict or {}).get("errors", []) if e.get("severity") == "error"), str(exc))
+        raise CompileError(f"solc: {first.strip().splitlines()[0]}", hint="fix the Solidity source named above") from None
+    return output
+
+
+def all_error_abis(artifacts: dict[str, Artifact]) -> list[dict[str, Any]]:
+    """Every custom error declared by any contract, deduplicated by signature."""
+    seen: dict[str, dict[str, Any]] = {}
+    for art in artifacts.values():
+        for item in art.abi:
+            if item["type"] == "error":
+                sig = item["name"] + "(" + ",".join(i["type"] for i in item["inputs"]) + ")"
+                seen.setdefault(sig, item)
+    return list(seen.values())

@@ -1,0 +1,98 @@
+"""From settings to a working chain context: a Web3 connection, compiled artifacts, the deployment.
+
+The RPC URL is the configured one (any JSON-RPC node: anvil, Ganache, Besu) or, when none is configured, the
+local chain `fedpm chain up` recorded in `<home>/chain.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import requests
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+
+from chain.compile import Artifact, all_error_abis, compile_contracts
+from chain.deploy import Deployment, verify_deployment
+from chain.keystore import Keystore
+from chain.reverts import RevertDecoder
+from chain.sender import TxSender
+from fedpm.errors import ChainUnreachable, ConfigError
+from fedpm.settings import Settings
+
+
+def rpc_url(settings: Settings) -> str:
+    if settings.chain.rpc_url:
+        return settings.chain.rpc_url
+    try:
+        return json.loads(settings.chain_file.read_text())["url"]
+    except FileNotFoundError:
+        raise ConfigError("no chain configured", hint="start one with `fedpm chain up` or set FEDPM_CHAIN_RPC_URL") from None
+    except (ValueError, KeyError):
+        raise ConfigError(f"{settings.chain_file} is malformed", hint="delete it and run `fedpm chain up` again") from None
+
+
+def web3_at(url: str) -> Web3:
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    try:
+        w3.eth.chain_id
+    except (requests.exceptions.RequestException, OSError, ValueError):
+        raise ChainUnreachable(url) from None
+    return w3
+
+
+@dataclass
+class ChainContext:
+    settings: Settings
+    w3: Web3
+    artifacts: dict[str, Artifact]
+
+    @cached_property
+    def deployment_path(self) -> Path:
+        return self.settings.chain.deployment_file or self.settings.deployments_dir / f"{self.w3.eth.chain_id}.json"
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        deployment = Deployment.load(self.deployment_path)
+        verify_deployment(self.w3, deployment, self.artifacts, self.deployment_path)
+        return deployment
+
+    @cached_property
+    def decoder(self) -> RevertDecoder:
+        return RevertDecoder(all_error_abis(self.artifacts))
+
+    @cached_property
+    def keystore(self) -> Keystore:
+        return Keystore(self.settings.keystore_dir, self.settings.keys)
+
+    def contract(self, name: str) -> Contract:
+        return self.w3.eth.contract(address=self.deployment.address(name), abi=self.artifacts[name].abi)
+
+    def sender(self, account: LocalAccount) -> TxSender:
+        return TxSender(self.w3, account, self.decoder, timeout=self.settings.chain.tx_timeout_s)
+
+    def sender_for(self, name: str) -> TxSender:
+        """The sender of keystore account `name` (decrypts it with the configured password)."""
+        return self.sender(self.keystore.load(name))
+
+
+def connect(settings: Settings, *, url: str | None = None) -> ChainContext:
+    w3 = web3_at(url or rpc_url(settings))
+    return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version))
+
+
+def rpc_call(url: str, method: str, params: list) -> object:
+    """One raw JSON-RPC call (for methods web3 has no binding for, such as Besu's `perm_*`)."""
+    try:
+        resp = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30)
+        body = resp.json()
+    except (requests.exceptions.RequestException, ValueError):
+        raise ChainUnreachable(url) from None
+    if "error" in body:
+        err = body["error"]
+        raise ConfigError(f"{method} failed at {url}: {err.get('message', err)}", hint="enable the PERM API on the Besu node (--rpc-http-api=...,PERM)")
+    return body["result"]

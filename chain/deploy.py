@@ -1,0 +1,103 @@
+"""The one deploy path: every fedpm contract, in a fixed order, recorded in a deployment file per chain id.
+
+Constructor parameters are filled by name from contracts deployed earlier (`registry` is the
+ConsortiumRegistry, `token` the ConsortiumToken), so adding a contract means adding its name to ORDER.
+`fedpm deploy`, the demo, the tests and `ape run deploy` all call `deploy_all`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+
+from chain.compile import Artifact
+from chain.ids import to_bytes32
+from chain.sender import TxSender
+from fedpm.errors import DeploymentError
+
+ORDER = ["ConsortiumRegistry", "SensorBatchRegistry", "MaintenanceLog", "FederatedLearning", "ConsortiumToken", "MachineLease"]
+PARAM_SOURCES = {"registry": "ConsortiumRegistry", "token": "ConsortiumToken"}
+DEFAULT_PROPOSAL_TTL = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class GenesisOrg:
+    name: str  # also the org id, as readable bytes32
+    account: str
+    roles: int = 0  # GOVERNOR is added by the contract
+
+
+@dataclass
+class Deployment:
+    chain_id: int
+    block: int
+    contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {address, abi_hash, block, tx}
+
+    def address(self, name: str) -> str:
+        try:
+            return self.contracts[name]["address"]
+        except KeyError:
+            raise DeploymentError(f"contract {name} is not in this deployment", hint="redeploy with `fedpm deploy`") from None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Deployment":
+        try:
+            data = json.loads(path.read_text())
+            return cls(chain_id=int(data["chain_id"]), block=int(data["block"]), contracts=dict(data["contracts"]))
+        except FileNotFoundError:
+            raise DeploymentError(f"no deployment file at {path}", hint="deploy first with `fedpm deploy`") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DeploymentError(f"deployment file {path} is malformed: {exc}", hint="delete it and redeploy") from None
+
+
+def deploy_all(w3: Web3, sender: TxSender, artifacts: dict[str, Artifact], governors: list[GenesisOrg], threshold: int, *, ttl: int = DEFAULT_PROPOSAL_TTL) -> Deployment:
+    """Deploy ConsortiumRegistry with its founding governors, then every other contract in ORDER."""
+    deployment = Deployment(chain_id=w3.eth.chain_id, block=w3.eth.block_number)
+    for name in ORDER:
+        art = artifacts.get(name)
+        if art is None:
+            continue  # a feature whose contract is not in this build
+        args = _registry_args(governors, threshold, ttl) if name == "ConsortiumRegistry" else _resolve_args(art, deployment)
+        rcpt = sender.deploy(art.abi, art.bytecode, *args)
+        deployment.contracts[name] = {"address": rcpt.contract_address, "abi_hash": art.abi_hash, "block": rcpt.block_number, "tx": rcpt.tx_hash}
+    return deployment
+
+
+def _registry_args(governors: list[GenesisOrg], threshold: int, ttl: int) -> list[Any]:
+    return [[to_bytes32(g.name) for g in governors], [g.name for g in governors], [g.roles for g in governors],
+            [Web3.to_checksum_address(g.account) for g in governors], threshold, ttl]
+
+
+def _resolve_args(art: Artifact, deployment: Deployment) -> list[Any]:
+    ctor = next((i for i in art.abi if i["type"] == "constructor"), {"inputs": []})
+    args = []
+    for param in ctor["inputs"]:
+        source = PARAM_SOURCES.get(param["name"].lstrip("_"))
+        if source is None:
+            raise DeploymentError(f"{art.name}: constructor parameter {param['name']!r} has no source", hint="name it after a deployed contract (registry, token)")
+        args.append(deployment.address(source))
+    return args
+
+
+def verify_deployment(w3: Web3, deployment: Deployment, artifacts: dict[str, Artifact], path: Path) -> None:
+    """Fail early, with the fix, when a deployment file does not describe this chain and these contracts."""
+    chain_id = w3.eth.chain_id
+    if deployment.chain_id != chain_id:
+        raise DeploymentError(f"deployment file {path} is for chain id {deployment.chain_id}, but the node is chain {chain_id}", hint="point FEDPM_CHAIN_DEPLOYMENT_FILE at this chain's file or deploy here")
+    for name, info in deployment.contracts.items():
+        if not w3.eth.get_code(info["address"]):
+            raise DeploymentError(f"{name} has no code at {info['address']} (was the chain reset?)", hint="redeploy with `fedpm deploy`")
+        art = artifacts.get(name)
+        if art is not None and art.abi_hash != info["abi_hash"]:
+            raise DeploymentError(f"{name} changed since it was deployed (ABI hash differs)", hint="redeploy, or check out the deployed version")

@@ -1,0 +1,79 @@
+"""Participants' keys in encrypted eth-account keystores (V3 JSON), one file per name.
+
+The password comes from the settings (`FEDPM_KEYS_PASSWORD`, or better `FEDPM_KEYS_PASSWORD_FILE`); it is
+never stored. Only the address is readable without it, which is all a deployer needs to name governors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from fedpm.errors import KeystoreError
+from fedpm.settings import KeySettings
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def resolve_password(keys: KeySettings) -> str:
+    if keys.password_file is not None:
+        try:
+            return keys.password_file.read_text().rstrip("\n")
+        except OSError as exc:
+            raise KeystoreError(f"cannot read password file {keys.password_file}: {exc.strerror}", hint="fix FEDPM_KEYS_PASSWORD_FILE") from None
+    if keys.password is not None:
+        return keys.password
+    raise KeystoreError("no keystore password given", hint="set FEDPM_KEYS_PASSWORD_FILE (or FEDPM_KEYS_PASSWORD)")
+
+
+class Keystore:
+    def __init__(self, directory: Path, keys: KeySettings) -> None:
+        self.directory = directory
+        self.keys = keys
+
+    def path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise KeystoreError(f"invalid account name {name!r}", hint="use letters, digits, '.', '_' or '-'")
+        return self.directory / f"{name}.json"
+
+    def names(self) -> list[str]:
+        return sorted(p.stem for p in self.directory.glob("*.json")) if self.directory.is_dir() else []
+
+    def create(self, name: str, private_key: bytes | None = None) -> str:
+        """Create keystore `name` (a new random key unless one is given); returns the address."""
+        path = self.path(name)
+        if path.exists():
+            raise KeystoreError(f"keystore {name!r} already exists at {path}", hint="choose another name or delete the file")
+        account = Account.from_key(private_key) if private_key else Account.create()
+        data = Account.encrypt(account.key, resolve_password(self.keys), kdf="scrypt", iterations=self.keys.scrypt_n)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by the owner only
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh)
+        return account.address
+
+    def _read(self, name: str) -> dict:
+        path = self.path(name)
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise KeystoreError(f"no keystore named {name!r} in {self.directory}", hint=f"create it with `fedpm account new {name}`") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise KeystoreError(f"keystore {path} is unreadable: {exc}", hint="restore it from your backup") from None
+
+    def address(self, name: str) -> str:
+        return to_checksum_address(self._read(name)["address"])
+
+    def load(self, name: str) -> LocalAccount:
+        data = self._read(name)
+        try:
+            key = Account.decrypt(data, resolve_password(self.keys))
+        except ValueError:
+            raise KeystoreError(f"wrong password for keystore {name!r}", hint="check FEDPM_KEYS_PASSWORD_FILE / FEDPM_KEYS_PASSWORD") from None
+        return Account.from_key(key)

@@ -1,0 +1,86 @@
+"""A local anvil node for development, tests and the demo.
+
+It runs like a consortium chain: zero gas price and zero base fee (members need no currency to transact, as
+on a Besu network with `min-gas-price=0` and `zeroBaseFee`), and the `paris` hardfork unless told otherwise,
+so bytecode that would fail on a Besu QBFT genesis without Shanghai fails here too.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+from web3 import Web3
+
+from chain.toolchain import anvil_path
+from fedpm.errors import ChainUnreachable, FedpmError
+
+DEFAULT_CHAIN_ID = 1337
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalChain:
+    """`with LocalChain() as node: node.url` — anvil on a free loopback port, stopped on exit."""
+
+    def __init__(self, *, port: int | None = None, chain_id: int = DEFAULT_CHAIN_ID, hardfork: str = "paris", block_time: float | None = None, log_file: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.chain_id = chain_id
+        self.hardfork = hardfork
+        self.block_time = block_time
+        self.log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        cmd = [str(anvil_path()), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id),
+               "--hardfork", self.hardfork, "--base-fee", "0", "--gas-price", "0", "--no-priority-fee", "--accounts", "2"]
+        if self.block_time:
+            cmd += ["--block-time", str(self.block_time)]
+        return cmd
+
+    def start(self, timeout: float = 20.0) -> "LocalChain":
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+        self._proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise FedpmError(f"anvil exited with status {self._proc.returncode}", hint="is the port free? see the anvil log")
+            try:
+                if w3.eth.chain_id == self.chain_id:
+                    return self
+            except Exception:  # not listening yet
+                time.sleep(0.05)
+        self.stop()
+        raise ChainUnreachable(self.url, hint="anvil did not start in time")
+
+    def stop(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    def wait(self) -> int:
+        assert self._proc is not None
+        return self._proc.wait()
+
+    def __enter__(self) -> "LocalChain":
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

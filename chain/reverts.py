@@ -1,0 +1,81 @@
+"""Contract reverts as Python exceptions named after the Solidity custom error.
+
+`from chain.reverts import NotMember` gives the class raised when a call reverts with `NotMember(address)`;
+any name works (classes are made on first use and cached, so identity is stable within a process).
+`RevertDecoder` maps a 4-byte selector from revert data to such an exception with the decoded arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from eth_abi import decode
+from eth_utils import keccak
+from eth_utils.abi import collapse_if_tuple
+
+from fedpm.errors import FedpmError
+
+# What to do about the errors a user can cause: shown after the message.
+HINTS: dict[str, str] = {
+    "NotMember": "ask the governors to admit the account's organization (fedpm consortium propose)",
+    "MissingRole": "the account's organization lacks that role; governors can grant it (fedpm consortium propose --roles)",
+    "AlreadyApproved": "each governor organization approves a proposal once",
+    "ProposalExpired": "propose again: proposals expire",
+    "NotEnoughApprovals": "more governors must approve first (fedpm consortium approve)",
+    "UnknownMachine": "register the machine first (fedpm machine register)",
+    "DeviceNotActive": "register the device for this machine (fedpm device register) or use an active one",
+}
+
+
+class ContractRevert(FedpmError):
+    """A transaction or call reverted. `error_name` and `error_args` are the decoded custom error."""
+
+    def __init__(self, error_name: str, error_args: dict[str, Any], *, contract: str | None = None) -> None:
+        args = ", ".join(f"{k}={_fmt(v)}" for k, v in error_args.items())
+        where = f"{contract} reverted with " if contract else "reverted with "
+        super().__init__(f"{where}{error_name}({args})", hint=HINTS.get(error_name))
+        self.error_name = error_name
+        self.error_args = error_args
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)
+
+
+@functools.cache
+def revert_class(name: str) -> type[ContractRevert]:
+    """The exception class for custom error `name` (one class per name per process)."""
+    return type(name, (ContractRevert,), {"__module__": __name__})
+
+
+def __getattr__(name: str) -> type[ContractRevert]:
+    if name[:1].isupper():
+        return revert_class(name)
+    raise AttributeError(name)
+
+
+def _signature(item: dict[str, Any]) -> str:
+    return item["name"] + "(" + ",".join(collapse_if_tuple(i) for i in item["inputs"]) + ")"
+
+
+class RevertDecoder:
+    """Decodes revert data using every custom error of the deployed contracts (plus Error and Panic)."""
+
+    def __init__(self, error_abis: list[dict[str, Any]]) -> None:
+        base = [
+            {"name": "Error", "inputs": [{"name": "message", "type": "string"}]},
+            {"name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
+        ]
+        self._by_selector = {keccak(text=_signature(item))[:4]: item for item in base + error_abis}
+
+    def decode(self, data: bytes | str | None, *, contract: str | None = None) -> ContractRevert:
+        raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else (data or b"")
+        item = self._by_selector.get(raw[:4])
+        if item is None:
+            return revert_class("UnknownRevert")("UnknownRevert", {"data": raw}, contract=contract)
+        values = decode([collapse_if_tuple(i) for i in item["inputs"]], raw[4:])
+        names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
+        return revert_class(item["name"])(item["name"], dict(zip(names, values)), contract=contract)

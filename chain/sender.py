@@ -1,0 +1,114 @@
+"""The one transaction sender: local signing, nonces, gas, receipts, decoded reverts.
+
+Every state change fedpm makes goes through `TxSender.transact` (or `deploy`). A sender belongs to one
+account; it is safe to share between threads of one process (a lock hands out nonces in order). Reverts,
+whether found by gas estimation or by a mined failed receipt, raise the exception named after the contract's
+custom error (see `chain.reverts`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+
+from chain.reverts import RevertDecoder
+from fedpm.errors import TransactionFailed
+
+GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; later state may need a little more
+
+
+@dataclass(frozen=True)
+class Receipt:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    logs: list[Any]
+    contract_address: str | None
+    raw: Any
+
+
+class TxSender:
+    def __init__(self, w3: Web3, account: LocalAccount, decoder: RevertDecoder, *, timeout: float = 60.0, poll: float = 0.05) -> None:
+        self.w3 = w3
+        self.account = account
+        self.decoder = decoder
+        self.timeout = timeout
+        self.poll = poll
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+        self._chain_id: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def transact(self, fn: ContractFunction, *, value: int = 0) -> Receipt:
+        """Sign and send `contract.functions.f(args)`, wait for its receipt, raise on revert."""
+        tx = {"from": self.address, "to": fn.address, "data": fn._encode_transaction_data(), "value": value}
+        return self._send(tx)
+
+    def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any) -> Receipt:
+        data = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args).data_in_transaction
+        return self._send({"from": self.address, "data": data, "value": 0})
+
+    def call_error(self, tx: dict[str, Any], block: int | str = "latest") -> Exception | None:
+        """Replay `tx` as eth_call and return the decoded revert, if it reverts."""
+        try:
+            self.w3.eth.call({k: v for k, v in tx.items() if k in ("from", "to", "data", "value")}, block)
+        except ContractLogicError as exc:
+            return self.decoder.decode(exc.data)
+        return None
+
+    def _fees(self) -> dict[str, int]:
+        # Consortium chains run free gas; a zero gas price means a legacy transaction at price 0.
+        price = self.w3.eth.gas_price
+        if price == 0:
+            return {"gasPrice": 0}
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": price}
+        tip = self.w3.eth.max_priority_fee
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def _estimate(self, tx: dict[str, Any]) -> int:
+        try:
+            return int(self.w3.eth.estimate_gas(tx) * GAS_HEADROOM)
+        except ContractLogicError as exc:
+            raise self.decoder.decode(exc.data) from None
+
+    def _send(self, tx: dict[str, Any]) -> Receipt:
+        tx = dict(tx)
+        tx["gas"] = self._estimate(tx)
+        tx.update(self._fees())
+        with self._lock:
+            if self._chain_id is None:
+                self._chain_id = self.w3.eth.chain_id
+            if self._nonce is None:
+                self._nonce = self.w3.eth.get_transaction_count(self.address, "pending")
+            tx["nonce"] = self._nonce
+            tx["chainId"] = self._chain_id
+            signed = self.account.sign_transaction(tx)
+            try:
+                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Web3RPCError as exc:
+                self._nonce = None  # resynchronise from the node next time (another process may share the key)
+                raise TransactionFailed(f"node rejected transaction: {exc}", hint="check the account's nonce and balance") from None
+            self._nonce += 1
+        return self._wait(tx, HexBytes(tx_hash))
+
+    def _wait(self, tx: dict[str, Any], tx_hash: HexBytes) -> Receipt:
+        try:
+            rcpt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=self.poll)
+        except TimeExhausted:
+            raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} not mined within {self.timeout:.0f}s", hint="is the chain producing blocks? raise FEDPM_CHAIN_TX_TIMEOUT_S") from None
+        if rcpt["status"] != 1:
+            error = self.call_error(tx, rcpt["blockNumber"] - 1)
+            raise error or TransactionFailed(f"transaction {tx_hash.to_0x_hex()} failed without revert data", hint="it may have run out of gas")
+        return Receipt(tx_hash=tx_hash.to_0x_hex(), block_number=rcpt["blockNumber"], gas_used=rcpt["gasUsed"], logs=list(rcpt["logs"]), contract_address=rcpt.get("contractAddress"), raw=rcpt)

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
+import {Membership} from "./libraries/Membership.sol";
+import {Governance} from "./libraries/Governance.sol";
+import {Roles} from "./libraries/Roles.sol";
+
+/// @title ConsortiumRegistry
+/// @notice Permissioned membership of the fedpm consortium (k-of-n governed), machines and their device keys.
+contract ConsortiumRegistry is IConsortiumRegistry {
+    using Membership for Membership.Members;
+    using Governance for Governance.Proposals;
+
+    uint256 public constant GOVERNOR = Roles.GOVERNOR;
+    uint256 public constant OPERATOR = Roles.OPERATOR;
+    uint256 public constant MANUFACTURER = Roles.MANUFACTURER;
+    uint256 public constant AGGREGATOR = Roles.AGGREGATOR;
+    uint256 public constant TRAINER = Roles.TRAINER;
+
+    Membership.Members private _members;
+    Governance.Proposals private _proposals;
+    mapping(bytes32 => Machine) private _machines;
+    bytes32[] private _machineIds;
+    mapping(address => bytes32) private _deviceMachine;
+    mapping(address => bool) private _deviceActive;
+
+    modifier onlyRole(uint256 role) {
+        _members.requireRole(msg.sender, role);
+        _;
+    }
+
+    /// @param orgIds Founding governor organizations; each also gets the roles in `roles`.
+    /// @param threshold Approvals (k) a proposal needs; 1 <= k <= number of governors.
+    /// @param ttl Seconds a proposal stays open.
+    constructor(bytes32[] memory orgIds, string[] memory names, uint256[] memory roles, address[] memory accounts, uint256 threshold, uint64 ttl) {
+        for (uint256 i = 0; i < orgIds.length; i++) {
+            _members.add(orgIds[i], names[i], roles[i] | Roles.GOVERNOR, accounts[i]);
+        }
+        _proposals.ttl = ttl;
+        _setThreshold(threshold);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Propose admitting an organization with `roles` and its first `account`.
+    /// Requirements: caller's org is a governor. The proposer's org approves implicitly.
+    /// Emits ProposalCreated, ProposalApproved.
+    function proposeAddOrg(bytes32 orgId, string calldata name, uint256 roles, address account) external onlyRole(GOVERNOR) returns (uint256) {
+        return _propose(ProposalKind.AddOrg, orgId, name, roles, account, 0);
+    }
+
+    function proposeRemoveOrg(bytes32 orgId) external onlyRole(GOVERNOR) returns (uint256) {
+        return _propose(ProposalKind.RemoveOrg, orgId, "", 0, address(0), 0);
+    }
+
+    function proposeSetRoles(bytes32 orgId, uint256 roles) external onlyRole(GOVERNOR) returns (uint256) {
+        return _propose(ProposalKind.SetRoles, orgId, "", roles, address(0), 0);
+    }
+
+    function proposeSetThreshold(uint256 threshold) external onlyRole(GOVERNOR) returns (uint256) {
+        return _propose(ProposalKind.SetThreshold, bytes32(0), "", 0, address(0), threshold);
+    }
+
+    /// @notice Approve an open proposal on behalf of the caller's governor organization.
+    /// Requirements: not expired, not executed, not approved by this org before. Emits ProposalApproved.
+    function approve(uint256 proposalId) external {
+        bytes32 orgId = _members.requireRole(msg.sender, Roles.GOVERNOR);
+        _proposals.approve(proposalId, orgId);
+    }
+
+    /// @notice Apply a proposal that at least `threshold` current governor orgs approved.
+    /// Requirements: caller is a member; not expired or executed. Emits ProposalExecuted and the change's event.
+    function execute(uint256 proposalId) external {
+        _members.orgOf(msg.sender);
+        Proposal memory p = _proposals.markExecuted(proposalId, _isGovernor);
+        if (p.kind == ProposalKind.AddOrg) _members.add(p.orgId, p.name, p.roles, p.account);
+        else if (p.kind == ProposalKind.RemoveOrg) _members.remove(p.orgId);
+        else if (p.kind == ProposalKind.SetRoles) _members.setRoles(p.orgId, p.roles);
+        else _setThreshold(p.threshold);
+        _checkThreshold(_proposals.threshold);
+        emit ProposalExecuted(proposalId, msg.sender);
+    }
+
+    // ------------------------------------------------------------------ self-service of an org
+
+    /// @notice Add another account (a node key, a relayer) to the caller's organization. Emits AccountAdded.
+    function addAccount(address account) external {
+        _members.addAccount(_members.orgOf(msg.sender), account);
+    }
+
+    function removeAccount(address account) external {
+        _members.removeAccount(_members.orgOf(msg.sender), account);
+    }
+
+    /// @notice Declare a node (Besu enode URL) run by the caller's organization. Emits NodeAdded.
+    function addNode(string calldata enode) external {
+        _members.addNode(_members.orgOf(msg.sender), enode);
+    }
+
+    function removeNode(string calldata enode) external {
+        _members.removeNode(_members.orgOf(msg.sender), enode);
+    }
+
+    // ------------------------------------------------------------------ machines and devices
+
+    /// @notice Register a machine the caller's org operates, built by `manufacturerOrg`.
+    /// Requirements: caller's org is an OPERATOR; the manufacturer org is active with MANUFACTURER. Emits MachineRegistered.
+    function registerMachine(bytes32 machineId, bytes32 manufacturerOrg, bytes32 metadataHash) external onlyRole(OPERATOR) {
+        if (_machines[machineId].registered) revert MachineExists(machineId);
+        Membership.Org storage maker = _members.orgs[manufacturerOrg];
+        if (!maker.active) revert UnknownOrg(manufacturerOrg);
+        if (maker.roles & Roles.MANUFACTURER == 0) revert InvalidRoles(maker.roles);
+        bytes32 operatorOrg = _members.orgOf(msg.sender);
+        _machines[machineId] = Machine(operatorOrg, manufacturerOrg, metadataHash, true);
+        _machineIds.push(machineId);
+        emit MachineRegistered(machineId, operatorOrg, manufacturerOrg, metadataHash);
+    }
+
+    /// @notice Bind a device signing key to a machine of the caller's org. A key is bound once, ever.
+    /// Emits DeviceRegistered.
+    function registerDevice(address device, bytes32 machineId) external {
+        if (device == address(0)) revert ZeroAddress();
+        if (_deviceMachine[device] != bytes32(0)) revert DeviceExists(device);
+        _requireOperator(machineId, msg.sender);
+        _deviceMachine[device] = machineId;
+        _deviceActive[device] = true;
+        emit DeviceRegistered(device, machineId);
+    }
+
+    /// @notice Revoke a device key (lost, compromised, replaced). Operator or manufacturer of its machine.
+    /// Emits DeviceRevoked.
+    function revokeDevice(address device) external {
+        bytes32 machineId = _deviceMachine[device];
+        if (!_deviceActive[device]) revert UnknownDevice(device);
+        bytes32 caller = _members.orgOf(msg.sender);
+        Machine storage m = _machines[machineId];
+        if (caller != m.operatorOrg && caller != m.manufacturerOrg) revert NotMachineOperator(machineId, msg.sender);
+        _deviceActive[device] = false;
+        emit DeviceRevoked(device, machineId);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    function requireRole(address account, uint256 role) external view {
+        _members.requireRole(account, role);
+    }
+
+    function hasRole(address account, uint256 role) external view returns (bool) {
+        return _members.hasRole(account, role);
+    }
+
+    function isMember(address account) external view returns (bool) {
+        bytes32 orgId = _members.orgOfAccount[account];
+        return orgId != bytes32(0) && _members.orgs[orgId].active;
+    }
+
+    function orgOf(address account) external view returns (bytes32) {
+        return _members.orgOf(account);
+    }
+
+    function org(bytes32 orgId) external view returns (string memory name, uint256 roles, bool active, address[] memory accounts, string[] memory enodes) {
+        Membership.Org storage o = _members.orgs[orgId];
+        return (o.name, o.roles, o.active, o.accounts, o.enodes);
+    }
+
+    function orgIds() external view returns (bytes32[] memory) {
+        return _members.orgIds;
+    }
+
+    function governorCount() external view returns (uint256) {
+        return _members.governors;
+    }
+
+    function threshold() external view returns (uint256) {
+        return _proposals.threshold;
+    }
+
+    function proposal(uint256 proposalId) external view returns (Proposal memory p, bytes32[] memory approvers) {
+        if (proposalId >= _proposals.items.length) revert UnknownProposal(proposalId);
+        return (_proposals.items[proposalId], _proposals.approvers[proposalId]);
+    }
+
+    function proposalCount() external view returns (uint256) {
+        return _proposals.items.length;
+    }
+
+    function machine(bytes32 machineId) external view returns (Machine memory) {
+        return _machines[machineId];
+    }
+
+    function machineIds() external view returns (bytes32[] memory) {
+        return _machineIds;
+    }
+
+    function deviceMachine(address device) external view returns (bytes32 machineId, bool active) {
+        return (_deviceMachine[device], _deviceActive[device]);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _propose(ProposalKind kind, bytes32 orgId, string memory name, uint256 roles, address account, uint256 newThreshold) private returns (uint256 id) {
+        bytes32 proposerOrg = _members.orgOf(msg.sender);
+        id = _proposals.create(Proposal(kind, orgId, name, roles, account, newThreshold, msg.sender, 0, false));
+        _proposals.approve(id, proposerOrg);
+    }
+
+    function _requireOperator(bytes32 machineId, address account) private view {
+        Machine storage m = _machines[machineId];
+        if (!m.registered) revert UnknownMachine(machineId);
+        if (_members.orgOf(account) != m.operatorOrg) revert NotMachineOperator(machineId, account);
+    }
+
+    function _isGovernor(bytes32 orgId) private view returns (bool) {
+        Membership.Org storage o = _members.orgs[orgId];
+        return o.active && o.roles & Roles.GOVERNOR != 0;
+    }
+
+    function _setThreshold(uint256 k) private {
+        _checkThreshold(k);
+        _proposals.threshold = k;
+        emit ThresholdChanged(k);
+    }
+
+    /// @dev Governance must stay possible: 1 <= k <= active governors.
+    function _checkThreshold(uint256 k) private view {
+        if (k == 0 || k > _members.governors) revert InvalidThreshold(k, _members.governors);
+    }
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Consortium membership, machines and devices of fedpm
+/// @notice Organizations (manufacturers, operators, enablers) hold role bits; governors admit, remove and
+/// re-role organizations by k-of-n approval. Operators register machines and bind device keys to them.
+/// Every other fedpm contract asks this registry who may act.
+interface IConsortiumRegistry {
+    enum ProposalKind {
+        AddOrg,
+        RemoveOrg,
+        SetRoles,
+        SetThreshold
+    }
+
+    struct Proposal {
+        ProposalKind kind;
+        bytes32 orgId;
+        string name;
+        uint256 roles;
+        address account;
+        uint256 threshold;
+        address proposer;
+        uint64 expiresAt;
+        bool executed;
+    }
+
+    struct Machine {
+        bytes32 operatorOrg;
+        bytes32 manufacturerOrg;
+        bytes32 metadataHash;
+        bool registered;
+    }
+
+    // --- errors ---
+    error NotMember(address account);
+    error MissingRole(address account, uint256 role);
+    error InvalidRoles(uint256 roles);
+    error OrgExists(bytes32 orgId);
+    error UnknownOrg(bytes32 orgId);
+    error AccountTaken(address account);
+    error NotOrgAccount(bytes32 orgId, address account);
+    error UnknownProposal(uint256 proposalId);
+    error AlreadyApproved(uint256 proposalId, bytes32 governorOrg);
+    error ProposalExpired(uint256 proposalId, uint64 expiredAt);
+    error ProposalAlreadyExecuted(uint256 proposalId);
+    error NotEnoughApprovals(uint256 proposalId, uint256 approvals, uint256 threshold);
+    error InvalidThreshold(uint256 threshold, uint256 governors);
+    error MachineExists(bytes32 machineId);
+    error UnknownMachine(bytes32 machineId);
+    error NotMachineOperator(bytes32 machineId, address account);
+    error DeviceExists(address device);
+    error UnknownDevice(address device);
+    error ZeroAddress();
+    error InvalidOrgId();
+
+    // --- events ---
+    event OrgAdded(bytes32 indexed orgId, string name, uint256 roles, address indexed account);
+    event OrgRemoved(bytes32 indexed orgId);
+    event RolesChanged(bytes32 indexed orgId, uint256 roles);
+    event AccountAdded(bytes32 indexed orgId, address indexed account);
+    event AccountRemoved(bytes32 indexed orgId, address indexed account);
+    event NodeAdded(bytes32 indexed orgId, string enode);
+    event NodeRemoved(bytes32 indexed orgId, string enode);
+    event ThresholdChanged(uint256 threshold);
+    event ProposalCreated(uint256 indexed proposalId, ProposalKind kind, bytes32 indexed orgId, address indexed proposer, uint64 expiresAt);
+    event ProposalApproved(uint256 indexed proposalId, bytes32 indexed governorOrg, address approver, uint256 approvals);
+    event ProposalExecuted(uint256 indexed proposalId, address executor);
+    event MachineRegistered(bytes32 indexed machineId, bytes32 indexed operatorOrg, bytes32 indexed manufacturerOrg, bytes32 metadataHash);
+    event DeviceRegistered(address indexed device, bytes32 indexed machineId);
+    event DeviceRevoked(address indexed device, bytes32 indexed machineId);
+
+    // --- views other contracts use ---
+    /// @notice Reverts with NotMember or MissingRole unless `account` belongs to an active org holding `role`.
+    function requireRole(address account, uint256 role) external view;
+
+    function hasRole(address account, uint256 role) external view returns (bool);
+
+    function isMember(address account) external view returns (bool);
+
+    function orgOf(address account) external view returns (bytes32);
+
+    function machine(bytes32 machineId) external view returns (Machine memory);
+
+    /// @notice The machine a device key is bound to, and whether the binding is still active.
+    function deviceMachine(address device) external view returns (bytes32 machineId, bool active);
+}

@@ -1,0 +1,1 @@
+"""fedpm: collaborative predictive maintenance on a consortium chain with federated learning."""

@@ -1,0 +1,127 @@
+"""In-memory federated learning experiment on C-MAPSS FD001: the building blocks of bench/fl_accuracy.py and the demo.
+
+Flow: hold out test engines -> split the rest across factories -> federated normalization from local statistics
+-> task spec -> K rounds of (each factory trains E epochs from the global model; fedavg in trainer order)
+-> evaluate on truncated held-out engines. Baselines: centralized training, each factory alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from fl_node import aggregate, cmapss, partition
+from fl_node.evaluate import metrics
+
+DATA = Path("/work/shared/data/cmapss/train_FD001.txt")
+Named = list[tuple[str, np.ndarray]]
+
+
+def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None) -> dict:
+    """The task spec (JSON-able): what every node and evaluator needs to agree on."""
+    from fl_node.model import DEFAULT_MODEL
+
+    return {
+        "task": "cmapss_rul",
+        "window": int(window),
+        "rul_cap": int(rul_cap),
+        "normalization": norm.to_dict(),
+        "model": {**DEFAULT_MODEL, "output_scale": float(rul_cap), **(model or {})},
+        "train": {"epochs": 2, "batch_size": 256, **(train or {})},
+    }
+
+
+@dataclass
+class Setup:
+    spec: dict
+    factories: list[list[int]]  # engine ids per factory
+    factory_data: list[tuple[np.ndarray, np.ndarray]]  # (x, y) per factory
+    test_x: np.ndarray
+    test_y: np.ndarray  # capped true RUL
+
+
+def prepare(engines: cmapss.Engines, n_factories: int = 4, n_test: int = 20, split: str = "iid", seed: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "zscore") -> Setup:
+    """Split, derive normalization federatedly, window the data. `truncations` cuts each held-out engine at that
+    many random cycles (separate test engines) so RMSE over 20 engines is less noisy."""
+    train_ids, test_ids = partition.holdout(engines.units, n_test, seed)
+    if split == "iid":
+        factories = partition.split_iid(train_ids, n_factories, seed)
+    elif split in ("life", "non-iid", "noniid"):
+        factories = partition.split_by_life({u: engines.lives()[u] for u in train_ids}, n_factories)
+    else:
+        raise ValueError(f"unknown split {split!r}")
+    parts = [engines.subset(f) for f in factories]
+    stats = cmapss.combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
+    norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
+    spec = make_spec(norm, window, model=model, train=train)
+    data = [cmapss.training_windows(p, norm, window, spec["rul_cap"]) for p in parts]
+    held = engines.subset(test_ids)
+    xs, ys = [], []
+    for t in range(truncations):
+        test, rul = cmapss.truncate_engines(held, seed=seed * 1000 + t)
+        xs.append(cmapss.last_windows(test, norm, window))
+        ys.append(np.minimum(rul, spec["rul_cap"]))
+    return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64))
+
+
+def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
+    """K rounds of: every factory starts from the global model, trains `epochs` locally, fedavg by sample count."""
+    from fl_node import model as M
+
+    net = M.build_model(spec, seed=seed)
+    global_named = M.get_weights(net)
+    for r in range(rounds):
+        updates = []
+        for i, (x, y) in enumerate(factory_data):  # fixed factory order = trainer-address order on chain
+            M.set_weights(net, global_named)
+            M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed * 10007 + r * 101 + i, learning_rate=spec["model"]["learning_rate"])
+            updates.append((M.get_weights(net), len(x)))
+        global_named = rule(updates)
+        if on_round:
+            on_round(r, global_named)
+    return global_named
+
+
+def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0) -> Named:
+    """One party trains alone (centralized baseline on pooled data, or one factory alone)."""
+    from fl_node import model as M
+
+    net = M.build_model(spec, seed=seed)
+    M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed, learning_rate=spec["model"]["learning_rate"])
+    return M.get_weights(net)
+
+
+def evaluate_named(spec: dict, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    from fl_node import model as M
+
+    net = M.build_model(spec)
+    M.set_weights(net, named)
+    return metrics(M.predict(net, x).reshape(-1), y)
+
+
+def run(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int = 0, **prepare_kw) -> dict:
+    """Federated vs centralized vs each factory alone, same total epochs for everyone."""
+    t0 = time.time()
+    s = prepare(engines, split=split, seed=seed, **prepare_kw)
+    fed = evaluate_named(s.spec, federated_train(s.spec, s.factory_data, rounds, epochs, seed), s.test_x, s.test_y)
+    x_all = np.concatenate([x for x, _ in s.factory_data])
+    y_all = np.concatenate([y for _, y in s.factory_data])
+    central = evaluate_named(s.spec, solo_train(s.spec, x_all, y_all, rounds * epochs, seed), s.test_x, s.test_y)
+    local = [evaluate_named(s.spec, solo_train(s.spec, x, y, rounds * epochs, seed), s.test_x, s.test_y) for x, y in s.factory_data]
+    local_rmse = [round(m["rmse"], 3) for m in local]
+    return {
+        "fed_rmse": round(fed["rmse"], 3),
+        "fed_score": round(fed["score"], 1),
+        "central_rmse": round(central["rmse"], 3),
+        "central_score": round(central["score"], 1),
+        "local_rmse": local_rmse,
+        "local_rmse_best": min(local_rmse),
+        "fed_vs_central": round(fed["rmse"] / central["rmse"] - 1, 4),
+        "test_engines": int(len(s.test_y)),
+        "factory_windows": [int(len(x)) for x, _ in s.factory_data],
+        "seconds": round(time.time() - t0, 1),
+    }
