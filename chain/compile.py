@@ -93,8 +93,10 @@ def _run_solc(std_input: dict[str, Any]) -> dict[str, Any]:
     try:
         output = solcx.compile_standard(std_input, solc_binary=shim, allow_empty=True)
     except solcx.exceptions.SolcError as exc:
-        first = next((e.get("formattedMessage", e.get("message", "")) for e in (exc.error_dict or {}).get("errors", []) if e.get("severity") == "error"), str(exc))
-        raise CompileError(f"solc: {first.strip().splitlines()[0]}", hint="fix the Solidity source named above") from None
+        errors = exc.error_dict if isinstance(exc.error_dict, list) else (exc.error_dict or {}).get("errors", [])
+        first = next((e for e in errors if e.get("severity") == "error"), {})
+        where = first.get("sourceLocation", {}).get("file", "?")
+        raise CompileError(f"solc: {where}: {first.get('message', str(exc)).strip()}", hint="fix the Solidity source named above") from None
     return output
 
 

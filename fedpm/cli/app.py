@@ -8,7 +8,10 @@ from typing import Any
 
 import click
 
+from web3 import Web3
+
 from chain.connect import ChainContext, connect
+from chain.keystore import Keystore
 from fedpm.settings import Settings, load_settings
 
 
@@ -23,6 +26,14 @@ class App:
     @cached_property
     def ctx(self) -> ChainContext:
         return connect(self.settings)
+
+    @cached_property
+    def keystore(self) -> Keystore:
+        return Keystore(self.settings.keystore_dir, self.settings.keys)
+
+    def address_of(self, who: str) -> str:
+        """An address given as such, or the address of keystore account `who`."""
+        return Web3.to_checksum_address(who) if who.startswith("0x") else self.keystore.address(who)
 
 
 pass_app = click.make_pass_decorator(App)

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Contract-orchestrated federated learning with multi-aggregator consensus
+/// @notice A task names its trainers and aggregators. Each round, trainers commit the keccak256 of their
+/// update's canonical bytes (and its CID); every aggregator computes the aggregate and votes its hash together
+/// with the ordered list of updates it included. The round's global model is the first (hash, included list)
+/// a quorum of aggregators agrees on; no single party can change it alone.
+interface IFederatedLearning {
+    enum RoundState {
+        None,
+        Open, // opened, no update yet
+        Collecting, // at least one update committed, commit window running
+        Aggregating, // commits closed, aggregators voting
+        Finalized,
+        Failed
+    }
+
+    struct TaskConfig {
+        bytes32 specHash; // keccak256 of the canonical task spec (model, data, normalization, training)
+        string specCid;
+        bytes32 initialModelHash; // keccak256 of the canonical model bytes
+        string initialModelCid;
+        address[] trainers;
+        address[] aggregators;
+        uint32 minParticipants;
+        uint32 commitWindow; // seconds
+        uint32 aggregationWindow; // seconds
+        uint32 quorum; // 0: ceil(2n/3) of the aggregators
+        uint32 rounds;
+    }
+
+    struct Task {
+        address coordinator;
+        bytes32 specHash;
+        string specCid;
+        uint32 minParticipants;
+        uint32 commitWindow;
+        uint32 aggregationWindow;
+        uint32 quorum;
+        uint32 rounds;
+        uint32 roundsStarted;
+        uint32 roundsFinalized;
+        bytes32 modelHash; // current global model
+        string modelCid;
+    }
+
+    struct Round {
+        RoundState state;
+        uint64 commitDeadline;
+        uint64 aggregationDeadline;
+        uint32 commits;
+        uint32 votes;
+        bytes32 baseModelHash;
+        string baseModelCid;
+        bytes32 resultHash;
+        string resultCid;
+        bytes32 includedHash;
+    }
+
+    struct Update {
+        bytes32 hash; // keccak256 of the update's canonical bytes
+        string cid;
+        uint64 numSamples;
+        uint64 lossMicro; // local training loss x 1e6
+        uint64 committedAt;
+    }
+
+    // --- errors ---
+    error UnknownTask(uint256 taskId);
+    error UnknownRound(uint256 taskId, uint256 round);
+    error NotCoordinator(uint256 taskId, address account);
+    error NotTaskTrainer(uint256 taskId, address account);
+    error NotTaskAggregator(uint256 taskId, address account);
+    error InvalidTaskConfig(string reason);
+    error TaskCompleted(uint256 taskId);
+    error RoundInProgress(uint256 taskId, uint256 round);
+    error WrongRoundState(uint256 taskId, uint256 round, RoundState state);
+    error NotCurrentRound(uint256 taskId, uint256 round, uint256 current);
+    error CommitWindowClosed(uint256 taskId, uint256 round, uint64 deadline);
+    error CommitWindowOpen(uint256 taskId, uint256 round, uint64 deadline);
+    error UpdateAlreadyCommitted(uint256 taskId, uint256 round, address trainer);
+    error AlreadyVoted(uint256 taskId, uint256 round, address aggregator);
+    error InvalidInclusion(uint256 taskId, uint256 round, address trainer);
+    error EmptyUpdate();
+
+    // --- events ---
+    event TaskCreated(uint256 indexed taskId, address indexed coordinator, bytes32 specHash, bytes32 initialModelHash, uint32 rounds, uint32 quorum);
+    event RoundOpened(uint256 indexed taskId, uint256 indexed round, bytes32 baseModelHash, string baseModelCid, uint64 commitDeadline);
+    event UpdateCommitted(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 updateHash, string cid, uint64 numSamples, uint64 lossMicro);
+    event CommitsClosed(uint256 indexed taskId, uint256 indexed round, uint32 commits, uint64 aggregationDeadline);
+    event AggregateVoted(uint256 indexed taskId, uint256 indexed round, address indexed aggregator, bytes32 aggregateHash, string cid, bytes32 includedHash, uint32 votesForHash);
+    event RoundFinalized(uint256 indexed taskId, uint256 indexed round, bytes32 modelHash, string cid, bytes32 includedHash, uint32 votes);
+    event UpdatesExcluded(uint256 indexed taskId, uint256 indexed round, address[] trainers);
+    event AggregatorsDissented(uint256 indexed taskId, uint256 indexed round, address[] aggregators);
+    event RoundFailed(uint256 indexed taskId, uint256 indexed round, string reason);
+}

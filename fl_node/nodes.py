@@ -1,0 +1,185 @@
+"""Trainer and aggregator nodes: each watches the FederatedLearning contract and acts when its turn comes.
+
+Both are restart-safe because they derive what to do from the chain, not from memory: a trainer that already
+committed in the current round does nothing; one that trained but crashed before committing reuses the bytes
+it kept in its work folder (same hash, no second training). An aggregator that voted does nothing.
+`step()` does at most one action and returns a line describing it (or None); `run()` loops until the task is done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+from eth_utils import keccak
+
+from chain.sender import TxSender
+from fedpm.errors import FedpmError, IntegrityError, StorageError
+from fl_node import aggregate as agg
+from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
+from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
+from fl_node.storage import ContentStore, fetch_verified
+
+Log = Callable[[str], None]
+
+
+class DataSource(Protocol):
+    """A factory's local training data, shaped by the task spec (window, normalization)."""
+
+    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class CmapssFile:
+    path: Path
+
+    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+        from fl_node import cmapss
+
+        norm = cmapss.Normalization.from_dict(spec["normalization"])
+        return cmapss.training_windows(cmapss.load_file(self.path), norm, int(spec["window"]), int(spec["rul_cap"]))
+
+
+def load_spec(store: ContentStore, task: TaskView, retries: int = 3) -> dict:
+    raw = fetch_verified(store, task.spec_cid, task.spec_hash, retries=retries)
+    return json.loads(raw)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+@dataclass
+class _Node:
+    fl: FederatedLearning
+    sender: TxSender
+    store: ContentStore
+    task_id: int
+    workdir: Path
+    log: Log = print
+    retries: int = 3
+    _spec: dict | None = field(default=None, init=False)
+
+    def spec(self, task: TaskView) -> dict:
+        if self._spec is None:
+            self._spec = load_spec(self.store, task, self.retries)
+        return self._spec
+
+    def current(self) -> tuple[TaskView, RoundView | None]:
+        task = self.fl.task(self.task_id)
+        return task, (self.fl.round(self.task_id, task.rounds_started) if task.rounds_started else None)
+
+    def step(self) -> str | None:
+        raise NotImplementedError
+
+    def run(self, poll: float = 0.5, stop_when_done: bool = True, deadline: float | None = None) -> None:
+        while True:
+            try:
+                line = self.step()
+            except (StorageError, IntegrityError) as exc:
+                line = f"storage problem, will retry: {exc}"  # transient; the next poll tries again
+            if line:
+                self.log(line)
+            if stop_when_done and self.fl.task(self.task_id).done:
+                self.log(f"task {self.task_id} complete")
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise FedpmError(f"node gave up waiting for task {self.task_id}", hint="check the coordinator opened the rounds")
+            time.sleep(poll)
+
+
+@dataclass
+class TrainerNode(_Node):
+    data: DataSource | None = None
+    seed: int = 0
+    _xy: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False)
+
+    def step(self) -> str | None:
+        task, rnd = self.current()
+        if rnd is None or rnd.state not in (RoundState.OPEN, RoundState.COLLECTING):
+            return None
+        me = self.sender.address
+        if me not in task.trainers or self.fl.update(self.task_id, rnd.round, me).committed_at:
+            return None  # not ours, or already committed (e.g. before a restart)
+        if self.fl.now() > rnd.commit_deadline:
+            return None
+        spec = self.spec(task)
+        blob, num_samples, loss = self._update_bytes(spec, rnd)
+        cid = self.store.add(blob)
+        receipt = self.fl.commit(self.sender, self.task_id, rnd.round, keccak(blob), cid, num_samples, loss)
+        return f"round {rnd.round}: committed update {keccak(blob).hex()[:12]} ({cid[:12]}…) n={num_samples} loss={loss:.4f} gas={receipt.gas_used}"
+
+    def _update_bytes(self, spec: dict, rnd: RoundView) -> tuple[bytes, int, float]:
+        kept = self.workdir / f"task{self.task_id}-round{rnd.round}.safetensors"
+        meta = kept.with_suffix(".json")
+        if kept.exists() and meta.exists():  # trained before a crash: commit exactly those bytes
+            info = json.loads(meta.read_text())
+            return kept.read_bytes(), int(info["num_samples"]), float(info["loss"])
+        from fl_node import model as M  # lazy: TensorFlow
+
+        base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
+        if self._xy is None:
+            assert self.data is not None, "a trainer needs a data source"
+            self._xy = self.data.load(spec)
+        x, y = self._xy
+        net = M.build_model(spec)
+        M.set_weights(net, base)
+        train = spec.get("train", {})
+        metrics = M.train_local(net, x, y, int(train.get("epochs", 1)), int(train.get("batch_size", 256)),
+                                seed=self.seed * 1009 + rnd.round, learning_rate=spec.get("model", {}).get("learning_rate"))
+        blob = encode_weights(M.get_weights(net), spec)
+        _atomic_write(kept, blob)
+        _atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
+        return blob, int(len(x)), float(metrics["loss"])
+
+
+@dataclass
+class AggregatorNode(_Node):
+    byzantine: bool = False  # demonstration only: vote a perturbed aggregate, which honest peers outvote
+
+    def step(self) -> str | None:
+        task, rnd = self.current()
+        if rnd is None:
+            return None
+        if rnd.state in (RoundState.OPEN, RoundState.COLLECTING) and self.fl.now() > rnd.commit_deadline:
+            self.fl.advance(self.sender, self.task_id)  # close commits (or fail the round) on chain
+            return f"round {rnd.round}: commit window expired with {rnd.commits} update(s)"
+        if rnd.state != RoundState.AGGREGATING or self.sender.address not in task.aggregators:
+            return None
+        if self.fl.has_voted(self.task_id, rnd.round, self.sender.address):
+            return None
+        spec = self.spec(task)
+        aggregate, included, excluded = self.compute(task, rnd, spec)
+        if aggregate is None:
+            return f"round {rnd.round}: no valid update to aggregate ({'; '.join(r for _, r in excluded)})"
+        if self.byzantine:
+            aggregate = [(n, (a + np.float32(0.05)).astype(a.dtype)) for n, a in aggregate]
+        blob = encode_weights(aggregate, spec)
+        cid = self.store.add(blob)
+        if self.store.cat(cid) != blob:  # retrievable before we vote for it
+            raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
+        receipt = self.fl.vote(self.sender, self.task_id, rnd.round, keccak(blob), cid, included)
+        notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
+        return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
+
+    def compute(self, task: TaskView, rnd: RoundView, spec: dict) -> tuple[list | None, list[str], list[tuple[str, str]]]:
+        """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes."""
+        base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
+        candidates = []
+        for trainer in rnd.committed:
+            u = self.fl.update(self.task_id, rnd.round, trainer)
+            try:
+                named = decode_weights(fetch_verified(self.store, u.cid, u.hash, retries=self.retries))
+                candidates.append(agg.Candidate(trainer, named, u.num_samples))
+            except (StorageError, IntegrityError, ModelFileError):
+                candidates.append(agg.Candidate(trainer, None, u.num_samples, bytes_ok=False))
+        rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
+        return agg.select_and_aggregate(base, candidates, rule)

@@ -1,0 +1,141 @@
+"""The FederatedLearning contract as the nodes see it: typed views of tasks, rounds and updates, and the
+transactions they send. One place decodes the contract's tuples so the nodes never index into them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from chain.connect import ChainContext
+from chain.sender import Receipt, TxSender
+
+
+class RoundState(enum.IntEnum):
+    NONE = 0
+    OPEN = 1
+    COLLECTING = 2
+    AGGREGATING = 3
+    FINALIZED = 4
+    FAILED = 5
+
+
+@dataclass(frozen=True)
+class TaskView:
+    task_id: int
+    coordinator: str
+    spec_hash: bytes
+    spec_cid: str
+    min_participants: int
+    commit_window: int
+    aggregation_window: int
+    quorum: int
+    rounds: int
+    rounds_started: int
+    rounds_finalized: int
+    model_hash: bytes
+    model_cid: str
+    trainers: tuple[str, ...]
+    aggregators: tuple[str, ...]
+
+    @property
+    def done(self) -> bool:
+        return self.rounds_finalized >= self.rounds
+
+
+@dataclass(frozen=True)
+class RoundView:
+    task_id: int
+    round: int
+    state: RoundState
+    commit_deadline: int
+    aggregation_deadline: int
+    commits: int
+    votes: int
+    base_model_hash: bytes
+    base_model_cid: str
+    result_hash: bytes
+    result_cid: str
+    committed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpdateView:
+    trainer: str
+    hash: bytes
+    cid: str
+    num_samples: int
+    loss_micro: int
+    committed_at: int
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    spec_hash: bytes
+    spec_cid: str
+    initial_model_hash: bytes
+    initial_model_cid: str
+    trainers: list[str]
+    aggregators: list[str]
+    min_participants: int
+    commit_window: int
+    aggregation_window: int
+    quorum: int
+    rounds: int
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.spec_hash, self.spec_cid, self.initial_model_hash, self.initial_model_cid, self.trainers, self.aggregators,
+                self.min_participants, self.commit_window, self.aggregation_window, self.quorum, self.rounds)
+
+
+class FederatedLearning:
+    """Reads and writes of the FederatedLearning contract for one chain context."""
+
+    def __init__(self, ctx: ChainContext) -> None:
+        self.ctx = ctx
+        self.contract = ctx.contract("FederatedLearning")
+
+    # ---------------------------------------------------------------- reads
+
+    def task(self, task_id: int) -> TaskView:
+        info, trainers, aggregators = self.contract.functions.task(task_id).call()
+        return TaskView(task_id, *info, trainers=tuple(trainers), aggregators=tuple(aggregators))
+
+    def round(self, task_id: int, r: int) -> RoundView:
+        info, committed = self.contract.functions.round(task_id, r).call()
+        state, commit_dl, agg_dl, commits, votes, base_hash, base_cid, res_hash, res_cid, _included = info
+        return RoundView(task_id, r, RoundState(state), commit_dl, agg_dl, commits, votes, base_hash, base_cid, res_hash, res_cid, tuple(committed))
+
+    def update(self, task_id: int, r: int, trainer: str) -> UpdateView:
+        h, cid, n, loss, at = self.contract.functions.update(task_id, r, trainer).call()
+        return UpdateView(trainer, h, cid, n, loss, at)
+
+    def has_voted(self, task_id: int, r: int, aggregator: str) -> bool:
+        return self.contract.functions.voteOf(task_id, r, aggregator).call() != b"\0" * 32
+
+    def task_count(self) -> int:
+        return self.contract.functions.taskCount().call()
+
+    def now(self) -> int:
+        return int(self.ctx.w3.eth.get_block("latest")["timestamp"])
+
+    # ---------------------------------------------------------------- writes
+
+    def create_task(self, sender: TxSender, config: TaskConfig) -> int:
+        task_id = self.task_count()
+        sender.transact(self.contract.functions.createTask(config.as_tuple()))
+        return task_id
+
+    def open_round(self, sender: TxSender, task_id: int) -> int:
+        sender.transact(self.contract.functions.openRound(task_id))
+        return self.task(task_id).rounds_started
+
+    def commit(self, sender: TxSender, task_id: int, r: int, update_hash: bytes, cid: str, num_samples: int, loss: float) -> Receipt:
+        return sender.transact(self.contract.functions.commitUpdate(task_id, r, update_hash, cid, num_samples, max(0, int(round(loss * 1e6)))))
+
+    def vote(self, sender: TxSender, task_id: int, r: int, aggregate_hash: bytes, cid: str, included: list[str]) -> Receipt:
+        return sender.transact(self.contract.functions.voteAggregate(task_id, r, aggregate_hash, cid, included))
+
+    def advance(self, sender: TxSender, task_id: int) -> Receipt:
+        return sender.transact(self.contract.functions.advance(task_id))
