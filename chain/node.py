@@ -30,12 +30,13 @@ def free_port() -> int:
 class LocalChain:
     """`with LocalChain() as node: node.url` — anvil on a free loopback port, stopped on exit."""
 
-    def __init__(self, *, port: int | None = None, chain_id: int = DEFAULT_CHAIN_ID, hardfork: str = "paris", block_time: float | None = None, log_file: Path | None = None) -> None:
+    def __init__(self, *, port: int | None = None, chain_id: int = DEFAULT_CHAIN_ID, hardfork: str = "paris", block_time: float | None = None, log_file: Path | None = None, state_file: Path | None = None) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
         self.hardfork = hardfork
         self.block_time = block_time
         self.log_file = log_file
+        self.state_file = state_file  # loaded at start if present, written at stop: the chain survives restarts
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,6 +48,8 @@ class LocalChain:
                "--hardfork", self.hardfork, "--base-fee", "0", "--gas-price", "0", "--no-priority-fee", "--accounts", "2"]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
+        if self.state_file:
+            cmd += ["--state", str(self.state_file)]
         return cmd
 
     def start(self, timeout: float = 20.0) -> "LocalChain":

@@ -25,6 +25,11 @@ HINTS: dict[str, str] = {
     "NotEnoughApprovals": "more governors must approve first (fedpm consortium approve)",
     "UnknownMachine": "register the machine first (fedpm machine register)",
     "DeviceNotActive": "register the device for this machine (fedpm device register) or use an active one",
+    "NotMachineParty": "only the machine's operator or manufacturer organization may append to its maintenance history",
+    "DuplicateRecord": "this record is already on chain; a change is a new record with --corrects <hash>",
+    "WrongPrevHash": "someone appended first; run `fedpm maintenance sync` to resubmit on the new head",
+    "UnknownCorrection": "--corrects must name an earlier entry of the same machine (fedpm maintenance list)",
+    "InvalidRecordHash": "the record hash must not be zero",
 }
 
 

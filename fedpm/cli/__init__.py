@@ -21,6 +21,13 @@ COMMANDS = [
     ("fedpm.cli.consortium", "consortium"),
     ("fedpm.cli.machine", "machine"),
     ("fedpm.cli.machine", "device"),
+    ("fedpm.cli.fl", "task"),
+    ("fedpm.cli.fl", "round_"),
+    ("fedpm.cli.fl", "node"),
+    ("fedpm.cli.fl", "evaluate"),
+    ("fedpm.cli.maintenance", "maintenance"),
+    ("fedpm.cli.maintenance", "audit"),
+    ("fedpm.cli.maintenance", "explorer"),
 ]
 
 

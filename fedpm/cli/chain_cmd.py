@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from pathlib import Path
 
 import click
 
@@ -22,10 +23,11 @@ def chain() -> None:
 @chain.command("up")
 @click.option("--port", type=int, default=None, help="port to listen on (default: a free one)")
 @click.option("--chain-id", type=int, default=1337, show_default=True)
+@click.option("--state", "state_file", type=click.Path(path_type=Path), help="load the chain from this file if it exists and save it there on exit")
 @pass_app
-def chain_up(app: App, port: int | None, chain_id: int) -> None:
+def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None) -> None:
     """Start a local anvil (zero gas, paris) and keep it running until Ctrl-C."""
-    node = LocalChain(port=port, chain_id=chain_id).start()
+    node = LocalChain(port=port, chain_id=chain_id, state_file=state_file).start()
     chain_file = app.settings.chain_file
     chain_file.parent.mkdir(parents=True, exist_ok=True)
     chain_file.write_text(json.dumps({"url": node.url, "chain_id": chain_id, "pid": os.getpid()}))

@@ -1,0 +1,5 @@
+import sys
+
+from fedpm.cli import main
+
+sys.exit(main())

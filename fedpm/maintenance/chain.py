@@ -1,0 +1,168 @@
+"""Maintenance records meet the chain: append hashes to MaintenanceLog, read entries back, resubmit pending.
+
+The local record is always written before anything is sent, so a failure on chain never loses it: transient
+failures (node unreachable, transaction not mined, a concurrent append moved the head) leave it `pending`
+for the next `add` or `fedpm maintenance sync`; permanent refusals (unknown machine, author who may not
+append, unknown correction target) mark it `rejected` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+import chain.reverts as reverts
+from chain.connect import ChainContext
+from chain.events import events
+from chain.ids import from_bytes32, to_bytes32
+from chain.sender import Receipt, TxSender
+from fedpm.errors import ChainUnreachable, FedpmError, TransactionFailed
+from fedpm.maintenance.audit import ZERO_HASH, AuditReport, ChainEntry, audit_history
+from fedpm.maintenance.records import Kind, Record
+from fedpm.maintenance.store import PENDING, REJECTED, RecordStore, StoredRecord
+
+CONTRACT = "MaintenanceLog"
+TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
+
+
+def _b32(h: str | None) -> bytes:
+    return bytes.fromhex(h[2:]) if h else b"\0" * 32
+
+
+def _hex(b: bytes) -> str:
+    return "0x" + bytes(b).hex()
+
+
+class MaintenanceChain:
+    """The MaintenanceLog contract of one deployment."""
+
+    def __init__(self, ctx: ChainContext) -> None:
+        self.ctx = ctx
+        self.contract = ctx.contract(CONTRACT)
+        self.from_block = int(ctx.deployment.contracts[CONTRACT].get("block", 0))
+
+    def head(self, machine: str) -> str:
+        return _hex(self.contract.functions.head(to_bytes32(machine)).call())
+
+    def count(self, machine: str) -> int:
+        return int(self.contract.functions.entryCount(to_bytes32(machine)).call())
+
+    def append(self, sender: TxSender, record: Record, *, prev_hash: str | None = None) -> tuple[Receipt, int]:
+        """Append `record`'s hash after the current head (or `prev_hash`); returns the receipt and position."""
+        prev = prev_hash if prev_hash is not None else self.head(record.machine)
+        fn = self.contract.functions.append(to_bytes32(record.machine), _b32(record.hash), _b32(prev), _b32(record.corrects), int(record.kind), record.time)
+        rcpt = sender.transact(fn)
+        logs = self.contract.events.EntryAppended().process_receipt(rcpt.raw)
+        return rcpt, int(logs[0]["args"]["index"])
+
+    def entries(self, machine: str) -> list[ChainEntry]:
+        """The machine's entries in chain order, with the transaction and block that appended each."""
+        logs = events(self.contract.events.EntryAppended, from_block=self.from_block, argument_filters={"machineId": to_bytes32(machine)},
+                      chunk=self.ctx.settings.chain.log_chunk_blocks)
+        out = [_entry(log) for log in logs]
+        count = self.count(machine)
+        if len(out) != count:
+            raise FedpmError(f"read {len(out)} EntryAppended events for {machine} but the contract holds {count} entries",
+                             hint="the node may prune logs; use an archive node")
+        return sorted(out, key=lambda e: e.index)
+
+    def find(self, record_hash: str) -> ChainEntry | None:
+        e = self.contract.functions.entry(_b32(record_hash)).call()
+        if int(e[2], 16) == 0:  # author: zero when nothing is stored under this hash
+            return None
+        for entry in self.entries(from_bytes32(e[0])):
+            if entry.record_hash == record_hash:
+                return entry
+        return None
+
+
+def _entry(log: Any) -> ChainEntry:
+    a = log["args"]
+    corrects = _hex(a["corrects"])
+    return ChainEntry(index=int(a["index"]), record_hash=_hex(a["recordHash"]), prev_hash=_hex(a["prevHash"]),
+                      corrects=None if corrects == ZERO_HASH else corrects, kind=Kind(a["kind"]), time=int(a["time"]),
+                      author=a["author"], author_org=from_bytes32(a["authorOrg"]), tx_hash=log["transactionHash"].to_0x_hex(),
+                      block=int(log["blockNumber"]))
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    seq: int
+    record_hash: str
+    status: str  # anchored | pending | rejected
+    tx_hash: str | None = None
+    block: int | None = None
+    index: int | None = None
+    gas_used: int | None = None
+    error: FedpmError | None = None
+
+
+def submit(log: MaintenanceChain, store: RecordStore, sender: TxSender, row: StoredRecord, *, reject_unauthorized: bool = True) -> SubmitResult:
+    """Send one stored record's hash; update its local state whatever happens."""
+    record = row.record()
+    try:
+        rcpt, index = log.append(sender, record)
+    except reverts.DuplicateRecord:
+        found = log.find(row.record_hash)  # it got there before (e.g. we crashed after sending)
+        if found is not None and found.record_hash == record.hash:
+            store.mark_anchored(row.seq, found.tx_hash, found.block, found.index)
+            return SubmitResult(row.seq, row.record_hash, "anchored", found.tx_hash, found.block, found.index)
+        raise
+    except reverts.NotMachineParty as exc:
+        if reject_unauthorized:
+            store.mark_rejected(row.seq, str(exc))
+            return SubmitResult(row.seq, row.record_hash, REJECTED, error=exc)
+        store.mark_pending(row.seq, str(exc))
+        return SubmitResult(row.seq, row.record_hash, PENDING, error=exc)
+    except TRANSIENT as exc:
+        err = exc if isinstance(exc, FedpmError) else TransactionFailed(f"chain unreachable: {exc.__class__.__name__}")
+        store.mark_pending(row.seq, str(err))
+        return SubmitResult(row.seq, row.record_hash, PENDING, error=err)
+    except reverts.ContractRevert as exc:
+        store.mark_rejected(row.seq, str(exc))
+        return SubmitResult(row.seq, row.record_hash, REJECTED, error=exc)
+    store.mark_anchored(row.seq, rcpt.tx_hash, rcpt.block_number, index)
+    return SubmitResult(row.seq, row.record_hash, "anchored", rcpt.tx_hash, rcpt.block_number, index, rcpt.gas_used)
+
+
+def sync_pending(log: MaintenanceChain, store: RecordStore, sender: TxSender, *, except_seq: int | None = None) -> list[SubmitResult]:
+    """Resubmit every pending record in local order. Records this sender may not append for stay pending."""
+    results = []
+    for row in store.pending():
+        if row.seq != except_seq:
+            results.append(submit(log, store, sender, row, reject_unauthorized=False))
+    return results
+
+
+def add_record(store: RecordStore, record: Record, connect_log: Any, sender_for: Any) -> tuple[SubmitResult, list[SubmitResult]]:
+    """Keep `record` locally, then anchor it (after resubmitting older pending records).
+
+    `connect_log()` returns a MaintenanceChain and `sender_for()` the TxSender; both are called only after the
+    record is stored, so a node that is down costs nothing but a `pending` mark.
+    """
+    existing = store.by_hash(record.hash)
+    if existing is not None and existing.status == REJECTED:
+        store.mark_pending(existing.seq, "resubmitted")
+        row = store.get(existing.seq)
+    else:
+        row = store.add(record)
+    try:
+        log, sender = connect_log(), sender_for()
+    except (ChainUnreachable, TransactionFailed, requests.exceptions.RequestException, OSError) as exc:
+        err = exc if isinstance(exc, FedpmError) else ChainUnreachable(str(exc))
+        store.mark_pending(row.seq, str(err))
+        return SubmitResult(row.seq, row.record_hash, PENDING, error=err), []
+    earlier = sync_pending(log, store, sender, except_seq=row.seq)
+    blocked = [r for r in earlier if r.status == PENDING and store.get(r.seq).machine == record.machine]
+    if blocked:  # keep per-machine order: the new record waits behind an earlier one that is still pending
+        err = TransactionFailed(f"{len(blocked)} earlier record(s) of {record.machine} are still pending: {blocked[0].error}",
+                                hint="run `fedpm maintenance sync` once the chain accepts them")
+        store.mark_pending(row.seq, str(err))
+        return SubmitResult(row.seq, row.record_hash, PENDING, error=err), earlier
+    return submit(log, store, sender, store.get(row.seq)), earlier
+
+
+def audit_machine(log: MaintenanceChain, store: RecordStore, machine: str) -> AuditReport:
+    return audit_history(machine, store.local_entries(machine), log.entries(machine))

@@ -1,0 +1,137 @@
+"""The chain layer on its own: keystores, revert decoding, deployment files, compile parity, settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from chain.deploy import Deployment
+from chain.keystore import Keystore
+from chain.reverts import ContractRevert, RevertDecoder, revert_class
+from fedpm.errors import ConfigError, DeploymentError, KeystoreError
+from fedpm.settings import KeySettings, load_settings
+
+
+
+def test_keystore_round_trip_and_wrong_password(tmp_path):
+    ks = Keystore(tmp_path, KeySettings(password="right", scrypt_n=2**10))
+    address = ks.create("alice")
+
+    assert ks.load("alice").address == address == ks.address("alice")
+    assert (tmp_path / "alice.json").stat().st_mode & 0o077 == 0  # owner-only file
+    assert "right" not in (tmp_path / "alice.json").read_text()
+    with pytest.raises(KeystoreError, match="wrong password"):
+        Keystore(tmp_path, KeySettings(password="wrong", scrypt_n=2**10)).load("alice")
+    with pytest.raises(KeystoreError, match="fedpm account new bob"):
+        ks.load("bob")
+    with pytest.raises(KeystoreError, match="already exists"):
+        ks.create("alice")
+
+
+def test_password_file_wins_over_missing_password(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("from-file\n")
+    ks = Keystore(tmp_path / "ks", KeySettings(password_file=pw, scrypt_n=2**10))
+    address = ks.create("carol")
+
+    assert Keystore(tmp_path / "ks", KeySettings(password="from-file", scrypt_n=2**10)).load("carol").address == address
+    with pytest.raises(KeystoreError, match="no keystore password"):
+        Keystore(tmp_path / "ks", KeySettings()).load("carol")
+
+
+def test_revert_decoder_names_custom_errors_with_arguments():
+    abi = [{"type": "error", "name": "NotMember", "inputs": [{"name": "account", "type": "address"}]},
+           {"type": "error", "name": "Late", "inputs": [{"name": "round", "type": "uint256"}, {"name": "deadline", "type": "uint64"}]}]
+    decoder = RevertDecoder(abi)
+    data = keccak(text="Late(uint256,uint64)")[:4] + encode(["uint256", "uint64"], [3, 99])
+
+    exc = decoder.decode("0x" + data.hex())
+
+    assert type(exc) is revert_class("Late") and isinstance(exc, ContractRevert)
+    assert exc.error_args == {"round": 3, "deadline": 99}
+    assert str(exc) == "reverted with Late(round=3, deadline=99)"
+    assert decoder.decode(keccak(text="Error(string)")[:4] + encode(["string"], ["boom"])).error_args == {"message": "boom"}
+    assert decoder.decode(b"\x12\x34\x56\x78").error_name == "UnknownRevert"
+
+
+def test_settings_precedence_code_over_env_over_file(tmp_path):
+    cfg = tmp_path / "fedpm.toml"
+    cfg.write_text('home = "/from/file"\n[chain]\nrpc_url = "http://file:1"\ntx_timeout_s = 5\n[mqtt]\nport = 1999\n')
+    env = {"FEDPM_CONFIG": str(cfg), "FEDPM_CHAIN_RPC_URL": "http://env:2"}
+
+    s = load_settings({"mqtt.port": 1234}, env=env)
+
+    assert s.chain.rpc_url == "http://env:2" and s.chain.tx_timeout_s == 5.0 and s.mqtt.port == 1234 and str(s.home) == "/from/file"
+    assert load_settings(env={}).chain.rpc_url is None
+    with pytest.raises(ConfigError, match="not a valid int"):
+        load_settings(env={"FEDPM_MQTT_PORT": "abc"})
+    cfg.write_text("[chian]\n")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_settings(env=env)
+
+
+def test_deployment_file_is_reused_by_another_process_and_rejected_for_another_chain(consortium, tmp_path):
+    ctx = consortium.ctx
+    code = ("from fedpm.settings import load_settings; from chain.connect import connect; from fedpm.consortium import read_members;"
+            "print(len(read_members(connect(load_settings()).contract('ConsortiumRegistry'))))")
+    env = {"FEDPM_CHAIN_RPC_URL": ctx.w3.provider.endpoint_uri, "FEDPM_CHAIN_DEPLOYMENT_FILE": str(ctx.deployment_path), "PATH": "/usr/bin:/bin"}
+
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 11
+    other = tmp_path / "other.json"
+    data = json.loads(ctx.deployment_path.read_text())
+    Deployment(chain_id=data["chain_id"] + 1, block=0, contracts=data["contracts"]).save(other)
+    from chain.connect import ChainContext
+
+    stale = ChainContext(settings=load_settings({"chain.deployment_file": other}, env={}), w3=ctx.w3, artifacts=ctx.artifacts)
+    with pytest.raises(DeploymentError, match="is for chain id"):
+        stale.deployment
+
+
+def test_ape_compile_matches_the_python_compile_path(tmp_path):
+    """ape-solidity and chain.compile use the same solc-js shim and settings: same ABI, same code."""
+    import shutil
+
+    from chain.compile import compile_contracts
+    from chain.toolchain import REPO_ROOT
+
+    if shutil.which("ape") is None:
+        pytest.skip("ape is not on PATH (run through `make test`)")
+    out = subprocess.run(["ape", "compile", "--force"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    ape = json.loads((REPO_ROOT / ".build" / "__local__.json").read_text())["contractTypes"]
+    ours = compile_contracts()
+
+    def strip_metadata(code: str) -> bytes:  # the CBOR tail names source paths; the code before it must agree
+        raw = bytes.fromhex(code[2:] if code.startswith("0x") else code)
+        return raw[: -(int.from_bytes(raw[-2:], "big") + 2)]
+
+    for name in ("ConsortiumRegistry", "FederatedLearning"):
+        assert sorted(map(json.dumps, ape[name]["abi"])) == sorted(map(json.dumps, ours[name].abi))
+        assert strip_metadata(ape[name]["deploymentBytecode"]["bytecode"]) == strip_metadata(ours[name].bytecode)
+
+
+def test_ape_run_deploy_writes_a_deployment_file_with_the_same_abi_hashes(tmp_path):
+    import shutil
+
+    from chain.compile import compile_contracts
+    from chain.toolchain import REPO_ROOT
+
+    if shutil.which("ape") is None:
+        pytest.skip("ape is not on PATH (run through `make test`)")
+    env = {**__import__("os").environ, "FEDPM_HOME": str(tmp_path)}
+    out = subprocess.run(["ape", "run", "deploy", "--network", "ethereum:local:foundry"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    (path,) = (tmp_path / "deployments").glob("*.json")
+    deployed = json.loads(path.read_text())["contracts"]
+    ours = compile_contracts()
+    assert {n: c["abi_hash"] for n, c in deployed.items()} == {n: ours[n].abi_hash for n in deployed}
+    assert "FederatedLearning" in deployed

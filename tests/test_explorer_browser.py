@@ -1,0 +1,187 @@
+"""The explorer in headless Chromium: rendered DOM (badges, tx hashes) and screenshots at phone and desktop widths.
+
+Chromium is driven over the DevTools protocol (websocket), started and stopped by the test.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from websockets.sync.client import connect as ws_connect
+
+from chain.node import free_port
+from fedpm.explorer.server import start_explorer
+from fedpm.maintenance.demo import record_demo_history
+from fedpm.maintenance.store import store_path
+from tests.conftest import make_settings
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.usefixtures("snapshot"),
+              pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")]
+SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+
+
+class Browser:
+    """One headless Chromium page, driven over the DevTools protocol."""
+
+    def __init__(self, profile: Path) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                      "--hide-scrollbars", f"--user-data-dir={profile}", f"--remote-debugging-port={self.port}",
+                                      "--remote-debugging-address=127.0.0.1", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        self._ids = itertools.count(1)
+        self.ws = ws_connect(self._page_ws(), max_size=None, open_timeout=20)
+        self.call("Page.enable")
+
+    def _page_ws(self, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                targets = requests.get(f"http://127.0.0.1:{self.port}/json/list", timeout=2).json()
+                pages = [t for t in targets if t.get("type") == "page"]
+                if pages:
+                    return pages[0]["webSocketDebuggerUrl"]
+            except requests.exceptions.RequestException:
+                pass
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chromium exited with {self.proc.returncode}")
+            time.sleep(0.2)
+        raise RuntimeError("chromium's DevTools endpoint did not come up")
+
+    def call(self, method: str, params: dict[str, Any] | None = None, *, wait_event: str | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        msg_id = next(self._ids)
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
+        result, seen = None, wait_event is None
+        deadline = time.monotonic() + timeout
+        while result is None or not seen:
+            msg = json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                result = msg["result"]
+            elif msg.get("method") == wait_event:
+                seen = True
+        return result
+
+    def viewport(self, width: int, height: int) -> None:
+        self.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+
+    def open(self, url: str) -> None:
+        self.call("Page.navigate", {"url": url}, wait_event="Page.loadEventFired")
+
+    def js(self, expression: str) -> Any:
+        return self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})["result"].get("value")
+
+    def screenshot(self, path: Path) -> bytes:
+        png = base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(png)
+        return png
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        finally:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def explorer(tmp_path, anvil, consortium):
+    settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
+    summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
+    edited = summary["machines"]["factory-1-m1"]["entries"][2]["hash"]  # the maker's part replacement
+    with sqlite3.connect(store_path(settings.home)) as db:
+        db.execute("UPDATE records SET canonical = replace(canonical, 'lot 22-17', 'lot 23-01') WHERE record_hash = ?", (edited,))
+    url, stop = start_explorer(settings, "127.0.0.1", 0)
+    yield url, summary
+    stop()
+
+
+def check_png(png: bytes, width: int) -> Any:
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    colors = img.getcolors(maxcolors=1 << 20) or []
+    assert img.size[0] == width and img.size[1] > 200
+    assert len(colors) > 50, "screenshot is (nearly) uniform"
+    dominant = max(c for c, _ in colors) / (img.size[0] * img.size[1])
+    assert dominant < 0.9, "screenshot is mostly one colour"
+    return img
+
+
+ENTRIES_JS = """JSON.stringify([...document.querySelectorAll('#maintenance li.entry')].map(e => ({
+  status: e.querySelector('.badge').dataset.status, text: e.querySelector('.badge').textContent,
+  tx: e.querySelector('[data-tx]') && e.querySelector('[data-tx]').dataset.tx,
+  block: e.querySelector('[data-block]') && Number(e.querySelector('[data-block]').dataset.block),
+  visible: e.getBoundingClientRect().width > 0})))"""
+
+
+@pytest.mark.parametrize("width,height,name", [(390, 844, "phone"), (1280, 900, "desktop")])
+def test_machine_timeline_renders_badges_and_tx_hashes(browser, explorer, width, height, name):
+    url, summary = explorer
+    browser.viewport(width, height)
+
+    browser.open(f"{url}/machines/factory-1-m1")
+
+    entries = json.loads(browser.js(ENTRIES_JS))
+    expected = summary["machines"]["factory-1-m1"]["entries"]
+    assert [e["status"] for e in entries] == ["verified", "verified", "altered", "verified"]
+    assert [(e["tx"], e["block"]) for e in entries] == [(x["tx"], x["block"]) for x in expected]
+    assert all(e["visible"] for e in entries)
+    assert browser.js("document.documentElement.scrollWidth") <= width, "page overflows horizontally"
+    assert browser.js("getComputedStyle(document.querySelector('.badge.altered')).backgroundColor") != browser.js(
+        "getComputedStyle(document.querySelector('.badge.verified')).backgroundColor")
+    sensor = browser.js("document.querySelector('#sensor_batches').innerText")
+    assert "no sensor registry deployed" in sensor or "batch" in sensor
+    check_png(browser.screenshot(SHOTS / f"machine-{name}.png"), width)
+
+
+def test_machines_list_links_every_machine(browser, explorer):
+    url, _ = explorer
+    browser.viewport(390, 844)
+
+    browser.open(url + "/")
+
+    machines = json.loads(browser.js("JSON.stringify([...document.querySelectorAll('li.machine')].map(li => [li.dataset.machine, li.querySelector('.badge').textContent]))"))
+    assert dict(machines) == {"factory-1-m1": "discrepancies", "factory-2-m1": "history verified", "factory-3-m1": "no entries", "factory-4-m1": "no entries"}
+    assert browser.js("document.documentElement.scrollWidth") <= 390
+    check_png(browser.screenshot(SHOTS / "machines-phone.png"), 390)
+
+
+def test_unreachable_rpc_page_in_the_browser(browser, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    url, stop = start_explorer(make_settings(tmp_path, dead), "127.0.0.1", 0)
+    try:
+        browser.viewport(390, 844)
+        browser.open(url + "/")
+        heading, alert = browser.js("document.querySelector('h1').textContent"), browser.js("document.querySelector('[role=alert]').innerText")
+        png = browser.screenshot(SHOTS / "unreachable-phone.png")
+    finally:
+        stop()
+
+    assert heading == "Chain node unreachable" and dead in alert and "fedpm chain up" in alert
+    check_png(png, 390)
