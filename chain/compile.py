@@ -73,10 +73,11 @@ def compile_contracts(evm_version: str = "paris", contracts_dir: Path = CONTRACT
     if cache.exists():
         return {name: Artifact(**a) for name, a in json.loads(cache.read_text()).items()}
     output = _run_solc(std_input)
+    prefix = contracts_dir.resolve().relative_to(REPO_ROOT).as_posix() + "/"
     artifacts: dict[str, Artifact] = {}
     for source, contracts in output.get("contracts", {}).items():
-        if not source.startswith("contracts/"):
-            continue  # libraries from node_modules come along but are not ours to deploy
+        if not source.startswith(prefix):
+            continue  # imported sources (OpenZeppelin, or contracts/ for test contracts) are not this set's
         for name, out in contracts.items():
             artifacts[name] = Artifact(name=name, source=source, abi=out["abi"], bytecode="0x" + out["evm"]["bytecode"]["object"])
     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ class Setup:
     test_y: np.ndarray  # capped true RUL
 
 
-def prepare(engines: cmapss.Engines, n_factories: int = 4, n_test: int = 20, split: str = "iid", seed: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "zscore") -> Setup:
+def prepare(engines: cmapss.Engines, n_factories: int = 4, n_test: int = 20, split: str = "iid", seed: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax") -> Setup:
     """Split, derive normalization federatedly, window the data. `truncations` cuts each held-out engine at that
     many random cycles (separate test engines) so RMSE over 20 engines is less noisy."""
     train_ids, test_ids = partition.holdout(engines.units, n_test, seed)
@@ -125,3 +125,38 @@ def run(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int
         "factory_windows": [int(len(x)) for x, _ in s.factory_data],
         "seconds": round(time.time() - t0, 1),
     }
+
+
+def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, rounds: int = 3, epochs: int = 10, seed: int = 0, n: int = 2048) -> dict:
+    """Federated bearing-state classifier on simulated vibration: per-class recall and false-alarm rate."""
+    from fl_node import model as M
+    from fl_node import state_classifier as sc
+    from fl_node import vibration as vib
+
+    data = []
+    for i in range(n_factories):
+        windows, y = vib.simulate_dataset(windows_per_state, np.random.default_rng(seed * 100 + i + 1), n=n)
+        data.append((sc.feature_matrix(windows), y))
+    spec = sc.make_spec(cmapss.combine_stats([sc.local_feature_stats(x) for x, _ in data]))
+    net = M.build_model(spec, seed=seed)
+    global_named = M.get_weights(net)
+    for r in range(rounds):
+        updates = []
+        for i, (x, y) in enumerate(data):
+            M.set_weights(net, global_named)
+            _, m = sc.train(spec, x, y, epochs, seed=seed * 10007 + r * 101 + i, model=net)
+            updates.append((M.get_weights(net), m["num_samples"]))
+        global_named = aggregate.fedavg(updates)
+    M.set_weights(net, global_named)
+    test_w, test_y = vib.simulate_dataset(windows_per_state, np.random.default_rng(seed * 100 + 99), n=n)
+    return sc.report(sc.classify(spec, net, sc.feature_matrix(test_w)), test_y)
+
+
+def write_holdout_files(engines: cmapss.Engines, out_dir: str | Path, n_test: int = 20, seed: int = 0) -> tuple[Path, Path]:
+    """NASA-format test_FD001.txt / RUL_FD001.txt from the engines `prepare(..., n_test, seed)` holds out."""
+    _, test_ids = partition.holdout(engines.units, n_test, seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    test_path, rul_path = out / "test_FD001.txt", out / "RUL_FD001.txt"
+    cmapss.write_test_files(engines.subset(test_ids), test_path, rul_path, seed=seed * 1000)
+    return test_path, rul_path

@@ -2,7 +2,8 @@
 
 Keras' auto names ("conv1d_3/kernel") depend on how many layers a process built before, so they cannot name
 arrays across nodes. `get_weights` names each array `<layer index>.<layer class>.<variable>` instead, e.g.
-"00.conv1d.kernel": a function of the architecture only, and index-prefixed so name order == model order.
+"00.conv1d.kernel": a function of the architecture only; the layer-index prefix keeps layers in model order even for
+readers that sort by name (the canonical model bytes keep the exact order anyway).
 
 TensorFlow is imported inside functions: importing it costs seconds and the CLI must start fast.
 """
@@ -18,7 +19,9 @@ Named = list[tuple[str, np.ndarray]]
 
 # Small 1D-CNN over a window of recent cycles: reaches FD001 RMSE < 14 in a few CPU-seconds of training per
 # factory. The final Rescaling by the RUL cap lets the dense head work in [0, 1] without a learned scale.
-DEFAULT_MODEL: dict[str, Any] = {"kind": "cnn1d", "filters": [32, 32], "kernel": 5, "dense": 64, "dropout": 0.0, "output_scale": 125.0, "learning_rate": 0.002}
+# Tuned on FD001 (min-max inputs, window 30): ~0.7 s/epoch over 80 engines on 2 cores; dropout curbs the
+# overfitting the flatten+dense head shows after ~10 epochs.
+DEFAULT_MODEL: dict[str, Any] = {"kind": "cnn1d", "filters": [32, 32], "kernel": 5, "dense": 64, "dropout": 0.2, "output_scale": 125.0, "learning_rate": 0.001}
 
 
 def configure_tensorflow(threads: int = 2, deterministic: bool = True) -> None:

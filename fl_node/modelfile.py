@@ -11,7 +11,7 @@ following the safetensors spec exactly, which keeps the files readable by `safet
   data      each array's little-endian C-order bytes, concatenated in the caller's order, no gaps
 
 The caller's order is the model's order: `data_offsets` record it, and `decode_weights` returns arrays sorted by
-offset. Names carry an index prefix ("00.conv1d.kernel") so that even name-sorted readers get the same order.
+offset (empty tensors share an offset and come back in name order). Names carry an index prefix ("00.conv1d.kernel") so that even name-sorted readers get the same order.
 The metadata is a single key `fedpm` (plus `format`) holding canonical JSON (the task spec), never a timestamp.
 """
 
@@ -93,7 +93,7 @@ def _parse(data: bytes) -> tuple[dict[str, Any], Named]:
     cursor = 0
     for begin, end, name, dtype, shape in entries:
         size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if begin != cursor or end - begin != size or min(shape, default=0) < 0:
+        if begin != cursor or end - begin != size or end > len(body) or min(shape, default=0) < 0:
             raise ModelFileError(f"tensor {name!r} does not fit its data offsets", hint="the bytes are corrupt")
         named.append((name, np.frombuffer(body[begin:end], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))))
         cursor = end

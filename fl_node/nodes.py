@@ -18,6 +18,7 @@ from typing import Callable, Protocol
 import numpy as np
 from eth_utils import keccak
 
+from chain.reverts import ContractRevert
 from chain.sender import TxSender
 from fedpm.errors import FedpmError, IntegrityError, StorageError
 from fl_node import aggregate as agg
@@ -26,6 +27,9 @@ from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
 from fl_node.storage import ContentStore, fetch_verified
 
 Log = Callable[[str], None]
+
+# Reverts that only mean another node got there first (quorum reached, window closed): not a node failure.
+RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
 
 
 class DataSource(Protocol):
@@ -86,6 +90,10 @@ class _Node:
                 line = self.step()
             except (StorageError, IntegrityError) as exc:
                 line = f"storage problem, will retry: {exc}"  # transient; the next poll tries again
+            except ContractRevert as exc:
+                if exc.error_name not in RACES:
+                    raise
+                line = f"too late: {exc.message}"  # the round moved on while we worked; the next poll sees it
             if line:
                 self.log(line)
             if stop_when_done and self.fl.task(self.task_id).done:

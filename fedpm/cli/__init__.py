@@ -28,6 +28,10 @@ COMMANDS = [
     ("fedpm.cli.maintenance", "maintenance"),
     ("fedpm.cli.maintenance", "audit"),
     ("fedpm.cli.maintenance", "explorer"),
+    ("fedpm.cli.sensors", "gateway"),
+    ("fedpm.cli.sensors", "simulate"),
+    ("fedpm.cli.sensors", "verify"),
+    ("fedpm.cli.lease", "lease"),
 ]
 
 

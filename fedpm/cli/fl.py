@@ -1,0 +1,239 @@
+"""Federated learning commands: `fedpm task …`, `fedpm round …`, `fedpm node …`, `fedpm evaluate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from fedpm.cli.app import App, as_option, echo_json, pass_app
+from fedpm.errors import FedpmError
+
+
+def _fl(app: App):
+    from fl_node.rounds import FederatedLearning
+
+    return FederatedLearning(app.ctx)
+
+
+def _store(app: App):
+    from fl_node.storage import open_store
+
+    return open_store(app.settings)
+
+
+def _addresses(app: App, names: str) -> list[str]:
+    return [app.address_of(n.strip()) for n in names.split(",") if n.strip()]
+
+
+def _log(prefix: str):
+    return lambda line: click.echo(f"[{prefix}] {line}", err=False)
+
+
+# ---------------------------------------------------------------- task
+
+
+@click.group()
+def task() -> None:
+    """Federated learning tasks (spec, creation, status)."""
+
+
+@task.command("spec")
+@click.option("--stats", "stats_files", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="each factory's `fedpm node stats` output (repeat)")
+@click.option("--window", type=int, default=30, show_default=True)
+@click.option("--epochs", type=int, default=2, show_default=True, help="local epochs per round")
+@click.option("--rule", default="fedavg", show_default=True, help="aggregation rule: fedavg, median, trimmed_mean, krum")
+@click.option("--output", "-o", type=click.Path(path_type=Path), required=True)
+def task_spec(stats_files: tuple[Path, ...], window: int, epochs: int, rule: str, output: Path) -> None:
+    """Build a task spec whose normalization combines the factories' sufficient statistics (no raw data)."""
+    from fl_node import cmapss
+    from fl_node.experiment import make_spec
+
+    stats = cmapss.combine_stats([cmapss.Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
+    norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
+    spec = make_spec(norm, window, train={"epochs": epochs})
+    spec["aggregation"] = {"rule": rule, "params": {}}
+    output.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    click.echo(f"wrote {output}")
+
+
+@task.command("create")
+@as_option
+@click.option("--spec", "spec_file", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--initial-model", type=click.Path(exists=True, path_type=Path), help="canonical .safetensors (default: fresh weights from the spec)")
+@click.option("--trainers", required=True, help="comma-separated keystore names or addresses")
+@click.option("--aggregators", required=True, help="comma-separated keystore names or addresses")
+@click.option("--rounds", type=int, default=5, show_default=True)
+@click.option("--min-participants", type=int, default=1, show_default=True)
+@click.option("--commit-window", type=int, default=600, show_default=True, help="seconds")
+@click.option("--aggregation-window", type=int, default=600, show_default=True, help="seconds")
+@click.option("--quorum", type=int, default=0, help="votes to finalize (default ceil(2n/3))")
+@click.option("--seed", type=int, default=0, show_default=True)
+@pass_app
+def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None, trainers: str, aggregators: str, rounds: int,
+                min_participants: int, commit_window: int, aggregation_window: int, quorum: int, seed: int) -> None:
+    """Pin the spec and initial model and create the task on chain; prints the task id."""
+    from fl_node.coordinator import publish_task
+    from fl_node.modelfile import load_model
+
+    spec = json.loads(spec_file.read_text())
+    if initial_model:
+        initial, _ = load_model(initial_model)
+    else:
+        from fl_node import model as M
+
+        initial = M.get_weights(M.build_model(spec, seed=seed))
+    task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=_addresses(app, trainers),
+                           aggregators=_addresses(app, aggregators), rounds=rounds, min_participants=min_participants,
+                           commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum)
+    click.echo(task_id)
+
+
+@task.command("show")
+@click.option("--task", "task_id", type=int, required=True)
+@pass_app
+def task_show(app: App, task_id: int) -> None:
+    t = _fl(app).task(task_id)
+    echo_json({"task": task_id, "coordinator": t.coordinator, "rounds": t.rounds, "started": t.rounds_started, "finalized": t.rounds_finalized,
+               "quorum": t.quorum, "model_hash": "0x" + t.model_hash.hex(), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
+
+
+# ---------------------------------------------------------------- round
+
+
+@click.group("round")
+def round_() -> None:
+    """Rounds of a federated task."""
+
+
+@round_.command("open")
+@as_option
+@click.option("--task", "task_id", type=int, required=True)
+@click.option("--wait", is_flag=True, help="block until the round is finalized or failed")
+@pass_app
+def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
+    """Open the next round from the current global model (coordinator only)."""
+    from fl_node.coordinator import wait_round
+
+    fl = _fl(app)
+    r = fl.open_round(app.ctx.sender_for(as_), task_id)
+    click.echo(f"opened round {r} of task {task_id}")
+    if wait:
+        view = wait_round(fl, task_id, r, on_change=lambda v: click.echo(f"  {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", err=True))
+        click.echo(f"round {r} {view.state.name.lower()}: model {view.result_hash.hex()[:16]} {view.result_cid}")
+
+
+@round_.command("status")
+@click.option("--task", "task_id", type=int, required=True)
+@click.option("--round", "r", type=int, help="default: the current round")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def round_status(app: App, task_id: int, r: int | None, as_json: bool) -> None:
+    """What the chain says about a round: participants, votes, result, exclusions, dissent."""
+    from dataclasses import asdict
+
+    from fl_node.coordinator import round_report
+
+    fl = _fl(app)
+    rep = round_report(fl, task_id, r or fl.task(task_id).rounds_started)
+    if as_json:
+        echo_json(asdict(rep))
+        return
+    click.echo(f"round {rep.round}: {rep.state}  model={rep.model_hash[:18]} {rep.model_cid}")
+    for t in rep.participants:
+        click.echo(f"  trainer    {t}  loss={rep.losses[t]:.4f}  gas={rep.gas_commit[t]}")
+    for a, h in rep.votes.items():
+        click.echo(f"  aggregator {a}  voted={h[:18]}  gas={rep.gas_vote[a]}{'  DISSENT' if a in rep.dissenters else ''}")
+    for t in rep.excluded:
+        click.echo(f"  excluded   {t}")
+    if rep.failure:
+        click.echo(f"  failed: {rep.failure}")
+
+
+# ---------------------------------------------------------------- node
+
+
+@click.group()
+def node() -> None:
+    """Run a factory (trainer) or aggregator node."""
+
+
+@node.command("stats")
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="this factory's C-MAPSS-format file")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="default: stdout")
+def node_stats(data: Path, output: Path | None) -> None:
+    """Sufficient statistics of local data (counts, sums, min/max): all a factory shares for normalization."""
+    from fl_node import cmapss
+
+    text = json.dumps(cmapss.local_stats(cmapss.load_file(data)).to_dict(), sort_keys=True)
+    if output:
+        output.write_text(text)
+    else:
+        click.echo(text)
+
+
+def _node_common(f):
+    f = click.option("--task", "task_id", type=int, required=True)(f)
+    f = click.option("--workdir", type=click.Path(path_type=Path), help="where the node keeps its work (default <home>/nodes/ACCOUNT)")(f)
+    f = click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between chain polls")(f)
+    f = click.option("--once", is_flag=True, help="do at most one step and exit")(f)
+    return as_option(f)
+
+
+def _run(node_obj, once: bool, poll: float) -> None:
+    if once:
+        line = node_obj.step()
+        click.echo(line or "nothing to do")
+    else:
+        node_obj.run(poll=poll)
+
+
+@node.command("train")
+@_node_common
+@click.option("--data", required=True, type=click.Path(path_type=Path), help="local training data (C-MAPSS format)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@pass_app
+def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float, once: bool, data: Path, seed: int) -> None:
+    """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
+    from fl_node.nodes import CmapssFile, TrainerNode
+
+    if not data.is_file():
+        raise FedpmError(f"data file {data} does not exist", hint="pass this factory's C-MAPSS-format file with --data")
+    trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
+                          log=_log(as_), data=CmapssFile(data), seed=seed)
+    _run(trainer, once, poll)
+
+
+@node.command("aggregate")
+@_node_common
+@click.option("--byzantine", is_flag=True, hidden=True, help="demonstration: vote a perturbed aggregate")
+@pass_app
+def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll: float, once: bool, byzantine: bool) -> None:
+    """Watch the task; when commits close, fetch and check every update, aggregate, pin, vote."""
+    from fl_node.nodes import AggregatorNode
+
+    agg = AggregatorNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
+                         log=_log(as_), byzantine=byzantine)
+    _run(agg, once, poll)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+@click.command()
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help="canonical .safetensors model")
+@click.option("--test", "test_file", required=True, type=click.Path(path_type=Path), help="C-MAPSS test file")
+@click.option("--rul", "rul_file", required=True, type=click.Path(path_type=Path), help="true RUL per test engine")
+@click.option("--json", "as_json", is_flag=True)
+def evaluate(model_path: Path, test_file: Path, rul_file: Path, as_json: bool) -> None:
+    """RMSE and PHM08 score of a model on the standard C-MAPSS test protocol."""
+    from fl_node.evaluate import evaluate as run_eval
+
+    result = run_eval(model_path, test_file, rul_file)
+    if as_json:
+        click.echo(json.dumps({"rmse": result["rmse"], "score": result["score"]}))
+    else:
+        click.echo(f"RMSE {result['rmse']:.3f}   PHM08 score {result['score']:.1f}")
+    sys.stdout.flush()

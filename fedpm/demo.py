@@ -1,0 +1,269 @@
+"""`make demo`: the whole fedpm story on embedded defaults (local anvil, local content store).
+
+1. A consortium: 3 governors (2-of-3), 4 factories, a machine maker, 3 aggregators; a machine and a device
+   key per factory.
+2. Signed sensor batches (needs Mosquitto), maintenance history with an audit, and a pay-per-use lease.
+3. Federated learning on NASA C-MAPSS FD001: 4 factory nodes and 3 aggregator nodes, each its own process,
+   several rounds; a table per round, then global model vs each factory alone vs all data centrally.
+Outputs in out/demo/: summary.json, global_model.safetensors, training_curve.png, node logs, and the chain
+state (anvil-state.json) so the explorer can be opened on it later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from chain.connect import connect
+from chain.keystore import Keystore
+from chain.node import LocalChain
+from chain.toolchain import REPO_ROOT
+from fedpm.consortium import Consortium, Role, bootstrap, demo_plan, format_members, read_members
+from fedpm.errors import FedpmError
+from fedpm.settings import Settings, load_settings
+
+DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+
+
+@dataclass
+class Progress:
+    """Numbered steps with elapsed time: long work shows where it is."""
+
+    total: int
+    started: float = field(default_factory=time.monotonic)
+    n: int = 0
+
+    def step(self, title: str) -> None:
+        self.n += 1
+        print(f"\n[{self.n}/{self.total}] {title}  (+{time.monotonic() - self.started:.0f}s)", flush=True)
+
+    def info(self, line: str) -> None:
+        print(f"    {line}", flush=True)
+
+
+def demo_settings(out: Path, url: str) -> Settings:
+    home = out / "home"
+    password_file = home / "password"
+    home.mkdir(parents=True, exist_ok=True)
+    if not password_file.exists():  # a fresh random keystore password for this demo, readable by the owner only
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(24))
+    # scrypt_n is lowered so 15 keystores decrypt in seconds across 8 processes; real deployments keep 2**18.
+    return load_settings({"home": home, "chain.rpc_url": url, "keys.password_file": password_file, "keys.scrypt_n": 2**12})
+
+
+def node_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "FEDPM_HOME": str(settings.home), "FEDPM_CHAIN_RPC_URL": settings.chain.rpc_url or "",
+            "FEDPM_KEYS_PASSWORD_FILE": str(settings.keys.password_file), "FEDPM_KEYS_SCRYPT_N": str(settings.keys.scrypt_n),
+            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+
+
+def build_consortium(settings: Settings, p: Progress) -> Consortium:
+    ctx = connect(settings)
+    ks = Keystore(settings.keystore_dir, settings.keys)
+    plan = demo_plan()
+    for org in [o.org for o in plan] + [f"device-factory-{i}-m1" for i in range(1, 5)]:
+        ks.create(org)
+    accounts = {o.org: ks.load(o.org) for o in plan}
+    devices = {f"factory-{i}-m1": ks.load(f"device-factory-{i}-m1") for i in range(1, 5)}
+    c = bootstrap(ctx, plan, accounts, threshold=2, devices=devices)
+    for name, info in c.deployment.contracts.items():
+        p.info(f"{name:<22} {info['address']}")
+    print(format_members(read_members(ctx.contract("ConsortiumRegistry"))))
+    return c
+
+
+# ---------------------------------------------------------------- federated learning
+
+
+@dataclass
+class FlResult:
+    rounds: list[dict[str, Any]]
+    fed: dict[str, float]
+    central: dict[str, float]
+    local: list[dict[str, float]]
+    model_bytes: bytes
+    gas_per_trainer: float
+    gas_per_aggregator: float
+
+
+def write_factory_files(engines, factories: list[list[int]], folder: Path) -> list[Path]:
+    """Each factory's own rows in NASA's layout: the only data its node process ever reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, units in enumerate(factories, 1):
+        part = engines.subset(units)
+        rows = []
+        for unit, series in zip(part.units, part.series):
+            rows += [" ".join(f"{v:.6g}" for v in (unit, cycle, *row)) for cycle, row in enumerate(series, 1)]
+        path = folder / f"factory-{i}.txt"
+        path.write_text("\n".join(rows) + "\n")
+        paths.append(path)
+    return paths
+
+
+def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, rounds: int, epochs: int, p: Progress, byzantine: bool) -> FlResult:
+    from fl_node import cmapss, experiment
+    from fl_node.coordinator import publish_task, round_report, wait_round
+    from fl_node.model import build_model, get_weights
+    from fl_node.rounds import FederatedLearning, RoundState
+    from fl_node.storage import open_store
+
+    engines = cmapss.load_file(data)
+    setup = experiment.prepare(engines, n_factories=4, n_test=20, split="iid", seed=0, train={"epochs": epochs})
+    files = write_factory_files(engines, setup.factories, out / "data")
+    p.info(f"engines per factory: {[len(f) for f in setup.factories]}; 20 held-out engines, {len(setup.test_y)} truncated test cases")
+    spec = setup.spec
+    store = open_store(settings)
+    fl = FederatedLearning(c.ctx)
+    trainers = [f"factory-{i}" for i in range(1, 5)]
+    aggregators = ["agg-1", "agg-2", "agg-3"]
+    task_id = publish_task(fl, c.sender("gov-a"), store, spec, get_weights(build_model(spec, seed=0)), rounds=rounds, min_participants=3,
+                           trainers=[c.accounts[t].address for t in trainers], aggregators=[c.accounts[a].address for a in aggregators])
+    logs = out / "logs"
+    logs.mkdir(exist_ok=True)
+    env = node_env(settings)
+    procs = []
+    for i, org in enumerate(trainers):
+        cmd = [sys.executable, "-m", "fedpm.cli", "node", "train", "--as", org, "--task", str(task_id), "--data", str(files[i]), "--seed", str(i)]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=open(logs / f"{org}.log", "wb"), stderr=subprocess.STDOUT))
+    for org in aggregators:
+        extra = ["--byzantine"] if byzantine and org == "agg-3" else []
+        cmd = [sys.executable, "-m", "fedpm.cli", "node", "aggregate", "--as", org, "--task", str(task_id), *extra]
+        procs.append(subprocess.Popen(cmd, env=env, stdout=open(logs / f"{org}.log", "wb"), stderr=subprocess.STDOUT))
+    p.info(f"task {task_id}: started 4 trainer and 3 aggregator processes (logs in {logs})" + (" — agg-3 lies on purpose" if byzantine else ""))
+    names = {c.accounts[o].address: o for o in trainers + aggregators}
+    table: list[dict[str, Any]] = []
+    try:
+        for _ in range(rounds):
+            r = fl.open_round(c.sender("gov-a"), task_id)
+            t0 = time.monotonic()
+            view = wait_round(fl, task_id, r, timeout=900, on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
+            if view.state != RoundState.FINALIZED:
+                raise FedpmError(f"round {r} failed", hint=f"see the node logs in {logs}")
+            rep = round_report(fl, task_id, r)
+            model = store.cat(view.result_cid)
+            metrics = evaluate_bytes(spec, model, setup.test_x, setup.test_y)
+            row = {"round": r, "participants": [names[t] for t in rep.participants], "model_hash": rep.model_hash, "cid": rep.model_cid,
+                   "votes": {names[a]: h for a, h in rep.votes.items()}, "dissenters": [names[a] for a in rep.dissenters],
+                   "excluded": [names[t] for t in rep.excluded], "rmse": round(metrics["rmse"], 3), "score": round(metrics["score"], 1),
+                   "seconds": round(time.monotonic() - t0, 1), "gas_commit": rep.gas_commit, "gas_vote": rep.gas_vote}
+            table.append(row)
+            print(format_round(row), flush=True)
+        for proc in procs:
+            proc.wait(timeout=120)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+    p.info("baselines: each factory alone and all data centrally, same epochs as the federation")
+    x_all = np.concatenate([x for x, _ in setup.factory_data])
+    y_all = np.concatenate([y for _, y in setup.factory_data])
+    central = experiment.evaluate_named(spec, experiment.solo_train(spec, x_all, y_all, rounds * epochs), setup.test_x, setup.test_y)
+    local = [experiment.evaluate_named(spec, experiment.solo_train(spec, x, y, rounds * epochs), setup.test_x, setup.test_y) for x, y in setup.factory_data]
+    commits = [g for row in table for g in row["gas_commit"].values()]
+    votes = [g for row in table for g in row["gas_vote"].values()]
+    return FlResult(table, {"rmse": table[-1]["rmse"], "score": table[-1]["score"]}, central, local, model, float(np.mean(commits)), float(np.mean(votes)))
+
+
+def evaluate_bytes(spec: dict, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    from fl_node.experiment import evaluate_named
+    from fl_node.modelfile import decode_weights
+
+    return evaluate_named(spec, decode_weights(model), x, y)
+
+
+def format_round(row: dict[str, Any]) -> str:
+    votes = " ".join(f"{a}={'✓' if h == row['model_hash'] else '✗'}" for a, h in sorted(row["votes"].items()))
+    extra = f"  dissent: {','.join(row['dissenters'])}" if row["dissenters"] else ""
+    extra += f"  excluded: {','.join(row['excluded'])}" if row["excluded"] else ""
+    return (f"    ┌ round {row['round']}  participants {len(row['participants'])}  aggregate {row['model_hash'][:18]}…  votes {votes}{extra}\n"
+            f"    └ validation RMSE {row['rmse']:.2f}  PHM08 score {row['score']:.0f}  ({row['seconds']:.0f}s)")
+
+
+def format_comparison(res: FlResult) -> str:
+    rows = [("federated (global model)", res.fed), ("centralized (all data)", res.central)]
+    rows += [(f"factory-{i} alone", m) for i, m in enumerate(res.local, 1)]
+    lines = [f"    {'model':<26} {'RMSE':>7} {'PHM08':>9}"]
+    lines += [f"    {name:<26} {m['rmse']:>7.2f} {m['score']:>9.0f}" for name, m in rows]
+    return "\n".join(lines)
+
+
+def plot_curve(res: FlResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+    rounds = [r["round"] for r in res.rounds]
+    ax.plot(rounds, [r["rmse"] for r in res.rounds], marker="o", label="federated global model")
+    ax.axhline(res.central["rmse"], color="tab:green", linestyle="--", label="centralized (all data)")
+    ax.axhline(min(m["rmse"] for m in res.local), color="tab:red", linestyle=":", label="best factory alone")
+    ax.set_xlabel("round")
+    ax.set_ylabel("RMSE on held-out engines (cycles)")
+    ax.set_title("fedpm: remaining-useful-life model on C-MAPSS FD001")
+    ax.set_xticks(rounds)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fedpm.demo", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("out/demo"))
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="C-MAPSS FD001 training file")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=2, help="local epochs per round")
+    ap.add_argument("--honest", action="store_true", help="no lying aggregator (by default agg-3 lies and is outvoted)")
+    args = ap.parse_args(argv)
+    if not args.data.is_file():
+        print(f"error: C-MAPSS data not found at {args.data} (pass --data PATH to train_FD001.txt)", file=sys.stderr)
+        return 1
+    out: Path = args.out
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    p = Progress(total=4)
+    try:
+        with LocalChain(state_file=out / "anvil-state.json", log_file=out / "anvil.log") as chain:
+            settings = demo_settings(out, chain.url)
+            p.step(f"consortium on a local chain at {chain.url}")
+            c = build_consortium(settings, p)
+            p.step("federated learning: 4 factory nodes, 3 aggregator nodes, each its own process")
+            res = run_federated(c, settings, args.data, out, args.rounds, args.epochs, p, byzantine=not args.honest)
+            p.step("result")
+            print(format_comparison(res))
+            (out / "global_model.safetensors").write_bytes(res.model_bytes)
+            plot_curve(res, out / "training_curve.png")
+            summary = {"chain_id": c.deployment.chain_id, "contracts": {k: v["address"] for k, v in c.deployment.contracts.items()},
+                       "rounds": res.rounds, "federated": res.fed, "centralized": res.central, "local": res.local,
+                       "gas": {"per_trainer_commit": res.gas_per_trainer, "per_aggregator_vote": res.gas_per_aggregator}}
+            (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+            p.step("outputs")
+            for name in ("summary.json", "global_model.safetensors", "training_curve.png", "logs/"):
+                p.info(str(out / name))
+    except FedpmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

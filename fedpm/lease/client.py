@@ -1,0 +1,104 @@
+"""Chain calls of the lease feature: thin wrappers over MachineLease and ConsortiumToken through TxSender.
+
+Each function takes the web3 contract objects and the sender explicitly (no globals), so the CLI, the demo and
+the tests share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from web3.logs import DISCARD
+
+from chain.ids import from_bytes32, to_bytes32
+from chain.sender import Receipt, TxSender
+from fedpm.lease.tariff import Tariff
+from fedpm.lease.usage import SignedReport, UsageReport, sign_report
+
+STATUS = ("None", "Offered", "Active", "Paused", "Closing", "Closed", "Cancelled")
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    lease_id: int
+    machine_id: str
+    owner_org: str
+    lessee_org: str
+    status: str
+    tariff: Tariff
+    started_at: int
+    closed_at: int
+    last_read_at: int
+    last_counter: int
+    deposited: int
+    charged: int
+    withdrawn: int
+    refunded: int
+    unpaid: int
+
+    @property
+    def available(self) -> int:
+        return self.deposited - self.charged - self.refunded
+
+    @property
+    def held(self) -> int:
+        return self.deposited - self.withdrawn - self.refunded
+
+
+def read_lease(lease: Any, lease_id: int) -> LeaseState:
+    info = lease.functions.lease(lease_id).call()
+    (machine, owner, lessee, status, tariff, started, closed, last_read, last_counter, deposited, charged, withdrawn, refunded, unpaid, _p, _pc) = info
+    return LeaseState(lease_id, from_bytes32(machine), from_bytes32(owner), from_bytes32(lessee), STATUS[status], Tariff.from_chain(tariff),
+                      started, closed, last_read, last_counter, deposited, charged, withdrawn, refunded, unpaid)
+
+
+def sign_usage(lease: Any, device: Any, lease_id: int, machine_id: str, counter: int, read_at: int | None = None) -> SignedReport:
+    """Sign a cumulative counter with the device key for this chain's MachineLease.
+
+    `read_at` defaults to the latest block time (the contract refuses readings from the future; a device with its
+    own clock passes its reading time)."""
+    if read_at is None:
+        read_at = int(lease.w3.eth.get_block("latest")["timestamp"])
+    report = UsageReport(lease_id, machine_id, counter, read_at)
+    return sign_report(device, report, lease.w3.eth.chain_id, lease.address)
+
+
+def mint(token: Any, sender: TxSender, to: str, amount: int) -> Receipt:
+    return sender.transact(token.functions.mint(to, amount))
+
+
+def offer(lease: Any, sender: TxSender, machine_id: str, tariff: Tariff) -> tuple[int, Receipt]:
+    rcpt = sender.transact(lease.functions.offer(to_bytes32(machine_id), tariff.to_chain()))
+    (log,) = lease.events.LeaseOffered().process_receipt(rcpt.raw, errors=DISCARD)
+    return int(log["args"]["leaseId"]), rcpt
+
+
+def approve(token: Any, sender: TxSender, spender: str, amount: int) -> Receipt:
+    return sender.transact(token.functions.approve(spender, amount))
+
+
+def accept(lease: Any, token: Any, sender: TxSender, lease_id: int, deposit: int, opening: SignedReport) -> Receipt:
+    approve(token, sender, lease.address, deposit)
+    return sender.transact(lease.functions.accept(lease_id, deposit, opening.report.to_chain(), opening.signature))
+
+
+def report_usage(lease: Any, sender: TxSender, signed: SignedReport) -> Receipt:
+    return sender.transact(lease.functions.reportUsage(signed.report.to_chain(), signed.signature))
+
+
+def top_up(lease: Any, token: Any, sender: TxSender, lease_id: int, amount: int) -> Receipt:
+    approve(token, sender, lease.address, amount)
+    return sender.transact(lease.functions.topUp(lease_id, amount))
+
+
+def withdraw(lease: Any, sender: TxSender, lease_id: int) -> Receipt:
+    return sender.transact(lease.functions.withdraw(lease_id))
+
+
+def close(lease: Any, sender: TxSender, lease_id: int, final: SignedReport) -> Receipt:
+    return sender.transact(lease.functions.close(lease_id, final.report.to_chain(), final.signature))
+
+
+def claim_refund(lease: Any, sender: TxSender, lease_id: int) -> Receipt:
+    return sender.transact(lease.functions.claimRefund(lease_id))

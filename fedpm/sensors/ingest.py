@@ -1,0 +1,116 @@
+"""Parsing what arrives (MQTT JSON payloads, CSV rows, JSON lines) into canonical reading bytes (pure).
+
+MQTT topic: `<root>/<machine>/<channel>`. Payload (JSON), one of:
+    {"ts": 1712345678901, "value": 0.12, "unit": "g"}                   one reading
+    {"ts": [t0, t1, ...], "values": [v0, v1, ...], "unit": "g"}         a block of readings of one channel
+    [{"ts": ..., "value": ..., "unit": ...}, ...]                        a list of readings
+`ts` is integer epoch milliseconds; values are finite numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+
+from chain.ids import to_bytes32
+from fedpm.errors import FedpmError
+from fedpm.sensors.encoding import MAX_CHANNEL, MAX_TS, MAX_UNIT
+
+_HEAD = struct.Struct(">32sQd")
+_U16 = struct.Struct(">H")
+
+
+class MalformedPayload(FedpmError):
+    """A message that is not a reading or a block of readings."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    machine: str
+    encoded: list[bytes]  # canonical reading bytes
+    records: bytes  # the same, each prefixed by its uint16 length (batch body fragment)
+    min_ts: int
+    max_ts: int
+
+
+def _tail(channel: str, unit: object) -> bytes:
+    if not isinstance(unit, str):
+        raise MalformedPayload(f"unit {unit!r} is not a string")
+    ch, un = channel.encode(), unit.encode()
+    if not 0 < len(ch) <= MAX_CHANNEL or len(un) > MAX_UNIT:
+        raise MalformedPayload(f"channel {channel!r} or unit {unit!r} has a bad length")
+    return bytes((len(ch),)) + ch + bytes((len(un),)) + un
+
+
+def encode_block(machine: str, channel: str, unit: object, ts: list, values: list) -> Parsed:
+    if not isinstance(ts, list) or not isinstance(values, list) or len(ts) != len(values) or not ts:
+        raise MalformedPayload("ts and values must be non-empty lists of equal length")
+    for t in ts:
+        if type(t) is not int or not 0 <= t <= MAX_TS:
+            raise MalformedPayload(f"timestamp {t!r} is not integer epoch milliseconds")
+    try:
+        vals = [float(v) + 0.0 for v in values if type(v) is not bool]
+    except (TypeError, ValueError):
+        raise MalformedPayload("values must be numbers") from None
+    if len(vals) != len(values) or not all(map(math.isfinite, vals)):
+        raise MalformedPayload("values must be finite numbers")
+    tail = _tail(channel, unit)
+    try:
+        mid = to_bytes32(machine)
+    except FedpmError as exc:
+        raise MalformedPayload(str(exc)) from None
+    pack = _HEAD.pack
+    encoded = [pack(mid, t, v) + tail for t, v in zip(ts, vals)]
+    prefix = _U16.pack(len(encoded[0]))  # all readings of one channel/unit have the same length
+    return Parsed(machine, encoded, prefix + prefix.join(encoded), min(ts), max(ts))
+
+
+def parse_payload(machine: str, channel: str, payload: bytes) -> Parsed:
+    try:
+        obj = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayload("payload is not JSON") from None
+    if isinstance(obj, dict):
+        if "values" in obj:
+            return encode_block(machine, channel, obj.get("unit", ""), obj.get("ts"), obj["values"])
+        if "value" in obj and "ts" in obj:
+            return encode_block(machine, channel, obj.get("unit", ""), [obj["ts"]], [obj["value"]])
+        raise MalformedPayload("payload object needs ts and value (or ts and values lists)")
+    if isinstance(obj, list) and obj and all(isinstance(o, dict) and "ts" in o and "value" in o for o in obj):
+        units = {o.get("unit", "") for o in obj}
+        if len(units) != 1:
+            raise MalformedPayload("a list payload must use one unit")
+        return encode_block(machine, channel, units.pop(), [o["ts"] for o in obj], [o["value"] for o in obj])
+    raise MalformedPayload("payload is neither a reading, a block nor a list of readings")
+
+
+def split_topic(topic: str, root: str) -> tuple[str, str]:
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != root or not parts[1] or not parts[2]:
+        raise MalformedPayload(f"topic {topic!r} is not {root}/<machine>/<channel>")
+    return parts[1], parts[2]
+
+
+def parse_csv_row(row: list[str]) -> tuple[str, str, Parsed]:
+    """CSV columns: machine, channel, ts_ms, value[, unit]."""
+    if len(row) not in (4, 5):
+        raise MalformedPayload(f"CSV row has {len(row)} columns; expected machine,channel,ts_ms,value[,unit]")
+    try:
+        ts, value = int(row[2]), float(row[3])
+    except ValueError:
+        raise MalformedPayload(f"CSV row {row!r}: ts_ms must be an integer and value a number") from None
+    unit = row[4] if len(row) == 5 else ""
+    return row[0], row[1], encode_block(row[0], row[1], unit, [ts], [value])
+
+
+def parse_json_line(line: str) -> tuple[str, str, Parsed]:
+    """One JSON object per line: {"machine", "channel", "ts", "value"[, "unit"]} (or ts/values lists)."""
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        raise MalformedPayload("line is not JSON") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("machine"), str) or not isinstance(obj.get("channel"), str):
+        raise MalformedPayload("line needs machine and channel strings")
+    return obj["machine"], obj["channel"], parse_payload(obj["machine"], obj["channel"], json.dumps({k: v for k, v in obj.items() if k not in ("machine", "channel")}).encode())

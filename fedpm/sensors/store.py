@@ -1,0 +1,209 @@
+"""The gateway's local SQLite store: write-ahead inbox, signed batches, anchors, proof data.
+
+Readings are written to `inbox` (and their message digest to `seen`) and committed BEFORE the gateway
+acknowledges the message, so an acknowledged reading is on disk. Closing a batch moves its inbox rows into
+one `batches` row (canonical batch bytes, leaf hashes, root, device signature) in one transaction. A batch
+is `signed` until its anchor is mined, then `anchored` (with tx hash, block and submitter, which with the
+header make the on-chain `Anchor`). WAL with synchronous=NORMAL survives a killed process (the tests kill it);
+pass `durable=True` for synchronous=FULL against power loss.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from chain.ids import to_bytes32
+from fedpm.sensors.signing import BatchHeader
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    machine TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    min_ts INTEGER NOT NULL,
+    max_ts INTEGER NOT NULL,
+    records BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (digest BLOB PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    machine TEXT NOT NULL,
+    device TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    from_time INTEGER NOT NULL,
+    to_time INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    signature BLOB NOT NULL,
+    data BLOB NOT NULL,
+    leaves BLOB NOT NULL,
+    status TEXT NOT NULL DEFAULT 'signed',
+    error TEXT,
+    tx_hash TEXT,
+    block_number INTEGER,
+    submitter TEXT,
+    created REAL NOT NULL,
+    UNIQUE (device, seq)
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches (status, id);
+CREATE INDEX IF NOT EXISTS batches_machine_time ON batches (machine, from_time);
+CREATE TABLE IF NOT EXISTS stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    id: int
+    machine: str
+    device: str
+    seq: int
+    from_time: int
+    to_time: int
+    count: int
+    root: bytes
+    signature: bytes
+    data: bytes
+    leaves: bytes
+    status: str
+    error: str | None
+    tx_hash: str | None
+    block_number: int | None
+    submitter: str | None
+
+    @property
+    def header(self) -> BatchHeader:
+        return BatchHeader(self.machine, self.seq, self.from_time, self.to_time, self.count, self.root)
+
+    def anchor_tuple(self) -> tuple:
+        """The contract's `Anchor` struct (only meaningful once anchored)."""
+        return (to_bytes32(self.machine), self.device, self.seq, self.from_time, self.to_time, self.count, self.root, self.submitter, self.block_number)
+
+
+_COLS = "id, machine, device, seq, from_time, to_time, count, root, signature, data, leaves, status, error, tx_hash, block_number, submitter"
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    id: int
+    machine: str
+    n: int
+    min_ts: int
+    max_ts: int
+    records: bytes
+
+
+class Store:
+    """One connection; use one Store per thread (SQLite WAL lets them work side by side)."""
+
+    def __init__(self, path: Path, *, durable: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------ inbox (write-ahead)
+
+    def persist_messages(self, rows: Iterable[tuple[bytes, str, int, int, int, bytes]], now: float | None = None) -> list[int | None]:
+        """Store messages (digest, machine, n, min_ts, max_ts, records) in one transaction.
+
+        Returns each message's inbox id, or None for a duplicate (digest seen before: a redelivery)."""
+        now = time.time() if now is None else now
+        ids: list[int | None] = []
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            for digest, machine, n, lo, hi, records in rows:
+                cur.execute("INSERT OR IGNORE INTO seen (digest, at) VALUES (?, ?)", (digest, now))
+                if cur.rowcount == 0:
+                    ids.append(None)
+                    continue
+                cur.execute("INSERT INTO inbox (machine, n, min_ts, max_ts, records) VALUES (?, ?, ?, ?, ?)", (machine, n, lo, hi, records))
+                ids.append(cur.lastrowid)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return ids
+
+    def inbox(self) -> list[InboxRow]:
+        return [InboxRow(*r) for r in self.db.execute("SELECT id, machine, n, min_ts, max_ts, records FROM inbox ORDER BY id")]
+
+    def prune_seen(self, older_than: float) -> int:
+        return self.db.execute("DELETE FROM seen WHERE at < ?", (older_than,)).rowcount
+
+    def bump(self, name: str, by: int = 1) -> None:
+        self.db.execute("INSERT INTO stats (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value", (name, by))
+
+    def stats(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT name, value FROM stats"))
+
+    # ------------------------------------------------------------ batches
+
+    def close_batch(self, header: BatchHeader, device: str, signature: bytes, data: bytes, leaves: bytes, inbox_ids: list[int]) -> int:
+        """Atomically: insert the signed batch and delete the inbox rows it consumed."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute(
+                "INSERT INTO batches (machine, device, seq, from_time, to_time, count, root, signature, data, leaves, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (header.machine, device, header.device_seq, header.from_time, header.to_time, header.count, header.merkle_root, signature, data, leaves, time.time()),
+            )
+            bid = cur.lastrowid
+            cur.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return bid
+
+    def next_seq(self, device: str) -> int:
+        (m,) = self.db.execute("SELECT MAX(seq) FROM batches WHERE device = ?", (device,)).fetchone()
+        return 0 if m is None else m + 1
+
+    def unanchored(self, limit: int = 1000) -> list[StoredBatch]:
+        return [StoredBatch(*r) for r in self.db.execute(f"SELECT {_COLS} FROM batches WHERE status = 'signed' ORDER BY id LIMIT ?", (limit,))]
+
+    def mark_anchored(self, items: Iterable[tuple[int, str, int, str]]) -> None:
+        """(batch id, tx hash, block number, submitter) for each mined batch."""
+        with self.db:
+            self.db.executemany("UPDATE batches SET status = 'anchored', tx_hash = ?, block_number = ?, submitter = ?, error = NULL WHERE id = ?", [(tx, blk, sub, bid) for bid, tx, blk, sub in items])
+
+    def mark_failed(self, batch_id: int, status: str, error: str) -> None:
+        with self.db:
+            self.db.execute("UPDATE batches SET status = ?, error = ? WHERE id = ?", (status, error, batch_id))
+
+    def batches(self, *, machine: str | None = None, status: str | None = None, from_ms: int | None = None, to_ms: int | None = None) -> Iterator[StoredBatch]:
+        sql, args = f"SELECT {_COLS} FROM batches WHERE 1=1", []
+        if machine is not None:
+            sql += " AND machine = ?"
+            args.append(machine)
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        if from_ms is not None:
+            sql += " AND to_time >= ?"
+            args.append(from_ms)
+        if to_ms is not None:
+            sql += " AND from_time <= ?"
+            args.append(to_ms)
+        for r in self.db.execute(sql + " ORDER BY machine, device, seq", args):
+            yield StoredBatch(*r)
+
+    def batch(self, machine: str, seq: int) -> StoredBatch | None:
+        r = self.db.execute(f"SELECT {_COLS} FROM batches WHERE machine = ? AND seq = ? ORDER BY id DESC LIMIT 1", (machine, seq)).fetchone()
+        return StoredBatch(*r) if r else None
+
+    def counts(self) -> dict[str, int]:
+        out = {f"batches_{s}": n for s, n in self.db.execute("SELECT status, COUNT(*) FROM batches GROUP BY status")}
+        out["readings_anchored"] = self.db.execute("SELECT COALESCE(SUM(count), 0) FROM batches WHERE status = 'anchored'").fetchone()[0]
+        out["readings_pending"] = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM inbox").fetchone()[0] + self.db.execute("SELECT COALESCE(SUM(count), 0) FROM batches WHERE status = 'signed'").fetchone()[0]
+        return out

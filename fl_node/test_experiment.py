@@ -1,0 +1,32 @@
+import numpy as np
+
+from fl_node import cmapss, experiment, model as M
+from fl_node.modelfile import encode_weights
+from fl_node.test_cmapss import _write
+
+
+def _engines(tmp_path):
+    return cmapss.load_file(_write(tmp_path / "t.txt", {u: 20 + 3 * u for u in range(1, 11)}))
+
+
+def test_prepare_splits_windows_and_builds_a_spec(tmp_path):
+    # Execute
+    s = experiment.prepare(_engines(tmp_path), n_factories=2, n_test=2, split="life", window=5, truncations=3, model={"filters": [2], "dense": 4})
+    # Assert
+    assert [len(f) for f in s.factories] == [4, 4]
+    assert max(s.factories[0]) < min(s.factories[1])  # lives grow with id in the fixture
+    assert s.test_x.shape == (6, 5, len(s.spec["normalization"]["features"])) and len(s.test_y) == 6
+    assert s.spec["model"]["filters"] == [2] and s.spec["window"] == 5
+
+
+def test_federated_training_is_reproducible(tmp_path):
+    # Prepare
+    s = experiment.prepare(_engines(tmp_path), n_factories=2, n_test=2, window=5, truncations=1, model={"filters": [2], "dense": 4})
+    seen = []
+    # Execute
+    a = experiment.federated_train(s.spec, s.factory_data, rounds=2, epochs=1, seed=1, on_round=lambda r, w: seen.append(r))
+    b = experiment.federated_train(s.spec, s.factory_data, rounds=2, epochs=1, seed=1)
+    # Assert
+    assert seen == [0, 1]
+    assert encode_weights(a) == encode_weights(b)
+    assert np.isfinite(experiment.evaluate_named(s.spec, a, s.test_x, s.test_y)["rmse"])

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from fl_node import model as M
+
+SPEC = {"window": 6, "rul_cap": 125, "normalization": {"features": ["s2", "s3"]}, "model": {"filters": [4], "kernel": 3, "dense": 8}}
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6, 2)).astype(np.float32)
+    y = (60 + 40 * x[:, -1, 0]).astype(np.float32)
+    return x, y
+
+
+def test_names_are_stable_across_builds_and_in_model_order():
+    # Execute: the second build gets keras auto names like conv1d_1
+    a, b = M.build_model(SPEC), M.build_model(SPEC)
+    # Assert
+    names = [n for n, _ in M.get_weights(a)]
+    assert names == [n for n, _ in M.get_weights(b)]
+    assert names == ["00.conv1d.kernel", "00.conv1d.bias", "01.dense.kernel", "01.dense.bias", "02.dense.kernel", "02.dense.bias"]
+    assert [n[:2] for n in names] == sorted(n[:2] for n in names)  # layer index prefix follows model order
+
+
+def test_same_seed_same_initial_weights_and_set_weights_round_trips():
+    a, b = M.build_model(SPEC, seed=3), M.build_model(SPEC, seed=4)
+    wa = M.get_weights(a)
+    assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(wa, M.get_weights(M.build_model(SPEC, seed=3))))
+    M.set_weights(b, wa)
+    assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(wa, M.get_weights(b)))
+
+
+def test_set_weights_rejects_another_architecture():
+    other = M.build_model({**SPEC, "model": {"filters": [5], "kernel": 3, "dense": 8}})
+    with pytest.raises(ValueError, match="shape"):
+        M.set_weights(other, M.get_weights(M.build_model(SPEC)))
+    with pytest.raises(ValueError, match="names"):
+        M.set_weights(other, M.get_weights(M.build_model(SPEC))[:2])
+
+
+def test_train_local_is_deterministic_and_learns():
+    # Prepare
+    x, y = _data()
+    a, b = M.build_model(SPEC, seed=1), M.build_model(SPEC, seed=1)
+    before = M.rmse(M.predict(a, x).ravel(), y)
+    # Execute
+    ma = M.train_local(a, x, y, epochs=15, batch_size=16, seed=5, learning_rate=0.01)
+    mb = M.train_local(b, x, y, epochs=15, batch_size=16, seed=5, learning_rate=0.01)
+    # Assert
+    assert ma["num_samples"] == 64 and ma == mb
+    assert all(np.array_equal(p, q) for (_, p), (_, q) in zip(M.get_weights(a), M.get_weights(b)))
+    assert M.rmse(M.predict(a, x).ravel(), y) < 0.7 * before
