@@ -27,9 +27,10 @@ DEFAULT_PROPOSAL_TTL = 7 * 24 * 3600
 
 @dataclass(frozen=True)
 class GenesisOrg:
-    name: str  # also the org id, as readable bytes32
+    org: str  # the org id, as readable bytes32
     account: str
     roles: int = 0  # GOVERNOR is added by the contract
+    name: str = ""  # display name (default: the org id)
 
 
 @dataclass
@@ -75,7 +76,7 @@ def deploy_all(w3: Web3, sender: TxSender, artifacts: dict[str, Artifact], gover
 
 
 def _registry_args(governors: list[GenesisOrg], threshold: int, ttl: int) -> list[Any]:
-    return [[to_bytes32(g.name) for g in governors], [g.name for g in governors], [g.roles for g in governors],
+    return [[to_bytes32(g.org) for g in governors], [g.name or g.org for g in governors], [g.roles for g in governors],
             [Web3.to_checksum_address(g.account) for g in governors], threshold, ttl]
 
 

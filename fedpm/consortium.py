@@ -120,7 +120,7 @@ def bootstrap(ctx: ChainContext, plan: list[OrgPlan], accounts: dict[str, LocalA
     (a machine `<org>-m1` is registered for every OPERATOR org that has a device given).
     """
     governors = [p for p in plan if Role.GOVERNOR in p.roles]
-    genesis = [GenesisOrg(p.org, accounts[p.org].address, int(p.roles & ~Role.GOVERNOR)) for p in governors]
+    genesis = [GenesisOrg(p.org, accounts[p.org].address, int(p.roles & ~Role.GOVERNOR), p.name) for p in governors]
     deployment = deploy_all(ctx.w3, ctx.sender(accounts[governors[0].org]), ctx.artifacts, genesis, threshold)
     deployment.save(ctx.deployment_path)
     ctx.__dict__["deployment"] = deployment  # the verified cache: we just wrote it

@@ -81,7 +81,7 @@ def build_consortium(settings: Settings, p: Progress) -> Consortium:
     c = bootstrap(ctx, plan, accounts, threshold=2, devices=devices)
     for name, info in c.deployment.contracts.items():
         p.info(f"{name:<22} {info['address']}")
-    print(format_members(read_members(ctx.contract("ConsortiumRegistry"))))
+    print("    " + format_members(read_members(ctx.contract("ConsortiumRegistry"))).replace("\n", "\n    "))
     return c
 
 
@@ -223,6 +223,63 @@ def plot_curve(res: FlResult, path: Path) -> None:
     plt.close(fig)
 
 
+# ---------------------------------------------------------------- sensors, maintenance, lease, explorer
+
+
+def run_sensors(c: Consortium, out: Path, p: Progress) -> dict[str, Any]:
+    from fedpm.broker import LocalBroker, mosquitto_path
+    from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
+
+    if mosquitto_path() is None:
+        p.info("skipped: mosquitto is not installed (apt-get install mosquitto, or run `make demo` as root)")
+        return {"skipped": "mosquitto not installed"}
+    states = dict(zip(sorted(c.devices), ["healthy", "degraded", "critical", "failure"]))
+    with LocalBroker(out / "mosquitto") as broker:
+        summary = run_sensor_demo(c, out / "gateway.sqlite", broker.host, broker.port, machines=states, seconds=1.0)
+    print("    " + format_sensor_demo(summary).replace("\n", "\n    "))
+    return summary
+
+
+def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
+    from fedpm.maintenance.audit import format_audit_table
+    from fedpm.maintenance.chain import MaintenanceChain, audit_machine
+    from fedpm.maintenance.demo import record_demo_history
+    from fedpm.maintenance.store import RecordStore, store_path
+
+    machines = sorted(c.devices)
+    summary = record_demo_history(c, settings, machines)
+    p.info(f"{sum(len(m['entries']) for m in summary['machines'].values())} records on {len(machines)} machines (one correction each)")
+    with RecordStore(store_path(settings.home)) as store:
+        report = audit_machine(MaintenanceChain(c.ctx), store, machines[0])
+    print("    " + format_audit_table(report).replace("\n", "\n    "))
+    summary["audit_ok"] = report.ok
+    return summary
+
+
+def run_lease(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
+    from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
+
+    summary = run_lease_demo(c, settings)
+    print("    " + format_lease_demo(summary).replace("\n", "\n    "))
+    return lease_demo_json(summary)
+
+
+def show_explorer(settings: Settings, out: Path, linger: float | None) -> None:
+    from fedpm.explorer.server import start_explorer
+
+    url, stop = start_explorer(settings)
+    print(f"\n    explorer: {url}")
+    try:
+        if linger is None and sys.stdin.isatty():
+            input("    press Enter to stop the explorer and the chain… ")
+        elif linger:
+            time.sleep(linger)
+    finally:
+        stop()
+    home = settings.home
+    print(f"    to explore later: fedpm --home {home} chain up --state {out / 'anvil-state.json'} &  then  fedpm --home {home} explorer")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -233,32 +290,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=2, help="local epochs per round")
     ap.add_argument("--honest", action="store_true", help="no lying aggregator (by default agg-3 lies and is outvoted)")
+    ap.add_argument("--linger", type=float, default=None, help="seconds to keep the explorer up at the end (default: until Enter on a terminal, 0 otherwise)")
     args = ap.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise here
     if not args.data.is_file():
         print(f"error: C-MAPSS data not found at {args.data} (pass --data PATH to train_FD001.txt)", file=sys.stderr)
         return 1
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    p = Progress(total=4)
+    p = Progress(total=7)
     try:
         with LocalChain(state_file=out / "anvil-state.json", log_file=out / "anvil.log") as chain:
             settings = demo_settings(out, chain.url)
             p.step(f"consortium on a local chain at {chain.url}")
             c = build_consortium(settings, p)
+            p.step("signed sensor batches: simulator -> MQTT -> gateway -> device signature -> anchored Merkle roots")
+            sensors = run_sensors(c, out, p)
+            p.step("maintenance history: records kept locally, their hashes chained on chain, then audited")
+            maintenance = run_maintenance(c, settings, p)
+            p.step("pay-per-use lease: offer, deposit, device-signed usage, withdrawal, close, invoice")
+            lease = run_lease(c, settings, p)
             p.step("federated learning: 4 factory nodes, 3 aggregator nodes, each its own process")
             res = run_federated(c, settings, args.data, out, args.rounds, args.epochs, p, byzantine=not args.honest)
-            p.step("result")
+            p.step("result: global model vs each factory alone vs all data centrally")
             print(format_comparison(res))
             (out / "global_model.safetensors").write_bytes(res.model_bytes)
             plot_curve(res, out / "training_curve.png")
             summary = {"chain_id": c.deployment.chain_id, "contracts": {k: v["address"] for k, v in c.deployment.contracts.items()},
                        "rounds": res.rounds, "federated": res.fed, "centralized": res.central, "local": res.local,
-                       "gas": {"per_trainer_commit": res.gas_per_trainer, "per_aggregator_vote": res.gas_per_aggregator}}
+                       "gas": {"per_trainer_commit": res.gas_per_trainer, "per_aggregator_vote": res.gas_per_aggregator},
+                       "sensors": sensors, "maintenance": maintenance, "lease": lease}
             (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-            p.step("outputs")
+            p.step("outputs and explorer")
             for name in ("summary.json", "global_model.safetensors", "training_curve.png", "logs/"):
                 p.info(str(out / name))
+            show_explorer(settings, out, args.linger)
     except FedpmError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

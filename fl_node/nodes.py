@@ -142,7 +142,7 @@ class TrainerNode(_Node):
         M.set_weights(net, base)
         train = spec.get("train", {})
         metrics = M.train_local(net, x, y, int(train.get("epochs", 1)), int(train.get("batch_size", 256)),
-                                seed=self.seed * 1009 + rnd.round, learning_rate=spec.get("model", {}).get("learning_rate"))
+                                seed=self.seed * 1009 + rnd.round, learning_rate=M.learning_rate_for(spec, rnd.round))
         blob = encode_weights(M.get_weights(net), spec)
         _atomic_write(kept, blob)
         _atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
