@@ -16,6 +16,7 @@ from chain.connect import ChainContext
 from chain.deploy import Deployment, GenesisOrg, deploy_all
 from chain.ids import from_bytes32, to_bytes32
 from chain.sender import TxSender
+from fedpm.errors import FedpmError
 
 
 class Role(enum.IntFlag):
@@ -29,8 +30,6 @@ class Role(enum.IntFlag):
 
     @classmethod
     def parse(cls, text: str) -> "Role":
-        from fedpm.errors import FedpmError
-
         value = cls(0)
         for part in filter(None, (p.strip().upper() for p in text.split(","))):
             if part not in cls.__members__:
@@ -123,7 +122,6 @@ def bootstrap(ctx: ChainContext, plan: list[OrgPlan], accounts: dict[str, LocalA
     genesis = [GenesisOrg(p.org, accounts[p.org].address, int(p.roles & ~Role.GOVERNOR), p.name) for p in governors]
     deployment = deploy_all(ctx.w3, ctx.sender(accounts[governors[0].org]), ctx.artifacts, genesis, threshold)
     deployment.save(ctx.deployment_path)
-    ctx.__dict__["deployment"] = deployment  # the verified cache: we just wrote it
     c = Consortium(ctx, deployment, dict(accounts))
     registry = ctx.contract("ConsortiumRegistry")
     gov_senders = [c.sender(p.org) for p in governors]

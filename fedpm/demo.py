@@ -116,7 +116,7 @@ def write_factory_files(engines, factories: list[list[int]], folder: Path) -> li
 
 def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, rounds: int, epochs: int, p: Progress, byzantine: bool) -> FlResult:
     from fl_node import cmapss, experiment
-    from fl_node.coordinator import publish_task, round_report, wait_round
+    from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
     from fl_node.model import build_model, get_weights
     from fl_node.rounds import FederatedLearning, RoundState
     from fl_node.storage import open_store
@@ -135,14 +135,14 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
     logs = out / "logs"
     logs.mkdir(exist_ok=True)
     env = node_env(settings)
-    procs = []
+    procs: dict[str, subprocess.Popen] = {}
     for i, org in enumerate(trainers):
         cmd = [sys.executable, "-m", "fedpm.cli", "node", "train", "--as", org, "--task", str(task_id), "--data", str(files[i]), "--seed", str(i)]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=open(logs / f"{org}.log", "wb"), stderr=subprocess.STDOUT))
+        procs[org] = subprocess.Popen(cmd, env=env, stdout=open(logs / f"{org}.log", "wb"), stderr=subprocess.STDOUT)
     for org in aggregators:
         extra = ["--byzantine"] if byzantine and org == "agg-3" else []
         cmd = [sys.executable, "-m", "fedpm.cli", "node", "aggregate", "--as", org, "--task", str(task_id), *extra]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=open(logs / f"{org}.log", "wb"), stderr=subprocess.STDOUT))
+        procs[org] = subprocess.Popen(cmd, env=env, stdout=open(logs / f"{org}.log", "wb"), stderr=subprocess.STDOUT)
     p.info(f"task {task_id}: started 4 trainer and 3 aggregator processes (logs in {logs})" + (" — agg-3 lies on purpose" if byzantine else ""))
     names = {c.accounts[o].address: o for o in trainers + aggregators}
     table: list[dict[str, Any]] = []
@@ -150,7 +150,7 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
         for _ in range(rounds):
             r = fl.open_round(c.sender("gov-a"), task_id)
             t0 = time.monotonic()
-            view = wait_round(fl, task_id, r, timeout=900, on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
+            view = wait_round(fl, task_id, r, timeout=900, check=processes_alive(procs), on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
             if view.state != RoundState.FINALIZED:
                 raise FedpmError(f"round {r} failed", hint=f"see the node logs in {logs}")
             rep = round_report(fl, task_id, r)
@@ -162,10 +162,10 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
                    "seconds": round(time.monotonic() - t0, 1), "gas_commit": rep.gas_commit, "gas_vote": rep.gas_vote}
             table.append(row)
             print(format_round(row), flush=True)
-        for proc in procs:
+        for proc in procs.values():
             proc.wait(timeout=120)
     finally:
-        for proc in procs:
+        for proc in procs.values():
             if proc.poll() is None:
                 proc.terminate()
     p.info("baselines: each factory alone and all data centrally, same epochs as the federation")

@@ -4,9 +4,10 @@ and read back what happened from the contract's events (the per-round table of t
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from eth_utils import keccak
@@ -31,11 +32,14 @@ def publish_task(fl: FederatedLearning, sender: TxSender, store: ContentStore, s
 
 
 def wait_round(fl: FederatedLearning, task_id: int, r: int, *, timeout: float = 600.0, poll: float = 0.5,
-               on_change: Callable[[RoundView], None] | None = None) -> RoundView:
-    """Block until round `r` is finalized or failed; `on_change` sees every new (state, commits, votes)."""
+               on_change: Callable[[RoundView], None] | None = None, check: Callable[[], None] | None = None) -> RoundView:
+    """Block until round `r` is finalized or failed; `on_change` sees every new (state, commits, votes);
+    `check` runs every poll and may raise (e.g. when a node process the round depends on has died)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
+        if check:
+            check()
         view = fl.round(task_id, r)
         key = (view.state, view.commits, view.votes)
         if key != last and on_change:
@@ -45,6 +49,33 @@ def wait_round(fl: FederatedLearning, task_id: int, r: int, *, timeout: float = 
             return view
         time.sleep(poll)
     raise FedpmError(f"round {r} of task {task_id} did not finish within {timeout:.0f}s", hint="are the trainer and aggregator nodes running?")
+
+
+# Every event of a round, in the order the contract emits them over a round's life.
+ROUND_EVENTS = ("RoundOpened", "UpdateCommitted", "CommitsClosed", "AggregateVoted", "UpdatesExcluded", "AggregatorsDissented",
+                "RoundFinalized", "RoundFailed")
+
+
+@dataclass(frozen=True)
+class ChainRef:
+    """Where an event of a round sits on chain; `account` is the trainer or aggregator it concerns, if any."""
+
+    event: str
+    tx: str
+    block: int
+    log_index: int
+    account: str = ""
+
+
+def processes_alive(procs: dict[str, "subprocess.Popen[bytes]"]) -> Callable[[], None]:
+    """A `wait_round` check: fail at once, naming the node, when a node process exited with an error."""
+
+    def check() -> None:
+        dead = {name: p.returncode for name, p in procs.items() if p.poll() not in (None, 0)}
+        if dead:
+            raise FedpmError(f"node process(es) failed: {', '.join(f'{n} (exit {c})' for n, c in dead.items())}", hint="see the node logs")
+
+    return check
 
 
 @dataclass
@@ -63,33 +94,56 @@ class RoundReport:
     failure: str = ""
     gas_commit: dict[str, int] = field(default_factory=dict)
     gas_vote: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)  # trainer -> number of samples it trained on
+    updates: dict[str, str] = field(default_factory=dict)  # trainer -> committed update hash
+    update_cids: dict[str, str] = field(default_factory=dict)
+    vote_cids: dict[str, str] = field(default_factory=dict)  # aggregator -> CID of the aggregate it voted
+    refs: list[ChainRef] = field(default_factory=list)  # every event of the round, in chain order
+
+    def ref(self, event: str, account: str = "") -> ChainRef | None:
+        """The (last) on-chain reference of `event`, for `account` when given."""
+        found = [x for x in self.refs if x.event == event and (not account or x.account == account)]
+        return found[-1] if found else None
+
+
+def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] | None = None) -> RoundReport:
+    """Fold a round's decoded FederatedLearning logs (any order; sorted here) into `rep`. Pure unless `gas` reads receipts."""
+    for ev in sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"]))):
+        name, a = ev["event"], ev["args"]
+        account = a.get("trainer") or a.get("aggregator") or ""
+        rep.refs.append(ChainRef(name, ev["transactionHash"].to_0x_hex(), int(ev["blockNumber"]), int(ev["logIndex"]), account))
+        if name == "UpdateCommitted":
+            t = a["trainer"]
+            rep.participants.append(t)
+            rep.losses[t] = a["lossMicro"] / 1e6
+            rep.samples[t] = int(a["numSamples"])
+            rep.updates[t], rep.update_cids[t] = "0x" + bytes(a["updateHash"]).hex(), a["cid"]
+            if gas:
+                rep.gas_commit[t] = gas(ev)
+        elif name == "AggregateVoted":
+            agg_ = a["aggregator"]
+            rep.votes[agg_], rep.vote_cids[agg_] = "0x" + bytes(a["aggregateHash"]).hex(), a["cid"]
+            if gas:
+                rep.gas_vote[agg_] = gas(ev)
+        elif name == "RoundFinalized":
+            rep.model_hash, rep.model_cid = "0x" + bytes(a["modelHash"]).hex(), a["cid"]
+        elif name == "UpdatesExcluded":
+            rep.excluded = list(a["trainers"])
+        elif name == "AggregatorsDissented":
+            rep.dissenters = list(a["aggregators"])
+        elif name == "RoundFailed":
+            rep.failure = a["reason"]
+    return rep
 
 
 def round_report(fl: FederatedLearning, task_id: int, r: int, from_block: int = 0) -> RoundReport:
     c = fl.contract
     flt = {"taskId": task_id, "round": r}
     view = fl.round(task_id, r)
-    rep = RoundReport(round=r, state=view.state.name.lower())
     w3 = fl.ctx.w3
 
     def gas(ev) -> int:
         return int(w3.eth.get_transaction_receipt(ev["transactionHash"])["gasUsed"])
 
-    for ev in events(c.events.UpdateCommitted, from_block=from_block, argument_filters=flt):
-        t = ev["args"]["trainer"]
-        rep.participants.append(t)
-        rep.losses[t] = ev["args"]["lossMicro"] / 1e6
-        rep.gas_commit[t] = gas(ev)
-    for ev in events(c.events.AggregateVoted, from_block=from_block, argument_filters=flt):
-        a = ev["args"]["aggregator"]
-        rep.votes[a] = "0x" + ev["args"]["aggregateHash"].hex()
-        rep.gas_vote[a] = gas(ev)
-    for ev in events(c.events.RoundFinalized, from_block=from_block, argument_filters=flt):
-        rep.model_hash, rep.model_cid = "0x" + ev["args"]["modelHash"].hex(), ev["args"]["cid"]
-    for ev in events(c.events.UpdatesExcluded, from_block=from_block, argument_filters=flt):
-        rep.excluded = list(ev["args"]["trainers"])
-    for ev in events(c.events.AggregatorsDissented, from_block=from_block, argument_filters=flt):
-        rep.dissenters = list(ev["args"]["aggregators"])
-    for ev in events(c.events.RoundFailed, from_block=from_block, argument_filters=flt):
-        rep.failure = ev["args"]["reason"]
-    return rep
+    logs = [ev for name in ROUND_EVENTS for ev in events(getattr(c.events, name), from_block=from_block, argument_filters=flt)]
+    return fold_round(RoundReport(round=r, state=view.state.name.lower()), logs, gas)

@@ -139,17 +139,17 @@ def test_chain_without_deployment_gives_a_clear_page(tmp_path, anvil):
 
 
 def test_registered_section_appears_on_the_page_and_in_the_api(settings, history):
-    class LeaseSection:
-        key, title = "leases", "Leases"
+    class WarrantySection:
+        key, title = "warranty", "Warranty"
 
         def load(self, source, machine):
             return {"available": True, "machine": machine.id}
 
         def render(self, data):
-            return f"<p class='lease'>lease of {data['machine']}</p>"
+            return f"<p class='warranty'>warranty of {data['machine']}</p>"
 
     sections: SectionRegistry = default_sections()
-    sections.register(LeaseSection())
+    sections.register(WarrantySection())
     url, stop = start_explorer(settings, "127.0.0.1", 0, sections=sections)
     try:
         _, _, page = get(f"{url}/machines/factory-2-m1")
@@ -157,5 +157,6 @@ def test_registered_section_appears_on_the_page_and_in_the_api(settings, history
     finally:
         stop()
 
-    assert '<section id="leases"><h2>Leases</h2>' in page and "lease of factory-2-m1" in page
-    assert json.loads(body)["sections"]["leases"]["machine"] == "factory-2-m1"
+    assert '<section id="warranty"><h2>Warranty</h2>' in page and "warranty of factory-2-m1" in page
+    assert json.loads(body)["sections"]["warranty"]["machine"] == "factory-2-m1"
+    assert page.index('<section id="leases">') < page.index('<section id="warranty">')  # after the built-in sections

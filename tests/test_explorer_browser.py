@@ -185,3 +185,69 @@ def test_unreachable_rpc_page_in_the_browser(browser, tmp_path):
 
     assert heading == "Chain node unreachable" and dead in alert and "fedpm chain up" in alert
     check_png(png, 390)
+
+
+@pytest.fixture
+def history_explorer(tmp_path, anvil, consortium):
+    """Leases and a federated learning task with a dissenting aggregator, served by a fresh explorer."""
+    from tests.explorer_helpers import record_fl_history, record_leases
+
+    fl = record_fl_history(consortium, tmp_path / "fl")
+    leases = record_leases(consortium)
+    settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
+    url, stop = start_explorer(settings, "127.0.0.1", 0)
+    yield url, fl, leases
+    stop()
+
+
+NAV_JS = """JSON.stringify([...document.querySelectorAll('header nav a')].map(a => {const r = a.getBoundingClientRect();
+  return {key: a.dataset.nav, current: a.getAttribute('aria-current'), right: r.right, height: r.height}}))"""
+
+ROUNDS_JS = """JSON.stringify([...document.querySelectorAll('li.round')].map(r => ({round: Number(r.dataset.round), state: r.dataset.state,
+  hash: r.querySelector('[data-model-hash]') && r.querySelector('[data-model-hash]').textContent,
+  verdicts: [...r.querySelectorAll('li.vote')].map(v => [v.querySelector('.addr').title, v.querySelector('.badge').textContent]),
+  failure: r.querySelector('.failure') && r.querySelector('.failure').textContent})))"""
+
+
+def check_nav(browser: Browser, width: int, current: str) -> None:
+    links = json.loads(browser.js(NAV_JS))
+    assert [link["key"] for link in links] == ["machines", "leases", "fl"]
+    assert [link["key"] for link in links if link["current"] == "page"] == [current]
+    assert all(link["right"] <= width and link["height"] >= 24 for link in links), "nav links must fit and stay tappable"
+
+
+@pytest.mark.parametrize("width,height,name", [(390, 844, "phone"), (1280, 900, "desktop")])
+def test_fl_page_renders_rounds_votes_and_chart(browser, history_explorer, width, height, name):
+    url, fl, _ = history_explorer
+    browser.viewport(width, height)
+
+    browser.open(f"{url}/fl")
+
+    rounds = json.loads(browser.js(ROUNDS_JS))
+    final = fl["fl"].round(fl["task_id"], 1)
+    assert [(r["round"], r["state"]) for r in rounds] == [(2, "failed"), (1, "finalized")]  # newest first
+    assert rounds[1]["hash"] == "0x" + final.result_hash.hex() and rounds[0]["failure"]
+    assert dict(rounds[1]["verdicts"]) == {fl["addr"]["agg-3"]: "dissent", fl["addr"]["agg-1"]: "agree", fl["addr"]["agg-2"]: "agree"}
+    assert browser.js("getComputedStyle(document.querySelector('.badge.dissent')).backgroundColor") != browser.js(
+        "getComputedStyle(document.querySelector('.badge.agree')).backgroundColor")
+    assert browser.js("document.querySelector('figure.chart svg').getBoundingClientRect().width") > 0.5 * min(width, 1040) - 40
+    assert browser.js("document.documentElement.scrollWidth") <= width, "page overflows horizontally"
+    check_nav(browser, width, "fl")
+    check_png(browser.screenshot(SHOTS / f"fl-{name}.png"), width)
+    browser.js("document.querySelector('#round-1').scrollIntoView()")
+    check_png(browser.screenshot(SHOTS / f"fl-round1-{name}.png"), width)
+
+
+@pytest.mark.parametrize("width,height,name", [(390, 844, "phone"), (1280, 900, "desktop")])
+def test_leases_page_renders_statuses_and_statements(browser, history_explorer, width, height, name):
+    url, _, leases = history_explorer
+    browser.viewport(width, height)
+
+    browser.open(f"{url}/leases")
+
+    cards = json.loads(browser.js("""JSON.stringify([...document.querySelectorAll('li.lease')].map(l => [Number(l.dataset.lease),
+      l.querySelector('h3 .badge').textContent, l.querySelectorAll('.ledger [data-tx]').length]))"""))
+    assert cards == [[leases["closed"], "Closed", 6], [leases["active"], "Active", 3], [leases["offered"], "Offered", 1]]
+    assert browser.js("document.documentElement.scrollWidth") <= width, "page overflows horizontally"
+    check_nav(browser, width, "leases")
+    check_png(browser.screenshot(SHOTS / f"leases-{name}.png"), width)

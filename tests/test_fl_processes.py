@@ -17,7 +17,7 @@ import pytest
 
 from chain.keystore import Keystore
 from fl_node import cmapss
-from fl_node.coordinator import publish_task, wait_round
+from fl_node.coordinator import processes_alive, publish_task, wait_round
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
 from tests.conftest import TEST_PASSWORD, dev_key
@@ -77,13 +77,13 @@ def test_two_rounds_with_separate_trainer_and_aggregator_processes_and_a_trainer
     procs |= {org: node(env, "aggregate", org, task_id, tmp_path / f"{org}.log") for org in AGGREGATORS}
     try:
         r1 = fl.open_round(consortium.sender("gov-a"), task_id)
-        first = wait_round(fl, task_id, r1, timeout=240)
+        first = wait_round(fl, task_id, r1, timeout=240, check=processes_alive(procs))
         # Restart a trainer between rounds: it must neither re-submit round 1 nor skip round 2.
         procs["factory-1"].send_signal(signal.SIGTERM)
         procs["factory-1"].wait(timeout=30)
         procs["factory-1"] = node(env, "train", "factory-1", task_id, tmp_path / "factory-1.restarted.log", "--data", str(data["factory-1"]))
         r2 = fl.open_round(consortium.sender("gov-a"), task_id)
-        second = wait_round(fl, task_id, r2, timeout=240)
+        second = wait_round(fl, task_id, r2, timeout=240, check=processes_alive(procs))
         for p in procs.values():
             p.wait(timeout=60)  # every node exits by itself once the task is complete
     finally:

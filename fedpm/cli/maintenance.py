@@ -153,7 +153,7 @@ def audit_maintenance(app: App, machine: str, as_json: bool) -> None:
 @click.option("--port", default=8088, show_default=True, type=int)
 @pass_app
 def explorer(app: App, host: str, port: int) -> None:
-    """Serve the web explorer (machines, maintenance timelines, sensor batches) until Ctrl-C."""
+    """Serve the web explorer (machines, maintenance timelines, sensor batches, leases, federated learning) until Ctrl-C."""
     from fedpm.explorer.server import serve_forever
 
     serve_forever(app.settings, host, port, announce=click.echo)

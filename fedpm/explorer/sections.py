@@ -3,10 +3,10 @@
 A section has a `key` (its JSON key under `sections` in `/api/machines/<id>` and its HTML id), a `title`,
 `load(source, machine) -> dict` (JSON-able; `{"available": False, "message": ...}` when its contract is not
 deployed) and `render(data) -> str` (escaped HTML, see `views.esc`). To add leases or federated learning
-rounds later, write such a class and register it:
+rounds later, write such a class and register it (leases are built in: `LeaseSection`):
 
     sections = default_sections()
-    sections.register(LeaseSection())          # shown after the built-in sections
+    sections.register(WarrantySection())       # shown after the built-in sections
     start_explorer(settings, sections=sections)
 """
 
@@ -130,6 +130,58 @@ class SensorBatchSection:
         return views.render_sensor_batches(data)
 
 
+LEASE_CONTRACT = "MachineLease"
+
+
+def load_leases(source: Source, machine_id: str | None = None) -> dict[str, Any]:
+    """Every lease (or those of `machine_id`), each rebuilt from its events and reconciled with the contract's balances.
+
+    A lease whose events do not make a statement shows as `{"leaseId", "error"}` instead of failing the page."""
+    from fedpm.lease.invoice import InvoiceError, read_invoice, reconcile
+    from fedpm.lease.tariff import fmt_amount
+    from fedpm.lease.view import lease_rows
+
+    if not source.deployed(LEASE_CONTRACT):
+        return unavailable("no MachineLease contract deployed")
+    lease = source.ctx.contract(LEASE_CONTRACT)
+    from_block = int(source.ctx.deployment.contracts[LEASE_CONTRACT].get("block", 0))
+    if machine_id is None:
+        ids = list(range(1, lease.functions.leaseCount().call() + 1))
+    else:
+        offers = events(lease.events.LeaseOffered, from_block=from_block, argument_filters={"machineId": to_bytes32(machine_id)},
+                        chunk=source.settings.chain.log_chunk_blocks)
+        ids = sorted({int(log["args"]["leaseId"]) for log in offers})
+    out = []
+    for lease_id in ids:
+        try:
+            inv = read_invoice(lease, lease_id, from_block=from_block)
+        except InvoiceError as exc:
+            out.append({"leaseId": lease_id, "error": exc.message})
+            continue
+        rec = reconcile(lease, inv)
+        data = inv.to_json_dict()
+        data["display"] = lease_rows([inv])[0]
+        for line in data["lines"]:
+            line["amount_display"] = fmt_amount(line["amount"])
+        data["reconciled"] = rec.ok
+        data["contract_held"] = rec.contract_held
+        out.append(data)
+    return {"available": True, "leases": out}
+
+
+class LeaseSection:
+    """The leases touching a machine (offered for it), with their on-chain statements."""
+
+    key = "leases"
+    title = "Leases"
+
+    def load(self, source: Source, machine: MachineInfo) -> dict[str, Any]:
+        return load_leases(source, machine.id)
+
+    def render(self, data: dict[str, Any]) -> str:
+        return views.render_leases(data, show_machine=False)
+
+
 def _show(value: Any, typ: str) -> Any:
     if isinstance(value, (bytes, bytearray)):
         raw = bytes(value)
@@ -145,4 +197,5 @@ def default_sections() -> SectionRegistry:
     sections = SectionRegistry()
     sections.register(MaintenanceSection())
     sections.register(SensorBatchSection())
+    sections.register(LeaseSection())
     return sections

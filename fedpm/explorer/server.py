@@ -2,6 +2,9 @@
 
     GET /                      machines (HTML)          GET /api/machines        the same as JSON
     GET /machines/<id>         one machine's sections   GET /api/machines/<id>   the same as JSON
+    GET /leases                every machine lease      GET /api/leases          the same as JSON
+    GET /fl                    federated learning tasks GET /api/fl              the same as JSON
+                               and their rounds
 
 Each request opens its own chain connection, so the explorer recovers when the node comes back. A node that
 does not answer, a chain with nothing deployed, or an unknown machine give a clear page (or JSON
@@ -19,12 +22,13 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 import requests
+from web3.exceptions import ContractLogicError
 
 from chain.connect import connect, rpc_url
 from chain.ids import from_bytes32, to_bytes32
 from fedpm.errors import ChainUnreachable, ConfigError, DeploymentError, FedpmError
 from fedpm.explorer import views
-from fedpm.explorer.sections import MachineInfo, SectionRegistry, Source, default_sections
+from fedpm.explorer.sections import MachineInfo, SectionRegistry, Source, default_sections, load_leases, unavailable
 from fedpm.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,47 @@ class Explorer:
         m = self._machine(source, raw)
         return {"chain": chain, "machine": m.to_json(), "sections": {s.key: s.load(source, m) for s in self.sections}}
 
+    def leases(self) -> dict[str, Any]:
+        source, chain = self._source()
+        return {"chain": chain, **load_leases(source)}
+
+    def fl(self) -> dict[str, Any]:
+        """Every federated learning task with its rounds; `names` maps the addresses shown to their consortium orgs."""
+        from fl_node.rounds import FederatedLearning
+        from fl_node.view import read_tasks
+
+        source, chain = self._source()
+        if not source.deployed(FL_CONTRACT):
+            return {"chain": chain, **unavailable("no FederatedLearning contract deployed")}
+        from_block = int(source.ctx.deployment.contracts[FL_CONTRACT].get("block", 0))
+        tasks = read_tasks(FederatedLearning(source.ctx), from_block=from_block, chunk=self.settings.chain.log_chunk_blocks)
+        return {"chain": chain, "available": True, "tasks": tasks, "names": _org_names(source, _addresses(tasks))}
+
+
+FL_CONTRACT = "FederatedLearning"
+
+
+def _addresses(tasks: list[dict[str, Any]]) -> set[str]:
+    found = set()
+    for t in tasks:
+        found.update([t["coordinator"], *t["trainers"], *t["aggregators"]])
+        for r in t["rounds"]:
+            found.update(p["trainer"] for p in r["participants"])
+            found.update(v["aggregator"] for v in r["votes"])
+    return found
+
+
+def _org_names(source: Source, addresses: set[str]) -> dict[str, str]:
+    """Address -> org id for the accounts of active members (others stay unnamed)."""
+    registry = source.ctx.contract("ConsortiumRegistry")
+    names = {}
+    for address in sorted(addresses):
+        try:
+            names[address] = from_bytes32(registry.functions.orgOf(address).call())
+        except ContractLogicError:  # NotMember: an account that left, or never was one
+            continue
+    return names
+
 
 def _classify(exc: BaseException) -> tuple[HTTPStatus, str, str, str | None]:
     """(status, page title, message, hint) for an error; the message never carries a traceback."""
@@ -129,6 +174,12 @@ def make_handler(explorer: Explorer) -> type[BaseHTTPRequestHandler]:
                 data = explorer.machine(parts[1])
                 html = lambda: views.machine_page(data, explorer.sections.renderers())  # noqa: E731
                 return HTTPStatus.OK, *(self._json(data) if api else (html(), "text/html; charset=utf-8"))
+            if parts == ["leases"]:
+                data = explorer.leases()
+                return HTTPStatus.OK, *(self._json(data) if api else (views.leases_page(data), "text/html; charset=utf-8"))
+            if parts == ["fl"]:
+                data = explorer.fl()
+                return HTTPStatus.OK, *(self._json(data) if api else (views.fl_page(data), "text/html; charset=utf-8"))
             raise NotFound(f"no page at {path}", hint="start at /")
 
         @staticmethod

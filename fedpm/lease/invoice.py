@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from chain.events import iter_events
 from chain.ids import from_bytes32
 from fedpm.errors import FedpmError
-from fedpm.lease.tariff import UNIT_SCALE, BillingPeriod, Tariff, Unit
+from fedpm.lease.tariff import UNIT_SCALE, BillingPeriod, Tariff, Unit, fmt_amount, fmt_time
 
 EVENT_NAMES = ("LeaseOffered", "OfferCancelled", "LeaseAccepted", "UsageCharged", "LeasePaused", "LeaseResumed",
                "ToppedUp", "EarningsWithdrawn", "LeaseClosing", "Refunded")
@@ -109,7 +109,7 @@ def _apply(inv: Invoice, e: LeaseEvent) -> None:
         inv.machine_id, inv.owner_org, inv.owner = _text(a["machineId"]), _text(a["ownerOrg"]), a["owner"]
         inv.tariff = Tariff.from_chain(_tariff_tuple(a["tariff"]))
         inv.status = "Offered"
-        inv.lines.append(Line("offer", e.block, e.tx, 0, f"tariff {inv.tariff.tariff_id}: {inv.tariff.unit_price} per {inv.tariff.unit.json_name}"))
+        inv.lines.append(Line("offer", e.block, e.tx, 0, f"tariff {inv.tariff.tariff_id}: {fmt_amount(inv.tariff.unit_price)} {inv.tariff.currency} per {inv.tariff.unit.json_name}"))
     elif e.name == "OfferCancelled":
         inv.status = "Cancelled"
         inv.lines.append(Line("cancel", e.block, e.tx))
@@ -167,28 +167,28 @@ def _tariff_tuple(value: Any) -> tuple:
 
 
 def format_invoice(inv: Invoice) -> str:
-    """A human-readable statement."""
+    """A human-readable statement (amounts in whole tokens, times in UTC)."""
     t = inv.tariff
     cur = t.currency if t else "FCT"
     out = [f"Lease {inv.lease_id} — machine {inv.machine_id} — {inv.status}",
            f"  owner  {inv.owner_org} ({inv.owner})", f"  lessee {inv.lessee_org or '-'} ({inv.lessee or '-'})"]
     if t:
-        cap = f", cap {t.cap} per {t.cap_period}s" if t.cap and t.cap_period else (f", cap {t.cap} total" if t.cap else "")
-        out.append(f"  tariff {t.tariff_id}: {t.unit_price} {cur} per {t.unit.json_name}, min deposit {t.min_deposit}{cap}, until {t.valid_until}")
+        cap = f", cap {fmt_amount(t.cap)} per {t.cap_period}s" if t.cap and t.cap_period else (f", cap {fmt_amount(t.cap)} total" if t.cap else "")
+        out.append(f"  tariff {t.tariff_id}: {fmt_amount(t.unit_price)} {cur} per {t.unit.json_name}, min deposit {fmt_amount(t.min_deposit)}{cap}, until {fmt_time(t.valid_until)}")
     out.append("  billing periods:")
     for p in inv.periods:
-        out.append(f"    {p.period_from} .. {p.period_until}  {p.usage / UNIT_SCALE:>10g} {p.unit.json_name:<13} {p.amount:>12} {cur}"
-                   + (f"  waived {p.waived}" if p.waived else "") + (f"  unpaid {p.unpaid}" if p.unpaid else ""))
+        out.append(f"    {fmt_time(p.period_from)} .. {fmt_time(p.period_until)}  {p.usage / UNIT_SCALE:>8g} {p.unit.json_name:<13} {fmt_amount(p.amount):>8} {cur}"
+                   + (f"  waived {fmt_amount(p.waived)}" if p.waived else "") + (f"  unpaid {fmt_amount(p.unpaid)}" if p.unpaid else ""))
     if not inv.periods:
         out.append("    (no usage)")
     out.append("  statement:")
     for line in inv.lines:
-        out.append(f"    #{line.block:<7} {line.kind:<10} {line.amount:>12}  {line.detail}")
+        out.append(f"    #{line.block:<7} {line.kind:<10} {fmt_amount(line.amount):>8}  {line.detail}")
     out.append("  totals:")
     for label, value in (("deposited", inv.deposited), ("charged", inv.charged), ("waived (cap)", inv.waived), ("unpaid", inv.unpaid),
                          ("withdrawn", inv.withdrawn), ("refunded", inv.refunded), ("available", inv.available),
                          ("earnings due", inv.earnings_due), ("held by contract", inv.held)):
-        out.append(f"    {label:<17} {value:>14} {cur}")
+        out.append(f"    {label:<17} {fmt_amount(value):>10} {cur}")
     return "\n".join(out)
 
 

@@ -151,3 +151,17 @@ class BillingPeriod:
                        int(data.get("unpaid", 0)), str(data.get("currency", "FCT")))
         except (KeyError, TypeError, ValueError) as exc:
             raise TariffError(f"billing record is malformed: {exc!r}", hint="see fedpm/lease/tariff.py") from None
+
+
+def fmt_amount(value: int, decimals: int = 18) -> str:
+    """Token base units as a decimal string: 2500000000000000000 -> "2.5"."""
+    sign, value = ("-", -value) if value < 0 else ("", value)
+    whole, frac = divmod(value, 10**decimals)
+    return sign + f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
+
+
+def fmt_time(ts: int) -> str:
+    """Unix seconds as ISO-8601 UTC, as statements print them."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")

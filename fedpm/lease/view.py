@@ -10,12 +10,7 @@ from html import escape
 from typing import Iterable
 
 from fedpm.lease.invoice import Invoice
-from fedpm.lease.tariff import UNIT_SCALE
-
-
-def _fmt_amount(value: int, decimals: int = 18) -> str:
-    whole, frac = divmod(value, 10**decimals)
-    return f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
+from fedpm.lease.tariff import UNIT_SCALE, fmt_amount
 
 
 def _cell(value: object) -> str:
@@ -28,10 +23,10 @@ def lease_rows(invoices: Iterable[Invoice]) -> list[dict[str, object]]:
     for inv in invoices:
         t = inv.tariff
         rows.append({"lease": inv.lease_id, "machine": inv.machine_id, "owner": inv.owner_org, "lessee": inv.lessee_org or "-",
-                     "status": inv.status, "tariff": f"{_fmt_amount(t.unit_price)} {t.currency}/{t.unit.json_name}" if t else "-",
-                     "usage": f"{inv.usage / UNIT_SCALE:g}", "deposited": _fmt_amount(inv.deposited), "charged": _fmt_amount(inv.charged),
-                     "unpaid": _fmt_amount(inv.unpaid), "withdrawn": _fmt_amount(inv.withdrawn), "refunded": _fmt_amount(inv.refunded),
-                     "held": _fmt_amount(inv.held)})
+                     "status": inv.status, "tariff": f"{fmt_amount(t.unit_price)} {t.currency}/{t.unit.json_name}" if t else "-",
+                     "usage": f"{inv.usage / UNIT_SCALE:g}", "deposited": fmt_amount(inv.deposited), "charged": fmt_amount(inv.charged),
+                     "unpaid": fmt_amount(inv.unpaid), "withdrawn": fmt_amount(inv.withdrawn), "refunded": fmt_amount(inv.refunded),
+                     "held": fmt_amount(inv.held)})
     return rows
 
 
@@ -51,7 +46,7 @@ def lease_sections(invoices: Iterable[Invoice]) -> str:
         out.append(f'<details id="lease-{inv.lease_id}"><summary>Lease {inv.lease_id} statement</summary><table class="statement">'
                    "<thead><tr><th>block</th><th>entry</th><th>amount</th><th>detail</th></tr></thead><tbody>")
         for line in inv.lines:
-            out.append("<tr>" + _cell(line.block) + _cell(line.kind) + _cell(_fmt_amount(line.amount)) + _cell(line.detail) + "</tr>")
+            out.append("<tr>" + _cell(line.block) + _cell(line.kind) + _cell(fmt_amount(line.amount)) + _cell(line.detail) + "</tr>")
         out.append("</tbody></table></details>")
     out.append("</section>")
     return "".join(out)

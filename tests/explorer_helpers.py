@@ -1,0 +1,91 @@
+"""On-chain histories for the explorer's lease and federated learning pages (imported by tests/test_explorer_*.py; no tests here).
+
+FL rounds are driven like tests/test_fl_contract.py: small named arrays committed directly, real AggregatorNode.step().
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from eth_utils import keccak
+
+from fedpm.lease import client
+from fedpm.lease.tariff import UNIT_SCALE
+from fl_node.coordinator import publish_task
+from fl_node.modelfile import encode_weights
+from fl_node.nodes import AggregatorNode
+from fl_node.rounds import FederatedLearning
+from fl_node.storage.local import LocalStore
+from tests.conftest import advance_time
+from tests.test_lease_helpers import UNIT, Leasing
+
+SPEC = {"task": "explorer-test", "aggregation": {"rule": "fedavg", "params": {}}}
+TRAINERS = ["factory-1", "factory-2", "factory-3"]
+AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
+HOUR = UNIT_SCALE
+
+
+def model(value: float) -> list[tuple[str, np.ndarray]]:
+    return [("00.w", np.full((3, 2), value, np.float32)), ("01.b", np.full((2,), value, np.float32))]
+
+
+def record_fl_history(consortium: Any, workdir: Path) -> dict[str, Any]:
+    """One task, two rounds. Round 1: three updates (factory-2's bytes do not match its hash, so it is excluded), a
+    byzantine agg-3 votes first, agg-1 and agg-2 finalize over it (agg-3 dissents). Round 2: one update only, the
+    commit window expires, the round fails. Returns the task id, addresses and every receipt."""
+    fl = FederatedLearning(consortium.ctx)
+    store = LocalStore(workdir / "store")
+    addr = {o: consortium.accounts[o].address for o in TRAINERS + AGGREGATORS + ["gov-a"]}
+    gov = consortium.sender("gov-a")
+    task_id = publish_task(fl, gov, store, SPEC, model(0.0), trainers=[addr[t] for t in TRAINERS], aggregators=[addr[a] for a in AGGREGATORS],
+                           rounds=2, min_participants=2, commit_window=120, aggregation_window=600)
+
+    def aggregate(org: str, byzantine: bool = False) -> str | None:
+        node = AggregatorNode(fl, consortium.sender(org), store, task_id, workdir / org, log=lambda _: None, retries=1, byzantine=byzantine)
+        return node.step()
+
+    commits: dict[tuple[int, str], Any] = {}
+    r1 = fl.open_round(gov, task_id)
+    for org, value, n, loss in (("factory-1", 1.0, 10, 0.9), ("factory-3", 3.0, 30, 0.7)):
+        blob = encode_weights(model(value), SPEC)
+        commits[(r1, org)] = fl.commit(consortium.sender(org), task_id, r1, keccak(blob), store.add(blob), n, loss)
+    good, other = encode_weights(model(9.0), SPEC), encode_weights(model(7.0), SPEC)
+    commits[(r1, "factory-2")] = fl.commit(consortium.sender("factory-2"), task_id, r1, keccak(good), store.add(other), 20, 0.8)
+    aggregate("agg-3", byzantine=True)
+    aggregate("agg-1")
+    aggregate("agg-2")
+
+    r2 = fl.open_round(gov, task_id)
+    blob = encode_weights(model(2.0), SPEC)
+    commits[(r2, "factory-1")] = fl.commit(consortium.sender("factory-1"), task_id, r2, keccak(blob), store.add(blob), 10, 0.4)
+    advance_time(consortium.ctx, 121)
+    aggregate("agg-1")  # closes the expired window on chain: too few updates, the round fails
+    return {"task_id": task_id, "rounds": (r1, r2), "addr": addr, "commits": commits, "fl": fl}
+
+
+def record_leases(consortium: Any) -> dict[str, Any]:
+    """Lease 1 on factory-1-m1: accepted, one usage report, closed and refunded. Lease 2 on factory-2-m1: active with usage.
+    Lease 3 on factory-3-m1: offered only. Returns lease ids by machine and the receipts of lease 2."""
+    leasing = Leasing(consortium)
+    closed = leasing.open(deposit=20 * UNIT)
+    leasing.report(closed, 2 * HOUR)
+    client.close(leasing.lease, consortium.sender("factory-1"), closed, leasing.sign(closed, 3 * HOUR))
+    advance_time(consortium.ctx, leasing.lease.functions.DISPUTE_WINDOW().call())
+    client.claim_refund(leasing.lease, consortium.sender("factory-1"), closed)
+
+    m2 = "factory-2-m1"
+    active, offer_rcpt = client.offer(leasing.lease, consortium.sender("maker"), m2, _tariff(leasing, "t-hour-2"))
+    leasing.fund("factory-2", 30 * UNIT)
+    accept_rcpt = client.accept(leasing.lease, leasing.token, consortium.sender("factory-2"), active, 30 * UNIT, leasing.sign(active, 0, machine=m2))
+    usage_rcpt = leasing.report(active, 5 * HOUR, machine=m2)
+
+    offered, _ = client.offer(leasing.lease, consortium.sender("maker"), "factory-3-m1", _tariff(leasing, "t-hour-3"))
+    return {"closed": closed, "active": active, "offered": offered, "receipts": [offer_rcpt, accept_rcpt, usage_rcpt], "leasing": leasing}
+
+
+def _tariff(leasing: Leasing, tariff_id: str) -> Any:
+    from tests.test_lease_helpers import make_tariff
+
+    return make_tariff(leasing.ctx, tariff_id=tariff_id)
