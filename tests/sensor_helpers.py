@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-import getpass
 import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from chain.node import free_port
+from fedpm.broker import LocalBroker, mosquitto_path
 
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+MOSQUITTO = mosquitto_path()
 needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto binary not installed (apt-get install mosquitto)")
 REPO = Path(__file__).resolve().parents[1]
-
-
-class Mosquitto:
-    """A broker with its own config and persistence folder; restartable on the same port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.dir = workdir
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.conf = self.dir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {self.dir}/\n"
-            "autosave_interval 1\nmax_queued_messages 0\nmax_inflight_messages 100\n"
-            f"user {getpass.getuser()}\n"  # run as root, mosquitto would drop to user `mosquitto` and fail to save persistence
-        )
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Mosquitto":
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=open(self.dir / "log.txt", "ab"))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # a clean stop writes the persistence file
-            self.proc.wait(10)
+Mosquitto = LocalBroker  # the product's broker launcher: own config, port and persistence; restartable
 
 
 def gateway_env(home: Path, ctx, consortium, names: dict[str, object]) -> dict[str, str]:
@@ -70,8 +36,86 @@ def gateway_env(home: Path, ctx, consortium, names: dict[str, object]) -> dict[s
 
 
 def fedpm(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fedpm.sensors", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run([sys.executable, "-m", "fedpm.cli", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=300, **kw)
 
 
 def start_gateway(env: dict[str, str], *args: str, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "fedpm.sensors", "gateway", "run", *args], env=env, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-m", "fedpm.cli", "gateway", "run", *args], env=env, cwd=REPO, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+
+
+class TcpProxy:
+    """A loopback TCP forwarder to `target_port` that can be taken down (listener and live connections closed,
+    like a chain node going away) and brought back on the same port."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "TcpProxy":
+        import threading
+
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(64)
+        self._listener = ls
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+        return self
+
+    def _accept(self, ls: socket.socket) -> None:
+        import threading
+
+        while True:
+            try:
+                client, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (close alone would not)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()

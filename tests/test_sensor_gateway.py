@@ -50,7 +50,8 @@ def test_no_reading_is_lost_across_broker_and_gateway_restarts(consortium, ctx, 
     gw = start_gateway(env, *args, log=tmp_path / "gw.log")
     pub = Publisher("127.0.0.1", broker.port, client_id="test-pub")
     assert pub.wait_connected(10)
-    time.sleep(1.5)  # the gateway subscribes (its persistent session keeps messages from then on)
+    # the gateway subscribes (its persistent session keeps messages from then on); a loaded machine may take a while
+    assert wait_for(lambda: "subscribed to" in (tmp_path / "gw.log").read_text(), 60), (tmp_path / "gw.log").read_text()
     expected = []
 
     def publish(k0: int, k1: int) -> None:
@@ -65,6 +66,8 @@ def test_no_reading_is_lost_across_broker_and_gateway_restarts(consortium, ctx, 
         pub.client.publish(f"fedpm/{M1}/vibration", b"{not json", qos=0)  # malformed: counted, never fatal
         pub.client.publish(f"fedpm/{M1}/vibration", b'{"ts": "x", "value": 1}', qos=0)
         assert pub.wait_published(20)
+        # QoS 0 is fire-and-forget: let the gateway see both before the broker goes down
+        assert wait_for(lambda: (tmp_path / "gw.log").read_text().count("malformed message dropped") >= 2, 30)
         broker.stop()  # broker restart while publishing
         publish(30, 45)  # queued by the publisher while the broker is down
         broker.start()

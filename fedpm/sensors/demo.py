@@ -25,7 +25,7 @@ def run_sensor_demo(consortium: Any, store_path: Path, host: str, port: int, mac
     pub = Publisher(host, port, client_id=f"fedpm-demo-sim-{time.time_ns()}")
     try:
         pub.wait_connected(10)
-        time.sleep(0.3)  # let the gateway subscribe
+        gw.wait_subscribed(30)
         sent = run_vibration(pub, states, seconds, realtime=False)
         pub.wait_published(30)
         deadline = time.monotonic() + 30

@@ -15,11 +15,13 @@ Duplicate deliveries are dropped by message digest; malformed messages are count
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -30,13 +32,32 @@ from chain.reverts import ContractRevert
 from chain.sender import TxSender
 from fedpm.errors import FedpmError
 from fedpm.sensors.chainops import anchor_batches, reconcile
-from fedpm.sensors.encoding import batch_from_records, iter_records
+from fedpm.sensors.encoding import batch_from_records
 from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
-from fedpm.sensors.merkle import leaf_hash, root_of_leaves
+from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves
 from fedpm.sensors.signing import BatchHeader, sign_batch
 from fedpm.sensors.store import Store
 
 log = logging.getLogger("fedpm.sensors.gateway")
+
+
+@functools.cache
+def _glibc_malloc_trim() -> Callable[[], None]:
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return lambda: None
+    trim.argtypes = [ctypes.c_size_t]
+    return lambda: trim(0)
+
+
+def _release_free_memory() -> None:
+    """Hand freed heap pages back to the OS. The gateway's threads allocate and free ~kB blobs (payloads, records,
+    batches) at a high rate; glibc keeps freed pages in its per-thread arenas, so without this RSS ratchets up to
+    the highest fragmentation seen rather than tracking live data."""
+    _glibc_malloc_trim()()
 
 
 @dataclass
@@ -66,7 +87,7 @@ class _Pending:
 
 @dataclass
 class _Buffer:
-    items: list[_Pending] = field(default_factory=list)
+    items: deque[_Pending] = field(default_factory=deque)
     count: int = 0
 
 
@@ -88,6 +109,7 @@ class Gateway:
         self._idle = threading.Event()
         self._threads: list[threading.Thread] = []
         self._mqtt: Any = None
+        self.subscribed = threading.Event()  # set once the broker confirmed the subscription
         self.store = Store(config.store_path, durable=config.durable)  # the core thread's connection
 
     # ------------------------------------------------------------ lifecycle
@@ -96,8 +118,7 @@ class Gateway:
         """Resume from the store: inbox rows back into buffers, sequence numbers, reconcile signed batches."""
         now = time.monotonic()
         for row in self.store.inbox():
-            encoded = list(iter_records(row.records))
-            self._buffer(row.machine).items.append(_Pending(row.id, Parsed(row.machine, encoded, row.records, row.min_ts, row.max_ts), now))
+            self._buffer(row.machine).items.append(_Pending(row.id, Parsed(row.machine, row.n, row.records, row.min_ts, row.max_ts), now))
             self._buffer(row.machine).count += row.n
         for machine, device in self.config.devices.items():
             self._seq[machine] = max(self.store.next_seq(device.address), self.contract.functions.nextSeq(device.address).call())
@@ -115,10 +136,10 @@ class Gateway:
             self._threads.append(t)
 
     def stop(self) -> None:
+        self._stop.set()
         if self._mqtt is not None:
             self._mqtt.loop_stop()
             self._mqtt.disconnect()
-        self._stop.set()
         self._anchor_wake.set()
         for t in self._threads:
             t.join(timeout=30)
@@ -148,13 +169,21 @@ class Gateway:
             c.subscribe(f"{root}/+/+", qos=1)
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-            log.warning("disconnected from broker (%s); reconnecting with backoff", reason)
+            if not self._stop.is_set():
+                log.warning("disconnected from broker (%s); reconnecting with backoff", reason)
+
+        def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
+            if any(r.is_failure for r in reasons):
+                log.warning("broker refused the subscription: %s", reasons)
+                return
+            log.info("subscribed to %s/+/+", root)
+            self.subscribed.set()
 
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
             mid, qos = msg.mid, msg.qos
             self.queue.put((msg.topic, None, msg.payload, (lambda: c.ack(mid, qos)) if qos else None))
 
-        client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
+        client.on_connect, client.on_disconnect, client.on_message, client.on_subscribe = on_connect, on_disconnect, on_message, on_subscribe
         client.connect_async(cfg.mqtt_host, cfg.mqtt_port, keepalive=10)
         client.loop_start()
         self._mqtt = client
@@ -168,7 +197,7 @@ class Gateway:
         return buf
 
     def _core_loop(self) -> None:
-        last_prune = time.monotonic()
+        last_prune = last_trim = time.monotonic()
         while not self._stop.is_set():
             try:
                 items = [self.queue.get(timeout=0.05)]
@@ -189,6 +218,9 @@ class Gateway:
                 if time.monotonic() - last_prune > 60:
                     self.store.prune_seen(time.time() - self.config.dedupe_window_s)
                     last_prune = time.monotonic()
+                if time.monotonic() - last_trim > 10:
+                    _release_free_memory()
+                    last_trim = time.monotonic()
             except Exception as exc:  # keep the gateway alive; unacked messages are redelivered
                 log.exception("core loop error: %s", exc)
                 self.errors.append(repr(exc))
@@ -211,7 +243,9 @@ class Gateway:
                     else:
                         machine, channel = a, b
                     parsed = parse_payload(machine, channel, payload)
-                    digest = hashlib.blake2b(f"{machine}/{channel}".encode() + b"\0" + payload, digest_size=16).digest()
+                    h = hashlib.blake2b(f"{machine}/{channel}".encode() + b"\0", digest_size=16)
+                    h.update(payload)
+                    digest = h.digest()
             except MalformedPayload as exc:
                 malformed += 1
                 log.warning("malformed message dropped: %s", exc.message)
@@ -220,7 +254,7 @@ class Gateway:
                 unknown += 1
                 log.warning("reading for machine %r without a device key dropped", parsed.machine)
                 continue
-            rows.append((digest, parsed.machine, len(parsed.encoded), parsed.min_ts, parsed.max_ts, parsed.records))
+            rows.append((digest, parsed.machine, parsed.n, parsed.min_ts, parsed.max_ts, parsed.records))
             parsed_list.append(parsed)
         ids = self.store.persist_messages(rows) if rows else []
         for ack in acks:  # only now: everything acknowledged is on disk
@@ -232,7 +266,7 @@ class Gateway:
                 continue
             buf = self._buffer(parsed.machine)
             buf.items.append(_Pending(inbox_id, parsed, now))
-            buf.count += len(parsed.encoded)
+            buf.count += parsed.n
         if malformed or unknown:
             self.malformed += malformed
             self.unknown_machine += unknown
@@ -252,19 +286,26 @@ class Gateway:
     def _close(self, machine: str, buf: _Buffer, size: int) -> None:
         taken, n = [], 0
         while buf.items and n < size:
-            p = buf.items.pop(0)
+            p = buf.items.popleft()
             taken.append(p)
-            n += len(p.parsed.encoded)
+            n += p.parsed.n
         buf.count -= n
         device = self.config.devices[machine]
-        leaves = [leaf_hash(e) for p in taken for e in p.parsed.encoded]
+        records = b"".join([p.parsed.records for p in taken])
+        leaves = leaf_hashes_of_records(records)
+        if len(leaves) != n:
+            raise FedpmError(f"batch of {machine}: {len(leaves)} records for {n} readings", hint="the gateway's inbox is corrupt")
         root = root_of_leaves(leaves)
         header = BatchHeader(machine, self._seq[machine], min(p.parsed.min_ts for p in taken), max(p.parsed.max_ts for p in taken), n, root)
         signature = sign_batch(device, header, self.chain_id, self.contract.address)
-        data = batch_from_records(n, b"".join(p.parsed.records for p in taken))
+        data = batch_from_records(n, records)
         self.store.close_batch(header, device.address, signature, data, b"".join(leaves), [p.inbox_id for p in taken])
         self._seq[machine] += 1
         self._anchor_wake.set()
+
+    def wait_subscribed(self, timeout: float = 30.0) -> bool:
+        """Wait until the broker confirmed the subscription (from then on the persistent session keeps messages)."""
+        return self.subscribed.wait(timeout)
 
     def request_flush(self) -> None:
         """Ask the core thread to close every partial batch now (end of CSV/stdin input, demo end)."""

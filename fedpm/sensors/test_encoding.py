@@ -81,3 +81,23 @@ def test_topic_and_csv_parsing():
         split_topic("fedpm/m1/vib/extra", "fedpm")
     machine, channel, parsed = parse_csv_row(["m1", "temp", "10", "45.5", "C"])
     assert (machine, channel, parsed.encoded[0]) == ("m1", "temp", encode_reading(Reading("m1", "temp", 10, 45.5, "C")))
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**64 - 1), st.floats(allow_nan=False, allow_infinity=False)), min_size=1, max_size=30), st.sampled_from(["", "g", "°C"]))
+def test_block_records_equal_encode_reading_one_by_one(pairs, unit):
+    from fedpm.sensors.ingest import encode_block
+
+    parsed = encode_block("m1", "vib", unit, [t for t, _ in pairs], [v for _, v in pairs])
+
+    assert parsed.n == len(pairs)
+    assert parsed.encoded == [encode_reading(Reading("m1", "vib", t, v, unit)) for t, v in pairs]
+    assert (parsed.min_ts, parsed.max_ts) == (min(t for t, _ in pairs), max(t for t, _ in pairs))
+
+
+def test_negative_zero_is_stored_as_zero_and_non_numbers_are_malformed():
+    zero = parse_payload("m1", "vib", b'{"ts": [1, 2], "values": [-0.0, 0]}')
+    assert decode_reading(zero.encoded[0]).value == 0.0 and math.copysign(1, decode_reading(zero.encoded[0]).value) == 1
+    assert zero.encoded[0][40:48] == zero.encoded[1][40:48] == bytes(8)  # float64 +0.0 for both -0.0 and 0
+    for payload in (b'{"ts": 1, "value": "1.5"}', b'{"ts": 1, "value": 1' + b"0" * 400 + b"}", b'{"ts": [1, 2], "values": [1, [2]]}', b'{"ts": 18446744073709551616, "value": 1}'):
+        with pytest.raises(MalformedPayload):
+            parse_payload("m1", "vib", payload)

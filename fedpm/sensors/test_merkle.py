@@ -55,3 +55,18 @@ def test_inner_node_is_not_a_leaf():
     inner = node_hash(leaf_hash(a), leaf_hash(b))
 
     assert leaf_hash(b"\x01" + leaf_hash(a) + leaf_hash(b)) != inner  # domain separation
+
+
+def test_keccak_is_ethereum_keccak256_whichever_backend():
+    from Crypto.Hash import keccak as pycryptodome_keccak
+
+    assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert keccak256(b"fedpm") == pycryptodome_keccak.new(digest_bits=256, data=b"fedpm").digest()
+
+
+@given(batches)
+def test_leaf_hashes_of_a_batch_body_equal_leaf_hash_per_reading(readings):
+    from fedpm.sensors.encoding import encode_records
+    from fedpm.sensors.merkle import leaf_hashes_of_records
+
+    assert leaf_hashes_of_records(encode_records(readings)) == [leaf_hash(r) for r in readings]

@@ -1,0 +1,135 @@
+"""The sensor pipeline's other ways in and out: the demo, the chain going away under the gateway, the stdin
+ingestion path and the `fedpm simulate` commands (as subprocesses of the real CLI). Real anvil and mosquitto."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from chain.connect import web3_at
+from fedpm.sensors.gateway import Gateway, GatewayConfig
+from fedpm.sensors.ingest import encode_block
+from fedpm.sensors.store import Store
+from tests.sensor_helpers import REPO, Mosquitto, TcpProxy, gateway_env, needs_mosquitto
+
+pytestmark = pytest.mark.usefixtures("snapshot")
+M1, M2 = "factory-1-m1", "factory-2-m1"
+
+
+def cli(*args: str, env: dict[str, str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fedpm.cli", *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120, **kw)
+
+
+@needs_mosquitto
+def test_sensor_demo_anchors_batches_and_verifies_a_proof(consortium, tmp_path):
+    from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
+
+    broker = Mosquitto(tmp_path / "broker").start()
+    try:
+        summary = run_sensor_demo(consortium, tmp_path / "gw.sqlite", "127.0.0.1", broker.port, {M1: "healthy", M2: "failure"}, seconds=0.5)
+    finally:
+        broker.stop()
+
+    assert summary["readings_sent"] > 1000
+    assert summary["readings_anchored"] == summary["readings_sent"]
+    assert summary["batches_anchored"] >= 2 and summary["batches_verified"] == summary["batches_anchored"]
+    proof = summary["proof"]
+    assert proof["local_ok"] is True and proof["chain_ok"] is True and proof["proof"]["siblings"]
+    contract = consortium.contract("SensorBatchRegistry")
+    assert sum(contract.functions.nextSeq(consortium.devices[m].address).call() for m in (M1, M2)) == summary["batches_anchored"]
+    assert "FAIL" not in format_sensor_demo(summary)
+
+
+def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_returns(consortium, ctx, tmp_path):
+    proxy = TcpProxy(int(ctx.w3.provider.endpoint_uri.rsplit(":", 1)[1])).start()
+    via = dataclasses.replace(ctx, w3=web3_at(proxy.url))
+    contract = via.contract("SensorBatchRegistry")
+    device = consortium.devices[M1]
+    cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}, batch_size=10, max_age_s=0.2)
+    gw = Gateway(cfg, via.sender(consortium.accounts["factory-1"]), contract, ctx.w3.eth.chain_id)
+    gw.start()
+    store = Store(cfg.store_path)
+    try:
+        proxy.stop()  # the chain goes away
+        for k in range(5):
+            parsed = encode_block(M1, "current", "A", list(range(1_700_000_000_000 + 10 * k, 1_700_000_000_010 + 10 * k)), [k + i / 10 for i in range(10)])
+            gw.submit_parsed(parsed, hashlib.blake2b(parsed.records, digest_size=16).digest())
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and store.counts().get("batches_signed", 0) < 5:
+            time.sleep(0.05)
+        time.sleep(1.5)  # several failed anchoring attempts with backoff
+        while_down = store.counts()
+        assert while_down.get("batches_signed") == 5 and not while_down.get("batches_anchored")
+        assert ctx.contract("SensorBatchRegistry").functions.nextSeq(device.address).call() == 0
+        assert gw._threads[1].is_alive()  # the anchor thread backs off, it does not die
+
+        proxy.start()  # the chain is back on the same address
+        assert gw.wait_idle(timeout=30)
+        after = store.counts()
+    finally:
+        gw.stop()
+        proxy.stop()
+    assert after["batches_anchored"] == 5 and after["readings_anchored"] == 50 and not after.get("batches_signed")
+    assert ctx.contract("SensorBatchRegistry").functions.nextSeq(device.address).call() == 5  # each batch exactly once
+    assert sorted(b.seq for b in store.batches(status="anchored")) == [0, 1, 2, 3, 4]
+
+
+def test_stdin_json_lines_are_signed_and_anchored(consortium, ctx, tmp_path):
+    env = gateway_env(tmp_path / "home", ctx, consortium, {"device-1": consortium.devices[M1], "relayer": consortium.accounts["factory-1"]})
+    store = tmp_path / "gw.sqlite"
+    lines = [json.dumps({"machine": M1, "channel": "temperature", "ts": 1_700_000_000_000 + i, "value": 40 + i / 4, "unit": "C"}) for i in range(12)]
+    lines.append(json.dumps({"machine": M1, "channel": "vibration", "ts": [1_700_000_001_000, 1_700_000_001_001], "values": [0.5, -0.25], "unit": "g"}))
+    lines += ["not json", json.dumps({"machine": M1, "channel": "temperature", "ts": 5, "value": "hot"}), ""]
+
+    done = cli("gateway", "stdin", "--as", "relayer", "--device", f"{M1}=device-1", "--store", str(store), "--batch-size", "5", env=env, input="\n".join(lines) + "\n")
+
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["readings_anchored"] == 14 and out["batches_anchored"] == 3 and out["malformed"] == 2
+    verified = cli("verify", "batch", "--store", str(store), "--json", env=env)
+    assert verified.returncode == 0, verified.stderr
+    assert [c["status"] for c in json.loads(verified.stdout)] == ["ok"] * 3
+    assert ctx.contract("SensorBatchRegistry").functions.nextSeq(consortium.devices[M1].address).call() == 3
+
+
+@needs_mosquitto
+def test_simulate_commands_publish_what_a_gateway_anchors(consortium, ctx, tmp_path):
+    broker = Mosquitto(tmp_path / "broker").start()
+    env = gateway_env(tmp_path / "home", ctx, consortium, {})
+    cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: consortium.devices[M1], M2: consortium.devices[M2]}, batch_size=500, max_age_s=0.3, mqtt_port=broker.port, client_id="sim-test-gw")
+    gw = Gateway(cfg, consortium.sender("factory-1"), consortium.contract("SensorBatchRegistry"), ctx.w3.eth.chain_id)
+    gw.start()
+    gw.connect_mqtt()
+    cmapss = tmp_path / "train_tiny.txt"
+    cmapss.write_text("".join(f"{u} {c} 0.001 -0.0002 100 " + " ".join(str(500 + u + c + s) for s in range(21)) + "\n" for u in (1, 2) for c in (1, 2, 3)))
+    try:
+        assert gw.wait_subscribed(30)
+        vib = cli("simulate", "vibration", "--machine", f"{M1}=degraded", "--seconds", "0.5", "--fs", "2048", "--window", "512", "--host", "127.0.0.1", "--port", str(broker.port), env=env)
+        rep = cli("simulate", "cmapss", "--file", str(cmapss), "--engine", f"1={M1}", "--engine", f"2={M2}", "--host", "127.0.0.1", "--port", str(broker.port), env=env)
+        bad = cli("simulate", "cmapss", "--file", str(cmapss), "--engine", "one=x", "--port", str(broker.port), env=env)
+        assert vib.returncode == 0, vib.stderr
+        assert rep.returncode == 0, rep.stderr
+        vib_out, rep_out = json.loads(vib.stdout), json.loads(rep.stdout)
+        expected = vib_out["readings"] + rep_out["readings"]
+        store = Store(cfg.store_path)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and store.counts()["readings_anchored"] < expected:
+            gw.request_flush()
+            time.sleep(0.2)
+        counts = store.counts()
+    finally:
+        gw.stop()
+        broker.stop()
+
+    assert vib_out["all_acknowledged"] and rep_out["all_acknowledged"]
+    assert vib_out["readings"] >= 2 * 512 and rep_out["readings"] == 2 * 3 * 24
+    assert counts["readings_anchored"] == expected and counts["readings_pending"] == 0
+    by_machine = {m: sum(b.count for b in store.batches(machine=m, status="anchored")) for m in (M1, M2)}
+    assert by_machine == {M1: vib_out["readings"] + 3 * 24, M2: 3 * 24}
+    assert bad.returncode != 0 and "UNIT=MACHINE" in bad.stderr
