@@ -16,21 +16,9 @@ from fl_node.rounds import FederatedLearning
 from fl_node.storage.local import LocalStore
 from tests.conftest import make_settings
 from tests.explorer_helpers import SPEC, model, record_fl_history, record_leases
-from tests.test_explorer_api import get
+from tests.test_explorer_api import explorer, get, settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("snapshot")
-
-
-@pytest.fixture
-def settings(tmp_path, anvil, consortium):
-    return make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
-
-
-@pytest.fixture
-def explorer(settings):
-    url, stop = start_explorer(settings, "127.0.0.1", 0)
-    yield url
-    stop()
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from web3.logs import DISCARD
 
 from chain.ids import from_bytes32, to_bytes32
 from chain.sender import Receipt, TxSender
-from fedpm.lease.tariff import Tariff
+from fedpm.lease.tariff import Balances, Tariff
 from fedpm.lease.usage import SignedReport, UsageReport, sign_report
 
 STATUS = ("None", "Offered", "Active", "Paused", "Closing", "Closed", "Cancelled")
 
 
 @dataclass(frozen=True)
-class LeaseState:
+class LeaseState(Balances):
     lease_id: int
     machine_id: str
     owner_org: str
@@ -36,14 +36,6 @@ class LeaseState:
     withdrawn: int
     refunded: int
     unpaid: int
-
-    @property
-    def available(self) -> int:
-        return self.deposited - self.charged - self.refunded
-
-    @property
-    def held(self) -> int:
-        return self.deposited - self.withdrawn - self.refunded
 
 
 def read_lease(lease: Any, lease_id: int) -> LeaseState:

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from chain.events import iter_events
 from chain.ids import from_bytes32
 from fedpm.errors import FedpmError
-from fedpm.lease.tariff import UNIT_SCALE, BillingPeriod, Tariff, Unit, fmt_amount, fmt_time
+from fedpm.lease.tariff import UNIT_SCALE, Balances, BillingPeriod, Tariff, Unit, fmt_amount, fmt_time
 
 EVENT_NAMES = ("LeaseOffered", "OfferCancelled", "LeaseAccepted", "UsageCharged", "LeasePaused", "LeaseResumed",
                "ToppedUp", "EarningsWithdrawn", "LeaseClosing", "Refunded")
@@ -46,7 +46,7 @@ class Line:
 
 
 @dataclass
-class Invoice:
+class Invoice(Balances):
     lease_id: int
     machine_id: str = ""
     owner_org: str = ""
@@ -64,16 +64,6 @@ class Invoice:
     withdrawn: int = 0
     refunded: int = 0
     usage: int = 0  # milli-units charged or waived since the opening reading
-
-    @property
-    def available(self) -> int:
-        """Deposit not yet charged or refunded."""
-        return self.deposited - self.charged - self.refunded
-
-    @property
-    def held(self) -> int:
-        """Tokens the contract holds for this lease."""
-        return self.deposited - self.withdrawn - self.refunded
 
     @property
     def earnings_due(self) -> int:

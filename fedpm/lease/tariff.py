@@ -165,3 +165,23 @@ def fmt_time(ts: int) -> str:
     import datetime as dt
 
     return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+class Balances:
+    """The lease's money identities, shared by the contract's live state and the invoice rebuilt from events.
+    Mixed into dataclasses that carry `deposited`, `charged`, `withdrawn` and `refunded` (token base units)."""
+
+    deposited: int
+    charged: int
+    withdrawn: int
+    refunded: int
+
+    @property
+    def available(self) -> int:
+        """Deposit not yet charged or refunded."""
+        return self.deposited - self.charged - self.refunded
+
+    @property
+    def held(self) -> int:
+        """Tokens the contract holds for this lease."""
+        return self.deposited - self.withdrawn - self.refunded
