@@ -51,3 +51,15 @@ def test_train_local_is_deterministic_and_learns():
     assert ma["num_samples"] == 64 and ma == mb
     assert all(np.array_equal(p, q) for (_, p), (_, q) in zip(M.get_weights(a), M.get_weights(b)))
     assert M.rmse(M.predict(a, x).ravel(), y) < 0.7 * before
+
+
+def test_learning_rate_decays_per_round_with_a_floor_and_baselines_follow_it_in_epochs():
+    # Prepare
+    spec = {**SPEC, "model": {**SPEC["model"], "learning_rate": 0.002}, "train": {"epochs": 2, "lr_decay": 0.5, "lr_min": 0.0003}}
+    # Execute
+    rates = [M.learning_rate_for(spec, r) for r in (1, 2, 3, 4)]
+    per_epoch = [M.epoch_schedule(spec)(e) for e in range(6)]
+    # Assert
+    assert rates == [0.002, 0.001, 0.0005, 0.0003]
+    assert per_epoch == [0.002, 0.002, 0.001, 0.001, 0.0005, 0.0005]
+    assert M.learning_rate_for({**SPEC, "train": {}}, 7) == M.model_config(SPEC)["learning_rate"]  # no decay: constant
