@@ -106,7 +106,7 @@ def _apply(inv: Invoice, e: LeaseEvent) -> None:
     elif e.name == "LeaseAccepted":
         inv.lessee_org, inv.lessee, inv.status = _text(a["lesseeOrg"]), a["lessee"], "Active"
         inv.deposited += a["deposit"]
-        inv.lines.append(Line("accept", e.block, e.tx, a["deposit"], f"opening counter {a['openingCounter']} at {a['openingReadAt']}"))
+        inv.lines.append(Line("accept", e.block, e.tx, a["deposit"], f"opening counter {a['openingCounter']} at {fmt_time(a['openingReadAt'])}"))
     elif e.name == "UsageCharged":
         _usage(inv, e)
     elif e.name == "LeasePaused":
@@ -125,7 +125,7 @@ def _apply(inv: Invoice, e: LeaseEvent) -> None:
         inv.lines.append(Line("withdrawal", e.block, e.tx, a["amount"], f"to {a['to']}"))
     elif e.name == "LeaseClosing":
         inv.status = "Closing"
-        inv.lines.append(Line("closing", e.block, e.tx, 0, f"closed at {a['closedAt']}, refund from {a['disputeEndsAt']}"))
+        inv.lines.append(Line("closing", e.block, e.tx, 0, f"closed at {fmt_time(a['closedAt'])}, refund from {fmt_time(a['disputeEndsAt'])}"))
     elif e.name == "Refunded":
         inv.refunded += a["amount"]
         inv.status = "Closed"
