@@ -192,17 +192,26 @@ def _run(node_obj, once: bool, poll: float) -> None:
 
 @node.command("train")
 @_node_common
-@click.option("--data", required=True, type=click.Path(path_type=Path), help="local training data (C-MAPSS format)")
+@click.option("--data", type=click.Path(path_type=Path), help="local training data (C-MAPSS format)")
+@click.option("--gateway-store", type=click.Path(path_type=Path), help="or: the gateway's store; trains on anchored, verified readings")
+@click.option("--machine", "machines", multiple=True, help="with --gateway-store: machines whose readings to use (repeat)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @pass_app
-def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float, once: bool, data: Path, seed: int) -> None:
+def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float, once: bool, data: Path | None,
+               gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
+    from fl_node.gateway_data import GatewayData
     from fl_node.nodes import CmapssFile, TrainerNode
 
-    if not data.is_file():
+    if (data is None) == (gateway_store is None):
+        raise FedpmError("give exactly one of --data and --gateway-store", hint="--data FILE, or --gateway-store PATH --machine M")
+    if data is not None and not data.is_file():
         raise FedpmError(f"data file {data} does not exist", hint="pass this factory's C-MAPSS-format file with --data")
+    if gateway_store is not None and not (gateway_store.is_file() and machines):
+        raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
+    source = CmapssFile(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), data=CmapssFile(data), seed=seed)
+                          log=_log(as_), data=source, seed=seed)
     _run(trainer, once, poll)
 
 
