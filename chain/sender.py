@@ -22,6 +22,7 @@ from chain.reverts import RevertDecoder
 from fedpm.errors import TransactionFailed
 
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; later state may need a little more
+OUT_OF_GAS_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,23 @@ class TxSender:
             raise self.decoder.decode(exc.data) from None
 
     def _send(self, tx: dict[str, Any]) -> Receipt:
-        tx = dict(tx)
+        # Gas depends on state: between estimate and inclusion another transaction can make ours costlier
+        # (e.g. an aggregator's vote becomes the one that finalizes a round). A run out of gas is re-estimated
+        # against the new state and sent again; if the new state makes the call revert, that revert is raised.
+        for attempt in range(OUT_OF_GAS_RETRIES + 1):
+            sent = self._sign_and_send(dict(tx))
+            rcpt = self._wait(sent)
+            if rcpt["status"] == 1:
+                return Receipt(tx_hash=rcpt["transactionHash"].to_0x_hex(), block_number=rcpt["blockNumber"], gas_used=rcpt["gasUsed"],
+                               logs=list(rcpt["logs"]), contract_address=rcpt.get("contractAddress"), raw=rcpt)
+            out_of_gas = rcpt["gasUsed"] >= sent["gas"]
+            if not out_of_gas or attempt == OUT_OF_GAS_RETRIES:
+                error = self.call_error(sent, rcpt["blockNumber"] - 1)
+                raise error or TransactionFailed(f"transaction {rcpt['transactionHash'].to_0x_hex()} failed without revert data",
+                                                 hint="it ran out of gas" if out_of_gas else "see the node's trace of it")
+        raise AssertionError("unreachable")
+
+    def _sign_and_send(self, tx: dict[str, Any]) -> dict[str, Any]:
         tx["gas"] = self._estimate(tx)
         tx.update(self._fees())
         with self._lock:
@@ -96,19 +113,15 @@ class TxSender:
             tx["chainId"] = self._chain_id
             signed = self.account.sign_transaction(tx)
             try:
-                tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+                tx["hash"] = HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
             except Web3RPCError as exc:
                 self._nonce = None  # resynchronise from the node next time (another process may share the key)
                 raise TransactionFailed(f"node rejected transaction: {exc}", hint="check the account's nonce and balance") from None
             self._nonce += 1
-        return self._wait(tx, HexBytes(tx_hash))
+        return tx
 
-    def _wait(self, tx: dict[str, Any], tx_hash: HexBytes) -> Receipt:
+    def _wait(self, tx: dict[str, Any]) -> Any:
         try:
-            rcpt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout, poll_latency=self.poll)
+            return self.w3.eth.wait_for_transaction_receipt(tx["hash"], timeout=self.timeout, poll_latency=self.poll)
         except TimeExhausted:
-            raise TransactionFailed(f"transaction {tx_hash.to_0x_hex()} not mined within {self.timeout:.0f}s", hint="is the chain producing blocks? raise FEDPM_CHAIN_TX_TIMEOUT_S") from None
-        if rcpt["status"] != 1:
-            error = self.call_error(tx, rcpt["blockNumber"] - 1)
-            raise error or TransactionFailed(f"transaction {tx_hash.to_0x_hex()} failed without revert data", hint="it may have run out of gas")
-        return Receipt(tx_hash=tx_hash.to_0x_hex(), block_number=rcpt["blockNumber"], gas_used=rcpt["gasUsed"], logs=list(rcpt["logs"]), contract_address=rcpt.get("contractAddress"), raw=rcpt)
+            raise TransactionFailed(f"transaction {tx['hash'].to_0x_hex()} not mined within {self.timeout:.0f}s", hint="is the chain producing blocks? raise FEDPM_CHAIN_TX_TIMEOUT_S") from None

@@ -222,3 +222,30 @@ def test_too_few_participants_fail_the_round_and_the_next_starts_from_the_last_m
 
     assert env.fl.round(task_id, r).state == RoundState.FAILED
     assert env.fl.round(task_id, r2).base_model_hash == env.fl.task(task_id).model_hash == keccak(encode_weights(model(0.0), SPEC))
+
+
+def test_a_vote_that_became_the_finalizing_one_is_resent_with_fresh_gas(env):
+    """The race seen with real processes: gas estimated before another vote landed is too low once ours finalizes."""
+    from chain.sender import TxSender
+
+    task_id = env.new_task()
+    r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
+    for org in TRAINERS:
+        env.commit(task_id, r, org, 1.0)
+    h, cid = keccak(b"agg"), "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
+    included = sorted([env.addr[t] for t in TRAINERS], key=str.lower)
+    agg1 = env.consortium.sender("agg-1")
+    stale = agg1._estimate({"from": agg1.address, "to": env.fl.contract.address,
+                            "data": env.fl.contract.functions.voteAggregate(task_id, r, h, cid, included)._encode_transaction_data(), "value": 0})
+
+    class StaleFirstEstimate(TxSender):
+        estimates: list[int] = [stale]
+
+        def _estimate(self, tx):
+            return self.estimates.pop() if self.estimates else super()._estimate(tx)
+
+    env.fl.vote(env.consortium.sender("agg-2"), task_id, r, h, cid, included)  # now agg-1's vote is the finalizing one
+    receipt = env.fl.vote(StaleFirstEstimate(agg1.w3, agg1.account, agg1.decoder), task_id, r, h, cid, included)
+
+    assert env.fl.round(task_id, r).state == RoundState.FINALIZED
+    assert receipt.gas_used > stale  # the retry carried enough gas
