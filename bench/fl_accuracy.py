@@ -5,6 +5,7 @@
 engines, the IID split, the truncations and the initial weights. Everyone gets the same total epochs and the same
 learning rate at each epoch (the spec's per-round decay, `fl_node.model.learning_rate_for`). Usage:
   python bench/fl_accuracy.py [--data PATH] [--rounds 5] [--epochs 2] [--seeds 0,1,2] [--threads 2]
+      [--model JSON] [--train JSON] [--norm minmax|zscore] [--restart-baselines]
 (5 rounds x 2 local epochs is the demo's setting; the spec defaults come from fl_node.experiment.make_spec.)
 
 Top-level keys (fed_rmse, central_rmse, local_rmse_best, fed_vs_central; `_noniid` for the life split) are means over
@@ -32,8 +33,10 @@ def _mean(values: list[float]) -> float:
     return round(sum(values) / len(values), 3)
 
 
-def accuracy(engines, rounds: int, epochs: int, seeds: list[int], factories: int = 4, truncations: int = 5, splits=SPLITS) -> dict:
-    """Federated vs centralized vs each factory alone for every split and seed: means, per-seed runs, target checks."""
+def accuracy(engines, rounds: int, epochs: int, seeds: list[int], factories: int = 4, truncations: int = 5, splits=SPLITS, restart_baselines: bool = False, **prepare_kw) -> dict:
+    """Federated vs centralized vs each factory alone for every split and seed: means, per-seed runs, target checks.
+    `prepare_kw` (model, train, norm_kind) override the spec defaults; `restart_baselines` gives the baselines a fresh
+    optimizer every `epochs` epochs, as the nodes get every round."""
     from fl_node import experiment
 
     out: dict = {}
@@ -42,7 +45,7 @@ def accuracy(engines, rounds: int, epochs: int, seeds: list[int], factories: int
     for split, suffix in splits:
         runs = []
         for seed in seeds:
-            r = experiment.run(engines, split, rounds, epochs, seed=seed, n_factories=factories, truncations=truncations)
+            r = experiment.run(engines, split, rounds, epochs, seed=seed, restart_optimizer=restart_baselines, n_factories=factories, truncations=truncations, **prepare_kw)
             runs.append({"seed": seed, **r})
         per_seed[split] = runs
         out[f"fed_rmse{suffix}"] = _mean([r["fed_rmse"] for r in runs])
@@ -76,15 +79,22 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--seed", type=int, default=None, help="a single seed (overrides --seeds)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", default="{}", help="JSON overrides of the model spec, e.g. '{\"l2\": 0.001}'")
+    ap.add_argument("--train", default="{}", help="JSON overrides of the train spec, e.g. '{\"lr_decay\": 0.5}'")
+    ap.add_argument("--norm", default="minmax", choices=("minmax", "zscore"))
+    ap.add_argument("--restart-baselines", action="store_true", help="baselines restart Adam every --epochs epochs, like the nodes each round")
     a = ap.parse_args()
     configure_tensorflow(a.threads)
     seeds = [a.seed] if a.seed is not None else [int(s) for s in a.seeds.split(",") if s.strip()]
     t0 = time.time()
     engines = cmapss.load_file(a.data)
-    spec_defaults = experiment.make_spec(cmapss.Normalization(("s2",), "minmax", (0.0,), (1.0,)))
+    model, train = json.loads(a.model), json.loads(a.train)
+    spec_defaults = experiment.make_spec(cmapss.Normalization(("s2",), "minmax", (0.0,), (1.0,)), model=model, train=train)
     out: dict = {"rounds": a.rounds, "local_epochs": a.epochs, "factories": a.factories, "seeds": seeds,
-                 "model": spec_defaults["model"], "train": {**spec_defaults["train"], "epochs": a.epochs}}
-    out.update(accuracy(engines, a.rounds, a.epochs, seeds, a.factories, a.truncations))
+                 "model": spec_defaults["model"], "train": {**spec_defaults["train"], "epochs": a.epochs}, "norm": a.norm,
+                 "restart_baselines": a.restart_baselines}
+    out.update(accuracy(engines, a.rounds, a.epochs, seeds, a.factories, a.truncations, restart_baselines=a.restart_baselines,
+                        model=model, train=train, norm_kind=a.norm))
     out["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(out))
 

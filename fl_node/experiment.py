@@ -94,13 +94,23 @@ def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndar
     return global_named
 
 
-def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, epochs_per_round: int | None = None) -> Named:
+def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, epochs_per_round: int | None = None, restart_optimizer: bool = False) -> Named:
     """One party trains alone (centralized baseline on pooled data, or one factory alone): same total epochs and the
-    same learning rate at each epoch as a federation with `epochs_per_round` (default spec train.epochs) local epochs."""
+    same learning rate at each epoch as a federation with `epochs_per_round` (default spec train.epochs) local epochs.
+    `restart_optimizer`: a fresh Adam every `epochs_per_round` epochs, as a node gets every round (apples to apples);
+    otherwise one Adam across all epochs."""
     from fl_node import model as M
 
     net = M.build_model(spec, seed=seed)
-    M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed, schedule=M.epoch_schedule(spec, epochs_per_round))
+    per = max(int(epochs_per_round or spec["train"].get("epochs", 1)), 1)
+    if not restart_optimizer:
+        M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed, schedule=M.epoch_schedule(spec, per))
+        return M.get_weights(net)
+    done, r = 0, 0
+    while done < epochs:
+        n = min(per, epochs - done)
+        M.train_local(net, x, y, n, spec["train"]["batch_size"], seed=seed * 10007 + r * 101, learning_rate=M.learning_rate_for(spec, r + 1))
+        done, r = done + n, r + 1
     return M.get_weights(net)
 
 
@@ -112,15 +122,17 @@ def evaluate_named(spec: dict, named: Named, x: np.ndarray, y: np.ndarray) -> di
     return metrics(M.predict(net, x).reshape(-1), y)
 
 
-def run(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int = 0, **prepare_kw) -> dict:
-    """Federated vs centralized vs each factory alone, same total epochs for everyone."""
+def run(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int = 0, restart_optimizer: bool = False, **prepare_kw) -> dict:
+    """Federated vs centralized vs each factory alone, same total epochs for everyone (`restart_optimizer`: baselines
+    get a fresh optimizer every `epochs` epochs, like the nodes every round)."""
     t0 = time.time()
     s = prepare(engines, split=split, seed=seed, **prepare_kw)
     fed = evaluate_named(s.spec, federated_train(s.spec, s.factory_data, rounds, epochs, seed), s.test_x, s.test_y)
     x_all = np.concatenate([x for x, _ in s.factory_data])
     y_all = np.concatenate([y for _, y in s.factory_data])
-    central = evaluate_named(s.spec, solo_train(s.spec, x_all, y_all, rounds * epochs, seed, epochs_per_round=epochs), s.test_x, s.test_y)
-    local = [evaluate_named(s.spec, solo_train(s.spec, x, y, rounds * epochs, seed, epochs_per_round=epochs), s.test_x, s.test_y) for x, y in s.factory_data]
+    solo = dict(epochs_per_round=epochs, restart_optimizer=restart_optimizer)
+    central = evaluate_named(s.spec, solo_train(s.spec, x_all, y_all, rounds * epochs, seed, **solo), s.test_x, s.test_y)
+    local = [evaluate_named(s.spec, solo_train(s.spec, x, y, rounds * epochs, seed, **solo), s.test_x, s.test_y) for x, y in s.factory_data]
     local_rmse = [round(m["rmse"], 3) for m in local]
     return {
         "fed_rmse": round(fed["rmse"], 3),

@@ -30,3 +30,17 @@ def test_federated_training_is_reproducible(tmp_path):
     assert seen == [0, 1]
     assert encode_weights(a) == encode_weights(b)
     assert np.isfinite(experiment.evaluate_named(s.spec, a, s.test_x, s.test_y)["rmse"])
+
+
+def test_solo_train_can_restart_its_optimizer_every_round_like_a_node(tmp_path):
+    # Prepare
+    s = experiment.prepare(_engines(tmp_path), n_factories=2, n_test=2, window=5, truncations=1, model={"filters": [2], "dense": 4})
+    x, y = s.factory_data[0]
+    # Execute
+    one = experiment.solo_train(s.spec, x, y, 4, seed=1, epochs_per_round=2)
+    restarted = experiment.solo_train(s.spec, x, y, 4, seed=1, epochs_per_round=2, restart_optimizer=True)
+    again = experiment.solo_train(s.spec, x, y, 4, seed=1, epochs_per_round=2, restart_optimizer=True)
+    # Assert
+    assert encode_weights(restarted) == encode_weights(again)
+    assert encode_weights(restarted) != encode_weights(one)
+    assert [n for n, _ in restarted] == [n for n, _ in one]

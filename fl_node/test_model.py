@@ -63,3 +63,17 @@ def test_learning_rate_decays_per_round_with_a_floor_and_baselines_follow_it_in_
     assert rates == [0.002, 0.001, 0.0005, 0.0003]
     assert per_epoch == [0.002, 0.002, 0.001, 0.001, 0.0005, 0.0005]
     assert M.learning_rate_for({**SPEC, "train": {}}, 7) == M.model_config(SPEC)["learning_rate"]  # no decay: constant
+
+
+def test_optional_regularizers_keep_the_weight_layout_and_train_deterministically():
+    # Prepare
+    reg = {**SPEC, "model": {**SPEC["model"], "l2": 1e-3, "input_noise": 0.05, "conv_dropout": 0.1}}
+    x, y = _data()
+    # Execute
+    a, b = M.build_model(reg, seed=2), M.build_model(reg, seed=2)
+    M.train_local(a, x, y, epochs=2, batch_size=16, seed=3, learning_rate=0.01)
+    M.train_local(b, x, y, epochs=2, batch_size=16, seed=3, learning_rate=0.01)
+    # Assert
+    assert [n for n, _ in M.get_weights(a)] == [n for n, _ in M.get_weights(M.build_model(SPEC))]
+    assert all(np.array_equal(p, q) for (_, p), (_, q) in zip(M.get_weights(a), M.get_weights(b)))
+    assert np.array_equal(M.predict(a, x), M.predict(a, x))  # noise and dropout are off at inference
