@@ -101,17 +101,10 @@ class FlResult:
 
 def write_factory_files(engines, factories: list[list[int]], folder: Path) -> list[Path]:
     """Each factory's own rows in NASA's layout: the only data its node process ever reads."""
+    from fl_node import cmapss
+
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, units in enumerate(factories, 1):
-        part = engines.subset(units)
-        rows = []
-        for unit, series in zip(part.units, part.series):
-            rows += [" ".join(f"{v:.6g}" for v in (unit, cycle, *row)) for cycle, row in enumerate(series, 1)]
-        path = folder / f"factory-{i}.txt"
-        path.write_text("\n".join(rows) + "\n")
-        paths.append(path)
-    return paths
+    return [cmapss.write_file(engines.subset(units), folder / f"factory-{i}.txt") for i, units in enumerate(factories, 1)]
 
 
 def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, rounds: int, epochs: int, p: Progress, byzantine: bool) -> FlResult:

@@ -259,15 +259,21 @@ def truncate_engines(engines: Engines, seed: int, min_cycles: int = 20) -> tuple
     return Engines(engines.units, tuple(kept)), np.asarray(rul, dtype=np.float64)
 
 
+def write_file(engines: Engines, path: str | Path, *, renumber: bool = False) -> Path:
+    """Write engines in NASA's layout (unit, cycle, settings, sensors), floats exact; `renumber` makes units 1..n."""
+    lines = []
+    for i, (unit, series) in enumerate(zip(engines.units, engines.series), start=1):
+        for cycle, row in enumerate(series, start=1):
+            lines.append(" ".join([str(i if renumber else unit), str(cycle)] + [_fmt(v) for v in row]))
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)
+
+
 def write_test_files(engines: Engines, test_path: str | Path, rul_path: str | Path, seed: int, min_cycles: int = 20) -> dict[int, int]:
     """Write a NASA-format test file + RUL file from held-out run-to-failure engines.
 
     Test units are renumbered 1..n in ascending original-unit order (as NASA's files are). Returns {test unit: original unit}."""
     test, rul = truncate_engines(engines, seed, min_cycles)
-    lines = []
-    for new_unit, series in enumerate(test.series, start=1):
-        for cycle, row in enumerate(series, start=1):
-            lines.append(" ".join([str(new_unit), str(cycle)] + [_fmt(v) for v in row]))
-    Path(test_path).write_text("\n".join(lines) + "\n")
+    write_file(test, test_path, renumber=True)
     Path(rul_path).write_text("\n".join(str(int(r)) for r in rul) + "\n")
     return {i: u for i, u in enumerate(engines.units, start=1)}
