@@ -11,7 +11,7 @@ import functools
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import keccak
+from eth_utils import is_address, keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
 from fedpm.errors import FedpmError
@@ -72,6 +72,8 @@ class ContractRevert(FedpmError):
 def _fmt(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
+    if isinstance(value, str) and is_address(value):
+        return to_checksum_address(value)  # as wallets and the explorer show it
     return str(value)
 
 
