@@ -17,6 +17,7 @@ from typing import Iterator
 
 from fedpm.errors import FedpmError
 from fedpm.maintenance.audit import LocalEntry
+from fedpm.sqlfilter import where
 from fedpm.maintenance.records import InvalidRecord, Record, canonical_bytes, parse_canonical
 
 PENDING, ANCHORED, REJECTED = "pending", "anchored", "rejected"
@@ -132,14 +133,8 @@ class RecordStore:
         return StoredRecord(**dict(row)) if row else None
 
     def records(self, machine: str | None = None, *, status: str | None = None) -> list[StoredRecord]:
-        sql, args = "SELECT * FROM records WHERE 1=1", []
-        if machine is not None:
-            sql += " AND machine = ?"
-            args.append(machine)
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
-        return [StoredRecord(**dict(r)) for r in self.db.execute(sql + " ORDER BY seq", args)]
+        sql, args = where(("machine = ?", machine), ("status = ?", status))
+        return [StoredRecord(**dict(r)) for r in self.db.execute("SELECT * FROM records" + sql + " ORDER BY seq", args)]
 
     def machines(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT machine FROM records ORDER BY machine")]

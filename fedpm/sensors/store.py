@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 from chain.ids import to_bytes32
 from fedpm.sensors.signing import BatchHeader
+from fedpm.sqlfilter import where
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -182,20 +183,8 @@ class Store:
             self.db.execute("UPDATE batches SET status = ?, error = ? WHERE id = ?", (status, error, batch_id))
 
     def batches(self, *, machine: str | None = None, status: str | None = None, from_ms: int | None = None, to_ms: int | None = None) -> Iterator[StoredBatch]:
-        sql, args = f"SELECT {_COLS} FROM batches WHERE 1=1", []
-        if machine is not None:
-            sql += " AND machine = ?"
-            args.append(machine)
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
-        if from_ms is not None:
-            sql += " AND to_time >= ?"
-            args.append(from_ms)
-        if to_ms is not None:
-            sql += " AND from_time <= ?"
-            args.append(to_ms)
-        for r in self.db.execute(sql + " ORDER BY machine, device, seq", args):
+        sql, args = where(("machine = ?", machine), ("status = ?", status), ("to_time >= ?", from_ms), ("from_time <= ?", to_ms))
+        for r in self.db.execute(f"SELECT {_COLS} FROM batches" + sql + " ORDER BY machine, device, seq", args):
             yield StoredBatch(*r)
 
     def batch(self, machine: str, seq: int) -> StoredBatch | None:
