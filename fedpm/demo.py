@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from chain.connect import connect
 from chain.keystore import Keystore
 from chain.node import LocalChain
 from chain.toolchain import REPO_ROOT
-from fedpm.consortium import Consortium, Role, bootstrap, demo_plan, format_members, read_members
+from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
 from fedpm.errors import FedpmError
 from fedpm.settings import Settings, load_settings
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fl_node import cmapss, experiment, model as M
+from fl_node import cmapss, experiment
 from fl_node.modelfile import encode_weights
 from fl_node.test_cmapss import _write
 

@@ -11,7 +11,6 @@ and change nothing; after every step:
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 

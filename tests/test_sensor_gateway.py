@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from chain.ids import to_bytes32
 from fedpm.sensors.chainops import anchor_batches
 from fedpm.sensors.encoding import Reading, decode_batch, encode_batch, encode_reading, split_batch
 from fedpm.sensors.gateway import Gateway, GatewayConfig

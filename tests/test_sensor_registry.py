@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from eth_account import Account
 
 from chain.ids import to_bytes32
 from chain.reverts import (BadDeviceSignature, DeviceNotActive, DeviceOfAnotherMachine, EmptyBatch, InconsistentBatch, NotMember,
