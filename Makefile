@@ -13,7 +13,7 @@ PY_STAMP := $(VENV)/.stamp-$(shell cat requirements.lock pyproject.toml 2>/dev/n
 NPM_STAMP := node_modules/.stamp-$(shell sha256sum package-lock.json 2>/dev/null | cut -c1-12)
 SYS_STAMP := $(VENV)/.stamp-system
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-accuracy clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(SYS_STAMP)
 	@$(PY) -m chain.toolchain >/dev/null
@@ -44,9 +44,16 @@ demo: install
 test: install
 	$(PY) -m pytest
 
+# fl_rounds.py --quick: chain + storage overhead and gas; without --quick it adds the accuracy part below
 bench: install
-	$(PY) bench/fl_rounds.py
+	$(PY) bench/fl_rounds.py --quick
 	$(PY) bench/sensor_anchoring.py
+	$(PY) bench/storage_cid.py
+
+# federated vs centralized vs factory-alone accuracy, 5-fold x 3 seeds x 2 splits: about 40 minutes on 2 cores
+bench-accuracy: install
+	@mkdir -p out/bench
+	$(PY) bench/fl_accuracy.py --plot out/bench/fl_accuracy.png | tee out/bench/fl_accuracy.json
 
 clean:
 	rm -rf build out .build .pytest_cache .hypothesis

@@ -81,7 +81,7 @@ def chain_rounds(rounds: int, epochs: int, seed: int = 0) -> dict:
     from fl_node.storage.local import LocalStore
 
     engines = cmapss.load_file(experiment.DATA)
-    setup = experiment.prepare(engines, n_factories=4, n_test=20, split="iid", seed=seed, train={"epochs": epochs})
+    setup = experiment.prepare(engines, n_factories=4, split="iid", seed=seed, train={"epochs": epochs})
     spec = setup.spec
     trainers = [f"factory-{i}" for i in range(1, 5)]
     aggregators = ["agg-1", "agg-2", "agg-3"]

@@ -115,9 +115,11 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
     from fl_node.storage import open_store
 
     engines = cmapss.load_file(data)
-    setup = experiment.prepare(engines, n_factories=4, n_test=20, split="iid", seed=0, train={"epochs": epochs})
+    setup = experiment.prepare(engines, n_factories=4, split="iid", seed=0, train={"epochs": epochs})
     files = write_factory_files(engines, setup.factories, out / "data")
-    p.info(f"engines per factory: {[len(f) for f in setup.factories]}; 20 held-out engines, {len(setup.test_y)} truncated test cases")
+    test_file, rul_file = experiment.write_holdout_files(engines, out / "data", split="iid", seed=0)
+    p.info(f"engines per factory: {[len(f) for f in setup.factories]}; {len(setup.test_units)} held-out engines, {len(setup.test_y)} truncated test cases"
+           f" (one cut each in {test_file.name} / {rul_file.name} for `fedpm evaluate`)")
     spec = setup.spec
     store = open_store(settings)
     fl = FederatedLearning(c.ctx)

@@ -1,8 +1,9 @@
 """In-memory federated learning experiment on C-MAPSS FD001: the building blocks of bench/fl_accuracy.py and the demo.
 
-Flow: hold out test engines -> split the rest across factories -> federated normalization from local statistics
--> task spec -> K rounds of (each factory trains E epochs from the global model; fedavg in trainer order)
--> evaluate on truncated held-out engines. Baselines: centralized training, each factory alone.
+Flow: engines to factories (IID or by life) -> fold k holds out a fifth of every factory's engines -> federated
+normalization from local statistics -> task spec -> K rounds of (each factory trains E epochs from the global model;
+fedavg in trainer order) -> predict truncated held-out engines. Baselines: centralized training, each factory alone.
+`cross_validate` runs every fold so every engine is tested once, and pools the predictions (`summarize`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fl_node import aggregate, cmapss, partition
-from fl_node.evaluate import metrics
+from fl_node.evaluate import metrics, rmse
 
 DATA = Path("/work/shared/data/cmapss/train_FD001.txt")
 
@@ -46,34 +47,45 @@ def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: 
 @dataclass
 class Setup:
     spec: dict
-    factories: list[list[int]]  # engine ids per factory
+    factories: list[list[int]]  # training engine ids per factory (its engines minus the fold's held-out ones)
     factory_data: list[tuple[np.ndarray, np.ndarray]]  # (x, y) per factory
     test_x: np.ndarray
     test_y: np.ndarray  # capped true RUL
+    test_units: list[int]  # the held-out engines
 
 
-def prepare(engines: cmapss.Engines, n_factories: int = 4, n_test: int = 20, split: str = "iid", seed: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax") -> Setup:
-    """Split, derive normalization federatedly, window the data. `truncations` cuts each held-out engine at that
-    many random cycles (separate test engines) so RMSE over 20 engines is less noisy."""
-    train_ids, test_ids = partition.holdout(engines.units, n_test, seed)
+def owners(engines: cmapss.Engines, n_factories: int, split: str, seed: int) -> list[list[int]]:
+    """Which factory owns which engines: IID (seeded shuffle) or non-IID by life (factory 0 the shortest-lived)."""
     if split == "iid":
-        factories = partition.split_iid(train_ids, n_factories, seed)
-    elif split in ("life", "non-iid", "noniid"):
-        factories = partition.split_by_life({u: engines.lives()[u] for u in train_ids}, n_factories)
-    else:
-        raise ValueError(f"unknown split {split!r}")
+        return partition.split_iid(engines.units, n_factories, seed)
+    if split in ("life", "non-iid", "noniid"):
+        return partition.split_by_life(engines.lives(), n_factories)
+    raise ValueError(f"unknown split {split!r}")
+
+
+def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax") -> Setup:
+    """Give the engines to factories, hold out fold `fold` of `folds` (the same share of every factory's engines),
+    derive normalization federatedly from the rest, window the data. `truncations` cuts each held-out engine at that
+    many random cycles (separate test engines) so the RMSE is less noisy."""
+    owned = owners(engines, n_factories, split, seed)
+    held = set(partition.fold_holdout(owned, folds, fold, seed))
+    factories = [[u for u in units if u not in held] for units in owned]
     parts = [engines.subset(f) for f in factories]
     stats = cmapss.combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
     spec = make_spec(norm, window, model=model, train=train)
     data = [cmapss.training_windows(p, norm, window, spec["rul_cap"]) for p in parts]
-    held = engines.subset(test_ids)
+    test = engines.subset(held)
     xs, ys = [], []
     for t in range(truncations):
-        test, rul = cmapss.truncate_engines(held, seed=seed * 1000 + t)
-        xs.append(cmapss.last_windows(test, norm, window))
+        cut, rul = cmapss.truncate_engines(test, seed=_truncation_seed(seed, fold, t))
+        xs.append(cmapss.last_windows(cut, norm, window))
         ys.append(np.minimum(rul, spec["rul_cap"]))
-    return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64))
+    return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64), sorted(held))
+
+
+def _truncation_seed(seed: int, fold: int, t: int) -> int:
+    return (seed * 1000 + fold) * 1000 + t
 
 
 def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
@@ -114,38 +126,80 @@ def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int 
     return M.get_weights(net)
 
 
-def evaluate_named(spec: dict, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def predict_named(spec: dict, named: Named, x: np.ndarray) -> np.ndarray:
     from fl_node import model as M
 
     net = M.build_model(spec)
     M.set_weights(net, named)
-    return metrics(M.predict(net, x).reshape(-1), y)
+    return M.predict(net, x).reshape(-1).astype(np.float64)
 
 
-def run(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int = 0, restart_optimizer: bool = False, **prepare_kw) -> dict:
-    """Federated vs centralized vs each factory alone, same total epochs for everyone (`restart_optimizer`: baselines
-    get a fresh optimizer every `epochs` epochs, like the nodes every round)."""
+def evaluate_named(spec: dict, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return metrics(predict_named(spec, named, x), y)
+
+
+@dataclass
+class FoldResult:
+    """Predictions of every contender on one fold's test windows."""
+
+    fold: int
+    y: np.ndarray
+    fed: np.ndarray
+    central: np.ndarray
+    local: list[np.ndarray]  # one per factory, in factory order
+    factory_windows: list[int]
+    seconds: float
+
+
+def run_fold(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int = 0, fold: int = 0, restart_optimizer: bool = False, **prepare_kw) -> FoldResult:
+    """Federated vs centralized vs each factory alone on one fold, same total epochs for everyone
+    (`restart_optimizer`: baselines get a fresh optimizer every `epochs` epochs, like the nodes every round)."""
     t0 = time.time()
-    s = prepare(engines, split=split, seed=seed, **prepare_kw)
-    fed = evaluate_named(s.spec, federated_train(s.spec, s.factory_data, rounds, epochs, seed), s.test_x, s.test_y)
+    s = prepare(engines, split=split, seed=seed, fold=fold, **prepare_kw)
+    solo = dict(epochs_per_round=epochs, restart_optimizer=restart_optimizer)
     x_all = np.concatenate([x for x, _ in s.factory_data])
     y_all = np.concatenate([y for _, y in s.factory_data])
-    solo = dict(epochs_per_round=epochs, restart_optimizer=restart_optimizer)
-    central = evaluate_named(s.spec, solo_train(s.spec, x_all, y_all, rounds * epochs, seed, **solo), s.test_x, s.test_y)
-    local = [evaluate_named(s.spec, solo_train(s.spec, x, y, rounds * epochs, seed, **solo), s.test_x, s.test_y) for x, y in s.factory_data]
-    local_rmse = [round(m["rmse"], 3) for m in local]
+    fed = predict_named(s.spec, federated_train(s.spec, s.factory_data, rounds, epochs, seed), s.test_x)
+    central = predict_named(s.spec, solo_train(s.spec, x_all, y_all, rounds * epochs, seed, **solo), s.test_x)
+    local = [predict_named(s.spec, solo_train(s.spec, x, y, rounds * epochs, seed, **solo), s.test_x) for x, y in s.factory_data]
+    return FoldResult(fold, s.test_y, fed, central, local, [int(len(x)) for x, _ in s.factory_data], round(time.time() - t0, 1))
+
+
+def summarize(results: Sequence[FoldResult]) -> dict:
+    """Pooled metrics over the folds (every held-out engine once): RMSE over all test windows, PHM08 score per 100
+    test windows (the official test set's size), each factory alone, and the per-fold RMSEs. Pure."""
+
+    def pooled(pick: Callable[[FoldResult], np.ndarray]) -> dict[str, float]:
+        m = metrics(np.concatenate([pick(r) for r in results]), y)
+        return {"rmse": round(m["rmse"], 3), "score": round(m["score"] * 100 / len(y), 1)}
+
+    y = np.concatenate([r.y for r in results])
+    fed, central = pooled(lambda r: r.fed), pooled(lambda r: r.central)
+    local = [pooled(lambda r, i=i: r.local[i]) for i in range(len(results[0].local))]
+    per_fold = [{"fold": r.fold, "fed_rmse": round(rmse(r.fed, r.y), 3), "central_rmse": round(rmse(r.central, r.y), 3),
+                 "local_rmse": [round(rmse(p, r.y), 3) for p in r.local]} for r in results]
     return {
-        "fed_rmse": round(fed["rmse"], 3),
-        "fed_score": round(fed["score"], 1),
-        "central_rmse": round(central["rmse"], 3),
-        "central_score": round(central["score"], 1),
-        "local_rmse": local_rmse,
-        "local_rmse_best": min(local_rmse),
+        "fed_rmse": fed["rmse"], "fed_score": fed["score"],
+        "central_rmse": central["rmse"], "central_score": central["score"],
+        "local_rmse": [m["rmse"] for m in local],
+        "local_rmse_best": min(m["rmse"] for m in local),
         "fed_vs_central": round(fed["rmse"] / central["rmse"] - 1, 4),
-        "test_engines": int(len(s.test_y)),
-        "factory_windows": [int(len(x)) for x, _ in s.factory_data],
-        "seconds": round(time.time() - t0, 1),
+        "folds_fed_beats_every_factory": sum(f["fed_rmse"] < min(f["local_rmse"]) for f in per_fold),
+        "test_windows": int(len(y)),
+        "per_fold": per_fold,
+        "factory_windows": [r.factory_windows for r in results],
+        "seconds": round(sum(r.seconds for r in results), 1),
     }
+
+
+def cross_validate(engines: cmapss.Engines, split: str, rounds: int, epochs: int, seed: int = 0, folds: int = 5, on_fold: Callable[[FoldResult], None] | None = None, **kw) -> dict:
+    """Every fold of `run_fold`, then `summarize`: every engine is tested once by models that never saw it."""
+    results = []
+    for fold in range(folds):
+        results.append(run_fold(engines, split, rounds, epochs, seed=seed, fold=fold, folds=folds, **kw))
+        if on_fold:
+            on_fold(results[-1])
+    return summarize(results)
 
 
 def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, rounds: int = 3, epochs: int = 10, seed: int = 0, n: int = 2048) -> dict:
@@ -173,11 +227,11 @@ def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, roun
     return sc.report(sc.classify(spec, net, sc.feature_matrix(test_w)), test_y)
 
 
-def write_holdout_files(engines: cmapss.Engines, out_dir: str | Path, n_test: int = 20, seed: int = 0) -> tuple[Path, Path]:
-    """NASA-format test_FD001.txt / RUL_FD001.txt from the engines `prepare(..., n_test, seed)` holds out."""
-    _, test_ids = partition.holdout(engines.units, n_test, seed)
+def write_holdout_files(engines: cmapss.Engines, out_dir: str | Path, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, n_factories: int = 4) -> tuple[Path, Path]:
+    """NASA-format test_FD001.txt / RUL_FD001.txt from the engines `prepare(...)` holds out (first truncation)."""
+    held = partition.fold_holdout(owners(engines, n_factories, split, seed), folds, fold, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     test_path, rul_path = out / "test_FD001.txt", out / "RUL_FD001.txt"
-    cmapss.write_test_files(engines.subset(test_ids), test_path, rul_path, seed=seed * 1000)
+    cmapss.write_test_files(engines.subset(held), test_path, rul_path, seed=_truncation_seed(seed, fold, 0))
     return test_path, rul_path

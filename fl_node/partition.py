@@ -32,9 +32,14 @@ def split_by_life(lives: Mapping[int, int], n_factories: int) -> list[list[int]]
     return _blocks(ordered, n_factories)
 
 
-def holdout(units: Sequence[int], n_test: int, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded split into (train units, held-out test units), both sorted."""
-    if not 0 <= n_test <= len(units):
-        raise ValueError(f"cannot hold out {n_test} of {len(units)} engines")
-    ordered = np.random.default_rng(seed).permutation(sorted(units)).tolist()
-    return sorted(ordered[n_test:]), sorted(ordered[:n_test])
+def fold_holdout(owners: Sequence[Sequence[int]], n_folds: int, fold: int, seed: int) -> list[int]:
+    """Stratified k-fold over data owners: each factory's engines are shuffled (seeded) and dealt into `n_folds`
+    blocks; fold k holds out block k of every factory. Across the folds every engine is held out exactly once, each
+    test set takes the same share (+-1) of every factory, and a factory stays the same data owner in every fold."""
+    if n_folds < 2 or any(len(o) < n_folds for o in owners):
+        raise ValueError(f"cannot make {n_folds} folds: need at least 2 and every factory needs one engine per fold")
+    if not 0 <= fold < n_folds:
+        raise ValueError(f"fold {fold} is not in 0..{n_folds - 1}")
+    rng = np.random.default_rng(seed)
+    held = [int(u) for owned in owners for u in np.array_split(rng.permutation(sorted(owned)), n_folds)[fold]]
+    return sorted(held)

@@ -28,7 +28,30 @@ def test_split_by_life_gives_contiguous_life_blocks():
     assert all(max(lives[u] for u in a) <= min(lives[u] for u in b) for a, b in zip(parts, parts[1:]))
 
 
-def test_holdout_is_disjoint_and_seeded():
-    train, test = partition.holdout(list(range(1, 101)), 20, seed=3)
-    assert len(test) == 20 and len(train) == 80 and not set(train) & set(test)
-    assert (train, test) == partition.holdout(list(range(100, 0, -1)), 20, seed=3)
+@given(st.lists(st.sets(st.integers(1, 10**6), min_size=5, max_size=30), min_size=1, max_size=5), st.integers(2, 5), st.integers(0, 2**32 - 1))
+def test_folds_hold_out_every_engine_once_and_the_same_share_of_every_factory(owned, n_folds, seed):
+    # Prepare: disjoint owners
+    seen: set[int] = set()
+    owners = []
+    for units in owned:
+        owners.append(sorted(units - seen))
+        seen |= units
+    if any(len(o) < n_folds for o in owners):
+        return
+    # Execute
+    folds = [partition.fold_holdout(owners, n_folds, k, seed) for k in range(n_folds)]
+    # Assert
+    assert sorted(u for f in folds for u in f) == sorted(seen)
+    for o in owners:
+        shares = [len(set(f) & set(o)) for f in folds]
+        assert max(shares) - min(shares) <= 1
+    assert folds[0] == partition.fold_holdout(owners, n_folds, 0, seed)
+
+
+def test_fold_holdout_rejects_impossible_folds():
+    import pytest
+
+    with pytest.raises(ValueError, match="folds"):
+        partition.fold_holdout([[1, 2], [3, 4, 5]], 3, 0, seed=0)
+    with pytest.raises(ValueError, match="fold 5"):
+        partition.fold_holdout([[1, 2, 3]], 3, 5, seed=0)

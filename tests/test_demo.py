@@ -36,3 +36,9 @@ def test_demo_runs_every_part_and_writes_its_outputs(tmp_path):
         assert summary["sensors"]["batches_verified"] == summary["sensors"]["batches_anchored"] > 0
     assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "explorer: http://127.0.0.1:" in run.stdout and (out / "anvil-state.json").exists()
+    # the README's evaluate command works on what the demo wrote: its held-out engines, cut once each
+    evaluate = subprocess.run([sys.executable, "-m", "fedpm.cli", "evaluate", "--model", str(out / "global_model.safetensors"),
+                               "--test", str(out / "data" / "test_FD001.txt"), "--rul", str(out / "data" / "RUL_FD001.txt"), "--json"],
+                              cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert evaluate.returncode == 0, evaluate.stderr[-2000:]
+    assert 0 < json.loads(evaluate.stdout.strip().splitlines()[-1])["rmse"] < 125
