@@ -117,7 +117,7 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
     engines = cmapss.load_file(data)
     setup = experiment.prepare(engines, n_factories=4, split="iid", seed=0, train={"epochs": epochs})
     files = write_factory_files(engines, setup.factories, out / "data")
-    test_file, rul_file = experiment.write_holdout_files(engines, out / "data", split="iid", seed=0)
+    test_file, rul_file = experiment.write_holdout_files(engines, setup, out / "data", seed=0)
     p.info(f"engines per factory: {[len(f) for f in setup.factories]}; {len(setup.test_units)} held-out engines, {len(setup.test_y)} truncated test cases"
            f" (one cut each in {test_file.name} / {rul_file.name} for `fedpm evaluate`)")
     spec = setup.spec

@@ -227,11 +227,11 @@ def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, roun
     return sc.report(sc.classify(spec, net, sc.feature_matrix(test_w)), test_y)
 
 
-def write_holdout_files(engines: cmapss.Engines, out_dir: str | Path, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, n_factories: int = 4) -> tuple[Path, Path]:
-    """NASA-format test_FD001.txt / RUL_FD001.txt from the engines `prepare(...)` holds out (first truncation)."""
-    held = partition.fold_holdout(owners(engines, n_factories, split, seed), folds, fold, seed)
+def write_holdout_files(engines: cmapss.Engines, setup: Setup, out_dir: str | Path, seed: int = 0, fold: int = 0) -> tuple[Path, Path]:
+    """NASA-format test_FD001.txt / RUL_FD001.txt of the engines `setup` (from `prepare(..., seed, fold)`) holds out,
+    cut like its first truncation."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     test_path, rul_path = out / "test_FD001.txt", out / "RUL_FD001.txt"
-    cmapss.write_test_files(engines.subset(held), test_path, rul_path, seed=_truncation_seed(seed, fold, 0))
+    cmapss.write_test_files(engines.subset(setup.test_units), test_path, rul_path, seed=_truncation_seed(seed, fold, 0))
     return test_path, rul_path

@@ -72,3 +72,18 @@ def test_summarize_is_pure_over_fold_predictions():
     # Assert
     assert (out["fed_rmse"], out["central_rmse"], out["local_rmse"], out["local_rmse_best"]) == (0.0, 1.0, [2.0, 4.0], 2.0)
     assert out["fed_vs_central"] == -1.0 and out["folds_fed_beats_every_factory"] == 2 and out["test_windows"] == 6
+
+
+def test_holdout_files_are_the_setups_first_truncation(tmp_path):
+    # Prepare
+    engines = _engines(tmp_path)
+    s = experiment.prepare(engines, n_factories=2, seed=3, fold=1, window=5, truncations=2, model={"filters": [2], "dense": 4})
+    # Execute
+    test_path, rul_path = experiment.write_holdout_files(engines, s, tmp_path / "out", seed=3, fold=1)
+    # Assert: the files hold the same cut windows and capped RULs the experiment evaluates first
+    from fl_node.evaluate import test_set
+
+    x, y = test_set(s.spec, cmapss.load_file(test_path), cmapss.load_rul_file(rul_path))
+    n = len(s.test_units)
+    np.testing.assert_array_equal(x, s.test_x[:n])
+    np.testing.assert_array_equal(y, s.test_y[:n])
