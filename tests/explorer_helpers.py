@@ -1,4 +1,5 @@
-"""On-chain histories for the explorer's lease and federated learning pages (imported by tests/test_explorer_*.py; no tests here).
+"""On-chain histories for the explorer's pages: sensor batches, leases, federated learning (imported by tests/test_explorer_*.py;
+no tests here).
 
 FL rounds are driven like tests/test_fl_contract.py: small named arrays committed directly, real AggregatorNode.step().
 """
@@ -13,6 +14,9 @@ from eth_utils import keccak
 
 from fedpm.lease import client
 from fedpm.lease.tariff import UNIT_SCALE
+from fedpm.sensors.encoding import Reading, encode_reading
+from fedpm.sensors.merkle import merkle_root
+from fedpm.sensors.signing import BatchHeader, sign_batch
 from fl_node.coordinator import publish_task
 from fl_node.modelfile import encode_weights
 from fl_node.nodes import AggregatorNode
@@ -29,6 +33,25 @@ HOUR = UNIT_SCALE
 
 def model(value: float) -> list[tuple[str, np.ndarray]]:
     return [("00.w", np.full((3, 2), value, np.float32)), ("01.b", np.full((2,), value, np.float32))]
+
+
+def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = "factory-1") -> list[dict[str, Any]]:
+    """For each machine of `plan` (machine -> number of batches), batches of vibration readings signed by the machine's
+    device key, seq 0, 1, ..., batch k holding 8 + 4k readings, each anchored in its own transaction relayed by `relayer`.
+    Returns per batch its header, device and submitter addresses, encoded readings and anchoring receipt, in anchoring order."""
+    registry = consortium.contract("SensorBatchRegistry")
+    chain_id = consortium.ctx.w3.eth.chain_id
+    submitter, out = consortium.sender(relayer), []
+    for machine, count in plan.items():
+        device = consortium.devices[machine]
+        for seq in range(count):
+            n, t0 = 8 + 4 * seq, 1_700_000_000_000 + 60_000 * seq
+            readings = [encode_reading(Reading(machine, "vibration", t0 + i, 0.01 * i - 0.5, "g")) for i in range(n)]
+            header = BatchHeader(machine, seq, t0, t0 + n - 1, n, merkle_root(readings))
+            signature = sign_batch(device, header, chain_id, registry.address)
+            receipt = submitter.transact(registry.functions.anchorBatch(header.as_tuple(), device.address, signature))
+            out.append({"header": header, "device": device.address, "submitter": submitter.address, "readings": readings, "receipt": receipt})
+    return out
 
 
 def record_fl_history(consortium: Any, workdir: Path) -> dict[str, Any]:

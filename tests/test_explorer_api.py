@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from chain.ids import to_bytes32
 from chain.node import free_port
 from fedpm.explorer.sections import SectionRegistry, default_sections
 from fedpm.explorer.server import start_explorer
@@ -16,7 +17,9 @@ from fedpm.maintenance.chain import MaintenanceChain, add_record
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.sensors.merkle import merkle_root
 from tests.conftest import make_settings
+from tests.explorer_helpers import record_sensor_batches
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
@@ -63,14 +66,53 @@ def test_machine_api_shows_badges_and_chain_references(explorer, history):
     assert [(i["chain"]["tx_hash"], i["chain"]["block"]) for i in items] == [(e["tx"], e["block"]) for e in expected]
     assert items[3]["chain"]["corrects"] == expected[1]["hash"] and items[2]["chain"]["author_org"] == "maker"
 
-def test_sensor_section_follows_the_deployment(explorer, consortium):
-    _, _, body = get(f"{explorer}/api/machines/factory-1-m1")
+@pytest.fixture
+def sensor_batches(consortium):
+    return record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1})
 
-    sensors = json.loads(body)["sections"]["sensor_batches"]
-    if "SensorBatchRegistry" in consortium.deployment.contracts:
-        assert sensors == {"available": True, "batches": []}
-    else:
-        assert sensors == {"available": False, "message": "no sensor registry deployed"}
+
+def shown_batch(fields: dict, tx: str, block: int) -> tuple:
+    return (fields["machineId"], fields["device"], fields["deviceSeq"], fields["fromTime"], fields["toTime"], fields["count"],
+            fields["merkleRoot"], fields["submitter"], tx, block)
+
+
+def sent_batch(sent: dict) -> tuple:
+    h, rcpt = sent["header"], sent["receipt"]
+    return (h.machine, sent["device"], h.device_seq, h.from_time, h.to_time, h.count, "0x" + h.merkle_root.hex(), sent["submitter"],
+            rcpt.tx_hash, rcpt.block_number)
+
+
+def test_sensor_api_lists_the_machines_anchored_batches_as_the_chain_holds_them(explorer, consortium, sensor_batches):
+    sections = {m: json.loads(get(f"{explorer}/api/machines/{m}")[2])["sections"]["sensor_batches"] for m in ("factory-1-m1", "factory-2-m1", "factory-3-m1")}
+
+    for machine, section in sections.items():
+        expected = [sent_batch(b) for b in sensor_batches if b["header"].machine == machine]
+        assert section["available"] is True
+        assert [shown_batch(b["fields"], b["tx_hash"], b["block"]) for b in section["batches"]] == expected, machine
+    assert len(sections["factory-1-m1"]["batches"]) == 2 and sections["factory-3-m1"]["batches"] == []
+    registry = consortium.contract("SensorBatchRegistry")
+    for shown, sent in zip(sections["factory-1-m1"]["batches"], sensor_batches):  # verified: the chain attests what is shown
+        f = shown["fields"]
+        root = bytes.fromhex(f["merkleRoot"][2:])
+        assert root == merkle_root(sent["readings"])
+        assert registry.functions.isAnchored((to_bytes32(f["machineId"]), f["device"], f["deviceSeq"], f["fromTime"], f["toTime"], f["count"],
+                                              root, f["submitter"], shown["block"])).call()
+
+
+def test_machine_page_html_shows_each_anchored_batch_with_tx_and_block(explorer, sensor_batches):
+    _, _, page = get(f"{explorer}/machines/factory-1-m1")
+
+    start = page.index('<section id="sensor_batches">')
+    section = page[start:page.index("</section>", start)]
+    mine = [b for b in sensor_batches if b["header"].machine == "factory-1-m1"]
+    assert section.count('<li class="card batch">') == len(mine) == 2
+    for b in mine:
+        h, rcpt = b["header"], b["receipt"]
+        assert f'data-tx="{rcpt.tx_hash}"' in section and f'data-block="{rcpt.block_number}"' in section
+        assert f"<dt>deviceSeq</dt><dd class=\"hash\">{h.device_seq}</dd><dt>fromTime</dt>" in section
+        assert f"<dt>count</dt><dd class=\"hash\">{h.count}</dd>" in section and "0x" + h.merkle_root.hex() in section
+    assert sensor_batches[-1]["receipt"].tx_hash not in section  # factory-2-m1's batch is not this machine's
+    assert "No sensor batches anchored" in get(f"{explorer}/machines/factory-3-m1")[2]
 
 
 def test_machines_api_lists_registered_machines_with_audit_verdict(explorer, history):

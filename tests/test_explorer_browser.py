@@ -25,6 +25,7 @@ from fedpm.explorer.server import start_explorer
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.store import store_path
 from tests.conftest import make_settings
+from tests.explorer_helpers import record_sensor_batches
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.usefixtures("snapshot"),
@@ -111,13 +112,15 @@ def browser(tmp_path_factory):
 
 @pytest.fixture
 def explorer(tmp_path, anvil, consortium):
+    """Demo maintenance history (one record of factory-1-m1 edited after anchoring) and anchored sensor batches."""
     settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
     summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
+    batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1})
     edited = summary["machines"]["factory-1-m1"]["entries"][2]["hash"]  # the maker's part replacement
     with sqlite3.connect(store_path(settings.home)) as db:
         db.execute("UPDATE records SET canonical = replace(canonical, 'lot 22-17', 'lot 23-01') WHERE record_hash = ?", (edited,))
     url, stop = start_explorer(settings, "127.0.0.1", 0)
-    yield url, summary
+    yield url, summary, batches
     stop()
 
 
@@ -139,10 +142,14 @@ ENTRIES_JS = """JSON.stringify([...document.querySelectorAll('#maintenance li.en
   block: e.querySelector('[data-block]') && Number(e.querySelector('[data-block]').dataset.block),
   visible: e.getBoundingClientRect().width > 0})))"""
 
+BATCHES_JS = """JSON.stringify([...document.querySelectorAll('#sensor_batches li.batch')].map(b => ({badge: b.querySelector('.badge').textContent,
+  fields: Object.fromEntries([...b.querySelectorAll('dt')].map(dt => [dt.textContent, dt.nextElementSibling.textContent])),
+  visible: b.getBoundingClientRect().width > 0})))"""
+
 
 @pytest.mark.parametrize("width,height,name", [(390, 844, "phone"), (1280, 900, "desktop")])
 def test_machine_timeline_renders_badges_and_tx_hashes(browser, explorer, width, height, name):
-    url, summary = explorer
+    url, summary, batches = explorer
     browser.viewport(width, height)
 
     browser.open(f"{url}/machines/factory-1-m1")
@@ -155,13 +162,17 @@ def test_machine_timeline_renders_badges_and_tx_hashes(browser, explorer, width,
     assert browser.js("document.documentElement.scrollWidth") <= width, "page overflows horizontally"
     assert browser.js("getComputedStyle(document.querySelector('.badge.altered')).backgroundColor") != browser.js(
         "getComputedStyle(document.querySelector('.badge.verified')).backgroundColor")
-    sensor = browser.js("document.querySelector('#sensor_batches').innerText")
-    assert "no sensor registry deployed" in sensor or "batch" in sensor
+    shown = json.loads(browser.js(BATCHES_JS))
+    fields = ("machineId", "deviceSeq", "count", "merkleRoot", "tx", "block")
+    assert [tuple(b["fields"][f] for f in fields) for b in shown] == [
+        ("factory-1-m1", str(b["header"].device_seq), str(b["header"].count), "0x" + b["header"].merkle_root.hex(), b["receipt"].tx_hash,
+         str(b["receipt"].block_number)) for b in batches if b["header"].machine == "factory-1-m1"]
+    assert len(shown) == 2 and all(b["visible"] and b["badge"] == "anchored" for b in shown)
     check_png(browser.screenshot(SHOTS / f"machine-{name}.png"), width)
 
 
 def test_machines_list_links_every_machine(browser, explorer):
-    url, _ = explorer
+    url, _, _ = explorer
     browser.viewport(390, 844)
 
     browser.open(url + "/")
