@@ -83,7 +83,8 @@ def sent_batch(sent: dict) -> tuple:
 
 
 def test_sensor_api_lists_the_machines_anchored_batches_as_the_chain_holds_them(explorer, consortium, sensor_batches):
-    sections = {m: json.loads(get(f"{explorer}/api/machines/{m}")[2])["sections"]["sensor_batches"] for m in ("factory-1-m1", "factory-2-m1", "factory-3-m1")}
+    machines = ("factory-1-m1", "factory-2-m1", "factory-3-m1")
+    sections = {m: json.loads(get(f"{explorer}/api/machines/{m}")[2])["sections"]["sensor_batches"] for m in machines}
 
     for machine, section in sections.items():
         expected = [sent_batch(b) for b in sensor_batches if b["header"].machine == machine]

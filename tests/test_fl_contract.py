@@ -395,7 +395,7 @@ def test_an_empty_update_is_refused_and_the_trainer_may_still_commit(env, field,
 
 def test_an_expired_aggregation_window_fails_the_round_and_the_next_starts_from_the_last_final_model(env):
     task_id = env.new_task(aggregation_window=300)
-    r1 = open_with_commits(env, task_id, 1.0)
+    open_with_commits(env, task_id, 1.0)
     run_aggregators(env, task_id)
     last = env.fl.task(task_id).model_hash
     r2 = open_with_commits(env, task_id, 5.0)
@@ -414,7 +414,7 @@ def test_an_expired_aggregation_window_fails_the_round_and_the_next_starts_from_
     assert dict(failed["args"]) == {"taskId": task_id, "round": r2, "reason": "no aggregator quorum before the aggregation deadline"}
     assert env.fl.round(task_id, r2).state == RoundState.FAILED
     task = env.fl.task(task_id)
-    assert (task.rounds_finalized, task.model_hash) == (1, last) and r1 == 1
+    assert (task.rounds_finalized, task.model_hash) == (1, last)
     r3 = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     assert env.fl.round(task_id, r3).base_model_hash == last != keccak(encode_weights(model(0.0), SPEC))
 
