@@ -1,5 +1,5 @@
 """Shared fixtures: a real anvil, a deployed consortium, chain snapshots, ape in a copy of the project. No mocked chain
-anywhere; a test marked `@needs(part)` (tests/parts.py) skips locally and fails in CI when the part is missing."""
+anywhere."""
 
 from __future__ import annotations
 
@@ -22,14 +22,6 @@ from fedpm.settings import Settings, load_settings
 from tests.parts import require
 
 TEST_PASSWORD = "test-password"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before any fixture runs: every part named by a `needs` mark is there, or the test skips (fails in CI)."""
-    for mark in item.iter_markers("needs"):
-        for name in mark.args:
-            require(name)
 
 
 def dev_key(name: str) -> Account:

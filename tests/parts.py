@@ -4,8 +4,8 @@ skips locally and fails in CI.
 `.ci/run` runs with `CI=true`; there a missing part fails the test, naming the part, where it was looked for and
 the fix, so nothing skips silently. Binaries are found through an override variable first (`FEDPM_CHROMIUM=...`,
 pointing nowhere hides the part), then PATH. Use `require(name)` where the test needs the part itself (it returns
-the binary's path, the file, the loaded library) and `@needs(name)` where it only must be there (tests/ only: the
-mark is enforced by tests/conftest.py).
+the binary's path, the file, the loaded library) and `@needs(name)` where it only must be there (the root
+conftest.py checks the mark before the test's fixtures run).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def require(name: str) -> Any:
 
 
 def needs(*names: str) -> pytest.MarkDecorator:
-    """Mark a test (or `pytestmark` a module) under tests/ as needing the named parts."""
+    """Mark a test (or `pytestmark` a module) as needing the named parts."""
     unknown = set(names) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; known: {sorted(PARTS)}")
