@@ -28,15 +28,21 @@ $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Mosquitto (MQTT broker) and Chromium (explorer browser tests) come from Debian's packages.
-$(SYS_STAMP):
-	@if ! command -v mosquitto >/dev/null || ! command -v chromium >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto chromium >/dev/null) \
-	      || echo "warning: could not install mosquitto/chromium; their tests will skip"; \
-	  else echo "warning: run as root or install mosquitto and chromium yourself"; fi; \
-	fi
-	@mkdir -p $(VENV) && touch $@
+# Mosquitto (MQTT broker) and Chromium (explorer browser tests) come from Debian's packages, looked up as the tests
+# do (tests/parts.py). Without them their tests skip, so the stamp is only written once both are there; with CI set
+# (.ci/run) a missing one stops make, as it would fail those tests.
+SYS_PARTS := mosquitto chromium
+$(SYS_STAMP): $(PY_STAMP)
+	@missing=$$($(PY) -m tests.parts $(SYS_PARTS)) || exit 1; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYS_PARTS) >/dev/null; \
+	  missing=$$($(PY) -m tests.parts $(SYS_PARTS)) || exit 1; \
+	fi; \
+	fix="apt-get install $$missing as root (make tries it when run as root)"; \
+	if [ -z "$$missing" ]; then touch $@; else case "$${CI,,}" in \
+	  ""|0|false|no|off) echo "warning: $$missing missing, their tests will skip: $$fix";; \
+	  *) echo "error: $$missing missing, and CI=$$CI allows no skips: $$fix" >&2; exit 1;; \
+	esac; fi
 
 demo: install
 	$(PY) -m fedpm.demo

@@ -1,8 +1,8 @@
 """Compile fedpm's contracts with solc-js through py-solc-x's `compile_standard`.
 
 The same settings go to ape-solidity through ape-config.yaml (EVM version, optimizer), so `ape compile` and
-this path yield the same ABI and bytecode. Output is cached under `build/` keyed by a hash of every input,
-so node processes that start in parallel reuse one compilation.
+this path yield the same ABI and bytecode. Output is cached under `out/compile/` (the work tree's output folder,
+beside the demo's) keyed by a hash of every input, so node processes that start in parallel reuse one compilation.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from chain.toolchain import CONTRACTS_DIR, REPO_ROOT, SOLC_VERSION, install_solc
 from fedpm.errors import FedpmError
 
 OPTIMIZER_RUNS = 200
+CACHE_DIR = REPO_ROOT / "out" / "compile"
 
 
 class CompileError(FedpmError):
@@ -69,7 +70,7 @@ def compile_contracts(evm_version: str = "paris", contracts_dir: Path = CONTRACT
     sources = read_sources(contracts_dir)
     std_input = standard_input(sources, evm_version)
     key = hashlib.sha256(canonical_json([std_input, SOLC_VERSION, _oz_version()])).hexdigest()[:16]
-    cache = (cache_dir or REPO_ROOT / "build") / f"artifacts-{key}.json"
+    cache = (cache_dir or CACHE_DIR) / f"artifacts-{key}.json"
     if cache.exists():
         return {name: Artifact(**a) for name, a in json.loads(cache.read_text()).items()}
     output = _run_solc(std_input)

@@ -19,7 +19,13 @@ from chain.node import free_port
 from fedpm.errors import FedpmError
 
 
+MOSQUITTO_ENV = "FEDPM_MOSQUITTO"  # a mosquitto binary elsewhere; when set, the only place looked
+
+
 def mosquitto_path() -> str | None:
+    if MOSQUITTO_ENV in os.environ:
+        path = os.environ[MOSQUITTO_ENV]
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
     return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 

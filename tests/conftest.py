@@ -1,7 +1,12 @@
-"""Shared fixtures: a real anvil, a deployed consortium, chain snapshots. No mocked chain anywhere."""
+"""Shared fixtures: a real anvil, a deployed consortium, chain snapshots, ape in a copy of the project. No mocked chain
+anywhere."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -11,8 +16,10 @@ from eth_utils import keccak
 
 from chain.connect import ChainContext, connect
 from chain.node import LocalChain
+from chain.toolchain import REPO_ROOT
 from fedpm.consortium import Consortium, bootstrap, demo_plan
 from fedpm.settings import Settings, load_settings
+from tests.parts import require
 
 TEST_PASSWORD = "test-password"
 
@@ -61,3 +68,28 @@ def snapshot(ctx: ChainContext) -> Iterator[None]:
 def advance_time(ctx: ChainContext, seconds: int) -> None:
     ctx.w3.provider.make_request("evm_increaseTime", [seconds])
     ctx.w3.provider.make_request("evm_mine", [])
+
+
+@dataclass(frozen=True)
+class ApeProject:
+    """`ape` run in a copy of the project (config, contracts, scripts; node_modules linked), so that ape's `.build/`
+    lands in the test's tmp folder and not in the work tree. PYTHONPATH keeps the scripts on this checkout's code."""
+
+    binary: str
+    path: Path
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        env = {**(os.environ if env is None else env), "PYTHONPATH": str(REPO_ROOT)}
+        return subprocess.run([self.binary, *args], cwd=self.path, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def ape(tmp_path: Path) -> ApeProject:
+    binary = require("ape")
+    project = tmp_path / "ape-project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "ape-config.yaml", project)
+    for folder in ("contracts", "scripts"):
+        shutil.copytree(REPO_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "node_modules").symlink_to(REPO_ROOT / "node_modules")
+    return ApeProject(binary, project)

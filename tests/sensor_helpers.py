@@ -8,13 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from chain.node import free_port
-from fedpm.broker import LocalBroker, mosquitto_path
+from fedpm.broker import LocalBroker
+from tests.parts import needs
 
-MOSQUITTO = mosquitto_path()
-needs_mosquitto = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto binary not installed (apt-get install mosquitto)")
+needs_mosquitto = needs("mosquitto")
 REPO = Path(__file__).resolve().parents[1]
 Mosquitto = LocalBroker  # the product's broker launcher: own config, port and persistence; restartable
 

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 from chain.keystore import Keystore
-from chain.toolchain import REPO_ROOT
 from fl_node.coordinator import publish_task
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
 from tests.conftest import TEST_PASSWORD, dev_key
 
-pytestmark = [pytest.mark.usefixtures("snapshot"), pytest.mark.skipif(shutil.which("ape") is None, reason="ape is not on PATH (run through `make test`)")]
+pytestmark = pytest.mark.usefixtures("snapshot")
 
 
-def test_ape_run_round_opens_the_next_round(consortium, tmp_path):
+def test_ape_run_round_opens_the_next_round(ape, consortium, tmp_path):
     fl = FederatedLearning(consortium.ctx)
     named = [("00.w", np.zeros(3, np.float32))]
     task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "store"), {"task": "t"}, named, rounds=1, min_participants=1,
@@ -28,8 +25,7 @@ def test_ape_run_round_opens_the_next_round(consortium, tmp_path):
     url = consortium.ctx.w3.provider.endpoint_uri
     env = {**os.environ, "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": TEST_PASSWORD, "FEDPM_CHAIN_DEPLOYMENT_FILE": str(consortium.ctx.deployment_path)}
 
-    out = subprocess.run(["ape", "run", "round", "--task", str(task_id), "--as", "gov-a", "--network", f"ethereum:local:{url}"],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = ape.run("run", "round", "--task", str(task_id), "--as", "gov-a", "--network", f"ethereum:local:{url}", env=env)
 
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"opened round 1 of task {task_id}" in out.stdout

@@ -95,18 +95,13 @@ def test_deployment_file_is_reused_by_another_process_and_rejected_for_another_c
         stale.deployment
 
 
-def test_ape_compile_matches_the_python_compile_path(tmp_path):
+def test_ape_compile_matches_the_python_compile_path(ape):
     """ape-solidity and chain.compile use the same solc-js shim and settings: same ABI, same code."""
-    import shutil
-
     from chain.compile import compile_contracts
-    from chain.toolchain import REPO_ROOT
 
-    if shutil.which("ape") is None:
-        pytest.skip("ape is not on PATH (run through `make test`)")
-    out = subprocess.run(["ape", "compile", "--force"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = ape.run("compile", "--force")
     assert out.returncode == 0, out.stdout + out.stderr
-    ape = json.loads((REPO_ROOT / ".build" / "__local__.json").read_text())["contractTypes"]
+    ape_types = json.loads((ape.path / ".build" / "__local__.json").read_text())["contractTypes"]
     ours = compile_contracts()
 
     def strip_metadata(code: str) -> bytes:  # the CBOR tail names source paths; the code before it must agree
@@ -114,20 +109,15 @@ def test_ape_compile_matches_the_python_compile_path(tmp_path):
         return raw[: -(int.from_bytes(raw[-2:], "big") + 2)]
 
     for name in ("ConsortiumRegistry", "FederatedLearning"):
-        assert sorted(map(json.dumps, ape[name]["abi"])) == sorted(map(json.dumps, ours[name].abi))
-        assert strip_metadata(ape[name]["deploymentBytecode"]["bytecode"]) == strip_metadata(ours[name].bytecode)
+        assert sorted(map(json.dumps, ape_types[name]["abi"])) == sorted(map(json.dumps, ours[name].abi))
+        assert strip_metadata(ape_types[name]["deploymentBytecode"]["bytecode"]) == strip_metadata(ours[name].bytecode)
 
 
-def test_ape_run_deploy_writes_a_deployment_file_with_the_same_abi_hashes(tmp_path):
-    import shutil
-
+def test_ape_run_deploy_writes_a_deployment_file_with_the_same_abi_hashes(ape, tmp_path):
     from chain.compile import compile_contracts
-    from chain.toolchain import REPO_ROOT
 
-    if shutil.which("ape") is None:
-        pytest.skip("ape is not on PATH (run through `make test`)")
     env = {**__import__("os").environ, "FEDPM_HOME": str(tmp_path)}
-    out = subprocess.run(["ape", "run", "deploy", "--network", "ethereum:local:foundry"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = ape.run("run", "deploy", "--network", "ethereum:local:foundry", env=env)
 
     assert out.returncode == 0, out.stdout + out.stderr
     (path,) = (tmp_path / "deployments").glob("*.json")

@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from chain.toolchain import REPO_ROOT
-from fedpm.demo import DEFAULT_DATA
 from fl_node.modelfile import decode_spec, model_hash
+from tests.parts import needs
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not DEFAULT_DATA.is_file(), reason=f"C-MAPSS data not at {DEFAULT_DATA}")]
+pytestmark = [pytest.mark.slow, needs("cmapss")]
 
 
 def test_demo_runs_every_part_and_writes_its_outputs(tmp_path):

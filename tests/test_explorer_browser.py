@@ -9,7 +9,6 @@ import base64
 import io
 import itertools
 import json
-import shutil
 import sqlite3
 import subprocess
 import time
@@ -21,24 +20,24 @@ import requests
 from websockets.sync.client import connect as ws_connect
 
 from chain.node import free_port
+from chain.toolchain import REPO_ROOT
 from fedpm.explorer.server import start_explorer
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.store import store_path
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
+from tests.parts import require
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.usefixtures("snapshot"),
-              pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)")]
-SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+pytestmark = pytest.mark.usefixtures("snapshot")
+SHOTS = REPO_ROOT / "out" / "screenshots"  # kept after the run for a look; out/ is the tree's output folder
 
 
 class Browser:
     """One headless Chromium page, driven over the DevTools protocol."""
 
-    def __init__(self, profile: Path) -> None:
+    def __init__(self, chromium: str, profile: Path) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        self.proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                                       "--disable-background-networking", "--disable-component-update", "--disable-sync",
                                       "--hide-scrollbars", f"--user-data-dir={profile}", f"--remote-debugging-port={self.port}",
                                       "--remote-debugging-address=127.0.0.1", "about:blank"],
@@ -105,7 +104,7 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    b = Browser(tmp_path_factory.mktemp("chromium-profile"))
+    b = Browser(require("chromium"), tmp_path_factory.mktemp("chromium-profile"))
     yield b
     b.close()
 

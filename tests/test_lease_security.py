@@ -19,7 +19,7 @@ REENTRANT = keccak(text="ReentrancyGuardReentrantCall()")[:4]
 
 
 def compile_test_contracts() -> dict[str, dict[str, Any]]:
-    """abi + bytecode of tests/contracts/*.sol, through the one compile path (cached in build/)."""
+    """abi + bytecode of tests/contracts/*.sol, through the one compile path (cached in out/compile/)."""
     arts = compile_contracts(contracts_dir=REPO_ROOT / "tests" / "contracts")
     return {name: {"abi": a.abi, "bytecode": a.bytecode} for name, a in arts.items()}
 
