@@ -48,7 +48,7 @@ interface ISensorBatchRegistry {
     error SkippedSeq(address device, uint64 seq, uint64 expected);
     /// @notice A batch with no readings or a zero Merkle root.
     error EmptyBatch();
-    /// @notice count and times disagree: fromTime > toTime, a single reading spanning a time range, or too many readings.
+    /// @notice count and times disagree: fromTime > toTime, or a single reading spanning a time range.
     error InconsistentBatch(uint32 count, uint64 fromTime, uint64 toTime);
     /// @notice `anchorBatches` got arrays of different lengths.
     error LengthMismatch(uint256 batches, uint256 devices, uint256 signatures);
