@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IConsortiumErrors} from "./interfaces/IConsortiumErrors.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IMachineLease} from "./interfaces/IMachineLease.sol";
 import {Leases} from "./libraries/Leases.sol";
@@ -159,7 +160,7 @@ contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
     function _requireManufacturer(bytes32 machineId) private view returns (bytes32 org) {
         _registry.requireRole(msg.sender, Roles.MANUFACTURER);
         IConsortiumRegistry.Machine memory m = _registry.machine(machineId);
-        if (!m.registered) revert IConsortiumRegistry.UnknownMachine(machineId);
+        if (!m.registered) revert IConsortiumErrors.UnknownMachine(machineId);
         org = _registry.orgOf(msg.sender);
         if (org != m.manufacturerOrg) revert NotManufacturer(machineId, msg.sender);
     }
