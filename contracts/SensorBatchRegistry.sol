@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {RegistryGated} from "./base/RegistryGated.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {ISensorBatchRegistry} from "./interfaces/ISensorBatchRegistry.sol";
 import {SensorBatches} from "./libraries/SensorBatches.sol";
@@ -10,35 +11,26 @@ import {SensorBatches} from "./libraries/SensorBatches.sol";
 /// @title SensorBatchRegistry
 /// @notice Anchors device-signed Merkle roots of sensor batches. Storage per batch is one slot (the hash of the
 /// full anchor) plus a per-device sequence counter; the anchor's fields are emitted in `BatchAnchored`.
-contract SensorBatchRegistry is ISensorBatchRegistry, EIP712 {
+contract SensorBatchRegistry is ISensorBatchRegistry, RegistryGated, EIP712 {
     bytes32 public constant BATCH_TYPEHASH =
         keccak256("Batch(bytes32 machineId,uint64 deviceSeq,uint64 fromTime,uint64 toTime,uint32 count,bytes32 merkleRoot)");
 
-    IConsortiumRegistry private immutable _registry;
     mapping(address device => uint64) private _nextSeq;
     mapping(address device => mapping(uint64 seq => bytes32)) private _anchors;
 
-    constructor(IConsortiumRegistry registry) EIP712("fedpm SensorBatchRegistry", "1") {
-        _registry = registry;
-    }
+    constructor(IConsortiumRegistry registry) RegistryGated(registry) EIP712("fedpm SensorBatchRegistry", "1") {}
 
     /// @inheritdoc ISensorBatchRegistry
-    function anchorBatch(Batch calldata batch, address device, bytes calldata signature) external {
-        if (!_registry.isMember(msg.sender)) revert NotMember(msg.sender);
+    function anchorBatch(Batch calldata batch, address device, bytes calldata signature) external onlyMember {
         _anchor(batch, device, signature);
     }
 
     /// @inheritdoc ISensorBatchRegistry
-    function anchorBatches(Batch[] calldata batches, address[] calldata devices, bytes[] calldata signatures) external {
-        if (!_registry.isMember(msg.sender)) revert NotMember(msg.sender);
+    function anchorBatches(Batch[] calldata batches, address[] calldata devices, bytes[] calldata signatures) external onlyMember {
         if (batches.length != devices.length || batches.length != signatures.length) revert LengthMismatch(batches.length, devices.length, signatures.length);
         for (uint256 i = 0; i < batches.length; i++) {
             _anchor(batches[i], devices[i], signatures[i]);
         }
-    }
-
-    function registry() external view returns (IConsortiumRegistry) {
-        return _registry;
     }
 
     /// @inheritdoc ISensorBatchRegistry
@@ -81,10 +73,7 @@ contract SensorBatchRegistry is ISensorBatchRegistry, EIP712 {
         }
         (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(batchDigest(batch), signature);
         if (err != ECDSA.RecoverError.NoError || recovered != device) revert BadDeviceSignature(device, recovered);
-        (bytes32 bound, bool active) = _registry.deviceMachine(device);
-        if (bound == bytes32(0)) revert UnknownDevice(device);
-        if (!active) revert DeviceNotActive(device);
-        if (bound != batch.machineId) revert DeviceOfAnotherMachine(device, bound, batch.machineId);
+        registry().requireActiveDevice(batch.machineId, device);
         uint64 expected = _nextSeq[device];
         if (batch.deviceSeq < expected) revert ReplayedSeq(device, batch.deviceSeq, expected);
         if (batch.deviceSeq > expected) revert SkippedSeq(device, batch.deviceSeq, expected);
