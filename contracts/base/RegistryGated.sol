@@ -28,8 +28,8 @@ abstract contract RegistryGated is IConsortiumErrors {
         _;
     }
 
-    /// @dev The check behind `onlyRole`, for modifiers that gate on more than the role (as OpenZeppelin's
-    /// AccessControl._checkRole).
+    /// @dev The check behind `onlyRole`, for gates that check more than the role first (FederatedLearning's task
+    /// trainers and aggregators), as OpenZeppelin's AccessControl._checkRole.
     function _checkRole(uint256 role) internal view {
         _registry.requireRole(msg.sender, role);
     }
