@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {Membership} from "./libraries/Membership.sol";
 import {Governance} from "./libraries/Governance.sol";
+import {Machines} from "./libraries/Machines.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title ConsortiumRegistry
@@ -11,6 +12,7 @@ import {Roles} from "./libraries/Roles.sol";
 contract ConsortiumRegistry is IConsortiumRegistry {
     using Membership for Membership.Members;
     using Governance for Governance.Proposals;
+    using Machines for Machines.Fleet;
 
     uint256 public constant GOVERNOR = Roles.GOVERNOR;
     uint256 public constant OPERATOR = Roles.OPERATOR;
@@ -20,10 +22,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     Membership.Members private _members;
     Governance.Proposals private _proposals;
-    mapping(bytes32 => Machine) private _machines;
-    bytes32[] private _machineIds;
-    mapping(address => bytes32) private _deviceMachine;
-    mapping(address => bool) private _deviceActive;
+    Machines.Fleet private _fleet;
 
     modifier onlyRole(uint256 role) {
         _members.requireRole(msg.sender, role);
@@ -105,39 +104,25 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     // ------------------------------------------------------------------ machines and devices
 
     /// @notice Register a machine the caller's org operates, built by `manufacturerOrg`.
-    /// Requirements: caller's org is an OPERATOR; the manufacturer org is active with MANUFACTURER. Emits MachineRegistered.
+    /// Requirements: caller's org holds OPERATOR; the manufacturer org is active and holds MANUFACTURER;
+    /// `machineId` is not registered yet. Emits MachineRegistered.
     function registerMachine(bytes32 machineId, bytes32 manufacturerOrg, bytes32 metadataHash) external onlyRole(OPERATOR) {
-        if (_machines[machineId].registered) revert MachineExists(machineId);
-        Membership.Org storage maker = _members.orgs[manufacturerOrg];
-        if (!maker.active) revert UnknownOrg(manufacturerOrg);
-        if (maker.roles & Roles.MANUFACTURER == 0) revert InvalidRoles(maker.roles);
-        bytes32 operatorOrg = _members.orgOf(msg.sender);
-        _machines[machineId] = Machine(operatorOrg, manufacturerOrg, metadataHash, true);
-        _machineIds.push(machineId);
-        emit MachineRegistered(machineId, operatorOrg, manufacturerOrg, metadataHash);
+        _members.requireOrgRole(manufacturerOrg, Roles.MANUFACTURER);
+        _fleet.register(machineId, _members.orgOf(msg.sender), manufacturerOrg, metadataHash);
     }
 
     /// @notice Bind a device signing key to a machine of the caller's org. A key is bound once, ever.
-    /// Emits DeviceRegistered.
+    /// Requirements: caller is a member; `device` is non-zero and was never bound; the machine is registered and
+    /// the caller's org operates it. Emits DeviceRegistered.
     function registerDevice(address device, bytes32 machineId) external {
-        if (device == address(0)) revert ZeroAddress();
-        if (_deviceMachine[device] != bytes32(0)) revert DeviceExists(device);
-        _requireOperator(machineId, msg.sender);
-        _deviceMachine[device] = machineId;
-        _deviceActive[device] = true;
-        emit DeviceRegistered(device, machineId);
+        _fleet.bindDevice(device, machineId, _members.orgOf(msg.sender));
     }
 
-    /// @notice Revoke a device key (lost, compromised, replaced). Operator or manufacturer of its machine.
-    /// Emits DeviceRevoked.
+    /// @notice Revoke a device key (lost, compromised, replaced).
+    /// Requirements: caller is a member; the device is active; the caller's org operates or manufactured its
+    /// machine. Emits DeviceRevoked.
     function revokeDevice(address device) external {
-        bytes32 machineId = _deviceMachine[device];
-        if (!_deviceActive[device]) revert UnknownDevice(device);
-        bytes32 caller = _members.orgOf(msg.sender);
-        Machine storage m = _machines[machineId];
-        if (caller != m.operatorOrg && caller != m.manufacturerOrg) revert NotMachineOperator(machineId, msg.sender);
-        _deviceActive[device] = false;
-        emit DeviceRevoked(device, machineId);
+        _fleet.revokeDevice(device, _members.orgOf(msg.sender));
     }
 
     // ------------------------------------------------------------------ views
@@ -151,8 +136,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     function isMember(address account) external view returns (bool) {
-        bytes32 orgId = _members.orgOfAccount[account];
-        return orgId != bytes32(0) && _members.orgs[orgId].active;
+        return _members.isMember(account);
     }
 
     function orgOf(address account) external view returns (bytes32) {
@@ -186,15 +170,19 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     function machine(bytes32 machineId) external view returns (Machine memory) {
-        return _machines[machineId];
+        return _fleet.machines[machineId];
     }
 
     function machineIds() external view returns (bytes32[] memory) {
-        return _machineIds;
+        return _fleet.ids;
     }
 
     function deviceMachine(address device) external view returns (bytes32 machineId, bool active) {
-        return (_deviceMachine[device], _deviceActive[device]);
+        return (_fleet.deviceMachine[device], _fleet.deviceActive[device]);
+    }
+
+    function requireActiveDevice(bytes32 machineId, address device) external view {
+        _fleet.requireActiveDevice(machineId, device);
     }
 
     // ------------------------------------------------------------------ internals
@@ -203,12 +191,6 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         bytes32 proposerOrg = _members.orgOf(msg.sender);
         id = _proposals.create(Proposal(kind, orgId, name, roles, account, newThreshold, msg.sender, 0, false));
         _proposals.approve(id, proposerOrg);
-    }
-
-    function _requireOperator(bytes32 machineId, address account) private view {
-        Machine storage m = _machines[machineId];
-        if (!m.registered) revert UnknownMachine(machineId);
-        if (_members.orgOf(account) != m.operatorOrg) revert NotMachineOperator(machineId, account);
     }
 
     function _isGovernor(bytes32 orgId) private view returns (bool) {

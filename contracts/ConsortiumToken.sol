@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {RegistryGated} from "./base/RegistryGated.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {Roles} from "./libraries/Roles.sol";
 
@@ -15,23 +16,14 @@ import {Roles} from "./libraries/Roles.sol";
 /// - the governors (k-of-n in the registry) control supply, e.g. against off-chain fiat settlement;
 /// - ERC-20 approve/transferFrom gives pull-payment accounting without payable functions or `call{value:}`
 ///   (no ether re-entrancy surface in the lease contract).
-contract ConsortiumToken is ERC20 {
-    IConsortiumRegistry private immutable _registry;
-
+contract ConsortiumToken is ERC20, RegistryGated {
     /// @param registry The consortium registry that says who is a governor.
-    constructor(IConsortiumRegistry registry) ERC20("fedpm Consortium Token", "FCT") {
-        _registry = registry;
-    }
+    constructor(IConsortiumRegistry registry) ERC20("fedpm Consortium Token", "FCT") RegistryGated(registry) {}
 
     /// @notice Mint `amount` to `to`.
     /// Requirements: caller belongs to an active organization holding GOVERNOR (else NotMember / MissingRole).
     /// Emits Transfer(address(0), to, amount).
-    function mint(address to, uint256 amount) external {
-        _registry.requireRole(msg.sender, Roles.GOVERNOR);
+    function mint(address to, uint256 amount) external onlyRole(Roles.GOVERNOR) {
         _mint(to, amount);
-    }
-
-    function registry() external view returns (IConsortiumRegistry) {
-        return _registry;
     }
 }

@@ -1,58 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {RegistryGated} from "./base/RegistryGated.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IFederatedLearning} from "./interfaces/IFederatedLearning.sol";
 import {FederatedRounds} from "./libraries/FederatedRounds.sol";
+import {FederatedTasks} from "./libraries/FederatedTasks.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title FederatedLearning
 /// @notice Runs federated learning rounds among consortium members; see IFederatedLearning.
-contract FederatedLearning is IFederatedLearning {
+contract FederatedLearning is IFederatedLearning, RegistryGated {
     using FederatedRounds for FederatedRounds.TaskData;
+    using FederatedTasks for FederatedRounds.TaskData[];
 
-    IConsortiumRegistry private immutable _registry;
     FederatedRounds.TaskData[] private _tasks;
 
-    constructor(IConsortiumRegistry registry) {
-        _registry = registry;
-    }
+    constructor(IConsortiumRegistry registry) RegistryGated(registry) {}
 
     /// @notice Create a task; the caller becomes its coordinator.
     /// Requirements: caller's org is a GOVERNOR; every trainer holds TRAINER, every aggregator AGGREGATOR;
-    /// no duplicates; 1 <= minParticipants <= trainers; quorum a strict majority of the aggregators.
+    /// no duplicates; 1 <= minParticipants <= trainers; rounds and windows > 0; non-zero spec and initial model
+    /// hashes; quorum a strict majority of the aggregators (InvalidTaskConfig names the broken rule).
     /// Emits TaskCreated.
-    function createTask(TaskConfig calldata c) external returns (uint256 taskId) {
-        _registry.requireRole(msg.sender, Roles.GOVERNOR);
-        if (c.minParticipants == 0 || c.minParticipants > c.trainers.length) revert InvalidTaskConfig("minParticipants");
-        if (c.rounds == 0 || c.commitWindow == 0 || c.aggregationWindow == 0) revert InvalidTaskConfig("rounds and windows must be positive");
-        if (c.initialModelHash == bytes32(0) || c.specHash == bytes32(0)) revert InvalidTaskConfig("spec and initial model hashes");
-        uint32 n = uint32(c.aggregators.length);
-        uint32 quorum = c.quorum == 0 ? (2 * n + 2) / 3 : c.quorum;
-        if (n == 0 || quorum > n || 2 * quorum <= n) revert InvalidTaskConfig("quorum must be a majority of the aggregators");
-        taskId = _tasks.length;
-        FederatedRounds.TaskData storage t = _tasks.push();
-        for (uint256 i = 0; i < c.trainers.length; i++) {
-            _registry.requireRole(c.trainers[i], Roles.TRAINER);
-            if (t.isTrainer[c.trainers[i]]) revert InvalidTaskConfig("duplicate trainer");
-            t.isTrainer[c.trainers[i]] = true;
-        }
-        for (uint256 i = 0; i < n; i++) {
-            _registry.requireRole(c.aggregators[i], Roles.AGGREGATOR);
-            if (t.isAggregator[c.aggregators[i]]) revert InvalidTaskConfig("duplicate aggregator");
-            t.isAggregator[c.aggregators[i]] = true;
-        }
-        t.trainers = c.trainers;
-        t.aggregators = c.aggregators;
-        t.info = Task(msg.sender, c.specHash, c.specCid, c.minParticipants, c.commitWindow, c.aggregationWindow, quorum, c.rounds, 0, 0, c.initialModelHash, c.initialModelCid);
-        emit TaskCreated(taskId, msg.sender, c.specHash, c.initialModelHash, c.rounds, quorum);
+    function createTask(TaskConfig calldata c) external onlyRole(Roles.GOVERNOR) returns (uint256 taskId) {
+        return _tasks.create(c, registry());
     }
 
     /// @notice Open the next round from the current global model.
     /// Requirements: caller is the task's coordinator; the previous round is finalized or failed; rounds remain.
     /// Emits RoundOpened (and RoundFailed/CommitsClosed if an expired window is applied first).
     function openRound(uint256 taskId) external returns (uint256 round) {
-        FederatedRounds.TaskData storage t = _task(taskId);
+        FederatedRounds.TaskData storage t = _tasks.get(taskId);
         if (msg.sender != t.info.coordinator) revert NotCoordinator(taskId, msg.sender);
         return t.open(taskId);
     }
@@ -61,25 +40,19 @@ contract FederatedLearning is IFederatedLearning {
     /// Requirements: caller is a task trainer still holding TRAINER; round open; before the commit deadline;
     /// one commit per trainer. Emits UpdateCommitted (and CommitsClosed once every trainer committed).
     function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, string calldata cid, uint64 numSamples, uint64 lossMicro) external {
-        FederatedRounds.TaskData storage t = _task(taskId);
-        if (!t.isTrainer[msg.sender]) revert NotTaskTrainer(taskId, msg.sender);
-        _registry.requireRole(msg.sender, Roles.TRAINER);
-        t.commit(taskId, round, Update(updateHash, cid, numSamples, lossMicro, 0));
+        _taskTrainer(taskId).commit(taskId, round, Update(updateHash, cid, numSamples, lossMicro, 0));
     }
 
     /// @notice Vote the aggregate this aggregator computed, with the ascending list of trainers it included.
     /// Requirements: caller is a task aggregator still holding AGGREGATOR; round aggregating; one vote each.
     /// Emits AggregateVoted; at quorum RoundFinalized, UpdatesExcluded and AggregatorsDissented as applicable.
     function voteAggregate(uint256 taskId, uint256 round, bytes32 aggregateHash, string calldata cid, address[] calldata included) external {
-        FederatedRounds.TaskData storage t = _task(taskId);
-        if (!t.isAggregator[msg.sender]) revert NotTaskAggregator(taskId, msg.sender);
-        _registry.requireRole(msg.sender, Roles.AGGREGATOR);
-        t.vote(taskId, round, aggregateHash, cid, included);
+        _taskAggregator(taskId).vote(taskId, round, aggregateHash, cid, included);
     }
 
     /// @notice Apply expired windows of the current round (anyone may call). Emits CommitsClosed or RoundFailed.
     function advance(uint256 taskId) external {
-        FederatedRounds.TaskData storage t = _task(taskId);
+        FederatedRounds.TaskData storage t = _tasks.get(taskId);
         if (t.info.roundsStarted > 0) t.sync(taskId, t.info.roundsStarted);
     }
 
@@ -90,26 +63,37 @@ contract FederatedLearning is IFederatedLearning {
     }
 
     function task(uint256 taskId) external view returns (Task memory info, address[] memory trainers, address[] memory aggregators) {
-        FederatedRounds.TaskData storage t = _task(taskId);
+        FederatedRounds.TaskData storage t = _tasks.get(taskId);
         return (t.info, t.trainers, t.aggregators);
     }
 
     function round(uint256 taskId, uint256 r) external view returns (Round memory info, address[] memory committed) {
-        FederatedRounds.TaskData storage t = _task(taskId);
+        FederatedRounds.TaskData storage t = _tasks.get(taskId);
         if (r == 0 || r > t.info.roundsStarted) revert UnknownRound(taskId, r);
         return (t.rounds[r].info, t.rounds[r].committed);
     }
 
     function update(uint256 taskId, uint256 r, address trainer) external view returns (Update memory) {
-        return _task(taskId).rounds[r].updates[trainer];
+        return _tasks.get(taskId).rounds[r].updates[trainer];
     }
 
     function voteOf(uint256 taskId, uint256 r, address aggregator) external view returns (bytes32) {
-        return _task(taskId).rounds[r].voteKey[aggregator];
+        return _tasks.get(taskId).rounds[r].voteKey[aggregator];
     }
 
-    function _task(uint256 taskId) private view returns (FederatedRounds.TaskData storage) {
-        if (taskId >= _tasks.length) revert UnknownTask(taskId);
-        return _tasks[taskId];
+    // ------------------------------------------------------------------ internals
+
+    /// @dev The task, if the caller is one of its trainers and its org still holds TRAINER (checked in this order).
+    function _taskTrainer(uint256 taskId) private view returns (FederatedRounds.TaskData storage t) {
+        t = _tasks.get(taskId);
+        if (!t.isTrainer[msg.sender]) revert NotTaskTrainer(taskId, msg.sender);
+        _checkRole(Roles.TRAINER);
+    }
+
+    /// @dev The task, if the caller is one of its aggregators and its org still holds AGGREGATOR (in this order).
+    function _taskAggregator(uint256 taskId) private view returns (FederatedRounds.TaskData storage t) {
+        t = _tasks.get(taskId);
+        if (!t.isAggregator[msg.sender]) revert NotTaskAggregator(taskId, msg.sender);
+        _checkRole(Roles.AGGREGATOR);
     }
 }

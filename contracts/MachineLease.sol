@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {RegistryGated} from "./base/RegistryGated.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IMachineLease} from "./interfaces/IMachineLease.sol";
 import {Leases} from "./libraries/Leases.sol";
@@ -15,7 +16,7 @@ import {Roles} from "./libraries/Roles.sol";
 /// @notice The contract replaces the trusted third party of a machine lease: it holds the lessee's deposit,
 /// charges device-signed cumulative usage at the offered tariff, pays the manufacturer by pull payment and
 /// refunds the remainder after closing. Both sides see every step as events. See IMachineLease.
-contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
+contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
     using Leases for Leases.Book;
     using Leases for IMachineLease.LeaseInfo;
     using SafeERC20 for IERC20;
@@ -24,21 +25,19 @@ contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
     uint256 public constant UNIT_SCALE = Leases.UNIT_SCALE;
     uint64 public constant DISPUTE_WINDOW = Leases.DISPUTE_WINDOW;
 
-    IConsortiumRegistry private immutable _registry;
     IERC20 private immutable _token;
     Leases.Book private _book;
 
     /// @param registry Who may act (manufacturers offer, operators accept) and which device belongs to which machine.
     /// @param token The settlement token (ConsortiumToken).
-    constructor(IConsortiumRegistry registry, IERC20 token) EIP712("fedpm MachineLease", "1") {
-        _registry = registry;
+    constructor(IConsortiumRegistry registry, IERC20 token) RegistryGated(registry) EIP712("fedpm MachineLease", "1") {
         _token = token;
     }
 
     /// @notice Offer `machineId` for lease at `tariff`.
-    /// Requirements: caller's org holds MANUFACTURER and is the machine's manufacturer; no open lease on the
-    /// machine; unit price > 0; term not over. Emits LeaseOffered.
-    function offer(bytes32 machineId, Tariff calldata tariff) external returns (uint256 leaseId) {
+    /// Requirements: caller's org holds MANUFACTURER (onlyRole) and is the machine's manufacturer; no open lease
+    /// on the machine; unit price > 0; term not over. Emits LeaseOffered.
+    function offer(bytes32 machineId, Tariff calldata tariff) external onlyRole(Roles.MANUFACTURER) returns (uint256 leaseId) {
         bytes32 org = _requireManufacturer(machineId);
         return _book.create(machineId, org, msg.sender, tariff);
     }
@@ -50,9 +49,10 @@ contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
     }
 
     /// @notice Accept an offer, pay `deposit` (approve it first) and set the opening counter.
-    /// Requirements: caller's org holds OPERATOR and operates the machine; status Offered; term not over;
-    /// deposit >= minDeposit and > 0; `opening` signed by the machine's active device. Emits LeaseAccepted.
-    function accept(uint256 leaseId, uint256 deposit, UsageReport calldata opening, bytes calldata signature) external nonReentrant {
+    /// Requirements: caller's org holds OPERATOR (onlyRole) and operates the machine; status Offered; term not
+    /// over; deposit >= minDeposit and > 0; `opening` signed by the machine's active device (as in reportUsage).
+    /// Emits LeaseAccepted.
+    function accept(uint256 leaseId, uint256 deposit, UsageReport calldata opening, bytes calldata signature) external nonReentrant onlyRole(Roles.OPERATOR) {
         LeaseInfo storage l = _book.get(leaseId);
         bytes32 org = _requireOperator(l, leaseId);
         _verify(l, leaseId, opening, signature);
@@ -61,7 +61,8 @@ contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
     }
 
     /// @notice Charge a device-signed cumulative reading; anyone may submit it.
-    /// Requirements: signer is the leased machine's registered, active device; report names this lease and machine;
+    /// Requirements: report names this lease and machine (WrongLease); signer is the leased machine's active device
+    /// (ConsortiumRegistry.requireActiveDevice: UnknownDevice, DeviceOfAnotherMachine, DeviceNotActive);
     /// readAt newer than the last reading (replays are stale) and not in the future; counter not below the last;
     /// status Active or Paused, or Closing with a reading taken before the close and the dispute window open.
     /// Emits UsageCharged; LeasePaused when the deposit runs out.
@@ -136,10 +137,6 @@ contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
         return _hashTypedDataV4(keccak256(abi.encode(USAGE_TYPEHASH, report.leaseId, report.machineId, report.counter, report.readAt)));
     }
 
-    function registry() external view returns (IConsortiumRegistry) {
-        return _registry;
-    }
-
     function token() external view returns (IERC20) {
         return _token;
     }
@@ -150,36 +147,33 @@ contract MachineLease is IMachineLease, EIP712, ReentrancyGuard {
     function _verify(LeaseInfo storage l, uint256 leaseId, UsageReport calldata r, bytes calldata signature) private view returns (address device) {
         if (r.leaseId != leaseId || r.machineId != l.machineId) revert WrongLease(leaseId, r.leaseId, r.machineId);
         device = ECDSA.recover(usageDigest(r), signature);
-        (bytes32 bound, bool active) = _registry.deviceMachine(device);
-        if (bound == bytes32(0)) revert UnknownDevice(device);
-        if (bound != l.machineId) revert WrongDevice(device, bound, l.machineId);
-        if (!active) revert DeviceNotActive(device);
+        registry().requireActiveDevice(l.machineId, device);
     }
 
+    /// @dev The caller's org, if it built the machine (the caller's MANUFACTURER role is checked by onlyRole).
     function _requireManufacturer(bytes32 machineId) private view returns (bytes32 org) {
-        _registry.requireRole(msg.sender, Roles.MANUFACTURER);
-        IConsortiumRegistry.Machine memory m = _registry.machine(machineId);
-        if (!m.registered) revert IConsortiumRegistry.UnknownMachine(machineId);
-        org = _registry.orgOf(msg.sender);
+        IConsortiumRegistry.Machine memory m = registry().machine(machineId);
+        if (!m.registered) revert UnknownMachine(machineId);
+        org = registry().orgOf(msg.sender);
         if (org != m.manufacturerOrg) revert NotManufacturer(machineId, msg.sender);
     }
 
+    /// @dev The caller's org, if it operates the leased machine (the OPERATOR role is checked by onlyRole).
     function _requireOperator(LeaseInfo storage l, uint256 leaseId) private view returns (bytes32 org) {
-        _registry.requireRole(msg.sender, Roles.OPERATOR);
-        org = _registry.orgOf(msg.sender);
-        if (org != _registry.machine(l.machineId).operatorOrg) revert NotLessee(leaseId, msg.sender);
+        org = registry().orgOf(msg.sender);
+        if (org != registry().machine(l.machineId).operatorOrg) revert NotLessee(leaseId, msg.sender);
     }
 
     function _requireOwner(LeaseInfo storage l, uint256 leaseId) private view {
-        if (_registry.orgOf(msg.sender) != l.ownerOrg) revert NotLeaseOwner(leaseId, msg.sender);
+        if (registry().orgOf(msg.sender) != l.ownerOrg) revert NotLeaseOwner(leaseId, msg.sender);
     }
 
     function _requireLessee(LeaseInfo storage l, uint256 leaseId) private view {
-        if (_registry.orgOf(msg.sender) != l.lesseeOrg) revert NotLessee(leaseId, msg.sender);
+        if (registry().orgOf(msg.sender) != l.lesseeOrg) revert NotLessee(leaseId, msg.sender);
     }
 
     function _requireCloser(LeaseInfo storage l, uint256 leaseId) private view {
-        bytes32 org = _registry.orgOf(msg.sender);
+        bytes32 org = registry().orgOf(msg.sender);
         if (org == l.lesseeOrg) return;
         if (org != l.ownerOrg) revert NotLessee(leaseId, msg.sender);
         if (block.timestamp <= l.tariff.validUntil) revert TermNotEnded(leaseId, l.tariff.validUntil);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {RegistryGated} from "./base/RegistryGated.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {IMaintenanceLog} from "./interfaces/IMaintenanceLog.sol";
 import {MaintenanceHistory} from "./libraries/MaintenanceHistory.sol";
@@ -8,15 +9,12 @@ import {MaintenanceHistory} from "./libraries/MaintenanceHistory.sol";
 /// @title MaintenanceLog
 /// @notice Hashes of maintenance records, append-only and hash-chained per machine. The machine's operator org
 /// and its manufacturer org may append; the registry says who they are.
-contract MaintenanceLog is IMaintenanceLog {
+contract MaintenanceLog is IMaintenanceLog, RegistryGated {
     using MaintenanceHistory for MaintenanceHistory.Log;
 
-    IConsortiumRegistry private immutable _registry;
     MaintenanceHistory.Log private _log;
 
-    constructor(IConsortiumRegistry registry) {
-        _registry = registry;
-    }
+    constructor(IConsortiumRegistry registry) RegistryGated(registry) {}
 
     /// @inheritdoc IMaintenanceLog
     function append(bytes32 machineId, bytes32 recordHash, bytes32 prevHash, bytes32 corrects, Kind kind, uint64 time) external returns (uint256 index) {
@@ -43,10 +41,11 @@ contract MaintenanceLog is IMaintenanceLog {
 
     /// @dev The caller's org, if it operates or manufactured the machine; reverts otherwise.
     function _requireParty(bytes32 machineId, address account) private view returns (bytes32 org) {
-        IConsortiumRegistry.Machine memory m = _registry.machine(machineId);
+        IConsortiumRegistry reg = registry();
+        IConsortiumRegistry.Machine memory m = reg.machine(machineId);
         if (!m.registered) revert UnknownMachine(machineId);
-        if (!_registry.isMember(account)) revert NotMachineParty(machineId, account);
-        org = _registry.orgOf(account);
+        if (!reg.isMember(account)) revert NotMachineParty(machineId, account);
+        org = reg.orgOf(account);
         if (org != m.operatorOrg && org != m.manufacturerOrg) revert NotMachineParty(machineId, account);
     }
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {RegistryGated} from "./base/RegistryGated.sol";
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
 import {ISensorBatchRegistry} from "./interfaces/ISensorBatchRegistry.sol";
 import {SensorBatches} from "./libraries/SensorBatches.sol";
@@ -10,51 +10,42 @@ import {SensorBatches} from "./libraries/SensorBatches.sol";
 /// @title SensorBatchRegistry
 /// @notice Anchors device-signed Merkle roots of sensor batches. Storage per batch is one slot (the hash of the
 /// full anchor) plus a per-device sequence counter; the anchor's fields are emitted in `BatchAnchored`.
-contract SensorBatchRegistry is ISensorBatchRegistry, EIP712 {
+contract SensorBatchRegistry is ISensorBatchRegistry, RegistryGated, EIP712 {
+    using SensorBatches for SensorBatches.Anchors;
+
     bytes32 public constant BATCH_TYPEHASH =
         keccak256("Batch(bytes32 machineId,uint64 deviceSeq,uint64 fromTime,uint64 toTime,uint32 count,bytes32 merkleRoot)");
 
-    IConsortiumRegistry private immutable _registry;
-    mapping(address device => uint64) private _nextSeq;
-    mapping(address device => mapping(uint64 seq => bytes32)) private _anchors;
+    SensorBatches.Anchors private _anchors;
 
-    constructor(IConsortiumRegistry registry) EIP712("fedpm SensorBatchRegistry", "1") {
-        _registry = registry;
+    constructor(IConsortiumRegistry registry) RegistryGated(registry) EIP712("fedpm SensorBatchRegistry", "1") {}
+
+    /// @inheritdoc ISensorBatchRegistry
+    function anchorBatch(Batch calldata batch, address device, bytes calldata signature) external onlyMember {
+        _anchors.anchor(batch, device, batchDigest(batch), signature, registry());
     }
 
     /// @inheritdoc ISensorBatchRegistry
-    function anchorBatch(Batch calldata batch, address device, bytes calldata signature) external {
-        if (!_registry.isMember(msg.sender)) revert NotMember(msg.sender);
-        _anchor(batch, device, signature);
-    }
-
-    /// @inheritdoc ISensorBatchRegistry
-    function anchorBatches(Batch[] calldata batches, address[] calldata devices, bytes[] calldata signatures) external {
-        if (!_registry.isMember(msg.sender)) revert NotMember(msg.sender);
+    function anchorBatches(Batch[] calldata batches, address[] calldata devices, bytes[] calldata signatures) external onlyMember {
         if (batches.length != devices.length || batches.length != signatures.length) revert LengthMismatch(batches.length, devices.length, signatures.length);
         for (uint256 i = 0; i < batches.length; i++) {
-            _anchor(batches[i], devices[i], signatures[i]);
+            _anchors.anchor(batches[i], devices[i], batchDigest(batches[i]), signatures[i], registry());
         }
-    }
-
-    function registry() external view returns (IConsortiumRegistry) {
-        return _registry;
     }
 
     /// @inheritdoc ISensorBatchRegistry
     function nextSeq(address device) external view returns (uint64) {
-        return _nextSeq[device];
+        return _anchors.nextSeq[device];
     }
 
     /// @inheritdoc ISensorBatchRegistry
     function anchorHash(address device, uint64 seq) external view returns (bytes32) {
-        return _anchors[device][seq];
+        return _anchors.hashes[device][seq];
     }
 
     /// @inheritdoc ISensorBatchRegistry
     function isAnchored(Anchor calldata anchor) public view returns (bool) {
-        bytes32 stored = _anchors[anchor.device][anchor.deviceSeq];
-        return stored != bytes32(0) && stored == keccak256(abi.encode(anchor));
+        return _anchors.isAnchored(anchor);
     }
 
     /// @inheritdoc ISensorBatchRegistry
@@ -72,29 +63,5 @@ contract SensorBatchRegistry is ISensorBatchRegistry, EIP712 {
     /// @inheritdoc ISensorBatchRegistry
     function batchDigest(Batch calldata batch) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(BATCH_TYPEHASH, batch)));
-    }
-
-    function _anchor(Batch calldata batch, address device, bytes calldata signature) private {
-        if (batch.count == 0 || batch.merkleRoot == bytes32(0)) revert EmptyBatch();
-        if (batch.fromTime > batch.toTime || (batch.count == 1 && batch.fromTime != batch.toTime)) {
-            revert InconsistentBatch(batch.count, batch.fromTime, batch.toTime);
-        }
-        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(batchDigest(batch), signature);
-        if (err != ECDSA.RecoverError.NoError || recovered != device) revert BadDeviceSignature(device, recovered);
-        (bytes32 bound, bool active) = _registry.deviceMachine(device);
-        if (bound == bytes32(0)) revert UnknownDevice(device);
-        if (!active) revert DeviceNotActive(device);
-        if (bound != batch.machineId) revert DeviceOfAnotherMachine(device, bound, batch.machineId);
-        uint64 expected = _nextSeq[device];
-        if (batch.deviceSeq < expected) revert ReplayedSeq(device, batch.deviceSeq, expected);
-        if (batch.deviceSeq > expected) revert SkippedSeq(device, batch.deviceSeq, expected);
-
-        _nextSeq[device] = expected + 1;
-        _anchors[device][expected] = keccak256(
-            abi.encode(
-                Anchor(batch.machineId, device, expected, batch.fromTime, batch.toTime, batch.count, batch.merkleRoot, msg.sender, uint64(block.number))
-            )
-        );
-        emit BatchAnchored(batch.machineId, device, expected, batch.fromTime, batch.toTime, batch.count, batch.merkleRoot, msg.sender);
     }
 }

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from chain.ids import to_bytes32
-from chain.reverts import (AlreadyApproved, DeviceExists, InvalidThreshold, MissingRole, NotEnoughApprovals,
-                           NotMachineOperator, NotMember, ProposalAlreadyExecuted, ProposalExpired, UnknownDevice)
+from web3.exceptions import ContractLogicError
+
+from chain.reverts import (AlreadyApproved, DeviceExists, DeviceNotActive, DeviceOfAnotherMachine, InvalidThreshold, MissingRole,
+                           NotEnoughApprovals, NotMachineOperator, NotMember, ProposalAlreadyExecuted, ProposalExpired, UnknownDevice)
 from fedpm.consortium import Role, admit, read_members
 from tests.conftest import advance_time, dev_key
 
@@ -138,3 +140,25 @@ def test_device_revocation_and_binding_rules(consortium):
     assert reg.functions.deviceMachine(device.address).call() == [machine, False]
     with pytest.raises(UnknownDevice):
         consortium.sender("factory-1").transact(reg.functions.revokeDevice(device.address))
+
+
+def test_require_active_device_names_what_is_wrong_with_a_binding(consortium):
+    reg = consortium.contract("ConsortiumRegistry")
+    device = consortium.devices["factory-1-m1"].address
+    m1, m2 = to_bytes32("factory-1-m1"), to_bytes32("factory-2-m1")
+
+    def error_of(machine: bytes, dev: str):
+        try:
+            reg.functions.requireActiveDevice(machine, dev).call()
+        except ContractLogicError as exc:
+            return consortium.ctx.decoder.decode(exc.data)
+        return None
+
+    bound, unknown, other = error_of(m1, device), error_of(m1, dev_key("never-bound").address), error_of(m2, device)
+    consortium.sender("factory-1").transact(reg.functions.revokeDevice(device))
+    revoked, revoked_other = error_of(m1, device), error_of(m2, device)
+
+    assert bound is None
+    assert isinstance(unknown, UnknownDevice) and isinstance(revoked, DeviceNotActive)
+    assert isinstance(other, DeviceOfAnotherMachine) and other.error_args == {"device": device.lower(), "boundMachine": m1, "machineId": m2}
+    assert isinstance(revoked_other, DeviceOfAnotherMachine)  # never this machine's key: that comes before revocation

@@ -6,9 +6,9 @@ import pytest
 from web3.logs import DISCARD
 
 from chain.ids import to_bytes32
-from chain.reverts import (CounterRollback, DepositTooLow, DeviceNotActive, DisputeWindowOpen, MachineLeased, MissingRole,
-                           NotLessee, NotLeaseOwner, NotManufacturer, NotMember, NothingToWithdraw, ReadingAfterClose,
-                           StaleReading, UnknownDevice, WrongDevice, WrongLease, WrongStatus)
+from chain.reverts import (CounterRollback, DepositTooLow, DeviceNotActive, DeviceOfAnotherMachine, DisputeWindowOpen, MachineLeased,
+                           MissingRole, NotLessee, NotLeaseOwner, NotManufacturer, NotMember, NothingToWithdraw, ReadingAfterClose,
+                           StaleReading, UnknownDevice, WrongLease, WrongStatus)
 from fedpm.lease import client
 from fedpm.lease.invoice import read_invoice, reconcile
 from fedpm.lease.tariff import UNIT_SCALE
@@ -248,7 +248,7 @@ def test_only_the_bound_active_device_counts(leasing):
     lease_id = leasing.open()
     other_machine_device = leasing.c.devices["factory-2-m1"]
 
-    with pytest.raises(WrongDevice):
+    with pytest.raises(DeviceOfAnotherMachine):
         leasing.report(lease_id, HOUR, device=other_machine_device)
     with pytest.raises(UnknownDevice):
         leasing.report(lease_id, HOUR, device=dev_key("random"))

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IConsortiumErrors} from "./IConsortiumErrors.sol";
+
 /// @title Consortium membership, machines and devices of fedpm
 /// @notice Organizations (manufacturers, operators, enablers) hold role bits; governors admit, remove and
 /// re-role organizations by k-of-n approval. Operators register machines and bind device keys to them.
-/// Every other fedpm contract asks this registry who may act.
-interface IConsortiumRegistry {
+/// Every other fedpm contract asks this registry who may act (see RegistryGated); the errors its checks raise are
+/// in IConsortiumErrors.
+interface IConsortiumRegistry is IConsortiumErrors {
     enum ProposalKind {
         AddOrg,
         RemoveOrg,
@@ -33,8 +36,6 @@ interface IConsortiumRegistry {
     }
 
     // --- errors ---
-    error NotMember(address account);
-    error MissingRole(address account, uint256 role);
     error InvalidRoles(uint256 roles);
     error OrgExists(bytes32 orgId);
     error UnknownOrg(bytes32 orgId);
@@ -47,10 +48,8 @@ interface IConsortiumRegistry {
     error NotEnoughApprovals(uint256 proposalId, uint256 approvals, uint256 threshold);
     error InvalidThreshold(uint256 threshold, uint256 governors);
     error MachineExists(bytes32 machineId);
-    error UnknownMachine(bytes32 machineId);
     error NotMachineOperator(bytes32 machineId, address account);
     error DeviceExists(address device);
-    error UnknownDevice(address device);
     error ZeroAddress();
     error InvalidOrgId();
 
@@ -84,4 +83,8 @@ interface IConsortiumRegistry {
 
     /// @notice The machine a device key is bound to, and whether the binding is still active.
     function deviceMachine(address device) external view returns (bytes32 machineId, bool active);
+
+    /// @notice Reverts unless `device` is the active device key of `machineId`: UnknownDevice if it was never
+    /// bound, DeviceOfAnotherMachine if it is bound to another machine, DeviceNotActive if it was revoked.
+    function requireActiveDevice(bytes32 machineId, address device) external view;
 }

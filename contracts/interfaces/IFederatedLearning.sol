@@ -78,7 +78,6 @@ interface IFederatedLearning {
     error WrongRoundState(uint256 taskId, uint256 round, RoundState state);
     error NotCurrentRound(uint256 taskId, uint256 round, uint256 current);
     error CommitWindowClosed(uint256 taskId, uint256 round, uint64 deadline);
-    error CommitWindowOpen(uint256 taskId, uint256 round, uint64 deadline);
     error UpdateAlreadyCommitted(uint256 taskId, uint256 round, address trainer);
     error AlreadyVoted(uint256 taskId, uint256 round, address aggregator);
     error InvalidInclusion(uint256 taskId, uint256 round, address trainer);

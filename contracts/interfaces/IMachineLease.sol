@@ -74,7 +74,8 @@ interface IMachineLease {
         uint256 periodCharged;
     }
 
-    // --- errors ---
+    // --- errors (and IConsortiumErrors: NotMember, MissingRole, UnknownMachine, UnknownDevice,
+    // DeviceOfAnotherMachine, DeviceNotActive) ---
     error UnknownLease(uint256 leaseId);
     error WrongStatus(uint256 leaseId, Status status);
     error NotManufacturer(bytes32 machineId, address account);
@@ -87,9 +88,6 @@ interface IMachineLease {
     error TermEnded(uint256 leaseId, uint64 validUntil);
     error TermNotEnded(uint256 leaseId, uint64 validUntil);
     error WrongLease(uint256 leaseId, uint256 reportLeaseId, bytes32 reportMachineId);
-    error UnknownDevice(address device);
-    error WrongDevice(address device, bytes32 boundMachine, bytes32 leasedMachine);
-    error DeviceNotActive(address device);
     error CounterRollback(uint256 counter, uint256 lastCounter);
     error StaleReading(uint64 readAt, uint64 lastReadAt);
     error FutureReading(uint64 readAt, uint64 blockTime);

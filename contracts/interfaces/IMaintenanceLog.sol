@@ -22,8 +22,7 @@ interface IMaintenanceLog {
         Kind kind;
     }
 
-    // --- errors ---
-    error UnknownMachine(bytes32 machineId);
+    // --- errors (and IConsortiumErrors.UnknownMachine) ---
     error NotMachineParty(bytes32 machineId, address account);
     error DuplicateRecord(bytes32 recordHash);
     error WrongPrevHash(bytes32 machineId, bytes32 head, bytes32 given);

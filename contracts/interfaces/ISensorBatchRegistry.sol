@@ -31,24 +31,17 @@ interface ISensorBatchRegistry {
         uint64 blockNumber;
     }
 
-    // --- errors ---
-    /// @notice The submitter's account belongs to no active consortium organization.
-    error NotMember(address account);
+    // --- errors (and from the registry, IConsortiumErrors: NotMember, UnknownDevice, DeviceOfAnotherMachine,
+    // DeviceNotActive) ---
     /// @notice The signature is malformed or was not made by `device` over this batch.
     error BadDeviceSignature(address device, address recovered);
-    /// @notice `device` was never registered in the ConsortiumRegistry.
-    error UnknownDevice(address device);
-    /// @notice `device` was registered but has been revoked.
-    error DeviceNotActive(address device);
-    /// @notice `device` is bound to `boundMachine`, not to the batch's machine.
-    error DeviceOfAnotherMachine(address device, bytes32 boundMachine, bytes32 batchMachine);
     /// @notice `seq` was already anchored for `device` (replay); the next one is `expected`.
     error ReplayedSeq(address device, uint64 seq, uint64 expected);
     /// @notice `seq` skips ahead of `expected` (a batch before it is missing).
     error SkippedSeq(address device, uint64 seq, uint64 expected);
     /// @notice A batch with no readings or a zero Merkle root.
     error EmptyBatch();
-    /// @notice count and times disagree: fromTime > toTime, a single reading spanning a time range, or too many readings.
+    /// @notice count and times disagree: fromTime > toTime, or a single reading spanning a time range.
     error InconsistentBatch(uint32 count, uint64 fromTime, uint64 toTime);
     /// @notice `anchorBatches` got arrays of different lengths.
     error LengthMismatch(uint256 batches, uint256 devices, uint256 signatures);
@@ -67,13 +60,17 @@ interface ISensorBatchRegistry {
     );
 
     /// @notice Anchor a batch signed by `device`.
-    /// Requirements: caller is a consortium member; `signature` is `device`'s EIP-712 signature of `batch`;
-    /// `device` is registered, active and bound to `batch.machineId`; `batch.deviceSeq` is `nextSeq(device)`;
-    /// `batch.count > 0`, `merkleRoot != 0`, `fromTime <= toTime`, and a one-reading batch has `fromTime == toTime`.
+    /// Requirements: caller is a consortium member (NotMember); `batch.count > 0`, `merkleRoot != 0` (EmptyBatch),
+    /// `fromTime <= toTime`, and a one-reading batch has `fromTime == toTime` (InconsistentBatch); `signature` is
+    /// `device`'s EIP-712 signature of `batch` (BadDeviceSignature); `device` is bound to `batch.machineId` and
+    /// active (UnknownDevice, DeviceOfAnotherMachine, DeviceNotActive: ConsortiumRegistry.requireActiveDevice);
+    /// `batch.deviceSeq` is `nextSeq(device)` (ReplayedSeq, SkippedSeq).
     /// Emits BatchAnchored.
     function anchorBatch(Batch calldata batch, address device, bytes calldata signature) external;
 
     /// @notice Anchor several batches in one transaction (each as `anchorBatch`, in order; all or none).
+    /// Requirements: as `anchorBatch` for each; the three arrays have one length (LengthMismatch).
+    /// Emits BatchAnchored per batch.
     function anchorBatches(Batch[] calldata batches, address[] calldata devices, bytes[] calldata signatures) external;
 
     /// @notice The sequence number the next batch of `device` must carry.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IConsortiumErrors} from "../interfaces/IConsortiumErrors.sol";
 import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {Roles} from "./Roles.sol";
 
@@ -109,18 +110,27 @@ library Membership {
     /// @dev The active org of `account`, or revert NotMember.
     function orgOf(Members storage self, address account) internal view returns (bytes32 orgId) {
         orgId = self.orgOfAccount[account];
-        if (orgId == bytes32(0) || !self.orgs[orgId].active) revert IConsortiumRegistry.NotMember(account);
+        if (orgId == bytes32(0) || !self.orgs[orgId].active) revert IConsortiumErrors.NotMember(account);
     }
 
     function requireRole(Members storage self, address account, uint256 role) internal view returns (bytes32 orgId) {
         orgId = orgOf(self, account);
-        if (self.orgs[orgId].roles & role != role) revert IConsortiumRegistry.MissingRole(account, role);
+        if (self.orgs[orgId].roles & role != role) revert IConsortiumErrors.MissingRole(account, role);
+    }
+
+    function isMember(Members storage self, address account) internal view returns (bool) {
+        bytes32 orgId = self.orgOfAccount[account];
+        return orgId != bytes32(0) && self.orgs[orgId].active;
     }
 
     function hasRole(Members storage self, address account, uint256 role) internal view returns (bool) {
-        bytes32 orgId = self.orgOfAccount[account];
-        Org storage org = self.orgs[orgId];
-        return orgId != bytes32(0) && org.active && org.roles & role == role;
+        return isMember(self, account) && self.orgs[self.orgOfAccount[account]].roles & role == role;
+    }
+
+    /// @dev Reverts with UnknownOrg unless `orgId` is active, with InvalidRoles unless it holds `role`.
+    function requireOrgRole(Members storage self, bytes32 orgId, uint256 role) internal view {
+        Org storage org = _active(self, orgId);
+        if (org.roles & role != role) revert IConsortiumRegistry.InvalidRoles(org.roles);
     }
 
     function _active(Members storage self, bytes32 orgId) private view returns (Org storage org) {

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title Errors of the consortium registry's checks, declared once for every contract that relies on them
+/// @notice The registry raises these when another contract asks it who may act or which device belongs to which
+/// machine; the asking contract inherits them (through RegistryGated), so its ABI decodes what it relays.
+interface IConsortiumErrors {
+    /// @notice `account` belongs to no active consortium organization.
+    error NotMember(address account);
+    /// @notice `account`'s organization does not hold every bit of `role`.
+    error MissingRole(address account, uint256 role);
+    /// @notice No machine is registered under `machineId`.
+    error UnknownMachine(bytes32 machineId);
+    /// @notice `device` was never bound to a machine (or, when revoking, is no longer active).
+    error UnknownDevice(address device);
+    /// @notice `device` is bound to `boundMachine`, not to `machineId`, the machine it signed for.
+    error DeviceOfAnotherMachine(address device, bytes32 boundMachine, bytes32 machineId);
+    /// @notice `device` was bound to the machine but has been revoked.
+    error DeviceNotActive(address device);
+}
