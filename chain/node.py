@@ -16,7 +16,8 @@ from types import TracebackType
 from web3 import Web3
 
 from chain.toolchain import anvil_path
-from fedpm.errors import ChainUnreachable, FedpmError
+from chain.errors import ChainUnreachable
+from ground.errors import FedpmError
 
 DEFAULT_CHAIN_ID = 1337
 

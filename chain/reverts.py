@@ -14,7 +14,7 @@ from eth_abi import decode
 from eth_utils import is_address, keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 # What to do about the errors a user can cause: shown after the message.
 HINTS: dict[str, str] = {

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from chain.node import free_port
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 def mosquitto_path() -> str | None:

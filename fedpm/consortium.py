@@ -14,9 +14,9 @@ from eth_account.signers.local import LocalAccount
 
 from chain.connect import ChainContext
 from chain.deploy import Deployment, GenesisOrg, deploy_all
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import TxSender
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 
 class Role(enum.IntFlag):

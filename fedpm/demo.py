@@ -30,8 +30,8 @@ from chain.keystore import Keystore
 from chain.node import LocalChain
 from chain.toolchain import REPO_ROOT
 from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
-from fedpm.errors import FedpmError
 from fedpm.settings import Settings, load_settings
+from ground.errors import FedpmError
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 

@@ -14,17 +14,18 @@ from eth_utils import keccak
 
 from chain.events import events
 from chain.sender import TxSender
-from fedpm.errors import FedpmError
-from fl_node.modelfile import canonical_json, encode_weights
+from fl_node.modelfile import encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskConfig
 from fl_node.storage import ContentStore
+from ground.canonical import canonical_json
+from ground.errors import FedpmError
 
 
 def publish_task(fl: FederatedLearning, sender: TxSender, store: ContentStore, spec: dict, initial: Sequence[tuple[str, np.ndarray]], *,
                  trainers: list[str], aggregators: list[str], rounds: int, min_participants: int, commit_window: int = 600,
                  aggregation_window: int = 600, quorum: int = 0) -> int:
     """Pin the canonical spec and initial model, create the task on chain; returns the task id."""
-    spec_bytes = canonical_json(spec).encode()
+    spec_bytes = canonical_json(spec)
     model_bytes = encode_weights(list(initial), spec)
     config = TaskConfig(keccak(spec_bytes), store.add(spec_bytes), keccak(model_bytes), store.add(model_bytes), trainers, aggregators,
                         min_participants, commit_window, aggregation_window, quorum, rounds)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 from fl_node import cmapss
 from fl_node.modelfile import load_model
 

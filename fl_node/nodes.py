@@ -9,7 +9,6 @@ it kept in its work folder (same hash, no second training). An aggregator that v
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,9 @@ from eth_utils import keccak
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.errors import FedpmError, IntegrityError, StorageError
+from fl_node.errors import IntegrityError, StorageError
+from ground.errors import FedpmError
+from ground.files import atomic_write
 from fl_node import aggregate as agg
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
@@ -52,13 +53,6 @@ class CmapssFile:
 def load_spec(store: ContentStore, task: TaskView, retries: int = 3) -> dict:
     raw = fetch_verified(store, task.spec_cid, task.spec_hash, retries=retries)
     return json.loads(raw)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 @dataclass
@@ -144,8 +138,8 @@ class TrainerNode(_Node):
         metrics = M.train_local(net, x, y, int(train.get("epochs", 1)), int(train.get("batch_size", 256)),
                                 seed=self.seed * 1009 + rnd.round, learning_rate=M.learning_rate_for(spec, rnd.round))
         blob = encode_weights(M.get_weights(net), spec)
-        _atomic_write(kept, blob)
-        _atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
+        atomic_write(kept, blob)
+        atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
         return blob, int(len(x)), float(metrics["loss"])
 
 

@@ -13,10 +13,10 @@ from ape.cli import ConnectedProviderCommand
 
 from chain.compile import compile_contracts
 from chain.connect import ChainContext
-from fedpm.errors import FedpmError
 from fedpm.settings import load_settings
 from fl_node.coordinator import wait_round
 from fl_node.rounds import FederatedLearning
+from ground.errors import FedpmError
 
 
 @click.command(cls=ConnectedProviderCommand)

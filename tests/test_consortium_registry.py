@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 from chain.reverts import (AlreadyApproved, DeviceExists, InvalidThreshold, MissingRole, NotEnoughApprovals,
                            NotMachineOperator, NotMember, ProposalAlreadyExecuted, ProposalExpired, UnknownDevice)
 from fedpm.consortium import Role, admit, read_members

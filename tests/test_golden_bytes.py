@@ -14,7 +14,8 @@ from fedpm.maintenance.records import Kind, Record, canonical_bytes
 from fedpm.sensors.encoding import Reading, encode_batch, split_batch
 from fedpm.sensors.merkle import merkle_root
 from fedpm.sensors.signing import BatchHeader, batch_digest
-from fl_node.modelfile import canonical_json, encode_weights
+from fl_node.modelfile import encode_weights
+from ground.canonical import canonical_json
 
 ARRAYS = [
     ("00.conv1d.kernel", np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 7),
@@ -41,7 +42,7 @@ def test_model_bytes_are_golden():
 
 
 def test_spec_bytes_are_golden():  # what fl_node.coordinator.publish_task pins and hashes
-    assert hexhash(canonical_json(SPEC).encode()) == "0xd0abbd27bb7c90d1976266b961c117469062056c30f4325d8ee772432824395e"
+    assert hexhash(canonical_json(SPEC)) == "0xd0abbd27bb7c90d1976266b961c117469062056c30f4325d8ee772432824395e"
 
 
 def test_maintenance_record_bytes_are_golden():

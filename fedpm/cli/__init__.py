@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from fedpm.cli.app import App
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 # Command modules, imported when the CLI runs (not when fedpm is imported): (module, attribute).
 COMMANDS = [

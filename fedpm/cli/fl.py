@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 def _fl(app: App):

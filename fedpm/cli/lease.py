@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 TOKEN_DECIMALS = 18
 

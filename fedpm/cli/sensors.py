@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 def _store_path(app: App, store: Path | None) -> Path:

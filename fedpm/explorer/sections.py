@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator, Protocol
 
 from chain.connect import ChainContext
 from chain.events import events
-from chain.ids import from_bytes32, to_bytes32
 from fedpm.explorer import views
 from fedpm.settings import Settings
+from ground.ids import from_bytes32, to_bytes32
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ import requests
 from web3.exceptions import ContractLogicError
 
 from chain.connect import connect, rpc_url
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import ChainUnreachable, ConfigError, DeploymentError, FedpmError
+from chain.errors import ChainUnreachable, DeploymentError
 from fedpm.explorer import views
 from fedpm.explorer.sections import MachineInfo, SectionRegistry, Source, default_sections, load_leases, unavailable
 from fedpm.settings import Settings
+from ground.errors import ConfigError, FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from chain.ids import to_bytes32
 from fedpm.lease.invoice import InvoiceError, LeaseEvent, build_invoice, format_invoice, invoice_json
 from fedpm.lease.tariff import BillingPeriod, Tariff, TariffError, Unit
 from fedpm.lease.usage import SignedReport, UsageReport, UsageReportError, digest, sign_report, verify
 from fedpm.lease.view import lease_sections
+from ground.ids import to_bytes32
 
 LEASE = "0x" + "11" * 20
 DEVICE = Account.from_key(keccak(text="unit-device"))

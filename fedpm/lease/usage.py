@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 DOMAIN_NAME = "fedpm MachineLease"
 DOMAIN_VERSION = "1"

@@ -20,8 +20,15 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from fedpm.maintenance.records import Kind, Record
+from ground.errors import FedpmError
 
 ZERO_HASH = "0x" + "00" * 32
+
+
+class AuditDiscrepancy(FedpmError):
+    """The local records and the chain disagree (the CLI exits 2)."""
+
+    exit_code = 2
 
 
 class Status(str, enum.Enum):

@@ -13,15 +13,16 @@ from typing import Any
 
 import requests
 
-import chain.reverts as reverts
 from chain.connect import ChainContext
+from chain.errors import ChainUnreachable, TransactionFailed
 from chain.events import events
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import Receipt, TxSender
-from fedpm.errors import ChainUnreachable, FedpmError, TransactionFailed
 from fedpm.maintenance.audit import ZERO_HASH, AuditReport, ChainEntry, audit_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import PENDING, REJECTED, RecordStore, StoredRecord
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
+import chain.reverts as reverts
 
 CONTRACT = "MaintenanceLog"
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)

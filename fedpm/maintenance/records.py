@@ -29,7 +29,8 @@ from typing import Any, Iterable
 
 from eth_utils import keccak
 
-from fedpm.errors import FedpmError
+from ground.canonical import canonical_json
+from ground.errors import FedpmError
 
 CANONICAL_VERSION = 1
 MAX_TEXT = 4096
@@ -146,7 +147,7 @@ class Record:
 
 
 def canonical_bytes(record: Record) -> bytes:
-    return json.dumps(record.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_json(record.to_json(), ensure_ascii=False)
 
 
 def record_hash(record: Record) -> str:

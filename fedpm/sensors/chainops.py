@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from chain.events import events
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import Receipt, TxSender
 from fedpm.sensors.store import StoredBatch
+from ground.ids import from_bytes32, to_bytes32
 
 CONTRACT = "SensorBatchRegistry"
 

@@ -26,8 +26,8 @@ import math
 import struct
 from typing import Iterable, Iterator, NamedTuple
 
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 BATCH_MAGIC = b"FPB\x01"
 MAX_CHANNEL = 64

@@ -30,13 +30,13 @@ from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.errors import FedpmError
 from fedpm.sensors.chainops import anchor_batches, reconcile
 from fedpm.sensors.encoding import batch_from_records
 from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
 from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves
 from fedpm.sensors.signing import BatchHeader, sign_batch
 from fedpm.sensors.store import Store
+from ground.errors import FedpmError
 
 log = logging.getLogger("fedpm.sensors.gateway")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fedpm.errors import FedpmError
 from fedpm.sensors.encoding import EncodingError, decode_reading, split_batch
 from fedpm.sensors.merkle import Proof, leaf_hash, levels, prove_from_levels, root_of_leaves, verify
 from fedpm.sensors.store import StoredBatch
+from ground.errors import FedpmError
 
 
 class VerificationFailed(FedpmError):

@@ -5,18 +5,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from fedpm.errors import ConfigError
+from fl_node.settings import StorageConfig
 from fl_node.storage.base import ContentStore, fetch_verified
-
-if TYPE_CHECKING:
-    from fedpm.settings import Settings
+from ground.errors import ConfigError
 
 BACKENDS = ("local", "kubo")
 
 
-def open_store(settings: Settings) -> ContentStore:
+def open_store(settings: StorageConfig) -> ContentStore:
     backend = settings.storage.backend
     if backend == "local":
         from fl_node.storage.local import LocalStore

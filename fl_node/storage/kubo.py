@@ -16,7 +16,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
-from fedpm.errors import IntegrityError, ObjectNotFound, StorageError
+from fl_node.errors import IntegrityError, ObjectNotFound, StorageError
 from fl_node.storage.base import check_cid
 from fl_node.storage.cid import CHUNK_SIZE, cid_of
 
