@@ -28,13 +28,9 @@ import numpy as np
 from chain.connect import connect
 from chain.keystore import Keystore
 from chain.node import LocalChain
-from chain.toolchain import REPO_ROOT
 from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
 from fedpm.settings import Settings, load_settings
 from ground.errors import FedpmError
-
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
-
 
 @dataclass
 class Progress:
@@ -145,7 +141,7 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
         for _ in range(rounds):
             r = fl.open_round(c.sender("gov-a"), task_id)
             t0 = time.monotonic()
-            view = wait_round(fl, task_id, r, timeout=900, check=processes_alive(procs), on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
+            view = wait_round(fl, task_id, r, timeout=900, poll=settings.chain.poll_interval_s, check=processes_alive(procs), on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
             if view.state != RoundState.FINALIZED:
                 raise FedpmError(f"round {r} failed", hint=f"see the node logs in {logs}")
             rep = round_report(fl, task_id, r)
@@ -281,15 +277,20 @@ def show_explorer(settings: Settings, out: Path, linger: float | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fedpm.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("out/demo"))
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="C-MAPSS FD001 training file")
+    ap.add_argument("--data", type=Path, default=None, help="C-MAPSS FD001 training file (default: setting fl.data, FEDPM_FL_DATA, else ../shared/data/cmapss/train_FD001.txt)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=2, help="local epochs per round")
     ap.add_argument("--honest", action="store_true", help="no lying aggregator (by default agg-3 lies and is outvoted)")
     ap.add_argument("--linger", type=float, default=None, help="seconds to keep the explorer up at the end (default: until Enter on a terminal, 0 otherwise)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise here
-    if not args.data.is_file():
-        print(f"error: C-MAPSS data not found at {args.data} (pass --data PATH to train_FD001.txt)", file=sys.stderr)
+    try:
+        data = args.data or load_settings().fl.data_file
+    except FedpmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not data.is_file():
+        print(f"error: C-MAPSS data not found at {data} (pass --data PATH to train_FD001.txt)", file=sys.stderr)
         return 1
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
@@ -307,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             p.step("pay-per-use lease: offer, deposit, device-signed usage, withdrawal, close, invoice")
             lease = run_lease(c, settings, p)
             p.step("federated learning: 4 factory nodes, 3 aggregator nodes, each its own process")
-            res = run_federated(c, settings, args.data, out, args.rounds, args.epochs, p, byzantine=not args.honest)
+            res = run_federated(c, settings, data, out, args.rounds, args.epochs, p, byzantine=not args.honest)
             p.step("result: global model vs each factory alone vs all data centrally")
             print(format_comparison(res))
             (out / "global_model.safetensors").write_bytes(res.model_bytes)

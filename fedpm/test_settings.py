@@ -31,3 +31,12 @@ def test_open_store_rejects_an_unknown_backend_from_the_environment(tmp_path: Pa
     with pytest.raises(ConfigError) as err:
         open_store(settings)
     assert "'s3'" in err.value.message and "local, kubo" in err.value.hint
+
+
+def test_the_data_file_defaults_beside_the_project_and_follows_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    default = load_settings(env={}).fl.data_file
+    chosen = load_settings(env={"FEDPM_FL_DATA": str(tmp_path / "mine.txt"), "FEDPM_STORAGE_RETRIES": "7"})
+
+    assert default == Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+    assert chosen.fl.data_file == tmp_path / "mine.txt" and chosen.storage.retries == 7

@@ -18,8 +18,6 @@ import numpy as np
 from fl_node import aggregate, cmapss, partition
 from fl_node.evaluate import metrics, rmse
 
-DATA = Path("/work/shared/data/cmapss/train_FD001.txt")
-
 # Local training per round (tuned on FD001 over seeds 0-2, IID and non-IID, 5 rounds x 2 local epochs):
 # batch 32 gives each factory ~110 steps per epoch (batch 256 gave ~14: the federation under-fitted, worst for some
 # seeds), and lr_decay multiplies the learning rate by 0.7 per round so the global model settles instead of jumping

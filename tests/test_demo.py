@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from chain.toolchain import REPO_ROOT
-from fedpm.demo import DEFAULT_DATA
 from fl_node.modelfile import decode_spec, model_hash
+from fl_node.settings import default_cmapss_file
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not DEFAULT_DATA.is_file(), reason=f"C-MAPSS data not at {DEFAULT_DATA}")]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not default_cmapss_file().is_file(), reason=f"C-MAPSS data not at {default_cmapss_file()}")]
 
 
 def test_demo_runs_every_part_and_writes_its_outputs(tmp_path):
