@@ -75,10 +75,6 @@ class Tariff:
             raise TariffError("a cap period needs a cap amount", hint="give --cap too, or drop --cap-period")
         to_bytes32(self.tariff_id)
 
-    def price_of(self, usage: int) -> int:
-        """The uncapped price of `usage` milli-units starting at counter 0 (the contract prices cumulatively)."""
-        return usage * self.unit_price // UNIT_SCALE
-
     def to_chain(self) -> tuple:
         return (to_bytes32(self.tariff_id), int(self.unit), self.unit_price, self.min_deposit, self.cap, self.cap_period, self.valid_until)
 

@@ -16,7 +16,7 @@ from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
 from ground.errors import FedpmError
-from ground.ids import from_bytes32, to_bytes32
+from ground.ids import to_bytes32
 
 DOMAIN_NAME = "fedpm MachineLease"
 DOMAIN_VERSION = "1"
@@ -117,7 +117,3 @@ def verify(signed: SignedReport, *, chain_id: int | None = None, contract: str |
     if device.lower() != signed.device.lower():
         raise UsageReportError(f"report claims device {signed.device} but was signed by {device}", hint="sign with the device's own key")
     return device
-
-
-def machine_text(raw: bytes) -> str:
-    return from_bytes32(raw)

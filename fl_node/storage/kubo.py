@@ -25,13 +25,6 @@ _MISSING = re.compile(r"not found|could not find|deadline exceeded|no link named
 _ADD_PARAMS = {"pin": "true", "cid-version": "0", "raw-leaves": "false", "chunker": f"size-{CHUNK_SIZE}", "progress": "false"}
 
 
-class _RpcError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 class KuboStore:
     def __init__(self, api: str = "http://127.0.0.1:5001", timeout_s: float = 60.0) -> None:
         self.api = api.rstrip("/")
