@@ -19,6 +19,7 @@ from chain.toolchain import CONTRACTS_DIR, SOLC_VERSION, install_solc_shim
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
 from ground.files import REPO_ROOT, atomic_write
+from ground.ids import hex0x
 
 OPTIMIZER_RUNS = 200
 
@@ -37,7 +38,7 @@ class Artifact:
     @property
     def abi_hash(self) -> str:
         """keccak256 of the canonical ABI JSON: deployment files record it so a node can tell stale ABIs."""
-        return "0x" + keccak(canonical_json(self.abi)).hex()
+        return hex0x(keccak(canonical_json(self.abi)))
 
 
 def standard_input(sources: dict[str, str], evm_version: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskConfig
 from fl_node.storage import ContentStore
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
+from ground.ids import hex0x
 
 
 def publish_task(fl: FederatedLearning, sender: TxSender, store: ContentStore, spec: dict, initial: Sequence[tuple[str, np.ndarray]], *,
@@ -118,16 +119,16 @@ def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] 
             rep.participants.append(t)
             rep.losses[t] = a["lossMicro"] / 1e6
             rep.samples[t] = int(a["numSamples"])
-            rep.updates[t], rep.update_cids[t] = "0x" + bytes(a["updateHash"]).hex(), a["cid"]
+            rep.updates[t], rep.update_cids[t] = hex0x(a["updateHash"]), a["cid"]
             if gas:
                 rep.gas_commit[t] = gas(ev)
         elif name == "AggregateVoted":
             agg_ = a["aggregator"]
-            rep.votes[agg_], rep.vote_cids[agg_] = "0x" + bytes(a["aggregateHash"]).hex(), a["cid"]
+            rep.votes[agg_], rep.vote_cids[agg_] = hex0x(a["aggregateHash"]), a["cid"]
             if gas:
                 rep.gas_vote[agg_] = gas(ev)
         elif name == "RoundFinalized":
-            rep.model_hash, rep.model_cid = "0x" + bytes(a["modelHash"]).hex(), a["cid"]
+            rep.model_hash, rep.model_cid = hex0x(a["modelHash"]), a["cid"]
         elif name == "UpdatesExcluded":
             rep.excluded = list(a["trainers"])
         elif name == "AggregatorsDissented":

@@ -10,6 +10,7 @@ import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
+from ground.ids import hex0x
 
 
 def _fl(app: App):
@@ -97,7 +98,7 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
 def task_show(app: App, task_id: int) -> None:
     t = _fl(app).task(task_id)
     echo_json({"task": task_id, "coordinator": t.coordinator, "rounds": t.rounds, "started": t.rounds_started, "finalized": t.rounds_finalized,
-               "quorum": t.quorum, "model_hash": "0x" + t.model_hash.hex(), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
+               "quorum": t.quorum, "model_hash": hex0x(t.model_hash), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
 
 
 # ---------------------------------------------------------------- round

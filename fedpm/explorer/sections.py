@@ -19,7 +19,7 @@ from chain.connect import ChainContext
 from chain.events import events
 from fedpm.explorer import views
 from fedpm.settings import Settings
-from ground.ids import from_bytes32, to_bytes32
+from ground.ids import from_bytes32, hex0x, to_bytes32
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def _show(value: Any, typ: str) -> Any:
         raw = bytes(value)
         if typ == "bytes32" and raw.rstrip(b"\0") and all(32 <= c < 127 for c in raw.rstrip(b"\0")) and raw.endswith(b"\0"):
             return from_bytes32(raw)  # a readable id (machine, org)
-        return "0x" + raw.hex()
+        return hex0x(raw)
     if isinstance(value, (list, tuple)):
         return [_show(v, typ.rstrip("[]")) for v in value]
     return value if isinstance(value, (int, str, bool)) or value is None else str(value)

@@ -30,7 +30,7 @@ from fedpm.explorer import views
 from fedpm.explorer.sections import MachineInfo, SectionRegistry, Source, default_sections, load_leases, unavailable
 from fedpm.settings import Settings
 from ground.errors import ConfigError, FedpmError
-from ground.ids import from_bytes32, to_bytes32
+from ground.ids import from_bytes32, hex0x, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Explorer:
         operator, maker, metadata, registered = source.ctx.contract("ConsortiumRegistry").functions.machine(raw_id).call()
         if not registered:
             raise NotFound(f"machine {from_bytes32(raw_id)!r} is not registered", hint="pick one from the machines list")
-        return MachineInfo(from_bytes32(raw_id), from_bytes32(operator), from_bytes32(maker), "0x" + bytes(metadata).hex())
+        return MachineInfo(from_bytes32(raw_id), from_bytes32(operator), from_bytes32(maker), hex0x(metadata))
 
     def machines(self) -> dict[str, Any]:
         from fedpm.explorer.sections import MaintenanceSection
