@@ -18,9 +18,9 @@ from web3.contract import Contract
 
 from chain.compile import Artifact, all_error_abis, compile_contracts
 from chain.deploy import Deployment, verify_deployment
+from chain.errors import ChainUnreachable
 from chain.keystore import Keystore
 from chain.reverts import RevertDecoder
-from chain.errors import ChainUnreachable
 from chain.sender import TxSender
 from chain.settings import ChainConfig
 from ground.errors import ConfigError

@@ -15,8 +15,8 @@ from types import TracebackType
 
 from web3 import Web3
 
-from chain.toolchain import anvil_path
 from chain.errors import ChainUnreachable
+from chain.toolchain import anvil_path
 from ground.errors import FedpmError
 
 DEFAULT_CHAIN_ID = 1337

@@ -28,8 +28,23 @@ import numpy as np
 from chain.connect import connect
 from chain.keystore import Keystore
 from chain.node import LocalChain
+from fedpm.broker import LocalBroker, mosquitto_path
 from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
+from fedpm.explorer.server import start_explorer
+from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
+from fedpm.maintenance.audit import format_audit_table
+from fedpm.maintenance.chain import MaintenanceChain, audit_machine
+from fedpm.maintenance.demo import record_demo_history
+from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
 from fedpm.settings import Settings, load_settings
+from fl_node import cmapss, experiment
+from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
+from fl_node.experiment import evaluate_named
+from fl_node.model import build_model, get_weights
+from fl_node.modelfile import decode_weights
+from fl_node.rounds import FederatedLearning, RoundState
+from fl_node.storage import open_store
 from ground.errors import FedpmError
 
 @dataclass
@@ -97,19 +112,11 @@ class FlResult:
 
 def write_factory_files(engines, factories: list[list[int]], folder: Path) -> list[Path]:
     """Each factory's own rows in NASA's layout: the only data its node process ever reads."""
-    from fl_node import cmapss
-
     folder.mkdir(parents=True, exist_ok=True)
     return [cmapss.write_file(engines.subset(units), folder / f"factory-{i}.txt") for i, units in enumerate(factories, 1)]
 
 
 def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, rounds: int, epochs: int, p: Progress, byzantine: bool) -> FlResult:
-    from fl_node import cmapss, experiment
-    from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
-    from fl_node.model import build_model, get_weights
-    from fl_node.rounds import FederatedLearning, RoundState
-    from fl_node.storage import open_store
-
     engines = cmapss.load_file(data)
     setup = experiment.prepare(engines, n_factories=4, split="iid", seed=0, train={"epochs": epochs})
     files = write_factory_files(engines, setup.factories, out / "data")
@@ -170,9 +177,6 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
 
 
 def evaluate_bytes(spec: dict, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    from fl_node.experiment import evaluate_named
-    from fl_node.modelfile import decode_weights
-
     return evaluate_named(spec, decode_weights(model), x, y)
 
 
@@ -218,9 +222,6 @@ def plot_curve(res: FlResult, path: Path) -> None:
 
 
 def run_sensors(c: Consortium, out: Path, p: Progress) -> dict[str, Any]:
-    from fedpm.broker import LocalBroker, mosquitto_path
-    from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
-
     if mosquitto_path() is None:
         p.info("skipped: mosquitto is not installed (apt-get install mosquitto, or run `make demo` as root)")
         return {"skipped": "mosquitto not installed"}
@@ -232,11 +233,6 @@ def run_sensors(c: Consortium, out: Path, p: Progress) -> dict[str, Any]:
 
 
 def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
-    from fedpm.maintenance.audit import format_audit_table
-    from fedpm.maintenance.chain import MaintenanceChain, audit_machine
-    from fedpm.maintenance.demo import record_demo_history
-    from fedpm.maintenance.store import RecordStore, store_path
-
     machines = sorted(c.devices)
     summary = record_demo_history(c, settings, machines)
     p.info(f"{sum(len(m['entries']) for m in summary['machines'].values())} records on {len(machines)} machines (one correction each)")
@@ -248,16 +244,12 @@ def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str,
 
 
 def run_lease(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
-    from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
-
     summary = run_lease_demo(c, settings)
     print("    " + format_lease_demo(summary).replace("\n", "\n    "))
     return lease_demo_json(summary)
 
 
 def show_explorer(settings: Settings, out: Path, linger: float | None) -> None:
-    from fedpm.explorer.server import start_explorer
-
     url, stop = start_explorer(settings)
     print(f"\n    explorer: {url}")
     try:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from eth_utils import keccak
 
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
@@ -122,8 +123,6 @@ def decode_spec(data: bytes) -> dict | None:
 
 def model_hash(data: bytes) -> bytes:
     """keccak256 of the canonical bytes: what goes on chain."""
-    from eth_utils import keccak  # lazy: keeps `import fl_node.modelfile` cheap
-
     return keccak(bytes(data))
 
 

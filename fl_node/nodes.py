@@ -19,13 +19,15 @@ from eth_utils import keccak
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fl_node.errors import IntegrityError, StorageError
-from ground.errors import FedpmError
-from ground.files import atomic_write
+from fl_node import cmapss
 from fl_node import aggregate as agg
+from fl_node import model as M
+from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
 from fl_node.storage import ContentStore, fetch_verified
+from ground.errors import FedpmError
+from ground.files import atomic_write
 
 Log = Callable[[str], None]
 
@@ -44,8 +46,6 @@ class CmapssFile:
     path: Path
 
     def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-        from fl_node import cmapss
-
         norm = cmapss.Normalization.from_dict(spec["normalization"])
         return cmapss.training_windows(cmapss.load_file(self.path), norm, int(spec["window"]), int(spec["rul_cap"]))
 
@@ -125,8 +125,6 @@ class TrainerNode(_Node):
         if kept.exists() and meta.exists():  # trained before a crash: commit exactly those bytes
             info = json.loads(meta.read_text())
             return kept.read_bytes(), int(info["num_samples"]), float(info["loss"])
-        from fl_node import model as M  # lazy: TensorFlow
-
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
         if self._xy is None:
             assert self.data is not None, "a trainer needs a data source"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -133,8 +134,6 @@ def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
 @pass_app
 def round_status(app: App, task_id: int, r: int | None, as_json: bool) -> None:
     """What the chain says about a round: participants, votes, result, exclusions, dissent."""
-    from dataclasses import asdict
-
     from fl_node.coordinator import round_report
 
     fl = _fl(app)

@@ -8,6 +8,7 @@ usage counters are integers in milli-units of the tariff unit (`UNIT_SCALE` tick
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 from dataclasses import dataclass
@@ -158,8 +159,6 @@ def fmt_amount(value: int, decimals: int = 18) -> str:
 
 def fmt_time(ts: int) -> str:
     """Unix seconds as ISO-8601 UTC, as statements print them."""
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 

@@ -14,6 +14,7 @@ the chain's entries. Each entry comes out as one of:
 
 from __future__ import annotations
 
+import bisect
 import enum
 import json
 from dataclasses import dataclass
@@ -114,8 +115,6 @@ class AuditReport:
 
 def _longest_increasing(values: Sequence[int]) -> set[int]:
     """Positions (into `values`) of one longest strictly increasing subsequence (patience sorting)."""
-    import bisect
-
     tails: list[int] = []  # values
     tail_pos: list[int] = []
     parent = [-1] * len(values)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import paho.mqtt.client as mqtt
 from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
@@ -153,8 +154,6 @@ class Gateway:
         self.queue.put((parsed, digest, None, None))
 
     def connect_mqtt(self) -> None:
-        import paho.mqtt.client as mqtt
-
         cfg = self.config
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, clean_session=False, protocol=mqtt.MQTTv311)
         client.manual_ack_set(True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from fl_node.settings import StorageConfig
 from fl_node.storage.base import ContentStore, fetch_verified
+from fl_node.storage.kubo import KuboStore
+from fl_node.storage.local import LocalStore
 from ground.errors import ConfigError
 
 BACKENDS = ("local", "kubo")
@@ -15,12 +17,8 @@ BACKENDS = ("local", "kubo")
 def open_store(settings: StorageConfig) -> ContentStore:
     backend = settings.storage.backend
     if backend == "local":
-        from fl_node.storage.local import LocalStore
-
         return LocalStore(settings.store_dir)
     if backend == "kubo":
-        from fl_node.storage.kubo import KuboStore
-
         return KuboStore(settings.storage.ipfs_api)
     raise ConfigError(f"unknown storage backend {backend!r}", hint=f"set storage.backend (FEDPM_STORAGE_BACKEND) to one of: {', '.join(BACKENDS)}")
 
