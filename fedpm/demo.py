@@ -47,6 +47,7 @@ from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage import open_store
 from ground.errors import FedpmError
 
+
 @dataclass
 class Progress:
     """Numbered steps with elapsed time: long work shows where it is."""

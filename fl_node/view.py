@@ -17,7 +17,6 @@ from fl_node.rounds import FederatedLearning, RoundView, TaskView
 from ground.ids import hex0x
 
 
-
 def verdict(rep: RoundReport, aggregator: str) -> str:
     """agree: voted the finalized model; dissent: voted something else (or was recorded as dissenting); pending otherwise."""
     voted = rep.votes.get(aggregator)

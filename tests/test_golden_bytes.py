@@ -66,7 +66,6 @@ def test_sensor_batch_and_digest_are_golden():
     assert "0x" + batch_digest(header, 31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3").hex() == "0x33ce49f19a7428f01db67796f3e565e79efd6dac1a2da3589103df7dbf4106d1"
 
 
-
 def test_abi_hash_is_golden():  # deployment files record it; a change would flag every deployment as stale
     abi = [{"type": "function", "name": "ping", "inputs": [{"name": "x", "type": "uint256"}], "outputs": [], "stateMutability": "view"},
            {"type": "error", "name": "NotMember", "inputs": []}]

@@ -32,7 +32,6 @@ def _b32(h: str | None) -> bytes:
     return bytes.fromhex(h[2:]) if h else b"\0" * 32
 
 
-
 class MaintenanceChain:
     """The MaintenanceLog contract of one deployment."""
 
