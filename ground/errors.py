@@ -12,7 +12,9 @@ from __future__ import annotations
 class FedpmError(Exception):
     """Root of fedpm's deliberate errors. `hint` names the fix."""
 
-    exit_code = 1
+    exit_code: int = 1  # what the CLI exits with
+    message: str
+    hint: str | None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
