@@ -18,7 +18,7 @@ from ground.errors import ConfigError
 ENV_PREFIX = "FEDPM_"
 
 
-def coerce(value: Any, typ: Any, name: str) -> Any:
+def _coerce(value: Any, typ: Any, name: str) -> Any:
     """A value from the environment or a file, converted to the field's type (int, float, Path, bool, str)."""
     if value is None:
         return None
@@ -52,9 +52,9 @@ def load_section(cls: type, prefix: str, overrides: Mapping[str, Any], env: Mapp
         if dotted in overrides:
             values[f.name] = overrides[dotted]
         elif env_name in env:
-            values[f.name] = coerce(env[env_name], typ, env_name)
+            values[f.name] = _coerce(env[env_name], typ, env_name)
         elif f.name in file:
-            values[f.name] = coerce(file[f.name], typ, dotted)
+            values[f.name] = _coerce(file[f.name], typ, dotted)
     return cls(**values)
 
 
