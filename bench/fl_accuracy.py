@@ -126,11 +126,12 @@ def plot(out: dict, path: str) -> None:
 
 
 def main() -> None:
+    from fedpm.settings import load_settings
     from fl_node import cmapss, experiment
     from fl_node.model import configure_tensorflow
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(experiment.DATA))
+    ap.add_argument("--data", type=Path, default=None, help="C-MAPSS FD001 training file (default: setting fl.data, FEDPM_FL_DATA)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--factories", type=int, default=4)
@@ -150,7 +151,7 @@ def main() -> None:
     configure_tensorflow(a.threads)
     seeds = [a.seed] if a.seed is not None else [int(s) for s in a.seeds.split(",") if s.strip()]
     t0 = time.time()
-    engines = cmapss.load_file(a.data)
+    engines = cmapss.load_file(a.data or load_settings().fl.data_file)
     model, train = json.loads(a.model), json.loads(a.train)
     spec_defaults = experiment.make_spec(cmapss.Normalization(("s2",), "minmax", (0.0,), (1.0,)), model=model, train=train)
     out: dict = {"rounds": a.rounds, "local_epochs": a.epochs, "factories": a.factories, "folds": a.folds, "seeds": seeds,

@@ -15,7 +15,7 @@ Gas comes from the receipts (`fl_node.coordinator.round_report`): mean gas of a 
 (per aggregator that voted).
 
 The accuracy part (skipped by `--quick`) is bench/fl_accuracy.py's `accuracy` over `--seeds`.
-Usage: python bench/fl_rounds.py [--quick] [--rounds 5] [--epochs 2] [--seeds 0,1,2] [--acc-rounds 5]
+Usage: python bench/fl_rounds.py [--quick] [--data PATH] [--rounds 5] [--epochs 2] [--seeds 0,1,2] [--acc-rounds 5]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def memory_round(spec: dict, base, data: list[tuple[np.ndarray, np.ndarray]], se
     return aggregate.fedavg(updates)
 
 
-def chain_rounds(rounds: int, epochs: int, seed: int = 0) -> dict:
+def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
     from eth_account import Account
     from eth_utils import keccak
 
@@ -80,7 +80,7 @@ def chain_rounds(rounds: int, epochs: int, seed: int = 0) -> dict:
     from fl_node.rounds import FederatedLearning, RoundState
     from fl_node.storage.local import LocalStore
 
-    engines = cmapss.load_file(experiment.DATA)
+    engines = cmapss.load_file(data)
     setup = experiment.prepare(engines, n_factories=4, split="iid", seed=seed, train={"epochs": epochs})
     spec = setup.spec
     trainers = [f"factory-{i}" for i in range(1, 5)]
@@ -154,11 +154,13 @@ def chain_rounds(rounds: int, epochs: int, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    from fl_node import cmapss, experiment
+    from fedpm.settings import load_settings
+    from fl_node import cmapss
     from fl_node.model import configure_tensorflow
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="skip the (slow) accuracy part")
+    ap.add_argument("--data", type=Path, default=None, help="C-MAPSS FD001 training file (default: setting fl.data, FEDPM_FL_DATA)")
     ap.add_argument("--rounds", type=int, default=5, help="chain rounds to time (round 1 is a warm-up)")
     ap.add_argument("--epochs", type=int, default=2, help="local epochs per round")
     ap.add_argument("--acc-rounds", type=int, default=5)
@@ -168,13 +170,14 @@ def main() -> None:
     configure_tensorflow(a.threads)
     t0 = time.time()
     out: dict = {}
-    out.update(chain_rounds(a.rounds, a.epochs))
+    data = a.data or load_settings().fl.data_file
+    out.update(chain_rounds(data, a.rounds, a.epochs))
     if not a.quick:
         from fl_accuracy import accuracy
 
         seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
         out.update({"acc_rounds": a.acc_rounds, "acc_local_epochs": a.epochs, "seeds": seeds})
-        out.update(accuracy(cmapss.load_file(experiment.DATA), a.acc_rounds, a.epochs, seeds))
+        out.update(accuracy(cmapss.load_file(data), a.acc_rounds, a.epochs, seeds))
     out["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(out))
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from eth_utils import keccak
 
-from chain.toolchain import CONTRACTS_DIR, REPO_ROOT, SOLC_VERSION, install_solc_shim
-from fedpm.errors import FedpmError
+from chain.toolchain import CONTRACTS_DIR, SOLC_VERSION, install_solc_shim
+from ground.canonical import canonical_json
+from ground.errors import FedpmError
+from ground.files import REPO_ROOT, atomic_write
+from ground.ids import hex0x
 
 OPTIMIZER_RUNS = 200
 CACHE_DIR = REPO_ROOT / "out" / "compile"
@@ -37,11 +39,7 @@ class Artifact:
     @property
     def abi_hash(self) -> str:
         """keccak256 of the canonical ABI JSON: deployment files record it so a node can tell stale ABIs."""
-        return "0x" + keccak(canonical_json(self.abi)).hex()
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        return hex0x(keccak(canonical_json(self.abi)))
 
 
 def standard_input(sources: dict[str, str], evm_version: str) -> dict[str, Any]:
@@ -81,10 +79,7 @@ def compile_contracts(evm_version: str = "paris", contracts_dir: Path = CONTRACT
             continue  # imported sources (OpenZeppelin, or contracts/ for test contracts) are not this set's
         for name, out in contracts.items():
             artifacts[name] = Artifact(name=name, source=source, abi=out["abi"], bytecode="0x" + out["evm"]["bytecode"]["object"])
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({n: a.__dict__ for n, a in artifacts.items()}))
-    tmp.replace(cache)  # atomic: parallel processes may race here harmlessly
+    atomic_write(cache, json.dumps({n: a.__dict__ for n, a in artifacts.items()}))  # parallel processes may race here harmlessly
     return artifacts
 
 

@@ -18,14 +18,15 @@ from web3.contract import Contract
 
 from chain.compile import Artifact, all_error_abis, compile_contracts
 from chain.deploy import Deployment, verify_deployment
+from chain.errors import ChainUnreachable
 from chain.keystore import Keystore
 from chain.reverts import RevertDecoder
 from chain.sender import TxSender
-from fedpm.errors import ChainUnreachable, ConfigError
-from fedpm.settings import Settings
+from chain.settings import ChainConfig
+from ground.errors import ConfigError
 
 
-def rpc_url(settings: Settings) -> str:
+def rpc_url(settings: ChainConfig) -> str:
     if settings.chain.rpc_url:
         return settings.chain.rpc_url
     try:
@@ -47,7 +48,7 @@ def web3_at(url: str) -> Web3:
 
 @dataclass
 class ChainContext:
-    settings: Settings
+    settings: ChainConfig
     w3: Web3
     artifacts: dict[str, Artifact]
 
@@ -80,7 +81,7 @@ class ChainContext:
         return self.sender(self.keystore.load(name))
 
 
-def connect(settings: Settings, *, url: str | None = None) -> ChainContext:
+def connect(settings: ChainConfig, *, url: str | None = None) -> ChainContext:
     w3 = web3_at(url or rpc_url(settings))
     return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version))
 

@@ -8,7 +8,6 @@ ConsortiumRegistry, `token` the ConsortiumToken), so adding a contract means add
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,10 @@ from typing import Any
 from web3 import Web3
 
 from chain.compile import Artifact
-from chain.ids import to_bytes32
+from chain.errors import DeploymentError
 from chain.sender import TxSender
-from fedpm.errors import DeploymentError
+from ground.files import atomic_write
+from ground.ids import to_bytes32
 
 ORDER = ["ConsortiumRegistry", "SensorBatchRegistry", "MaintenanceLog", "FederatedLearning", "ConsortiumToken", "MachineLease"]
 PARAM_SOURCES = {"registry": "ConsortiumRegistry", "token": "ConsortiumToken"}
@@ -46,10 +46,7 @@ class Deployment:
             raise DeploymentError(f"contract {name} is not in this deployment", hint="redeploy with `fedpm deploy`") from None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
-        tmp.replace(path)
+        atomic_write(path, json.dumps(asdict(self), indent=2, sort_keys=True))
 
     @classmethod
     def load(cls, path: Path) -> "Deployment":

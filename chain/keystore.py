@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
-from fedpm.errors import KeystoreError
-from fedpm.settings import KeySettings
+from chain.errors import KeystoreError
+from chain.settings import KeySettings
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

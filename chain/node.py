@@ -15,8 +15,9 @@ from types import TracebackType
 
 from web3 import Web3
 
+from chain.errors import ChainUnreachable
 from chain.toolchain import anvil_path
-from fedpm.errors import ChainUnreachable, FedpmError
+from ground.errors import FedpmError
 
 DEFAULT_CHAIN_ID = 1337
 

@@ -14,7 +14,8 @@ from eth_abi import decode
 from eth_utils import is_address, keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import hex0x
 
 # What to do about the errors a user can cause: shown after the message.
 HINTS: dict[str, str] = {
@@ -70,7 +71,7 @@ class ContractRevert(FedpmError):
 
 def _fmt(value: Any) -> str:
     if isinstance(value, bytes):
-        return "0x" + value.hex()
+        return hex0x(value)
     if isinstance(value, str) and is_address(value):
         return to_checksum_address(value)  # as wallets and the explorer show it
     return str(value)

@@ -18,8 +18,8 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
+from chain.errors import TransactionFailed
 from chain.reverts import RevertDecoder
-from fedpm.errors import TransactionFailed
 
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; later state may need a little more
 OUT_OF_GAS_RETRIES = 2

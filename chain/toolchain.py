@@ -11,9 +11,9 @@ import os
 import shutil
 from pathlib import Path
 
-from fedpm.errors import ConfigError
+from ground.errors import ConfigError
+from ground.files import REPO_ROOT, atomic_write
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 NODE_MODULES = REPO_ROOT / "node_modules"
 SOLC_VERSION = "0.8.28"
@@ -46,10 +46,7 @@ def install_solc_shim() -> Path:
     node = shutil.which("node") or "node"
     script = f'#!/bin/sh\nexec "{node}" "{SHIM_JS}" "$@"\n'
     if not target.exists() or target.read_text() != script:
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(script)
-        tmp.chmod(0o755)
-        tmp.replace(target)
+        atomic_write(target, script, mode=0o755)
     return target
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from chain.node import free_port
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 MOSQUITTO_ENV = "FEDPM_MOSQUITTO"  # a mosquitto binary elsewhere; when set, the only place looked

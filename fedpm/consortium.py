@@ -12,11 +12,11 @@ from typing import Any, Iterable
 
 from eth_account.signers.local import LocalAccount
 
-from chain.connect import ChainContext
+from chain.connect import ChainContext, rpc_call
 from chain.deploy import Deployment, GenesisOrg, deploy_all
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import TxSender
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 
 class Role(enum.IntFlag):
@@ -176,8 +176,6 @@ def allowlist_diff(members: Iterable[Member], current_accounts: Iterable[str], c
 
 def sync_besu(url: str, members: Iterable[Member]) -> AllowlistDiff:
     """Apply the difference to a Besu node through its `perm_*` JSON-RPC methods (PERM API enabled)."""
-    from chain.connect import rpc_call
-
     diff = allowlist_diff(members, rpc_call(url, "perm_getAccountsAllowlist", []), rpc_call(url, "perm_getNodesAllowlist", []))
     calls = [("perm_addAccountsToAllowlist", diff.add_accounts), ("perm_removeAccountsFromAllowlist", diff.remove_accounts),
              ("perm_addNodesToAllowlist", diff.add_nodes), ("perm_removeNodesFromAllowlist", diff.remove_nodes)]

@@ -28,12 +28,24 @@ import numpy as np
 from chain.connect import connect
 from chain.keystore import Keystore
 from chain.node import LocalChain
-from chain.toolchain import REPO_ROOT
+from fedpm.broker import LocalBroker, mosquitto_path
 from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
-from fedpm.errors import FedpmError
+from fedpm.explorer.server import start_explorer
+from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
+from fedpm.maintenance.audit import format_audit_table
+from fedpm.maintenance.chain import MaintenanceChain, audit_machine
+from fedpm.maintenance.demo import record_demo_history
+from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
 from fedpm.settings import Settings, load_settings
-
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+from fl_node import cmapss, experiment
+from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
+from fl_node.experiment import evaluate_named
+from fl_node.model import build_model, get_weights
+from fl_node.modelfile import decode_weights
+from fl_node.rounds import FederatedLearning, RoundState
+from fl_node.storage import open_store
+from ground.errors import FedpmError
 
 
 @dataclass
@@ -101,19 +113,11 @@ class FlResult:
 
 def write_factory_files(engines, factories: list[list[int]], folder: Path) -> list[Path]:
     """Each factory's own rows in NASA's layout: the only data its node process ever reads."""
-    from fl_node import cmapss
-
     folder.mkdir(parents=True, exist_ok=True)
     return [cmapss.write_file(engines.subset(units), folder / f"factory-{i}.txt") for i, units in enumerate(factories, 1)]
 
 
 def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, rounds: int, epochs: int, p: Progress, byzantine: bool) -> FlResult:
-    from fl_node import cmapss, experiment
-    from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
-    from fl_node.model import build_model, get_weights
-    from fl_node.rounds import FederatedLearning, RoundState
-    from fl_node.storage import open_store
-
     engines = cmapss.load_file(data)
     setup = experiment.prepare(engines, n_factories=4, split="iid", seed=0, train={"epochs": epochs})
     files = write_factory_files(engines, setup.factories, out / "data")
@@ -145,7 +149,7 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
         for _ in range(rounds):
             r = fl.open_round(c.sender("gov-a"), task_id)
             t0 = time.monotonic()
-            view = wait_round(fl, task_id, r, timeout=900, check=processes_alive(procs), on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
+            view = wait_round(fl, task_id, r, timeout=900, poll=settings.chain.poll_interval_s, check=processes_alive(procs), on_change=lambda v: print(f"    round {v.round}: {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", flush=True))
             if view.state != RoundState.FINALIZED:
                 raise FedpmError(f"round {r} failed", hint=f"see the node logs in {logs}")
             rep = round_report(fl, task_id, r)
@@ -174,9 +178,6 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
 
 
 def evaluate_bytes(spec: dict, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    from fl_node.experiment import evaluate_named
-    from fl_node.modelfile import decode_weights
-
     return evaluate_named(spec, decode_weights(model), x, y)
 
 
@@ -222,9 +223,6 @@ def plot_curve(res: FlResult, path: Path) -> None:
 
 
 def run_sensors(c: Consortium, out: Path, p: Progress) -> dict[str, Any]:
-    from fedpm.broker import LocalBroker, mosquitto_path
-    from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
-
     if mosquitto_path() is None:
         p.info("skipped: mosquitto is not installed (apt-get install mosquitto, or run `make demo` as root)")
         return {"skipped": "mosquitto not installed"}
@@ -236,11 +234,6 @@ def run_sensors(c: Consortium, out: Path, p: Progress) -> dict[str, Any]:
 
 
 def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
-    from fedpm.maintenance.audit import format_audit_table
-    from fedpm.maintenance.chain import MaintenanceChain, audit_machine
-    from fedpm.maintenance.demo import record_demo_history
-    from fedpm.maintenance.store import RecordStore, store_path
-
     machines = sorted(c.devices)
     summary = record_demo_history(c, settings, machines)
     p.info(f"{sum(len(m['entries']) for m in summary['machines'].values())} records on {len(machines)} machines (one correction each)")
@@ -252,16 +245,12 @@ def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str,
 
 
 def run_lease(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
-    from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
-
     summary = run_lease_demo(c, settings)
     print("    " + format_lease_demo(summary).replace("\n", "\n    "))
     return lease_demo_json(summary)
 
 
 def show_explorer(settings: Settings, out: Path, linger: float | None) -> None:
-    from fedpm.explorer.server import start_explorer
-
     url, stop = start_explorer(settings)
     print(f"\n    explorer: {url}")
     try:
@@ -281,15 +270,20 @@ def show_explorer(settings: Settings, out: Path, linger: float | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fedpm.demo", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("out/demo"))
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="C-MAPSS FD001 training file")
+    ap.add_argument("--data", type=Path, default=None, help="C-MAPSS FD001 training file (default: setting fl.data, FEDPM_FL_DATA, else ../shared/data/cmapss/train_FD001.txt)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--epochs", type=int, default=2, help="local epochs per round")
     ap.add_argument("--honest", action="store_true", help="no lying aggregator (by default agg-3 lies and is outvoted)")
     ap.add_argument("--linger", type=float, default=None, help="seconds to keep the explorer up at the end (default: until Enter on a terminal, 0 otherwise)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise here
-    if not args.data.is_file():
-        print(f"error: C-MAPSS data not found at {args.data} (pass --data PATH to train_FD001.txt)", file=sys.stderr)
+    try:
+        data = args.data or load_settings().fl.data_file
+    except FedpmError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not data.is_file():
+        print(f"error: C-MAPSS data not found at {data} (pass --data PATH to train_FD001.txt)", file=sys.stderr)
         return 1
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
@@ -307,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             p.step("pay-per-use lease: offer, deposit, device-signed usage, withdrawal, close, invoice")
             lease = run_lease(c, settings, p)
             p.step("federated learning: 4 factory nodes, 3 aggregator nodes, each its own process")
-            res = run_federated(c, settings, args.data, out, args.rounds, args.epochs, p, byzantine=not args.honest)
+            res = run_federated(c, settings, data, out, args.rounds, args.epochs, p, byzantine=not args.honest)
             p.step("result: global model vs each factory alone vs all data centrally")
             print(format_comparison(res))
             (out / "global_model.safetensors").write_bytes(res.model_bytes)

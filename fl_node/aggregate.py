@@ -17,12 +17,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ground.errors import FedpmError
+
 Named = list[tuple[str, np.ndarray]]
 Update = tuple[Named, int]
 Rule = Callable[[Sequence[Update]], Named]
 
 
-class AggregationError(ValueError):
+class AggregationError(FedpmError):
     """Programming error: the rule was called with no or inconsistent updates (validate first)."""
 
 

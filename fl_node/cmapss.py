@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 SETTINGS = ("setting1", "setting2", "setting3")
 SENSORS = tuple(f"s{i}" for i in range(1, 22))

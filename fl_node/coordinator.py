@@ -14,17 +14,19 @@ from eth_utils import keccak
 
 from chain.events import events
 from chain.sender import TxSender
-from fedpm.errors import FedpmError
-from fl_node.modelfile import canonical_json, encode_weights
+from fl_node.modelfile import encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskConfig
 from fl_node.storage import ContentStore
+from ground.canonical import canonical_json
+from ground.errors import FedpmError
+from ground.ids import hex0x
 
 
 def publish_task(fl: FederatedLearning, sender: TxSender, store: ContentStore, spec: dict, initial: Sequence[tuple[str, np.ndarray]], *,
                  trainers: list[str], aggregators: list[str], rounds: int, min_participants: int, commit_window: int = 600,
                  aggregation_window: int = 600, quorum: int = 0) -> int:
     """Pin the canonical spec and initial model, create the task on chain; returns the task id."""
-    spec_bytes = canonical_json(spec).encode()
+    spec_bytes = canonical_json(spec)
     model_bytes = encode_weights(list(initial), spec)
     config = TaskConfig(keccak(spec_bytes), store.add(spec_bytes), keccak(model_bytes), store.add(model_bytes), trainers, aggregators,
                         min_participants, commit_window, aggregation_window, quorum, rounds)
@@ -117,16 +119,16 @@ def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] 
             rep.participants.append(t)
             rep.losses[t] = a["lossMicro"] / 1e6
             rep.samples[t] = int(a["numSamples"])
-            rep.updates[t], rep.update_cids[t] = "0x" + bytes(a["updateHash"]).hex(), a["cid"]
+            rep.updates[t], rep.update_cids[t] = hex0x(a["updateHash"]), a["cid"]
             if gas:
                 rep.gas_commit[t] = gas(ev)
         elif name == "AggregateVoted":
             agg_ = a["aggregator"]
-            rep.votes[agg_], rep.vote_cids[agg_] = "0x" + bytes(a["aggregateHash"]).hex(), a["cid"]
+            rep.votes[agg_], rep.vote_cids[agg_] = hex0x(a["aggregateHash"]), a["cid"]
             if gas:
                 rep.gas_vote[agg_] = gas(ev)
         elif name == "RoundFinalized":
-            rep.model_hash, rep.model_cid = "0x" + bytes(a["modelHash"]).hex(), a["cid"]
+            rep.model_hash, rep.model_cid = hex0x(a["modelHash"]), a["cid"]
         elif name == "UpdatesExcluded":
             rep.excluded = list(a["trainers"])
         elif name == "AggregatorsDissented":

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fedpm.errors import FedpmError
 from fl_node import cmapss
+from fl_node import model as keras_model
 from fl_node.modelfile import load_model
+from ground.errors import FedpmError
 
 
 class EvaluationError(FedpmError):
@@ -47,8 +48,6 @@ def test_set(spec: dict, test: cmapss.Engines, true_rul: np.ndarray) -> tuple[np
 
 def evaluate(model_path: str | Path, test_file: str | Path, rul_file: str | Path) -> dict[str, float]:
     """{"rmse": float, "score": float} of the model on the test engines. Raises FedpmError subclasses on bad input."""
-    from fl_node import model as keras_model  # lazy: TensorFlow
-
     named, spec = load_model(model_path)
     if spec is None or "normalization" not in spec or "window" not in spec:
         raise EvaluationError(f"{model_path} has no embedded C-MAPSS task spec", hint="evaluate a model produced by a fedpm RUL task")

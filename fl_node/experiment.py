@@ -16,9 +16,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fl_node import aggregate, cmapss, partition
+from fl_node import model as M
+from fl_node import state_classifier as sc
+from fl_node import vibration as vib
 from fl_node.evaluate import metrics, rmse
-
-DATA = Path("/work/shared/data/cmapss/train_FD001.txt")
+from fl_node.model import DEFAULT_MODEL
 
 # Local training per round (tuned on FD001 over seeds 0-2, IID and non-IID, 5 rounds x 2 local epochs):
 # batch 32 gives each factory ~110 steps per epoch (batch 256 gave ~14: the federation under-fitted, worst for some
@@ -32,8 +34,6 @@ Named = list[tuple[str, np.ndarray]]
 
 def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None) -> dict:
     """The task spec (JSON-able): what every node and evaluator needs to agree on."""
-    from fl_node.model import DEFAULT_MODEL
-
     return {
         "task": "cmapss_rul",
         "window": int(window),
@@ -90,8 +90,6 @@ def _truncation_seed(seed: int, fold: int, t: int) -> int:
 
 def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
     """K rounds of: every factory starts from the global model, trains `epochs` locally, fedavg by sample count."""
-    from fl_node import model as M
-
     net = M.build_model(spec, seed=seed)
     global_named = M.get_weights(net)
     for r in range(rounds):
@@ -111,8 +109,6 @@ def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int 
     same learning rate at each epoch as a federation with `epochs_per_round` (default spec train.epochs) local epochs.
     `restart_optimizer`: a fresh Adam every `epochs_per_round` epochs, as a node gets every round (apples to apples);
     otherwise one Adam across all epochs."""
-    from fl_node import model as M
-
     net = M.build_model(spec, seed=seed)
     per = max(int(epochs_per_round or spec["train"].get("epochs", 1)), 1)
     if not restart_optimizer:
@@ -127,8 +123,6 @@ def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int 
 
 
 def predict_named(spec: dict, named: Named, x: np.ndarray) -> np.ndarray:
-    from fl_node import model as M
-
     net = M.build_model(spec)
     M.set_weights(net, named)
     return M.predict(net, x).reshape(-1).astype(np.float64)
@@ -204,10 +198,6 @@ def cross_validate(engines: cmapss.Engines, split: str, rounds: int, epochs: int
 
 def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, rounds: int = 3, epochs: int = 10, seed: int = 0, n: int = 2048) -> dict:
     """Federated bearing-state classifier on simulated vibration: per-class recall and false-alarm rate."""
-    from fl_node import model as M
-    from fl_node import state_classifier as sc
-    from fl_node import vibration as vib
-
     data = []
     for i in range(n_factories):
         windows, y = vib.simulate_dataset(windows_per_state, np.random.default_rng(seed * 100 + i + 1), n=n)

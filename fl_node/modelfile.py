@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from eth_utils import keccak
 
-from fedpm.errors import FedpmError
+from ground.canonical import canonical_json
+from ground.errors import FedpmError
 
 Named = list[tuple[str, np.ndarray]]
 
@@ -37,16 +39,11 @@ class ModelFileError(FedpmError):
     """Model bytes are not a canonical fedpm safetensors model."""
 
 
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no whitespace, ASCII, no NaN: one text per value, in any process."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-
-
 def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = None) -> bytes:
     """Canonical bytes of named arrays (order kept), optionally with a task spec embedded as canonical JSON."""
     header: dict[str, Any] = {"__metadata__": {"format": "fedpm-v1"}}
     if spec is not None:
-        header["__metadata__"]["fedpm"] = canonical_json(spec)
+        header["__metadata__"]["fedpm"] = canonical_json(spec).decode("ascii")
     blobs, offset = [], 0
     for name, array in named:
         arr = np.asarray(array)
@@ -59,7 +56,7 @@ def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = 
         header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
-    text = canonical_json(header).encode("ascii")
+    text = canonical_json(header)
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
@@ -126,8 +123,6 @@ def decode_spec(data: bytes) -> dict | None:
 
 def model_hash(data: bytes) -> bytes:
     """keccak256 of the canonical bytes: what goes on chain."""
-    from eth_utils import keccak  # lazy: keeps `import fl_node.modelfile` cheap
-
     return keccak(bytes(data))
 
 

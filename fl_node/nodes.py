@@ -9,7 +9,6 @@ it kept in its work folder (same hash, no second training). An aggregator that v
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +19,15 @@ from eth_utils import keccak
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.errors import FedpmError, IntegrityError, StorageError
+from fl_node import cmapss
 from fl_node import aggregate as agg
+from fl_node import model as M
+from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
 from fl_node.storage import ContentStore, fetch_verified
+from ground.errors import FedpmError
+from ground.files import atomic_write
 
 Log = Callable[[str], None]
 
@@ -43,8 +46,6 @@ class CmapssFile:
     path: Path
 
     def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-        from fl_node import cmapss
-
         norm = cmapss.Normalization.from_dict(spec["normalization"])
         return cmapss.training_windows(cmapss.load_file(self.path), norm, int(spec["window"]), int(spec["rul_cap"]))
 
@@ -52,13 +53,6 @@ class CmapssFile:
 def load_spec(store: ContentStore, task: TaskView, retries: int = 3) -> dict:
     raw = fetch_verified(store, task.spec_cid, task.spec_hash, retries=retries)
     return json.loads(raw)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 @dataclass
@@ -131,8 +125,6 @@ class TrainerNode(_Node):
         if kept.exists() and meta.exists():  # trained before a crash: commit exactly those bytes
             info = json.loads(meta.read_text())
             return kept.read_bytes(), int(info["num_samples"]), float(info["loss"])
-        from fl_node import model as M  # lazy: TensorFlow
-
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
         if self._xy is None:
             assert self.data is not None, "a trainer needs a data source"
@@ -144,8 +136,8 @@ class TrainerNode(_Node):
         metrics = M.train_local(net, x, y, int(train.get("epochs", 1)), int(train.get("batch_size", 256)),
                                 seed=self.seed * 1009 + rnd.round, learning_rate=M.learning_rate_for(spec, rnd.round))
         blob = encode_weights(M.get_weights(net), spec)
-        _atomic_write(kept, blob)
-        _atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
+        atomic_write(kept, blob)
+        atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
         return blob, int(len(x)), float(metrics["loss"])
 
 

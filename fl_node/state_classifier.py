@@ -13,8 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
+from fl_node import model as M
 from fl_node.cmapss import Stats
-from fl_node.vibration import STATES, Bearing
+from fl_node.vibration import Bearing, STATES
 
 N_BANDS = 8
 FEATURES = ("log_rms", "kurtosis", "log_crest") + tuple(f"band{i}" for i in range(N_BANDS)) + ("env_bpfo", "env_2bpfo", "env_bpfi", "env_2bpfi", "temperature", "current_rms")
@@ -97,14 +98,10 @@ def report(pred: np.ndarray, true: np.ndarray) -> dict:
 
 def train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, model=None):
     """Train (a new, or the given) classifier on standardized features; returns (model, metrics)."""
-    from fl_node import model as M
-
     net = model if model is not None else M.build_model(spec, seed=seed)
     metrics = M.train_local(net, standardize(spec, x), y, epochs, spec["train"]["batch_size"], seed, spec["model"]["learning_rate"], classes=len(STATES))
     return net, metrics
 
 
 def classify(spec: dict, net, x: np.ndarray) -> np.ndarray:
-    from fl_node import model as M
-
     return np.argmax(M.predict(net, standardize(spec, x)), axis=-1)

@@ -14,10 +14,7 @@ from typing import Any, Iterable
 from chain.events import events
 from fl_node.coordinator import ROUND_EVENTS, RoundReport, fold_round
 from fl_node.rounds import FederatedLearning, RoundView, TaskView
-
-
-def _hex(raw: bytes) -> str:
-    return "0x" + bytes(raw).hex()
+from ground.ids import hex0x
 
 
 def verdict(rep: RoundReport, aggregator: str) -> str:
@@ -54,15 +51,15 @@ def round_json(rep: RoundReport, view: RoundView | None = None) -> dict[str, Any
     }
     if view is not None:
         out.update({"commit_deadline": view.commit_deadline, "aggregation_deadline": view.aggregation_deadline, "commits": view.commits,
-                    "vote_count": view.votes, "base_model_hash": _hex(view.base_model_hash), "base_model_cid": view.base_model_cid})
+                    "vote_count": view.votes, "base_model_hash": hex0x(view.base_model_hash), "base_model_cid": view.base_model_cid})
     return out
 
 
 def task_json(task: TaskView, rounds: Iterable[dict[str, Any]], created: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"task_id": task.task_id, "coordinator": task.coordinator, "spec_hash": _hex(task.spec_hash), "spec_cid": task.spec_cid,
+    return {"task_id": task.task_id, "coordinator": task.coordinator, "spec_hash": hex0x(task.spec_hash), "spec_cid": task.spec_cid,
             "min_participants": task.min_participants, "commit_window": task.commit_window, "aggregation_window": task.aggregation_window,
             "quorum": task.quorum, "rounds_planned": task.rounds, "rounds_started": task.rounds_started,
-            "rounds_finalized": task.rounds_finalized, "done": task.done, "model_hash": _hex(task.model_hash), "model_cid": task.model_cid,
+            "rounds_finalized": task.rounds_finalized, "done": task.done, "model_hash": hex0x(task.model_hash), "model_cid": task.model_cid,
             "trainers": list(task.trainers), "aggregators": list(task.aggregators), "created": created, "rounds": list(rounds)}
 
 

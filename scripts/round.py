@@ -13,10 +13,10 @@ from ape.cli import ConnectedProviderCommand
 
 from chain.compile import compile_contracts
 from chain.connect import ChainContext
-from fedpm.errors import FedpmError
 from fedpm.settings import load_settings
 from fl_node.coordinator import wait_round
 from fl_node.rounds import FederatedLearning
+from ground.errors import FedpmError
 
 
 @click.command(cls=ConnectedProviderCommand)
@@ -31,7 +31,7 @@ def cli(task_id: int, as_: str, wait: bool) -> None:
         r = fl.open_round(ctx.sender_for(as_), task_id)
         click.echo(f"opened round {r} of task {task_id}")
         if wait:
-            view = wait_round(fl, task_id, r)
+            view = wait_round(fl, task_id, r, poll=settings.chain.poll_interval_s)
             click.echo(f"round {r} {view.state.name.lower()}: model 0x{view.result_hash.hex()} {view.result_cid}")
     except FedpmError as exc:
         raise click.ClickException(str(exc)) from None

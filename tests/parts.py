@@ -55,9 +55,10 @@ def _mosquitto() -> tuple[str | None, str]:
 
 
 def _cmapss() -> tuple[Path | None, str]:
-    from fedpm.demo import DEFAULT_DATA  # the file `make demo` (and its test) reads
+    from fl_node.settings import default_cmapss_file  # the file `make demo` (and its test) reads
 
-    return (DEFAULT_DATA if DEFAULT_DATA.is_file() else None), str(DEFAULT_DATA)
+    path = default_cmapss_file()
+    return (path if path.is_file() else None), str(path)
 
 
 def _libkubo() -> tuple[Any, str]:

@@ -11,10 +11,12 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from chain.deploy import Deployment
+from chain.errors import DeploymentError, KeystoreError
 from chain.keystore import Keystore
 from chain.reverts import ContractRevert, RevertDecoder, revert_class
-from fedpm.errors import ConfigError, DeploymentError, KeystoreError
-from fedpm.settings import KeySettings, load_settings
+from chain.settings import KeySettings
+from fedpm.settings import load_settings
+from ground.errors import ConfigError
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 from web3.exceptions import ContractLogicError
 
 from chain.reverts import (AlreadyApproved, DeviceExists, DeviceNotActive, DeviceOfAnotherMachine, InvalidThreshold, MissingRole,

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 from chain.node import free_port
 from fedpm.explorer.sections import SectionRegistry, default_sections
 from fedpm.explorer.server import start_explorer

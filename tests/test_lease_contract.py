@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from web3.logs import DISCARD
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 from chain.reverts import (CounterRollback, DepositTooLow, DeviceNotActive, DeviceOfAnotherMachine, DisputeWindowOpen, MachineLeased,
                            MissingRole, NotLessee, NotLeaseOwner, NotManufacturer, NotMember, NothingToWithdraw, ReadingAfterClose,
                            StaleReading, UnknownDevice, WrongLease, WrongStatus)

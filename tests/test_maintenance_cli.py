@@ -13,8 +13,8 @@ from chain.keystore import Keystore
 from chain.node import free_port
 from fedpm.cli import cli as root
 from fedpm.cli.maintenance import audit, explorer, maintenance
-from fedpm.errors import FedpmError
 from fedpm.maintenance.store import RecordStore, store_path
+from ground.errors import FedpmError
 from tests.conftest import TEST_PASSWORD, dev_key, make_settings
 
 pytestmark = pytest.mark.usefixtures("snapshot")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 from chain.reverts import DuplicateRecord, InvalidRecordHash, NotMachineParty, UnknownCorrection, UnknownMachine, WrongPrevHash
 from fedpm.maintenance.audit import ZERO_HASH
 from fedpm.maintenance.chain import MaintenanceChain

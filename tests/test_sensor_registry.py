@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 from chain.reverts import (BadDeviceSignature, DeviceNotActive, DeviceOfAnotherMachine, EmptyBatch, InconsistentBatch, NotMember,
                            ReplayedSeq, SkippedSeq, UnknownDevice)
 from fedpm.sensors.encoding import Reading, encode_reading

@@ -1,17 +1,18 @@
-"""`fedpm`: a thin command line over chain/, fl_node/ and the feature packages, one group per noun.
+"""`fedpm`: a thin command line over chain/, fl_node/ and the feature packages: one click group per noun, one file per area.
 
 User errors (`FedpmError`) print one line, `error: <what> (<fix>)`, and exit non-zero without a traceback.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
 from fedpm.cli.app import App
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 # Command modules, imported when the CLI runs (not when fedpm is imported): (module, attribute).
 COMMANDS = [
@@ -50,8 +51,6 @@ def cli(click_ctx: click.Context, home: Path | None, rpc_url: str | None) -> Non
 
 
 def _register() -> None:
-    import importlib
-
     for module, attr in COMMANDS:
         cli.add_command(getattr(importlib.import_module(module), attr))
 

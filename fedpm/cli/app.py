@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import click
-
 from web3 import Web3
 
 from chain.connect import ChainContext, connect
@@ -45,6 +45,4 @@ def as_option(f: Any) -> Any:
 
 
 def echo_json(value: Any) -> None:
-    import json
-
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))

@@ -12,7 +12,7 @@ import click
 from chain.deploy import GenesisOrg, deploy_all
 from chain.node import LocalChain
 from fedpm.cli.app import App, as_option, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 @click.group()

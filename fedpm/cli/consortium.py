@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from chain.ids import from_bytes32, to_bytes32
 from fedpm.cli.app import App, as_option, echo_json, pass_app
 from fedpm.consortium import Role, format_members, read_members, render_besu_allowlist, sync_besu
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 KINDS = ["AddOrg", "RemoveOrg", "SetRoles", "SetThreshold"]
 

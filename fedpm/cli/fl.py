@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import hex0x
 
 
 def _fl(app: App):
@@ -97,7 +99,7 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
 def task_show(app: App, task_id: int) -> None:
     t = _fl(app).task(task_id)
     echo_json({"task": task_id, "coordinator": t.coordinator, "rounds": t.rounds, "started": t.rounds_started, "finalized": t.rounds_finalized,
-               "quorum": t.quorum, "model_hash": "0x" + t.model_hash.hex(), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
+               "quorum": t.quorum, "model_hash": hex0x(t.model_hash), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
 
 
 # ---------------------------------------------------------------- round
@@ -121,7 +123,7 @@ def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
     r = fl.open_round(app.ctx.sender_for(as_), task_id)
     click.echo(f"opened round {r} of task {task_id}")
     if wait:
-        view = wait_round(fl, task_id, r, on_change=lambda v: click.echo(f"  {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", err=True))
+        view = wait_round(fl, task_id, r, poll=app.settings.chain.poll_interval_s, on_change=lambda v: click.echo(f"  {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", err=True))
         click.echo(f"round {r} {view.state.name.lower()}: model {view.result_hash.hex()[:16]} {view.result_cid}")
 
 
@@ -132,8 +134,6 @@ def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
 @pass_app
 def round_status(app: App, task_id: int, r: int | None, as_json: bool) -> None:
     """What the chain says about a round: participants, votes, result, exclusions, dissent."""
-    from dataclasses import asdict
-
     from fl_node.coordinator import round_report
 
     fl = _fl(app)
@@ -177,17 +177,17 @@ def node_stats(data: Path, output: Path | None) -> None:
 def _node_common(f):
     f = click.option("--task", "task_id", type=int, required=True)(f)
     f = click.option("--workdir", type=click.Path(path_type=Path), help="where the node keeps its work (default <home>/nodes/ACCOUNT)")(f)
-    f = click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between chain polls")(f)
+    f = click.option("--poll", type=float, help="seconds between chain polls (default: setting chain.poll_interval_s)")(f)
     f = click.option("--once", is_flag=True, help="do at most one step and exit")(f)
     return as_option(f)
 
 
-def _run(node_obj, once: bool, poll: float) -> None:
+def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
     if once:
         line = node_obj.step()
         click.echo(line or "nothing to do")
     else:
-        node_obj.run(poll=poll)
+        node_obj.run(poll=app.settings.chain.poll_interval_s if poll is None else poll)
 
 
 @node.command("train")
@@ -197,7 +197,7 @@ def _run(node_obj, once: bool, poll: float) -> None:
 @click.option("--machine", "machines", multiple=True, help="with --gateway-store: machines whose readings to use (repeat)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @pass_app
-def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float, once: bool, data: Path | None,
+def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, data: Path | None,
                gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
     from fl_node.gateway_data import GatewayData
@@ -211,21 +211,21 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
     source = CmapssFile(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), data=source, seed=seed)
-    _run(trainer, once, poll)
+                          log=_log(as_), retries=app.settings.storage.retries, data=source, seed=seed)
+    _run(app, trainer, once, poll)
 
 
 @node.command("aggregate")
 @_node_common
 @click.option("--byzantine", is_flag=True, hidden=True, help="demonstration: vote a perturbed aggregate")
 @pass_app
-def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll: float, once: bool, byzantine: bool) -> None:
+def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, byzantine: bool) -> None:
     """Watch the task; when commits close, fetch and check every update, aggregate, pin, vote."""
     from fl_node.nodes import AggregatorNode
 
     agg = AggregatorNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                         log=_log(as_), byzantine=byzantine)
-    _run(agg, once, poll)
+                         log=_log(as_), retries=app.settings.storage.retries, byzantine=byzantine)
+    _run(app, agg, once, poll)
 
 
 # ---------------------------------------------------------------- evaluate

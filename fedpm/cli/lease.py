@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from eth_utils import is_address, to_checksum_address
+from web3.logs import DISCARD
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 TOKEN_DECIMALS = 18
 
@@ -44,8 +46,6 @@ def _contracts(app: App) -> tuple[Any, Any]:
 
 
 def _address(app: App, who: str) -> str:
-    from eth_utils import is_address, to_checksum_address
-
     return to_checksum_address(who) if is_address(who) else app.ctx.keystore.address(who)
 
 
@@ -192,8 +192,6 @@ def withdraw(app: App, as_: str, lease_id: int) -> None:
 
     lease_c, _ = _contracts(app)
     rcpt = client.withdraw(lease_c, app.ctx.sender_for(as_), lease_id)
-    from web3.logs import DISCARD
-
     (log,) = lease_c.events.EarningsWithdrawn().process_receipt(rcpt.raw, errors=DISCARD)
     click.echo(f"lease {lease_id}: withdrew {log['args']['amount']} (gas {rcpt.gas_used})")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from eth_utils import keccak
 
-from chain.ids import from_bytes32, to_bytes32
 from fedpm.cli.app import App, as_option, pass_app
+from ground.ids import from_bytes32, to_bytes32
 
 
 @click.group()

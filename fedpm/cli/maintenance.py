@@ -8,16 +8,13 @@ from pathlib import Path
 
 import click
 
+from chain.errors import ChainUnreachable
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import ChainUnreachable, FedpmError
+from fedpm.maintenance.audit import AuditDiscrepancy
 from fedpm.maintenance.records import Kind, Record, attachment_hash, normalize_hash
 from fedpm.maintenance.store import RecordStore, store_path
-
-
-class AuditDiscrepancy(FedpmError):
-    """The local records and the chain disagree."""
-
-    exit_code = 2
+from ground.errors import FedpmError
+from ground.ids import from_bytes32
 
 
 def _log(app: App):  # noqa: ANN202 - MaintenanceChain
@@ -53,7 +50,6 @@ def maintenance() -> None:
 def add(app: App, as_: str, machine: str, kind: str, component: str, description: str, technician: str, technician_org: str | None,
         when: int | None, files: tuple[Path, ...], hashes: tuple[str, ...], corrects: str | None) -> None:
     """Write a record locally, then append its hash on chain (earlier pending records go first)."""
-    from chain.ids import from_bytes32
     from fedpm.maintenance.chain import add_record
 
     if technician_org is None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 def _store_path(app: App, store: Path | None) -> Path:
@@ -78,8 +80,6 @@ def gateway_run(app: App, as_: str, devices, store, batch_size, max_age, host, p
 
 
 def _ingest_lines(app: App, gw, rows, parse) -> None:
-    import hashlib
-
     from fedpm.sensors.ingest import MalformedPayload
 
     gw.start()
@@ -171,8 +171,6 @@ def simulate_vibration(app: App, machines, seconds, fs, window, seed, host, port
 @pass_app
 def simulate_cmapss(app: App, path, engines, cycle_ms, rate, max_cycles, host, port) -> None:
     """Replay C-MAPSS rows as readings: one engine per machine, 3 settings + 21 sensors per cycle."""
-    import time
-
     from fedpm.sensors.simulate import Publisher, cmapss_messages
 
     mapping = {}

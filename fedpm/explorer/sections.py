@@ -17,9 +17,15 @@ from typing import Any, Callable, Iterator, Protocol
 
 from chain.connect import ChainContext
 from chain.events import events
-from chain.ids import from_bytes32, to_bytes32
 from fedpm.explorer import views
+from fedpm.lease.invoice import InvoiceError, read_invoice, reconcile
+from fedpm.lease.tariff import fmt_amount
+from fedpm.lease.view import lease_rows
+from fedpm.maintenance.audit import audit_history
+from fedpm.maintenance.chain import CONTRACT, MaintenanceChain
+from fedpm.maintenance.store import RecordStore, store_path
 from fedpm.settings import Settings
+from ground.ids import from_bytes32, hex0x, to_bytes32
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,6 @@ class MaintenanceSection:
     title = "Maintenance history"
 
     def load(self, source: Source, machine: MachineInfo) -> dict[str, Any]:
-        from fedpm.maintenance.audit import audit_history
-        from fedpm.maintenance.chain import CONTRACT, MaintenanceChain
-        from fedpm.maintenance.store import RecordStore, store_path
-
         if not source.deployed(CONTRACT):
             return unavailable("no maintenance log deployed")
         chain_entries = MaintenanceChain(source.ctx).entries(machine.id)
@@ -137,10 +139,6 @@ def load_leases(source: Source, machine_id: str | None = None) -> dict[str, Any]
     """Every lease (or those of `machine_id`), each rebuilt from its events and reconciled with the contract's balances.
 
     A lease whose events do not make a statement shows as `{"leaseId", "error"}` instead of failing the page."""
-    from fedpm.lease.invoice import InvoiceError, read_invoice, reconcile
-    from fedpm.lease.tariff import fmt_amount
-    from fedpm.lease.view import lease_rows
-
     if not source.deployed(LEASE_CONTRACT):
         return unavailable("no MachineLease contract deployed")
     lease = source.ctx.contract(LEASE_CONTRACT)
@@ -187,7 +185,7 @@ def _show(value: Any, typ: str) -> Any:
         raw = bytes(value)
         if typ == "bytes32" and raw.rstrip(b"\0") and all(32 <= c < 127 for c in raw.rstrip(b"\0")) and raw.endswith(b"\0"):
             return from_bytes32(raw)  # a readable id (machine, org)
-        return "0x" + raw.hex()
+        return hex0x(raw)
     if isinstance(value, (list, tuple)):
         return [_show(v, typ.rstrip("[]")) for v in value]
     return value if isinstance(value, (int, str, bool)) or value is None else str(value)

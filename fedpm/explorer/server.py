@@ -25,11 +25,14 @@ import requests
 from web3.exceptions import ContractLogicError
 
 from chain.connect import connect, rpc_url
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import ChainUnreachable, ConfigError, DeploymentError, FedpmError
+from chain.errors import ChainUnreachable, DeploymentError
 from fedpm.explorer import views
-from fedpm.explorer.sections import MachineInfo, SectionRegistry, Source, default_sections, load_leases, unavailable
+from fedpm.explorer.sections import MachineInfo, MaintenanceSection, SectionRegistry, Source, default_sections, load_leases, unavailable
 from fedpm.settings import Settings
+from fl_node.rounds import FederatedLearning
+from fl_node.view import read_tasks
+from ground.errors import ConfigError, FedpmError
+from ground.ids import from_bytes32, hex0x, to_bytes32
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +59,9 @@ class Explorer:
         operator, maker, metadata, registered = source.ctx.contract("ConsortiumRegistry").functions.machine(raw_id).call()
         if not registered:
             raise NotFound(f"machine {from_bytes32(raw_id)!r} is not registered", hint="pick one from the machines list")
-        return MachineInfo(from_bytes32(raw_id), from_bytes32(operator), from_bytes32(maker), "0x" + bytes(metadata).hex())
+        return MachineInfo(from_bytes32(raw_id), from_bytes32(operator), from_bytes32(maker), hex0x(metadata))
 
     def machines(self) -> dict[str, Any]:
-        from fedpm.explorer.sections import MaintenanceSection
-
         source, chain = self._source()
         out = []
         for raw_id in source.ctx.contract("ConsortiumRegistry").functions.machineIds().call():
@@ -88,9 +89,6 @@ class Explorer:
 
     def fl(self) -> dict[str, Any]:
         """Every federated learning task with its rounds; `names` maps the addresses shown to their consortium orgs."""
-        from fl_node.rounds import FederatedLearning
-        from fl_node.view import read_tasks
-
         source, chain = self._source()
         if not source.deployed(FL_CONTRACT):
             return {"chain": chain, **unavailable("no FederatedLearning contract deployed")}

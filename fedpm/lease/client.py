@@ -11,10 +11,10 @@ from typing import Any
 
 from web3.logs import DISCARD
 
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import Receipt, TxSender
 from fedpm.lease.tariff import Balances, Tariff
 from fedpm.lease.usage import SignedReport, UsageReport, sign_report
+from ground.ids import from_bytes32, to_bytes32
 
 STATUS = ("None", "Offered", "Active", "Paused", "Closing", "Closed", "Cancelled")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chain.ids import to_bytes32
 from fedpm.lease import client
 from fedpm.lease.invoice import Invoice, format_invoice, read_invoice, reconcile
 from fedpm.lease.tariff import UNIT_SCALE, Tariff, Unit
+from ground.ids import to_bytes32
 
 TOKEN = 10**18
 

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from chain.events import iter_events
-from chain.ids import from_bytes32
-from fedpm.errors import FedpmError
 from fedpm.lease.tariff import UNIT_SCALE, Balances, BillingPeriod, Tariff, Unit, fmt_amount, fmt_time
+from ground.errors import FedpmError
+from ground.ids import from_bytes32
 
 EVENT_NAMES = ("LeaseOffered", "OfferCancelled", "LeaseAccepted", "UsageCharged", "LeasePaused", "LeaseResumed",
                "ToppedUp", "EarningsWithdrawn", "LeaseClosing", "Refunded")

@@ -8,13 +8,14 @@ usage counters are integers in milli-units of the tariff unit (`UNIT_SCALE` tick
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 UNIT_SCALE = 1000  # mirrors MachineLease.UNIT_SCALE (a test checks they agree)
 
@@ -74,10 +75,6 @@ class Tariff:
         if self.cap_period and not self.cap:
             raise TariffError("a cap period needs a cap amount", hint="give --cap too, or drop --cap-period")
         to_bytes32(self.tariff_id)
-
-    def price_of(self, usage: int) -> int:
-        """The uncapped price of `usage` milli-units starting at counter 0 (the contract prices cumulatively)."""
-        return usage * self.unit_price // UNIT_SCALE
 
     def to_chain(self) -> tuple:
         return (to_bytes32(self.tariff_id), int(self.unit), self.unit_price, self.min_deposit, self.cap, self.cap_period, self.valid_until)
@@ -162,8 +159,6 @@ def fmt_amount(value: int, decimals: int = 18) -> str:
 
 def fmt_time(ts: int) -> str:
     """Unix seconds as ISO-8601 UTC, as statements print them."""
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 

@@ -8,11 +8,10 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from chain.ids import to_bytes32
 from fedpm.lease.invoice import InvoiceError, LeaseEvent, build_invoice, format_invoice, invoice_json
 from fedpm.lease.tariff import BillingPeriod, Tariff, TariffError, Unit
 from fedpm.lease.usage import SignedReport, UsageReport, UsageReportError, digest, sign_report, verify
-from fedpm.lease.view import lease_sections
+from ground.ids import to_bytes32
 
 LEASE = "0x" + "11" * 20
 DEVICE = Account.from_key(keccak(text="unit-device"))
@@ -82,11 +81,3 @@ def test_invoice_folds_events_into_balances():
 def test_invoice_needs_an_offer():
     with pytest.raises(InvoiceError):
         build_invoice(1, _events()[1:])
-
-
-def test_view_escapes_and_lists_leases():
-    events = _events()
-    events[0] = _ev("LeaseOffered", 1, machineId=b"<script>", ownerOrg=to_bytes32("maker"), owner="0xO", tariff=events[0].args["tariff"])
-    html = lease_sections([build_invoice(1, events)])
-    assert "<script>" not in html and "&lt;script&gt;" in html and 'id="lease-1"' in html
-    assert "No leases" in lease_sections([])

@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils import keccak, to_checksum_address
 
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import hex0x, to_bytes32
 
 DOMAIN_NAME = "fedpm MachineLease"
 DOMAIN_VERSION = "1"
@@ -60,7 +60,7 @@ class SignedReport:
         r = self.report
         return json.dumps({
             "report": {"leaseId": r.lease_id, "machineId": r.machine_id, "counter": r.counter, "readAt": r.read_at},
-            "signature": "0x" + self.signature.hex(), "device": self.device,
+            "signature": hex0x(self.signature), "device": self.device,
             "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id, "verifyingContract": self.contract},
         }, indent=2, sort_keys=True)
 
@@ -117,7 +117,3 @@ def verify(signed: SignedReport, *, chain_id: int | None = None, contract: str |
     if device.lower() != signed.device.lower():
         raise UsageReportError(f"report claims device {signed.device} but was signed by {device}", hint="sign with the device's own key")
     return device
-
-
-def machine_text(raw: bytes) -> str:
-    return from_bytes32(raw)

@@ -14,14 +14,22 @@ the chain's entries. Each entry comes out as one of:
 
 from __future__ import annotations
 
+import bisect
 import enum
 import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from fedpm.maintenance.records import Kind, Record
+from ground.errors import FedpmError
 
 ZERO_HASH = "0x" + "00" * 32
+
+
+class AuditDiscrepancy(FedpmError):
+    """The local records and the chain disagree (the CLI exits 2)."""
+
+    exit_code = 2
 
 
 class Status(str, enum.Enum):
@@ -107,8 +115,6 @@ class AuditReport:
 
 def _longest_increasing(values: Sequence[int]) -> set[int]:
     """Positions (into `values`) of one longest strictly increasing subsequence (patience sorting)."""
-    import bisect
-
     tails: list[int] = []  # values
     tail_pos: list[int] = []
     parent = [-1] * len(values)

@@ -13,15 +13,16 @@ from typing import Any
 
 import requests
 
-import chain.reverts as reverts
 from chain.connect import ChainContext
+from chain.errors import ChainUnreachable, TransactionFailed
 from chain.events import events
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import Receipt, TxSender
-from fedpm.errors import ChainUnreachable, FedpmError, TransactionFailed
 from fedpm.maintenance.audit import ZERO_HASH, AuditReport, ChainEntry, audit_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import PENDING, REJECTED, RecordStore, StoredRecord
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, hex0x, to_bytes32
+import chain.reverts as reverts
 
 CONTRACT = "MaintenanceLog"
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
@@ -29,10 +30,6 @@ TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, request
 
 def _b32(h: str | None) -> bytes:
     return bytes.fromhex(h[2:]) if h else b"\0" * 32
-
-
-def _hex(b: bytes) -> str:
-    return "0x" + bytes(b).hex()
 
 
 class MaintenanceChain:
@@ -44,7 +41,7 @@ class MaintenanceChain:
         self.from_block = int(ctx.deployment.contracts[CONTRACT].get("block", 0))
 
     def head(self, machine: str) -> str:
-        return _hex(self.contract.functions.head(to_bytes32(machine)).call())
+        return hex0x(self.contract.functions.head(to_bytes32(machine)).call())
 
     def count(self, machine: str) -> int:
         return int(self.contract.functions.entryCount(to_bytes32(machine)).call())
@@ -80,8 +77,8 @@ class MaintenanceChain:
 
 def _entry(log: Any) -> ChainEntry:
     a = log["args"]
-    corrects = _hex(a["corrects"])
-    return ChainEntry(index=int(a["index"]), record_hash=_hex(a["recordHash"]), prev_hash=_hex(a["prevHash"]),
+    corrects = hex0x(a["corrects"])
+    return ChainEntry(index=int(a["index"]), record_hash=hex0x(a["recordHash"]), prev_hash=hex0x(a["prevHash"]),
                       corrects=None if corrects == ZERO_HASH else corrects, kind=Kind(a["kind"]), time=int(a["time"]),
                       author=a["author"], author_org=from_bytes32(a["authorOrg"]), tx_hash=log["transactionHash"].to_0x_hex(),
                       block=int(log["blockNumber"]))

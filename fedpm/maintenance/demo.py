@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from chain.ids import from_bytes32, to_bytes32
 from fedpm.maintenance.chain import MaintenanceChain, add_record
 from fedpm.maintenance.records import Kind, Record, attachment_hash, correction_of
 from fedpm.maintenance.store import RecordStore, store_path
 from fedpm.settings import Settings
+from ground.ids import from_bytes32, to_bytes32
 
 BASE_TIME = 1_735_689_600  # 2025-01-01T00:00:00Z: fixed, so demo hashes are reproducible
 

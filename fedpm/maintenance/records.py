@@ -29,7 +29,9 @@ from typing import Any, Iterable
 
 from eth_utils import keccak
 
-from fedpm.errors import FedpmError
+from ground.canonical import canonical_json
+from ground.errors import FedpmError
+from ground.ids import hex0x
 
 CANONICAL_VERSION = 1
 MAX_TEXT = 4096
@@ -77,7 +79,7 @@ def _text(name: str, value: Any, *, required: bool = True) -> str:
 def normalize_hash(value: Any, name: str = "hash") -> str:
     """`0x` + 64 lowercase hex digits, from str or bytes; raises InvalidRecord otherwise."""
     if isinstance(value, (bytes, bytearray)) and len(value) == 32:
-        return "0x" + bytes(value).hex()
+        return hex0x(value)
     text = str(value).strip().lower()
     if not text.startswith("0x"):
         text = "0x" + text
@@ -88,7 +90,7 @@ def normalize_hash(value: Any, name: str = "hash") -> str:
 
 def attachment_hash(data: bytes) -> str:
     """The hash a record stores for an attachment: keccak256 of its bytes."""
-    return "0x" + keccak(data).hex()
+    return hex0x(keccak(data))
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,11 @@ class Record:
 
 
 def canonical_bytes(record: Record) -> bytes:
-    return json.dumps(record.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return canonical_json(record.to_json(), ensure_ascii=False)
 
 
 def record_hash(record: Record) -> str:
-    return "0x" + keccak(canonical_bytes(record)).hex()
+    return hex0x(keccak(canonical_bytes(record)))
 
 
 def parse_canonical(raw: bytes | str) -> Record:

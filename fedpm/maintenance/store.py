@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from fedpm.errors import FedpmError
 from fedpm.maintenance.audit import LocalEntry
-from fedpm.sqlfilter import where
 from fedpm.maintenance.records import InvalidRecord, Record, canonical_bytes, parse_canonical
+from fedpm.sqlfilter import where
+from ground.errors import FedpmError
 
 PENDING, ANCHORED, REJECTED = "pending", "anchored", "rejected"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from chain.events import events
-from chain.ids import from_bytes32, to_bytes32
 from chain.sender import Receipt, TxSender
 from fedpm.sensors.store import StoredBatch
+from ground.ids import from_bytes32
 
 CONTRACT = "SensorBatchRegistry"
 
@@ -61,7 +61,3 @@ def reconcile(store: Any, contract: Any, batches: Sequence[StoredBatch]) -> tupl
             store.mark_failed(b.id, "conflict", reason)
             conflicts.append((b.id, reason))
     return marked, conflicts
-
-
-def anchor_of(batch: StoredBatch) -> tuple:
-    return (to_bytes32(batch.machine), batch.device, batch.seq, batch.from_time, batch.to_time, batch.count, batch.root, batch.submitter, batch.block_number)

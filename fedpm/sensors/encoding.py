@@ -2,7 +2,7 @@
 
 Reading (what a Merkle leaf commits to), big-endian, no padding:
 
-    machineId   32 bytes   readable bytes32 id (`chain.ids.to_bytes32`: UTF-8, zero-padded right)
+    machineId   32 bytes   readable bytes32 id (`ground.ids.to_bytes32`: UTF-8, zero-padded right)
     timestamp    8 bytes   uint64, milliseconds since the Unix epoch
     value        8 bytes   IEEE 754 binary64 (float64), big-endian
     channel    1+n bytes   uint8 length, then n bytes of UTF-8 (1 <= n <= 64), e.g. "vibration"
@@ -26,8 +26,8 @@ import math
 import struct
 from typing import Iterable, Iterator, NamedTuple
 
-from chain.ids import from_bytes32, to_bytes32
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
+from ground.ids import from_bytes32, to_bytes32
 
 BATCH_MAGIC = b"FPB\x01"
 MAX_CHANNEL = 64

@@ -26,17 +26,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import paho.mqtt.client as mqtt
 from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.errors import FedpmError
 from fedpm.sensors.chainops import anchor_batches, reconcile
 from fedpm.sensors.encoding import batch_from_records
 from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
 from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves
 from fedpm.sensors.signing import BatchHeader, sign_batch
 from fedpm.sensors.store import Store
+from ground.errors import FedpmError
 
 log = logging.getLogger("fedpm.sensors.gateway")
 
@@ -153,8 +154,6 @@ class Gateway:
         self.queue.put((parsed, digest, None, None))
 
     def connect_mqtt(self) -> None:
-        import paho.mqtt.client as mqtt
-
         cfg = self.config
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, clean_session=False, protocol=mqtt.MQTTv311)
         client.manual_ack_set(True)

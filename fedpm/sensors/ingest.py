@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chain.ids import to_bytes32
-from fedpm.errors import FedpmError
 from fedpm.sensors.encoding import MAX_CHANNEL, MAX_TS, MAX_UNIT, iter_records
+from ground.errors import FedpmError
+from ground.ids import to_bytes32
 
 _HEAD = struct.Struct(">32sQd")
 

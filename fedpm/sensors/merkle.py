@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from ground.ids import hex0x
+
 try:  # safe-pysha3: a C keccak, ~7x faster per call than pycryptodome's cffi one (the gateway hashes ~2 per reading)
     from sha3 import keccak_256 as _k256
 except ImportError:  # pragma: no cover - same digests, slower
@@ -98,7 +100,7 @@ class Proof:
     siblings: tuple[bytes, ...]
 
     def to_json(self) -> dict:
-        return {"index": self.index, "count": self.count, "siblings": ["0x" + s.hex() for s in self.siblings]}
+        return {"index": self.index, "count": self.count, "siblings": [hex0x(s) for s in self.siblings]}
 
 
 def prove(readings: Sequence[bytes], index: int) -> Proof:

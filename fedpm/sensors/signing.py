@@ -15,7 +15,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_canonical_address, to_checksum_address
 
-from chain.ids import to_bytes32
+from ground.ids import to_bytes32
 
 DOMAIN_NAME = "fedpm SensorBatchRegistry"
 DOMAIN_VERSION = "1"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+import paho.mqtt.client as mqtt
 
 UNITS = {"vibration": "g", "temperature": "C", "current": "A"}
 
@@ -58,8 +59,6 @@ class Publisher:
     """A QoS 1 MQTT publisher that keeps unacknowledged messages across broker restarts (persistent session)."""
 
     def __init__(self, host: str, port: int, client_id: str = "fedpm-simulator", topic_root: str = "fedpm") -> None:
-        import paho.mqtt.client as mqtt
-
         self.topic_root = topic_root
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311)
         self.client.max_inflight_messages_set(1000)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from chain.ids import to_bytes32
 from fedpm.sensors.signing import BatchHeader
 from fedpm.sqlfilter import where
+from ground.ids import to_bytes32
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fedpm.errors import FedpmError
 from fedpm.sensors.encoding import EncodingError, decode_reading, split_batch
 from fedpm.sensors.merkle import Proof, leaf_hash, levels, prove_from_levels, root_of_leaves, verify
 from fedpm.sensors.store import StoredBatch
+from ground.errors import FedpmError
+from ground.ids import hex0x
 
 
 class VerificationFailed(FedpmError):
@@ -77,7 +78,7 @@ class ReadingCheck:
     def to_json(self) -> dict:
         r = self.reading
         return {"machine": self.machine, "seq": self.seq, "index": self.index, "reading": {"channel": r.channel, "ts": r.ts_ms, "value": r.value, "unit": r.unit},
-                "root": "0x" + self.root.hex(), "proof": self.proof.to_json(), "local_ok": self.local_ok, "chain_ok": self.chain_ok}
+                "root": hex0x(self.root), "proof": self.proof.to_json(), "local_ok": self.local_ok, "chain_ok": self.chain_ok}
 
 
 def check_reading(batch: StoredBatch, index: int, contract: Any) -> ReadingCheck:

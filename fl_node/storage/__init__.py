@@ -5,26 +5,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from fedpm.errors import ConfigError
+from fl_node.settings import StorageConfig
 from fl_node.storage.base import ContentStore, fetch_verified
-
-if TYPE_CHECKING:
-    from fedpm.settings import Settings
+from fl_node.storage.kubo import KuboStore
+from fl_node.storage.local import LocalStore
+from ground.errors import ConfigError
 
 BACKENDS = ("local", "kubo")
 
 
-def open_store(settings: Settings) -> ContentStore:
+def open_store(settings: StorageConfig) -> ContentStore:
     backend = settings.storage.backend
     if backend == "local":
-        from fl_node.storage.local import LocalStore
-
         return LocalStore(settings.store_dir)
     if backend == "kubo":
-        from fl_node.storage.kubo import KuboStore
-
         return KuboStore(settings.storage.ipfs_api)
     raise ConfigError(f"unknown storage backend {backend!r}", hint=f"set storage.backend (FEDPM_STORAGE_BACKEND) to one of: {', '.join(BACKENDS)}")
 

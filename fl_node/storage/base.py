@@ -7,7 +7,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 from eth_utils import keccak
 
-from fedpm.errors import IntegrityError, ObjectNotFound, StorageError
+from fl_node.errors import IntegrityError, ObjectNotFound, StorageError
 from fl_node.storage.cid import is_cid
 
 

@@ -38,7 +38,6 @@ MAX_LINKS = 174
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B58_INDEX = {c: i for i, c in enumerate(_B58)}
 _SHA256_PREFIX = b"\x12\x20"  # multihash: code sha2-256, digest length 32
-_FILE = 2  # UnixFS DataType.File
 
 Block = tuple[str, bytes]  # (cid, block bytes as kubo stores them)
 

@@ -16,20 +16,13 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
-from fedpm.errors import IntegrityError, ObjectNotFound, StorageError
+from fl_node.errors import IntegrityError, ObjectNotFound, StorageError
 from fl_node.storage.base import check_cid
 from fl_node.storage.cid import CHUNK_SIZE, cid_of
 
 # kubo's messages when a block is absent: offline lookups, fetches cut by `timeout`, unknown paths
 _MISSING = re.compile(r"not found|could not find|deadline exceeded|no link named", re.IGNORECASE)
 _ADD_PARAMS = {"pin": "true", "cid-version": "0", "raw-leaves": "false", "chunker": f"size-{CHUNK_SIZE}", "progress": "false"}
-
-
-class _RpcError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class KuboStore:

@@ -2,20 +2,19 @@
 
 Layout: `<root>/objects/<last 2 chars of cid>/<cid>` holds the object's bytes (the whole file, not kubo's blocks:
 one read per `cat`), `<root>/pins/<cid>` marks a pin. Writers put bytes in a temp file in the target directory
-and `os.replace` it into place, which is atomic on POSIX: a reader in another process sees no file or the whole
+and rename it into place (`ground.files.atomic_write`), which is atomic on POSIX: a reader in another process sees no file or the whole
 file, never a torn one, and two writers of the same CID write the same bytes. No locks are needed.
 Nothing is ever garbage collected, so pins only record intent (and keep `pin` semantics equal to kubo's).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-from fedpm.errors import IntegrityError, ObjectNotFound, StorageError
+from fl_node.errors import IntegrityError, ObjectNotFound, StorageError
 from fl_node.storage.base import check_cid
 from fl_node.storage.cid import cid_of
+from ground.files import atomic_write
 
 
 class LocalStore:
@@ -32,17 +31,7 @@ class LocalStore:
         cid = cid_of(data)
         path = self._object(cid)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())  # the rename must not publish a file whose bytes are still in flight
-                os.replace(tmp, path)  # rewrite even if present: heals a tampered copy, same bytes otherwise
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, data)  # rewrite even if present: heals a tampered copy, same bytes otherwise
         except OSError as exc:
             raise self._failed(f"write {cid}", exc) from exc
         self._mark_pinned(cid)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fedpm.errors import ObjectNotFound
+from fl_node.errors import ObjectNotFound
 from fl_node.storage.base import check_cid
 from fl_node.storage.cid import cid_of
 

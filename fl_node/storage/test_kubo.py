@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from eth_utils import keccak
 
-from fedpm.errors import IntegrityError, ObjectNotFound, StorageError
+from fl_node.errors import IntegrityError, ObjectNotFound, StorageError
 from fl_node.storage.base import fetch_verified
 from fl_node.storage.cid import CHUNK_SIZE, cid_of
 from fl_node.storage.kubo import KuboStore

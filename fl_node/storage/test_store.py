@@ -1,4 +1,4 @@
-"""LocalStore, MemoryStore, fetch_verified and open_store."""
+"""LocalStore, MemoryStore and fetch_verified (open_store with the app's settings: fedpm/test_settings.py)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 from eth_utils import keccak
 
-from fedpm.errors import ConfigError, IntegrityError, ObjectNotFound, StorageError
-from fedpm.settings import Settings, StorageSettings, load_settings
-from fl_node.storage import open_store
+from fl_node.errors import IntegrityError, ObjectNotFound, StorageError
 from fl_node.storage.base import ContentStore, InvalidCid, fetch_verified
 from fl_node.storage.cid import CHUNK_SIZE, cid_of
-from fl_node.storage.kubo import KuboStore
 from fl_node.storage.local import LocalStore
 from fl_node.storage.memory import MemoryStore
 
@@ -184,21 +181,3 @@ def test_fetch_verified_does_not_retry_a_malformed_cid() -> None:
         fetch_verified(MemoryStore(), "nope", keccak(b""), retries=3, backoff=1, sleep=sleeps.append)
     assert sleeps == []
 
-
-def test_open_store_picks_the_configured_backend(tmp_path: Path) -> None:
-    # Prepare
-    local = Settings(home=tmp_path)
-    kubo = Settings(home=tmp_path, storage=StorageSettings(backend="kubo", ipfs_api="http://10.0.0.7:5001"))
-    # Execute
-    a, b = open_store(local), open_store(kubo)
-    # Assert
-    assert isinstance(a, LocalStore) and a.root == tmp_path / "store"
-    assert isinstance(b, KuboStore) and b.api == "http://10.0.0.7:5001"
-
-
-def test_open_store_rejects_an_unknown_backend_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    settings = load_settings(env={"FEDPM_STORAGE_BACKEND": "s3"})
-    with pytest.raises(ConfigError) as err:
-        open_store(settings)
-    assert "'s3'" in err.value.message and "local, kubo" in err.value.hint

@@ -1,11 +1,11 @@
-"""Readable bytes32 identifiers for organizations and machines: UTF-8 text, zero-padded on the right.
+"""Readable bytes32 identifiers (UTF-8 text, zero-padded on the right) and 0x-hex.
 
 An explorer can show `press-07` rather than a hash, and the mapping is exact both ways.
 """
 
 from __future__ import annotations
 
-from fedpm.errors import FedpmError
+from ground.errors import FedpmError
 
 
 def to_bytes32(text: str) -> bytes:
@@ -17,3 +17,8 @@ def to_bytes32(text: str) -> bytes:
 
 def from_bytes32(value: bytes) -> str:
     return bytes(value).rstrip(b"\0").decode(errors="replace")
+
+
+def hex0x(raw: bytes) -> str:
+    """`0x` + lowercase hex of the bytes."""
+    return "0x" + bytes(raw).hex()
