@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
 
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
@@ -116,9 +118,10 @@ class LeaseModel:
     def close(self, counter: int, read_at: int, now: int) -> str | None:
         error = self.reading(counter, read_at, now)
         if error is None and self.status not in RUNNING:
-            return "WrongStatus"
-        self.status = "Closing" if error is None else self.status
-        return error  # closed_at: the block time of the close, set by the caller from the receipt
+            error = "WrongStatus"
+        if error is None:
+            self.status = "Closing"  # closed_at: the block time of the close, set by the caller from the receipt
+        return error
 
     def refund(self, now: int) -> str | None:
         if self.status != "Closing":
@@ -193,38 +196,12 @@ def _run(h: Leasing, steps, price: int, deposit: int, cap_kind: str) -> None:
     start = {who: h.balance(who) for who in (LESSEE, OWNER, h.lease.address)}
     lease_id = h.open(deposit=deposit, fund=fund, unit_price=price, min_deposit=0, cap=cap, cap_period=cap_period,
                       valid_until=_now(h) + 365 * 86400)
-    started = h.state(lease_id)
-    model = LeaseModel(price, cap, cap_period, started.started_at, deposit, started.last_read_at)
-    lessee, owner = h.c.sender(LESSEE), h.c.sender(OWNER)
+    opened = h.state(lease_id)
+    assert (opened.status, opened.started_at) == ("Active", _now(h))  # accepted in the last block
+    model = LeaseModel(price, cap, cap_period, opened.started_at, deposit, opened.last_read_at)
     for kind, arg in steps:
-        trial = copy.copy(model)  # a reverted transaction changes nothing: the model keeps `model` then
-        if kind in ("report", "drain", "close", "dispute"):
-            if kind == "dispute":
-                signed = h.sign(lease_id, model.counter + arg, read_at=model.closed_at if model.status == "Closing" else model.read_at)
-            else:
-                ticks = model.ticks_to_bill(model.available + arg) if kind == "drain" else arg
-                signed = h.sign(lease_id, model.counter + ticks)  # a fresh reading, one block later
-            counter, read_at, now = signed.report.counter, signed.report.read_at, _now(h)
-            if kind == "close":
-                expected = trial.close(counter, read_at, now)
-                send = lambda: client.close(h.lease, lessee, lease_id, signed)  # noqa: E731
-            else:
-                expected = trial.reading(counter, read_at, now)
-                send = lambda: client.report_usage(h.lease, h.c.sender("agg-1"), signed)  # noqa: E731
-        elif kind in ("top-up", "settle"):
-            amount = arg * price // 4 if kind == "top-up" else max(model.unpaid + arg, 0)
-            expected = trial.top_up(amount)
-            send = lambda: client.top_up(h.lease, h.token, lessee, lease_id, amount)  # noqa: E731
-        elif kind == "withdraw":
-            expected = trial.withdraw()
-            send = lambda: client.withdraw(h.lease, owner, lease_id)  # noqa: E731
-        else:
-            if model.status == "Closing":
-                _mine_at(h, model.closed_at + WINDOW + {"now": -WINDOW, "end-1": -1, "end": 0, "late": 3600}[arg])
-            elif arg != "now":
-                _mine_at(h, _now(h) + WINDOW)  # time passes anyway: later readings fall in another cap period
-            expected = trial.refund(_now(h))
-            send = lambda: client.claim_refund(h.lease, lessee, lease_id)  # noqa: E731
+        trial = copy.copy(model)  # a reverted transaction changes nothing: then the model stays `model`
+        expected, send = _predict(h, lease_id, trial, kind, arg)
         try:
             receipt, outcome = send(), None
         except ContractRevert as exc:
@@ -235,6 +212,32 @@ def _run(h: Leasing, steps, price: int, deposit: int, cap_kind: str) -> None:
             if kind == "close":
                 model.closed_at = h.ctx.w3.eth.get_block(receipt.block_number)["timestamp"]
         _check(h, lease_id, model, start, fund)
+
+
+REFUND_AT = {"end-1": -1, "end": 0, "late": 3600}  # seconds after the dispute window ends
+
+
+def _predict(h: Leasing, lease_id: int, trial: LeaseModel, kind: str, arg) -> tuple[str | None, Callable[[], Any]]:
+    """Apply the action to `trial` (the model's prediction: the error expected, or None) and return the transaction."""
+    lessee = h.c.sender(LESSEE)
+    if kind in ("report", "drain", "close", "dispute"):
+        if kind == "dispute":
+            signed = h.sign(lease_id, trial.counter + arg, read_at=trial.closed_at if trial.status == "Closing" else trial.read_at)
+        else:
+            ticks = trial.ticks_to_bill(trial.available + arg) if kind == "drain" else arg
+            signed = h.sign(lease_id, trial.counter + ticks)  # a fresh reading, one block later
+        reading = (signed.report.counter, signed.report.read_at, _now(h))
+        if kind == "close":
+            return trial.close(*reading), partial(client.close, h.lease, lessee, lease_id, signed)
+        return trial.reading(*reading), partial(client.report_usage, h.lease, h.c.sender("agg-1"), signed)
+    if kind in ("top-up", "settle"):
+        amount = arg * trial.price // 4 if kind == "top-up" else max(trial.unpaid + arg, 0)
+        return trial.top_up(amount), partial(client.top_up, h.lease, h.token, lessee, lease_id, amount)
+    if kind == "withdraw":
+        return trial.withdraw(), partial(client.withdraw, h.lease, h.c.sender(OWNER), lease_id)
+    if arg != "now":  # refund: time passes first (when not closing, later readings fall in another cap period)
+        _mine_at(h, trial.closed_at + WINDOW + REFUND_AT[arg] if trial.status == "Closing" else _now(h) + WINDOW)
+    return trial.refund(_now(h)), partial(client.claim_refund, h.lease, lessee, lease_id)
 
 
 def _check(h: Leasing, lease_id: int, m: LeaseModel, start: dict, fund: int) -> None:
