@@ -156,8 +156,8 @@ actions = st.lists(st.one_of([st.tuples(st.just(kind), arg) for kind, arg in ACT
                    min_size=1, max_size=12)
 
 PAUSE_EDGES = [("drain", 1), ("settle", 0), ("report", 500), ("settle", 1), ("drain", -1), ("drain", 0), ("close", 700),
-               ("dispute", 300), ("dispute", 1), ("refund", "end-1"), ("refund", "end"), ("withdraw", 0), ("refund", "now"),
-               ("report", 1), ("top-up", 1)]
+               ("dispute", 300), ("dispute", 1), ("refund", "end-1"), ("dispute", 5), ("refund", "end"), ("withdraw", 0),
+               ("refund", "now"), ("report", 1), ("top-up", 1)]
 CAP_PERIODS = [("report", 1), ("report", 1), ("report", 998), ("report", 4501), ("refund", "late"), ("report", 9000),
                ("withdraw", 0), ("top-up", 0), ("settle", -1), ("settle", 1), ("close", 1), ("refund", "now"),
                ("dispute", 2000), ("refund", "late"), ("withdraw", 0), ("close", 0)]
@@ -221,7 +221,8 @@ def _predict(h: Leasing, lease_id: int, trial: LeaseModel, kind: str, arg) -> tu
     """Apply the action to `trial` (the model's prediction: the error expected, or None) and return the transaction."""
     lessee = h.c.sender(LESSEE)
     if kind in ("report", "drain", "close", "dispute"):
-        if kind == "dispute":
+        if kind == "dispute":  # one block later too: the window is judged at the same second by estimate and block
+            _mine_at(h, _now(h) + 1)
             signed = h.sign(lease_id, trial.counter + arg, read_at=trial.closed_at if trial.status == "Closing" else trial.read_at)
         else:
             ticks = trial.ticks_to_bill(trial.available + arg) if kind == "drain" else arg
