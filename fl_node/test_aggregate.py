@@ -1,3 +1,5 @@
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -28,17 +30,50 @@ def test_fedavg_keeps_names_order_and_dtypes():
     assert all(a.dtype == np.float32 for _, a in out)
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 5000)), min_size=1, max_size=6))
-def test_result_bytes_depend_only_on_the_sorted_input(items):
-    # Prepare: callers sort by trainer address; any arrival order must give the same sorted list
-    updates = {f"0x{i:040x}": _update(seed, n) for i, (seed, n) in enumerate(items)}
-    shuffled = list(updates.items())[::-1]
+def test_fedavg_weights_distinct_updates_by_sample_count_exactly():
+    # Prepare: three distinct updates, two arrays, weights 1, 2, 5 (total 8); means worked out by hand
+    a = ([("k", np.array([[0.0, 8.0], [-4.0, 1.0]], np.float32)), ("b", np.array([1.0, -1.0], np.float32))], 1)
+    b = ([("k", np.array([[4.0, 0.0], [2.0, 3.0]], np.float32)), ("b", np.array([0.5, 0.5], np.float32))], 2)
+    c = ([("k", np.array([[8.0, -8.0], [0.5, 1.0]], np.float32)), ("b", np.array([2.0, 0.0], np.float32))], 5)
     # Execute
-    a = agg.fedavg([u for _, u in sorted(updates.items())])
-    b = agg.fedavg([u for _, u in sorted(shuffled)])
-    # Assert
-    assert encode_weights(a) == encode_weights(b)
+    out = agg.fedavg([a, b, c])
+    thirds = agg.fedavg([(a[0], 1), (b[0], 1), (([("k", np.full((2, 2), 4.0, np.float32)), ("b", np.zeros(2, np.float32))]), 1)])
+    # Assert: (0*1 + 4*2 + 8*5)/8 = 6, (8 + 0 - 40)/8 = -4, (-4 + 4 + 2.5)/8 = 0.3125, (1 + 6 + 5)/8 = 1.5; bias 12/8, 0/8
+    np.testing.assert_array_equal(out[0][1], np.array([[6.0, -4.0], [0.3125, 1.5]], np.float32))
+    np.testing.assert_array_equal(out[1][1], np.array([1.5, 0.0], np.float32))
+    # equal weights: (0 + 4 + 4)/3 = 8/3, (8 + 0 + 4)/3 = 4, (-4 + 2 + 4)/3 = 2/3, (1 + 3 + 4)/3 = 8/3
+    expected = [[float(Fraction(8, 3)), 4.0], [float(Fraction(2, 3)), float(Fraction(8, 3))]]
+    np.testing.assert_array_equal(thirds[0][1], np.array(expected, np.float32))
+
+
+def _cancelling(x: float, n: int):
+    """A float64 update whose weighted sum with the others depends on the summation order (1e16 + 1 - 1e16)."""
+    return ([("w", np.array([x, -x / 2], np.float64))], n)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(range(4)))
+def test_select_and_aggregate_gives_the_same_bytes_for_any_arrival_order(order):
+    # Prepare: values where float addition is not associative, so only a canonical summation order is reproducible
+    updates = [_cancelling(1e16, 1), _cancelling(1.0, 1), _cancelling(-1e16, 1), _cancelling(3.0, 2)]
+    cands = [agg.Candidate(f"0x{i + 10:x}", named, n) for i, (named, n) in enumerate(updates)]  # 0xa < 0xb < 0xc < 0xd
+    ref = updates[0][0]
+    # Execute
+    out, included, excluded = agg.select_and_aggregate(ref, [cands[i] for i in order])
+    # Assert: reduced in address order, whatever the arrival order: in float64 (1e16 + 1) - 1e16 + 3*2 = 6, where
+    # 1e16 - 1e16 + 1 + 6 would be 7; likewise (-5e15 - 0.5) + 5e15 - 1.5*2 = -3
+    assert included == ["0xa", "0xb", "0xc", "0xd"] and excluded == []
+    np.testing.assert_array_equal(out[0][1], np.array([6 / 5, -3 / 5]))
+    assert encode_weights(out) == encode_weights(agg.fedavg(updates))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(range(5)), st.sampled_from([0.0, 0.2, 0.25, 0.4]))
+def test_median_and_trimmed_mean_do_not_depend_on_input_order(order, beta):
+    ups = [_update(i, n=10 * (i + 1), scale=10.0 ** (4 * (i % 3))) for i in range(5)]  # magnitudes 1, 1e4, 1e8
+    shuffled = [ups[i] for i in order]
+    assert encode_weights(agg.median(shuffled)) == encode_weights(agg.median(ups))
+    assert encode_weights(agg.trimmed_mean(shuffled, beta=beta)) == encode_weights(agg.trimmed_mean(ups, beta=beta))
 
 
 @settings(max_examples=30, deadline=None)
@@ -73,13 +108,39 @@ def test_krum_picks_a_honest_update():
     assert np.abs(out[0][1]).max() < 1
 
 
+def test_median_and_trimmed_mean_exact_values_ignore_sample_counts():
+    # Prepare: per coordinate values 5, 1, 3, 100, 2 (sorted 1 2 3 5 100) and -2, 7, 7, 0, 4 (sorted -2 0 4 7 7)
+    ups = [([("a", np.array([x, y], np.float32))], n) for x, y, n in [(5, -2, 1), (1, 7, 50), (3, 7, 1), (100, 0, 9), (2, 4, 1)]]
+    # Execute / Assert: median of five, and of the first four (mean of the middle two: (3 + 5)/2, (0 + 7)/2)
+    np.testing.assert_array_equal(agg.median(ups)[0][1], np.array([3, 4], np.float32))
+    np.testing.assert_array_equal(agg.median(ups[:4])[0][1], np.array([4, 3.5], np.float32))
+    # trimmed mean: beta*5 = 1 value dropped at each end for beta 0.2 and 0.25 ((2+3+5)/3, (0+4+7)/3), none for 0.1
+    for beta in (0.2, 0.25):
+        np.testing.assert_array_equal(agg.trimmed_mean(ups, beta=beta)[0][1], np.array([10 / 3, 11 / 3], np.float32))
+    np.testing.assert_array_equal(agg.trimmed_mean(ups, beta=0.1)[0][1], np.array([111 / 5, 16 / 5], np.float32))
+    # beta 0.4: floor(2.0) = 2 dropped at each end, the median is left
+    np.testing.assert_array_equal(agg.trimmed_mean(ups, beta=0.4)[0][1], np.array([3, 4], np.float32))
+
+
+def test_krum_scores_by_the_n_minus_f_minus_2_nearest_over_all_arrays():
+    # Prepare: points (a, b) split over two arrays: P0 (0,0) P1 (1,0) P2 (0,2) P3 (3,3) P4 (9,9), sample counts 1, 3, 4, 1, 1.
+    # Squared distances: P0-P1 1, P0-P2 4, P1-P2 5, P2-P3 10, P1-P3 13, P0-P3 18, P3-P4 72, ...; with f=1 each point
+    # sums its 5-1-2 = 2 nearest: P0 1+4=5, P1 1+5=6, P2 4+5=9, P3 10+13=23, P4 72+130=202.
+    points, counts = [(0, 0), (1, 0), (0, 2), (3, 3), (9, 9)], [1, 3, 4, 1, 1]
+    ups = [([("a", np.array([a], np.float32)), ("b", np.array([b], np.float32))], n) for (a, b), n in zip(points, counts)]
+    # Execute / Assert: the best (P0) alone; multi-Krum fedavgs the m best by sample count
+    assert [float(x[1][0]) for x in agg.krum(ups, f=1)] == [0.0, 0.0]
+    assert [float(x[1][0]) for x in agg.krum(ups, f=1, m=2)] == [0.75, 0.0]  # (0*1 + 1*3)/4, 0
+    assert [float(x[1][0]) for x in agg.krum(ups, f=1, m=3)] == [0.375, 1.0]  # (0 + 3 + 0)/8, (0 + 0 + 8)/8
+
+
 @pytest.mark.parametrize(
     "update, reason",
     [
         ([("00.dense.kernel", np.zeros((3, 2), np.float32))], "has 1 arrays"),
         ([("00.dense.kernel", np.zeros((2, 3), np.float32)), ("00.dense.bias", np.zeros(2, np.float32))], "shape"),
         ([("00.dense.kernel", np.zeros((3, 2), np.float64)), ("00.dense.bias", np.zeros(2, np.float32))], "dtype"),
-        ([("00.dense.kernel", np.full((3, 2), np.nan, np.float32)), ("00.dense.bias", np.zeros(2, np.float32))], "NaN"),
+        ([("00.dense.kernel", np.array([[0, 1], [np.nan, 2], [3, 4]], np.float32)), ("00.dense.bias", np.zeros(2, np.float32))], "NaN"),
         ([("00.dense.kernel", np.zeros((3, 2), np.float32)), ("00.dense.bias", np.array([0, np.inf], np.float32))], "Inf"),
         ([("00.other", np.zeros((3, 2), np.float32)), ("00.dense.bias", np.zeros(2, np.float32))], "expected"),
     ],
@@ -92,7 +153,7 @@ def test_validate_update_names_the_problem(update, reason):
 def test_select_and_aggregate_excludes_bad_updates_identically_in_any_order():
     # Prepare
     ref = _update(0)[0]
-    nan = [(n, np.full_like(a, np.nan)) for n, a in ref]
+    nan = [(n, np.where(np.arange(a.size).reshape(a.shape) == 1, np.nan, a)) for n, a in ref]  # one NaN per array
     cands = [
         agg.Candidate("0xB", _update(2)[0], 20),
         agg.Candidate("0xa", _update(1)[0], 10),
