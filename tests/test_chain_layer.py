@@ -19,14 +19,14 @@ from fedpm.settings import KeySettings, load_settings
 
 
 def test_keystore_round_trip_and_wrong_password(tmp_path):
-    ks = Keystore(tmp_path, KeySettings(password="right", scrypt_n=2**10))
+    ks = Keystore(tmp_path, KeySettings(password="right", scrypt_n=2**10, allow_weak_scrypt=True))
     address = ks.create("alice")
 
     assert ks.load("alice").address == address == ks.address("alice")
     assert (tmp_path / "alice.json").stat().st_mode & 0o077 == 0  # owner-only file
     assert "right" not in (tmp_path / "alice.json").read_text()
     with pytest.raises(KeystoreError, match="wrong password"):
-        Keystore(tmp_path, KeySettings(password="wrong", scrypt_n=2**10)).load("alice")
+        Keystore(tmp_path, KeySettings(password="wrong", scrypt_n=2**10, allow_weak_scrypt=True)).load("alice")
     with pytest.raises(KeystoreError, match="fedpm account new bob"):
         ks.load("bob")
     with pytest.raises(KeystoreError, match="already exists"):
@@ -36,12 +36,53 @@ def test_keystore_round_trip_and_wrong_password(tmp_path):
 def test_password_file_wins_over_missing_password(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("from-file\n")
-    ks = Keystore(tmp_path / "ks", KeySettings(password_file=pw, scrypt_n=2**10))
+    pw.chmod(0o600)
+    ks = Keystore(tmp_path / "ks", KeySettings(password_file=pw, scrypt_n=2**10, allow_weak_scrypt=True))
     address = ks.create("carol")
 
-    assert Keystore(tmp_path / "ks", KeySettings(password="from-file", scrypt_n=2**10)).load("carol").address == address
+    assert Keystore(tmp_path / "ks", KeySettings(password="from-file", scrypt_n=2**10, allow_weak_scrypt=True)).load("carol").address == address
     with pytest.raises(KeystoreError, match="no keystore password"):
         Keystore(tmp_path / "ks", KeySettings()).load("carol")
+
+
+def test_password_file_other_users_can_read_is_refused(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("secret\n")
+    keys = KeySettings(password_file=pw, scrypt_n=2**10, allow_weak_scrypt=True)
+    for mode in (0o644, 0o640, 0o604):
+        pw.chmod(mode)
+        with pytest.raises(KeystoreError, match=f"mode {mode:04o}.*chmod 600 {pw}"):
+            Keystore(tmp_path / "ks", keys).create("dave")
+    assert not (tmp_path / "ks" / "dave.json").exists()
+    pw.chmod(0o600)
+    assert Keystore(tmp_path / "ks", keys).create("dave")
+
+
+def test_scrypt_n_below_the_floor_is_refused_unless_allowed_for_tests(tmp_path):
+    from chain.keystore import SCRYPT_N_FLOOR
+
+    assert SCRYPT_N_FLOOR == 2**14
+    with pytest.raises(KeystoreError, match="below the floor of 16384"):
+        Keystore(tmp_path, KeySettings(password="x", scrypt_n=2**10)).create("weak")
+    with pytest.raises(KeystoreError, match="not a power of two"):
+        Keystore(tmp_path, KeySettings(password="x", scrypt_n=20000)).create("odd")
+    assert not list(tmp_path.glob("*.json"))
+    ks = Keystore(tmp_path, KeySettings(password="x", scrypt_n=2**14))
+    address = ks.create("floor")
+    assert json.loads((tmp_path / "floor.json").read_text())["crypto"]["kdfparams"]["n"] == 2**14
+    assert ks.load("floor").address == address
+    assert Keystore(tmp_path, KeySettings(password="x", scrypt_n=2**10, allow_weak_scrypt=True)).create("test-only")
+    assert load_settings(env={"FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"}).keys.allow_weak_scrypt
+    assert not load_settings(env={}).keys.allow_weak_scrypt
+
+
+def test_cli_account_new_refuses_a_weak_scrypt_n_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": "x", "FEDPM_KEYS_SCRYPT_N": "1024"}
+    out = subprocess.run([sys.executable, "-m", "fedpm.cli", "account", "new", "gov-a"], env=env, capture_output=True, text=True, timeout=120)
+
+    assert out.returncode != 0 and out.stdout == ""
+    assert out.stderr.strip().count("\n") == 0 and "below the floor" in out.stderr and "FEDPM_KEYS_SCRYPT_N" in out.stderr
+    assert not (tmp_path / "keystores" / "gov-a.json").exists()
 
 
 def test_revert_decoder_names_custom_errors_with_arguments():
