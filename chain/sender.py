@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
-from chain.reverts import RevertDecoder
+from chain.reverts import RevertDecoder, revert_data
 from fedpm.errors import TransactionFailed
 
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; later state may need a little more
@@ -92,9 +92,8 @@ class TxSender:
         if tx.get("to"):
             call["to"] = tx["to"]
         resp = self.w3.provider.make_request("eth_call", [call, hex(block_number - 1), {}, {"number": hex(block_number), "time": hex(block["timestamp"])}])
-        data = resp.get("error", {}).get("data") if isinstance(resp.get("error"), dict) else None
-        if isinstance(data, dict):  # some nodes nest it: {"data": {"data": "0x…"}}
-            data = data.get("data")
+        error = resp.get("error")
+        data = revert_data(error.get("data")) if isinstance(error, dict) else None
         if isinstance(data, str) and len(data) >= 10:
             return self.decoder.decode(data)
         if "result" in resp:
@@ -153,7 +152,9 @@ class TxSender:
                 tx["hash"] = HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
             except Web3RPCError as exc:
                 self._nonce = None  # resynchronise from the node next time (another process may share the key)
-                raise TransactionFailed(f"node rejected transaction: {exc}", hint="check the account's nonce and balance") from None
+                error = (exc.rpc_response or {}).get("error")
+                reason = error.get("message", exc.message) if isinstance(error, dict) else exc.message
+                raise TransactionFailed(f"node rejected transaction: {reason.splitlines()[0]}", hint="check the account's nonce and balance") from None
             self._nonce += 1
         return tx
 
