@@ -159,20 +159,60 @@ def test_ape_compile_matches_the_python_compile_path(tmp_path):
         assert strip_metadata(ape[name]["deploymentBytecode"]["bytecode"]) == strip_metadata(ours[name].bytecode)
 
 
-def test_ape_run_deploy_writes_a_deployment_file_with_the_same_abi_hashes(tmp_path):
+def test_ape_run_deploy_leaves_a_usable_deployment_and_keystores_and_refuses_a_throwaway_chain(anvil, snapshot, tmp_path):
+    """`ape run deploy` against a running chain (as `fedpm chain up` starts): the deployment file and the keystore
+    governors it used work for `ape run round --as`; a chain ape would start and stop itself is refused in one line."""
+    import os
     import shutil
 
     from chain.compile import compile_contracts
+    from chain.connect import ChainContext
     from chain.toolchain import REPO_ROOT
+    from fedpm.consortium import read_members
+    from tests.conftest import TEST_PASSWORD, make_settings
 
     if shutil.which("ape") is None:
         pytest.skip("ape is not on PATH (run through `make test`)")
-    env = {**__import__("os").environ, "FEDPM_HOME": str(tmp_path)}
-    out = subprocess.run(["ape", "run", "deploy", "--network", "ethereum:local:foundry"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    settings = make_settings(tmp_path)
+    ks = Keystore(settings.keystore_dir, settings.keys)
+    governors = {name: ks.create(name) for name in ("gov-a", "gov-b", "gov-c")}
+    env = {**os.environ, "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": TEST_PASSWORD}
 
+    def ape(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["ape", "run", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    throwaway = ape("deploy", "--network", "ethereum:local:foundry")
+    assert throwaway.returncode != 0 and "fedpm chain up" in throwaway.stdout + throwaway.stderr
+    assert not (tmp_path / "deployments").exists()
+
+    out = ape("deploy", "--network", f"ethereum:local:{anvil.url}", "--as", "gov-a")
     assert out.returncode == 0, out.stdout + out.stderr
     (path,) = (tmp_path / "deployments").glob("*.json")
     deployed = json.loads(path.read_text())["contracts"]
     ours = compile_contracts()
     assert {n: c["abi_hash"] for n, c in deployed.items()} == {n: ours[n].abi_hash for n in deployed}
-    assert "FederatedLearning" in deployed
+    import web3
+
+    ctx = ChainContext(settings=settings, w3=web3.Web3(web3.Web3.HTTPProvider(anvil.url)), artifacts=ours)
+    assert sorted(m.accounts[0] for m in read_members(ctx.contract("ConsortiumRegistry"))) == sorted(governors.values())
+    # the keystore account signs through ape: task 0 does not exist, and that revert comes back decoded in one line
+    rnd = ape("round", "--task", "0", "--as", "gov-a", "--network", f"ethereum:local:{anvil.url}")
+    assert rnd.returncode != 0 and "Traceback" not in rnd.stdout + rnd.stderr
+    assert "UnknownTask" in rnd.stdout + rnd.stderr
+
+
+def test_ape_run_round_without_a_deployment_is_a_one_line_error(anvil, tmp_path):
+    import os
+    import shutil
+
+    from chain.toolchain import REPO_ROOT
+    from tests.conftest import TEST_PASSWORD
+
+    if shutil.which("ape") is None:
+        pytest.skip("ape is not on PATH (run through `make test`)")
+    env = {**os.environ, "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": TEST_PASSWORD}
+    out = subprocess.run(["ape", "run", "round", "--task", "0", "--as", "gov-a", "--network", f"ethereum:local:{anvil.url}"],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+    assert out.returncode != 0 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
+    assert "deployment" in (out.stdout + out.stderr).lower()
