@@ -101,8 +101,7 @@ class TxSender:
         return self.call_error(tx, block_number - 1)
 
     def _fees(self) -> dict[str, int]:
-        price = self.w3.eth.gas_price
-        return fee_fields(price, self.w3.eth.get_block("latest").get("baseFeePerGas"), lambda: self.w3.eth.max_priority_fee)
+        return fee_fields(self.w3.eth.gas_price, self.w3.eth.get_block("latest").get("baseFeePerGas"), lambda: self.w3.eth.max_priority_fee)
 
     def _check_funds(self, tx: dict[str, Any]) -> None:
         cost = tx["gas"] * tx.get("maxFeePerGas", tx.get("gasPrice", 0)) + tx.get("value", 0)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from eth_utils import keccak
+from web3 import Web3
 
 from chain.connect import connect
 from chain.keystore import Keystore
@@ -144,3 +145,16 @@ def test_trainer_whose_commit_lands_after_the_deadline_logs_it_and_serves_the_ne
     assert "too late, waiting for the next round: reverted with CommitWindowClosed(" in late[0] and f"deadline={deadline}" in late[0]
     assert not any("Traceback" in line or "without revert data" in line for line in lines), lines
     assert any(f"round {r2}: committed update {keccak(b'round 2 update').hex()[:12]}" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("extra, blocks_while_idle", [((), True), (("--block-time", "0"), False)])
+def test_fedpm_chain_up_produces_blocks_while_nobody_transacts(tmp_path, extra, blocks_while_idle):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDPM_")} | {"FEDPM_HOME": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "fedpm.cli", "chain", "up", *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        w3 = Web3(Web3.HTTPProvider(proc.stdout.readline().strip()))
+        first = w3.eth.block_number
+        time.sleep(2.5)
+        assert (w3.eth.block_number >= first + 2) is blocks_while_idle
+    finally:
+        stop(proc)
