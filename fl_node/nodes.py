@@ -30,6 +30,10 @@ from fl_node.storage import ContentStore, fetch_verified
 
 Log = Callable[[str], None]
 
+# Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
+# we send an `advance` the chain's latest block does not call for yet.
+CLOCK_SLACK_S = 2
+
 # Reverts that only mean another node got there first (quorum reached, window closed): not a node failure.
 RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
 
@@ -73,6 +77,7 @@ class _Node:
     log: Log = print
     retries: int = 3
     _spec: dict | None = field(default=None, init=False)
+    _nudged: set[tuple[int, RoundState]] = field(default_factory=set, init=False)  # windows we advanced by our own clock
 
     def spec(self, task: TaskView) -> dict:
         if self._spec is None:
@@ -87,14 +92,19 @@ class _Node:
         raise NotImplementedError
 
     def advance_expired(self, rnd: RoundView) -> str | None:
-        """Apply a window of `rnd` that the latest block's time has passed (close commits, or fail the round)."""
-        now = self.fl.now()
-        if rnd.state in (RoundState.OPEN, RoundState.COLLECTING) and now > rnd.commit_deadline:
-            what = f"commit window expired with {rnd.commits} update(s)"
-        elif rnd.state == RoundState.AGGREGATING and now > rnd.aggregation_deadline:
-            what = f"aggregation window expired with {rnd.votes} vote(s)"
+        """Apply a window of `rnd` that has passed (close commits, or fail the round). The chain decides by block time;
+        where blocks come only with transactions, the latest block's time lags, so once our own clock is past the
+        deadline we send one `advance` per window anyway: its block carries the current time."""
+        if rnd.state in (RoundState.OPEN, RoundState.COLLECTING):
+            deadline, what = rnd.commit_deadline, f"commit window expired with {rnd.commits} update(s)"
+        elif rnd.state == RoundState.AGGREGATING:
+            deadline, what = rnd.aggregation_deadline, f"aggregation window expired with {rnd.votes} vote(s)"
         else:
             return None
+        window = (rnd.round, rnd.state)
+        if self.fl.now() <= deadline and (time.time() <= deadline + CLOCK_SLACK_S or window in self._nudged):
+            return None
+        self._nudged.add(window)
         self.fl.advance(self.sender, self.task_id)  # a no-op if another node advanced first
         return f"round {rnd.round}: {what}; round now {self.fl.round(self.task_id, rnd.round).state.name.lower()}"
 
