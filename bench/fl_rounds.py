@@ -88,7 +88,7 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
     out: dict = {"chain_rounds": rounds, "chain_local_epochs": epochs, "windows_per_factory": [int(len(x)) for x, _ in setup.factory_data]}
     with tempfile.TemporaryDirectory(prefix="fedpm-fl-rounds-") as tmp, LocalChain() as node:
         home = Path(tmp) / "home"
-        ctx = connect(load_settings({"home": home, "keys.password": "bench", "keys.scrypt_n": 2**10, "chain.rpc_url": node.url}, env={}))
+        ctx = connect(load_settings({"home": home, "keys.password": "bench", "keys.scrypt_n": 2**10, "keys.allow_weak_scrypt": True, "chain.rpc_url": node.url}, env={}))
         plan = demo_plan()
         accounts = {p.org: Account.create() for p in plan}
         devices = {f"factory-{i}-m1": Account.create() for i in range(1, 5)}

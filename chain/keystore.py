@@ -1,7 +1,9 @@
 """Participants' keys in encrypted eth-account keystores (V3 JSON), one file per name.
 
 The password comes from the settings (`FEDPM_KEYS_PASSWORD`, or better `FEDPM_KEYS_PASSWORD_FILE`); it is
-never stored. Only the address is readable without it, which is all a deployer needs to name governors.
+never stored. A password file must be readable by its owner only (`chmod 600`). Only the address is readable
+without the password, which is all a deployer needs to name governors. New keystores use scrypt with N of at
+least 2**14 (default 2**18); only tests and the demo, with `keys.allow_weak_scrypt`, may go lower for speed.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from pathlib import Path
 
 from eth_account import Account
@@ -19,11 +22,26 @@ from chain.errors import KeystoreError
 from chain.settings import KeySettings
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+SCRYPT_N_FLOOR = 2**14  # the "light" scrypt cost of geth/eth-keystore; eth-account's default is 2**18
+
+
+def check_scrypt_n(keys: KeySettings) -> int:
+    n = keys.scrypt_n
+    if n < 2 or n & (n - 1):
+        raise KeystoreError(f"keys.scrypt_n={n} is not a power of two", hint="set FEDPM_KEYS_SCRYPT_N to 2**18 (262144) or another power of two >= 2**14")
+    if n < SCRYPT_N_FLOOR and not keys.allow_weak_scrypt:
+        raise KeystoreError(f"keys.scrypt_n={n} is below the floor of {SCRYPT_N_FLOOR} (2**14)",
+                            hint="unset FEDPM_KEYS_SCRYPT_N (default 2**18); lower values are for tests and the demo only")
+    return n
 
 
 def resolve_password(keys: KeySettings) -> str:
     if keys.password_file is not None:
         try:
+            mode = keys.password_file.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise KeystoreError(f"password file {keys.password_file} is accessible by other users (mode {stat.S_IMODE(mode):04o})",
+                                    hint=f"run `chmod 600 {keys.password_file}`")
             return keys.password_file.read_text().rstrip("\n")
         except OSError as exc:
             raise KeystoreError(f"cannot read password file {keys.password_file}: {exc.strerror}", hint="fix FEDPM_KEYS_PASSWORD_FILE") from None
@@ -50,8 +68,9 @@ class Keystore:
         path = self.path(name)
         if path.exists():
             raise KeystoreError(f"keystore {name!r} already exists at {path}", hint="choose another name or delete the file")
+        n = check_scrypt_n(self.keys)
         account = Account.from_key(private_key) if private_key else Account.create()
-        data = Account.encrypt(account.key, resolve_password(self.keys), kdf="scrypt", iterations=self.keys.scrypt_n)
+        data = Account.encrypt(account.key, resolve_password(self.keys), kdf="scrypt", iterations=n)
         self.directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # readable by the owner only
         with os.fdopen(fd, "w") as fh:

@@ -2,7 +2,9 @@
 
 It runs like a consortium chain: zero gas price and zero base fee (members need no currency to transact, as
 on a Besu network with `min-gas-price=0` and `zeroBaseFee`), and the `paris` hardfork unless told otherwise,
-so bytecode that would fail on a Besu QBFT genesis without Shanghai fails here too.
+so bytecode that would fail on a Besu QBFT genesis without Shanghai fails here too. Like a QBFT chain it produces
+a block every `block_time` seconds even when nobody transacts (deadlines pass by block time), while transactions
+are still mined the moment they arrive (anvil's mixed mining), so nothing waits for the interval.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from chain.toolchain import anvil_path
 from ground.errors import FedpmError
 
 DEFAULT_CHAIN_ID = 1337
+BLOCK_TIME_S = 1
 
 
 def free_port() -> int:
@@ -31,11 +34,11 @@ def free_port() -> int:
 class LocalChain:
     """`with LocalChain() as node: node.url` — anvil on a free loopback port, stopped on exit."""
 
-    def __init__(self, *, port: int | None = None, chain_id: int = DEFAULT_CHAIN_ID, hardfork: str = "paris", block_time: float | None = None, log_file: Path | None = None, state_file: Path | None = None) -> None:
+    def __init__(self, *, port: int | None = None, chain_id: int = DEFAULT_CHAIN_ID, hardfork: str = "paris", block_time: int | None = BLOCK_TIME_S, log_file: Path | None = None, state_file: Path | None = None) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
         self.hardfork = hardfork
-        self.block_time = block_time
+        self.block_time = block_time  # None: mine only on transactions (no empty blocks)
         self.log_file = log_file
         self.state_file = state_file  # loaded at start if present, written at stop: the chain survives restarts
         self._proc: subprocess.Popen[bytes] | None = None
@@ -48,7 +51,7 @@ class LocalChain:
         cmd = [str(anvil_path()), "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(self.chain_id),
                "--hardfork", self.hardfork, "--base-fee", "0", "--gas-price", "0", "--no-priority-fee", "--accounts", "2"]
         if self.block_time:
-            cmd += ["--block-time", str(self.block_time)]
+            cmd += ["--block-time", str(self.block_time), "--mixed-mining"]
         if self.state_file:
             cmd += ["--state", str(self.state_file)]
         return cmd

@@ -93,6 +93,14 @@ def _signature(item: dict[str, Any]) -> str:
     return item["name"] + "(" + ",".join(collapse_if_tuple(i) for i in item["inputs"]) + ")"
 
 
+def revert_data(value: Any) -> bytes | str | None:
+    """The revert bytes in a node's error data: a hex string (anvil, geth, Besu), or nested in an object
+    (Ganache: {"result": "0x…", "message": "revert", …}; some nodes: {"data": "0x…"})."""
+    while isinstance(value, dict):
+        value = value.get("result", value.get("data"))
+    return value
+
+
 class RevertDecoder:
     """Decodes revert data using every custom error of the deployed contracts (plus Error and Panic)."""
 
@@ -103,7 +111,8 @@ class RevertDecoder:
         ]
         self._by_selector = {keccak(text=_signature(item))[:4]: item for item in base + error_abis}
 
-    def decode(self, data: bytes | str | None, *, contract: str | None = None) -> ContractRevert:
+    def decode(self, data: bytes | str | dict | None, *, contract: str | None = None) -> ContractRevert:
+        data = revert_data(data)
         raw = bytes.fromhex(data[2:] if data.startswith("0x") else data) if isinstance(data, str) else (data or b"")
         item = self._by_selector.get(raw[:4])
         if item is None:

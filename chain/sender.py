@@ -3,14 +3,15 @@
 Every state change fedpm makes goes through `TxSender.transact` (or `deploy`). A sender belongs to one
 account; it is safe to share between threads of one process (a lock hands out nonces in order). Reverts,
 whether found by gas estimation or by a mined failed receipt, raise the exception named after the contract's
-custom error (see `chain.reverts`).
+custom error (see `chain.reverts`). Fees follow the chain: legacy `gasPrice` where blocks carry no base fee,
+EIP-1559 fields where they do; on a chain that charges gas, an account that cannot pay is refused before sending.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -19,10 +20,21 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 
 from chain.errors import TransactionFailed
-from chain.reverts import RevertDecoder
+from chain.reverts import RevertDecoder, revert_data
 
 GAS_HEADROOM = 1.25  # estimates are exact for the state they ran on; later state may need a little more
 OUT_OF_GAS_RETRIES = 2
+
+
+def fee_fields(gas_price: int, base_fee: int | None, tip: Callable[[], int]) -> dict[str, int]:
+    """The fee fields of a transaction on a chain whose `eth_gasPrice` is `gas_price` and whose latest block has
+    `base_fee` (None: a pre-London chain, legacy transactions). A zero gas price marks a zero-gas consortium chain:
+    no tip, and only the base fee when the chain still has one (e.g. Ganache on London). `tip` is asked only when
+    a tip is due."""
+    if base_fee is None:
+        return {"gasPrice": gas_price}
+    priority = 0 if gas_price == 0 else tip()
+    return {"maxFeePerGas": 2 * base_fee + priority, "maxPriorityFeePerGas": priority}
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,10 @@ class TxSender:
         tx = {"from": self.address, "to": fn.address, "data": fn._encode_transaction_data(), "value": value}
         return self._send(tx)
 
+    def transfer(self, to: str, value: int) -> Receipt:
+        """Send `value` wei of the chain's currency to `to` (funding an account on a chain that charges gas)."""
+        return self._send({"from": self.address, "to": to, "data": "0x", "value": value})
+
     def deploy(self, abi: list[dict[str, Any]], bytecode: str, *args: Any) -> Receipt:
         data = self.w3.eth.contract(abi=abi, bytecode=bytecode).constructor(*args).data_in_transaction
         return self._send({"from": self.address, "data": data, "value": 0})
@@ -67,16 +83,34 @@ class TxSender:
             return self.decoder.decode(exc.data)
         return None
 
+    def replay_error(self, tx: dict[str, Any], block_number: int) -> Exception | None:
+        """The revert of `tx`, mined and failed in block `block_number`, replayed on the state before that block with
+        that block's number and timestamp (a window that closed between estimate and inclusion shows as the error
+        the contract raised, not as success). Nodes without eth_call block overrides replay at the block before."""
+        block = self.w3.eth.get_block(block_number)
+        call = {"from": tx["from"], "data": tx["data"], "value": hex(tx.get("value", 0)), "gas": hex(tx["gas"])}
+        if tx.get("to"):
+            call["to"] = tx["to"]
+        resp = self.w3.provider.make_request("eth_call", [call, hex(block_number - 1), {}, {"number": hex(block_number), "time": hex(block["timestamp"])}])
+        error = resp.get("error")
+        data = revert_data(error.get("data")) if isinstance(error, dict) else None
+        if isinstance(data, str) and len(data) >= 10:
+            return self.decoder.decode(data)
+        if "result" in resp:
+            return None
+        return self.call_error(tx, block_number - 1)
+
     def _fees(self) -> dict[str, int]:
-        # Consortium chains run free gas; a zero gas price means a legacy transaction at price 0.
-        price = self.w3.eth.gas_price
-        if price == 0:
-            return {"gasPrice": 0}
-        base = self.w3.eth.get_block("latest").get("baseFeePerGas")
-        if base is None:
-            return {"gasPrice": price}
-        tip = self.w3.eth.max_priority_fee
-        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        return fee_fields(self.w3.eth.gas_price, self.w3.eth.get_block("latest").get("baseFeePerGas"), lambda: self.w3.eth.max_priority_fee)
+
+    def _check_funds(self, tx: dict[str, Any]) -> None:
+        cost = tx["gas"] * tx.get("maxFeePerGas", tx.get("gasPrice", 0)) + tx.get("value", 0)
+        if cost == 0:
+            return
+        balance = self.w3.eth.get_balance(self.address)
+        if balance < cost:
+            raise TransactionFailed(f"account {self.address} holds {balance} wei; this transaction may cost up to {cost} wei on this chain",
+                                    hint="this chain charges gas: fund the account with `fedpm account fund NAME --amount ETH`")
 
     def _estimate(self, tx: dict[str, Any]) -> int:
         try:
@@ -96,7 +130,7 @@ class TxSender:
                                logs=list(rcpt["logs"]), contract_address=rcpt.get("contractAddress"), raw=rcpt)
             out_of_gas = rcpt["gasUsed"] >= sent["gas"]
             if not out_of_gas or attempt == OUT_OF_GAS_RETRIES:
-                error = self.call_error(sent, rcpt["blockNumber"] - 1)
+                error = self.replay_error(sent, rcpt["blockNumber"])
                 raise error or TransactionFailed(f"transaction {rcpt['transactionHash'].to_0x_hex()} failed without revert data",
                                                  hint="it ran out of gas" if out_of_gas else "see the node's trace of it")
         raise AssertionError("unreachable")
@@ -104,6 +138,7 @@ class TxSender:
     def _sign_and_send(self, tx: dict[str, Any]) -> dict[str, Any]:
         tx["gas"] = self._estimate(tx)
         tx.update(self._fees())
+        self._check_funds(tx)
         with self._lock:
             if self._chain_id is None:
                 self._chain_id = self.w3.eth.chain_id
@@ -116,7 +151,9 @@ class TxSender:
                 tx["hash"] = HexBytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
             except Web3RPCError as exc:
                 self._nonce = None  # resynchronise from the node next time (another process may share the key)
-                raise TransactionFailed(f"node rejected transaction: {exc}", hint="check the account's nonce and balance") from None
+                error = (exc.rpc_response or {}).get("error")
+                reason = error.get("message", exc.message) if isinstance(error, dict) else exc.message
+                raise TransactionFailed(f"node rejected transaction: {reason.splitlines()[0]}", hint="check the account's nonce and balance") from None
             self._nonce += 1
         return tx
 

@@ -22,7 +22,8 @@ class ChainSettings:
 class KeySettings:
     password: str | None = None  # keystore password; prefer password_file
     password_file: Path | None = None
-    scrypt_n: int = 2**18  # eth-account's default; tests and the demo lower it for speed
+    scrypt_n: int = 2**18  # eth-account's default; below 2**14 is refused unless allow_weak_scrypt
+    allow_weak_scrypt: bool = False  # tests and the demo only: lets scrypt_n go below the floor, for speed
 
 
 class ChainConfig(Protocol):

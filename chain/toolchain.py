@@ -1,4 +1,5 @@
-"""Where the offline toolchain lives: solc-js behind a `solc` shim, and anvil, both from npm.
+"""Where the offline toolchain lives: solc-js behind a `solc` shim, and anvil, both from npm (and Ganache, the
+second EVM the tests run fedpm against).
 
 py-solc-x and ape-solidity look for `solc-v<version>` in `$SOLCX_BINARY_PATH` (default `~/.solcx`). We point
 that at a folder inside the venv and write there a two-line wrapper that runs `tools/solc-shim.js` of this
@@ -31,6 +32,10 @@ def anvil_path() -> Path:
     if on_path:
         return Path(on_path)
     return _require(NODE_MODULES / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil", "anvil")
+
+
+def ganache_path() -> Path:
+    return _require(NODE_MODULES / ".bin" / "ganache", "ganache")
 
 
 def solcx_dir() -> Path:

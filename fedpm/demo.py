@@ -68,17 +68,21 @@ def demo_settings(out: Path, url: str) -> Settings:
     home = out / "home"
     password_file = home / "password"
     home.mkdir(parents=True, exist_ok=True)
-    if not password_file.exists():  # a fresh random keystore password for this demo, readable by the owner only
+    # DEMO ONLY: the keystore password sits in plain text beside the keystores (owner-only, mode 0600) so the node
+    # processes can start unattended. A real deployment keeps it out of the home folder (FEDPM_KEYS_PASSWORD_FILE
+    # on a secrets mount, mode 0600; fedpm refuses one other users can read) and keeps scrypt_n at 2**18.
+    if not password_file.exists():  # a fresh random keystore password for this demo
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(24))
     # scrypt_n is lowered so 15 keystores decrypt in seconds across 8 processes; real deployments keep 2**18.
-    return load_settings({"home": home, "chain.rpc_url": url, "keys.password_file": password_file, "keys.scrypt_n": 2**12})
+    return load_settings({"home": home, "chain.rpc_url": url, "keys.password_file": password_file, "keys.scrypt_n": 2**12,
+                          "keys.allow_weak_scrypt": True})
 
 
 def node_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, "FEDPM_HOME": str(settings.home), "FEDPM_CHAIN_RPC_URL": settings.chain.rpc_url or "",
-            "FEDPM_KEYS_PASSWORD_FILE": str(settings.keys.password_file), "FEDPM_KEYS_SCRYPT_N": str(settings.keys.scrypt_n),
+            "FEDPM_KEYS_PASSWORD_FILE": str(settings.keys.password_file), "FEDPM_KEYS_SCRYPT_N": str(settings.keys.scrypt_n), "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1",
             "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 

@@ -3,6 +3,8 @@
 Both are restart-safe because they derive what to do from the chain, not from memory: a trainer that already
 committed in the current round does nothing; one that trained but crashed before committing reuses the bytes
 it kept in its work folder (same hash, no second training). An aggregator that voted does nothing.
+Any node whose chain clock shows a window of the current round expired calls `advance` itself, so a round whose
+trainers or aggregators died fails on time without waiting for someone else's transaction.
 `step()` does at most one action and returns a line describing it (or None); `run()` loops until the task is done.
 """
 
@@ -30,6 +32,10 @@ from ground.errors import FedpmError
 from ground.files import atomic_write
 
 Log = Callable[[str], None]
+
+# Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
+# we send an `advance` the chain's latest block does not call for yet.
+CLOCK_SLACK_S = 2
 
 # Reverts that only mean another node got there first (quorum reached, window closed): not a node failure.
 RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
@@ -65,6 +71,7 @@ class _Node:
     log: Log = print
     retries: int = 3
     _spec: dict | None = field(default=None, init=False)
+    _nudged: set[tuple[int, RoundState]] = field(default_factory=set, init=False)  # windows we advanced by our own clock
 
     def spec(self, task: TaskView) -> dict:
         if self._spec is None:
@@ -78,6 +85,23 @@ class _Node:
     def step(self) -> str | None:
         raise NotImplementedError
 
+    def advance_expired(self, rnd: RoundView) -> str | None:
+        """Apply a window of `rnd` that has passed (close commits, or fail the round). The chain decides by block time;
+        where blocks come only with transactions, the latest block's time lags, so once our own clock is past the
+        deadline we send one `advance` per window anyway: its block carries the current time."""
+        if rnd.state in (RoundState.OPEN, RoundState.COLLECTING):
+            deadline, what = rnd.commit_deadline, f"commit window expired with {rnd.commits} update(s)"
+        elif rnd.state == RoundState.AGGREGATING:
+            deadline, what = rnd.aggregation_deadline, f"aggregation window expired with {rnd.votes} vote(s)"
+        else:
+            return None
+        window = (rnd.round, rnd.state)
+        if self.fl.now() <= deadline and (time.time() <= deadline + CLOCK_SLACK_S or window in self._nudged):
+            return None
+        self._nudged.add(window)
+        self.fl.advance(self.sender, self.task_id)  # a no-op if another node advanced first
+        return f"round {rnd.round}: {what}; round now {self.fl.round(self.task_id, rnd.round).state.name.lower()}"
+
     def run(self, poll: float = 0.5, stop_when_done: bool = True, deadline: float | None = None) -> None:
         while True:
             try:
@@ -87,7 +111,7 @@ class _Node:
             except ContractRevert as exc:
                 if exc.error_name not in RACES:
                     raise
-                line = f"too late: {exc.message}"  # the round moved on while we worked; the next poll sees it
+                line = f"too late, waiting for the next round: {exc.message}"  # the round moved on while we worked
             if line:
                 self.log(line)
             if stop_when_done and self.fl.task(self.task_id).done:
@@ -106,13 +130,14 @@ class TrainerNode(_Node):
 
     def step(self) -> str | None:
         task, rnd = self.current()
-        if rnd is None or rnd.state not in (RoundState.OPEN, RoundState.COLLECTING):
+        if rnd is None:
             return None
+        expired = self.advance_expired(rnd)
+        if expired or rnd.state not in (RoundState.OPEN, RoundState.COLLECTING):
+            return expired
         me = self.sender.address
         if me not in task.trainers or self.fl.update(self.task_id, rnd.round, me).committed_at:
             return None  # not ours, or already committed (e.g. before a restart)
-        if self.fl.now() > rnd.commit_deadline:
-            return None
         spec = self.spec(task)
         blob, num_samples, loss = self._update_bytes(spec, rnd)
         cid = self.store.add(blob)
@@ -149,9 +174,9 @@ class AggregatorNode(_Node):
         task, rnd = self.current()
         if rnd is None:
             return None
-        if rnd.state in (RoundState.OPEN, RoundState.COLLECTING) and self.fl.now() > rnd.commit_deadline:
-            self.fl.advance(self.sender, self.task_id)  # close commits (or fail the round) on chain
-            return f"round {rnd.round}: commit window expired with {rnd.commits} update(s)"
+        expired = self.advance_expired(rnd)
+        if expired:
+            return expired
         if rnd.state != RoundState.AGGREGATING or self.sender.address not in task.aggregators:
             return None
         if self.fl.has_voted(self.task_id, rnd.round, self.sender.address):

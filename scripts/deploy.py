@@ -1,38 +1,44 @@
-"""`ape run deploy`: deploy fedpm through ape's network management with the one deploy path.
+"""`ape run deploy --network ethereum:local:URL`: deploy fedpm through ape's connection with the one deploy path.
 
-ape starts (or connects to) the network, here anvil via ape-foundry; the contracts go out through
-`chain.deploy.deploy_all`, the same code `fedpm deploy` runs, and the deployment file lands where every node
-reads it. The first three ape test accounts found the consortium as governors (2-of-3).
+Point ape at a chain that outlives the script, e.g. the one `fedpm chain up` prints:
+`ape run deploy --network ethereum:local:http://127.0.0.1:8545 --as gov-a --governor gov-a --governor gov-b --governor gov-c`.
+A chain ape starts itself (`ethereum:local:foundry`) is stopped when the script ends, so the deployment file would
+point at nothing: that is refused. The contracts go out through `chain.deploy.deploy_all`, the same code
+`fedpm deploy` runs, signed by a keystore account; governors are keystore accounts too (`fedpm account new`), so
+`ape run round --as gov-a` and every `fedpm ... --as` command can use them afterwards.
 """
 
 from __future__ import annotations
 
-import os
-
 import click
-from ape import accounts, chain
+from ape import chain
 from ape.cli import ConnectedProviderCommand
-from eth_account import Account
 
-from chain.compile import all_error_abis, compile_contracts
+from chain.compile import compile_contracts
+from chain.connect import ChainContext
 from chain.deploy import GenesisOrg, deploy_all
-from chain.reverts import RevertDecoder
-from chain.sender import TxSender
+from ground.errors import FedpmError
 from fedpm.settings import load_settings
 
 
 @click.command(cls=ConnectedProviderCommand)
+@click.option("--as", "as_", default="gov-a", show_default=True, help="keystore account that signs the deployment")
+@click.option("--governor", "governors", multiple=True, default=("gov-a", "gov-b", "gov-c"), show_default=True, help="keystore account of a founding governor org (repeat)")
 @click.option("--threshold", type=int, default=2, show_default=True)
-def cli(threshold: int) -> None:
-    settings = load_settings()
-    w3 = chain.provider.web3
-    artifacts = compile_contracts(settings.chain.evm_version)
-    governors = [Account.from_key(a.private_key) for a in accounts.test_accounts[:3]]
-    sender = TxSender(w3, governors[0], RevertDecoder(all_error_abis(artifacts)))
-    genesis = [GenesisOrg(f"gov-{c}", g.address) for c, g in zip("abc", governors)]
-    deployment = deploy_all(w3, sender, artifacts, genesis, threshold)
-    path = settings.chain.deployment_file or settings.deployments_dir / f"{deployment.chain_id}.json"
-    deployment.save(path)
+def cli(as_: str, governors: tuple[str, ...], threshold: int) -> None:
+    try:
+        if getattr(chain.provider, "process", None) is not None:
+            raise FedpmError("ape started this chain itself and stops it when the script ends, so the deployment would point at nothing",
+                             hint="start a chain with `fedpm chain up` and pass --network ethereum:local:<its URL>")
+        if not 1 <= threshold <= len(governors):
+            raise FedpmError(f"threshold {threshold} must be between 1 and the {len(governors)} governors", hint="pass --threshold k with 1 <= k <= n")
+        settings = load_settings()
+        ctx = ChainContext(settings=settings, w3=chain.provider.web3, artifacts=compile_contracts(settings.chain.evm_version))
+        genesis = [GenesisOrg(name, ctx.keystore.address(name)) for name in governors]
+        deployment = deploy_all(ctx.w3, ctx.sender_for(as_), ctx.artifacts, genesis, threshold)
+        deployment.save(ctx.deployment_path)
+    except FedpmError as exc:
+        raise click.ClickException(str(exc)) from None
     for name, info in deployment.contracts.items():
         click.echo(f"{name:<22} {info['address']}")
-    click.echo(f"deployment written to {path} (pid {os.getpid()})")
+    click.echo(f"deployment written to {ctx.deployment_path}")

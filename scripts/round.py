@@ -1,8 +1,8 @@
 """`ape run round --task N --as ACCOUNT [--wait]`: the coordinator opens the next round of a federated task.
 
-ape manages the connection (e.g. `--network ethereum:local:http://127.0.0.1:8545` for a running chain); the
-transaction goes out through fedpm's one sender, signed by the coordinator's keystore account, against the
-deployment file of that chain.
+ape manages the connection (e.g. `--network ethereum:local:http://127.0.0.1:8545` for the chain `fedpm chain up`
+started and `ape run deploy` deployed to); the transaction goes out through fedpm's one sender, signed by the
+coordinator's keystore account, against the deployment file of that chain.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from ground.errors import FedpmError
 @click.option("--as", "as_", required=True, help="coordinator's keystore account")
 @click.option("--wait", is_flag=True, help="block until the round is finalized or failed")
 def cli(task_id: int, as_: str, wait: bool) -> None:
-    settings = load_settings()
-    ctx = ChainContext(settings=settings, w3=chain.provider.web3, artifacts=compile_contracts(settings.chain.evm_version))
-    fl = FederatedLearning(ctx)
     try:
+        settings = load_settings()
+        ctx = ChainContext(settings=settings, w3=chain.provider.web3, artifacts=compile_contracts(settings.chain.evm_version))
+        fl = FederatedLearning(ctx)  # reads the deployment file: refused if it points at nothing on this chain
         r = fl.open_round(ctx.sender_for(as_), task_id)
         click.echo(f"opened round {r} of task {task_id}")
         if wait:

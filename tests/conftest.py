@@ -30,7 +30,7 @@ def dev_key(name: str) -> Account:
 
 
 def make_settings(home: Path, url: str | None = None, **overrides: object) -> Settings:
-    values = {"home": home, "keys.password": TEST_PASSWORD, "keys.scrypt_n": 2**10}
+    values = {"home": home, "keys.password": TEST_PASSWORD, "keys.scrypt_n": 2**10, "keys.allow_weak_scrypt": True}
     if url:
         values["chain.rpc_url"] = url
     values.update(overrides)

@@ -29,7 +29,7 @@ def gateway_env(home: Path, ctx, consortium, names: dict[str, object]) -> dict[s
             ks.create(name, account.key)
     env = dict(os.environ)
     env.update({"FEDPM_HOME": str(home), "FEDPM_CHAIN_RPC_URL": ctx.w3.provider.endpoint_uri, "FEDPM_CHAIN_DEPLOYMENT_FILE": str(ctx.deployment_path),
-                "FEDPM_KEYS_PASSWORD": TEST_PASSWORD, "FEDPM_KEYS_SCRYPT_N": "1024", "PYTHONPATH": str(REPO)})
+                "FEDPM_KEYS_PASSWORD": TEST_PASSWORD, "FEDPM_KEYS_SCRYPT_N": "1024", "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1", "PYTHONPATH": str(REPO)})
     return env
 
 

@@ -21,14 +21,14 @@ from ground.errors import ConfigError
 
 
 def test_keystore_round_trip_and_wrong_password(tmp_path):
-    ks = Keystore(tmp_path, KeySettings(password="right", scrypt_n=2**10))
+    ks = Keystore(tmp_path, KeySettings(password="right", scrypt_n=2**10, allow_weak_scrypt=True))
     address = ks.create("alice")
 
     assert ks.load("alice").address == address == ks.address("alice")
     assert (tmp_path / "alice.json").stat().st_mode & 0o077 == 0  # owner-only file
     assert "right" not in (tmp_path / "alice.json").read_text()
     with pytest.raises(KeystoreError, match="wrong password"):
-        Keystore(tmp_path, KeySettings(password="wrong", scrypt_n=2**10)).load("alice")
+        Keystore(tmp_path, KeySettings(password="wrong", scrypt_n=2**10, allow_weak_scrypt=True)).load("alice")
     with pytest.raises(KeystoreError, match="fedpm account new bob"):
         ks.load("bob")
     with pytest.raises(KeystoreError, match="already exists"):
@@ -38,12 +38,53 @@ def test_keystore_round_trip_and_wrong_password(tmp_path):
 def test_password_file_wins_over_missing_password(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("from-file\n")
-    ks = Keystore(tmp_path / "ks", KeySettings(password_file=pw, scrypt_n=2**10))
+    pw.chmod(0o600)
+    ks = Keystore(tmp_path / "ks", KeySettings(password_file=pw, scrypt_n=2**10, allow_weak_scrypt=True))
     address = ks.create("carol")
 
-    assert Keystore(tmp_path / "ks", KeySettings(password="from-file", scrypt_n=2**10)).load("carol").address == address
+    assert Keystore(tmp_path / "ks", KeySettings(password="from-file", scrypt_n=2**10, allow_weak_scrypt=True)).load("carol").address == address
     with pytest.raises(KeystoreError, match="no keystore password"):
         Keystore(tmp_path / "ks", KeySettings()).load("carol")
+
+
+def test_password_file_other_users_can_read_is_refused(tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("secret\n")
+    keys = KeySettings(password_file=pw, scrypt_n=2**10, allow_weak_scrypt=True)
+    for mode in (0o644, 0o640, 0o604):
+        pw.chmod(mode)
+        with pytest.raises(KeystoreError, match=f"mode {mode:04o}.*chmod 600 {pw}"):
+            Keystore(tmp_path / "ks", keys).create("dave")
+    assert not (tmp_path / "ks" / "dave.json").exists()
+    pw.chmod(0o600)
+    assert Keystore(tmp_path / "ks", keys).create("dave")
+
+
+def test_scrypt_n_below_the_floor_is_refused_unless_allowed_for_tests(tmp_path):
+    from chain.keystore import SCRYPT_N_FLOOR
+
+    assert SCRYPT_N_FLOOR == 2**14
+    with pytest.raises(KeystoreError, match="below the floor of 16384"):
+        Keystore(tmp_path, KeySettings(password="x", scrypt_n=2**10)).create("weak")
+    with pytest.raises(KeystoreError, match="not a power of two"):
+        Keystore(tmp_path, KeySettings(password="x", scrypt_n=20000)).create("odd")
+    assert not list(tmp_path.glob("*.json"))
+    ks = Keystore(tmp_path, KeySettings(password="x", scrypt_n=2**14))
+    address = ks.create("floor")
+    assert json.loads((tmp_path / "floor.json").read_text())["crypto"]["kdfparams"]["n"] == 2**14
+    assert ks.load("floor").address == address
+    assert Keystore(tmp_path, KeySettings(password="x", scrypt_n=2**10, allow_weak_scrypt=True)).create("test-only")
+    assert load_settings(env={"FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"}).keys.allow_weak_scrypt
+    assert not load_settings(env={}).keys.allow_weak_scrypt
+
+
+def test_cli_account_new_refuses_a_weak_scrypt_n_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": "x", "FEDPM_KEYS_SCRYPT_N": "1024"}
+    out = subprocess.run([sys.executable, "-m", "fedpm.cli", "account", "new", "gov-a"], env=env, capture_output=True, text=True, timeout=120)
+
+    assert out.returncode != 0 and out.stdout == ""
+    assert out.stderr.strip().count("\n") == 0 and "below the floor" in out.stderr and "FEDPM_KEYS_SCRYPT_N" in out.stderr
+    assert not (tmp_path / "keystores" / "gov-a.json").exists()
 
 
 def test_revert_decoder_names_custom_errors_with_arguments():
@@ -115,15 +156,51 @@ def test_ape_compile_matches_the_python_compile_path(ape):
         assert strip_metadata(ape_types[name]["deploymentBytecode"]["bytecode"]) == strip_metadata(ours[name].bytecode)
 
 
-def test_ape_run_deploy_writes_a_deployment_file_with_the_same_abi_hashes(ape, tmp_path):
+def test_ape_run_deploy_leaves_a_usable_deployment_and_keystores_and_refuses_a_throwaway_chain(ape, anvil, snapshot, tmp_path):
+    """`ape run deploy` against a running chain (as `fedpm chain up` starts): the deployment file and the keystore
+    governors it used work for `ape run round --as`; a chain ape would start and stop itself is refused in one line."""
+    import os
+
     from chain.compile import compile_contracts
+    from chain.connect import ChainContext
+    from fedpm.consortium import read_members
+    from tests.conftest import TEST_PASSWORD, make_settings
 
-    env = {**__import__("os").environ, "FEDPM_HOME": str(tmp_path)}
-    out = ape.run("run", "deploy", "--network", "ethereum:local:foundry", env=env)
+    settings = make_settings(tmp_path)
+    ks = Keystore(settings.keystore_dir, settings.keys)
+    governors = {name: ks.create(name) for name in ("gov-a", "gov-b", "gov-c")}
+    env = {**os.environ, "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": TEST_PASSWORD}
 
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return ape.run("run", *args, env=env)
+
+    throwaway = run("deploy", "--network", "ethereum:local:foundry")
+    assert throwaway.returncode != 0 and "fedpm chain up" in throwaway.stdout + throwaway.stderr
+    assert not (tmp_path / "deployments").exists()
+
+    out = run("deploy", "--network", f"ethereum:local:{anvil.url}", "--as", "gov-a")
     assert out.returncode == 0, out.stdout + out.stderr
     (path,) = (tmp_path / "deployments").glob("*.json")
     deployed = json.loads(path.read_text())["contracts"]
     ours = compile_contracts()
     assert {n: c["abi_hash"] for n, c in deployed.items()} == {n: ours[n].abi_hash for n in deployed}
-    assert "FederatedLearning" in deployed
+    import web3
+
+    ctx = ChainContext(settings=settings, w3=web3.Web3(web3.Web3.HTTPProvider(anvil.url)), artifacts=ours)
+    assert sorted(m.accounts[0] for m in read_members(ctx.contract("ConsortiumRegistry"))) == sorted(governors.values())
+    # the keystore account signs through ape: task 0 does not exist, and that revert comes back decoded in one line
+    rnd = run("round", "--task", "0", "--as", "gov-a", "--network", f"ethereum:local:{anvil.url}")
+    assert rnd.returncode != 0 and "Traceback" not in rnd.stdout + rnd.stderr
+    assert "UnknownTask" in rnd.stdout + rnd.stderr
+
+
+def test_ape_run_round_without_a_deployment_is_a_one_line_error(ape, anvil, tmp_path):
+    import os
+
+    from tests.conftest import TEST_PASSWORD
+
+    env = {**os.environ, "FEDPM_HOME": str(tmp_path), "FEDPM_KEYS_PASSWORD": TEST_PASSWORD}
+    out = ape.run("run", "round", "--task", "0", "--as", "gov-a", "--network", f"ethereum:local:{anvil.url}", env=env)
+
+    assert out.returncode != 0 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
+    assert "deployment" in (out.stdout + out.stderr).lower()

@@ -17,7 +17,7 @@ from fedpm.consortium import Member, Role, allowlist_diff, render_besu_allowlist
 
 def fedpm(home: Path, *args: str, password: str = "pw", extra_env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDPM_")}
-    env.update({"FEDPM_HOME": str(home), "FEDPM_KEYS_PASSWORD": password, "FEDPM_KEYS_SCRYPT_N": "1024", **(extra_env or {})})
+    env.update({"FEDPM_HOME": str(home), "FEDPM_KEYS_PASSWORD": password, "FEDPM_KEYS_SCRYPT_N": "1024", "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1", **(extra_env or {})})
     return subprocess.run([sys.executable, "-m", "fedpm.cli", *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 

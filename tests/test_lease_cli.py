@@ -30,7 +30,7 @@ def run_cli(leasing, tmp_path):
     base = ["--home", str(home), "--rpc-url", leasing.ctx.w3.provider.endpoint_uri]
 
     def run(*args: str) -> str:
-        result = runner.invoke(cli, base + ["lease", *args], env={"FEDPM_KEYS_PASSWORD": "test-password", "FEDPM_KEYS_SCRYPT_N": str(2**10)}, catch_exceptions=False)
+        result = runner.invoke(cli, base + ["lease", *args], env={"FEDPM_KEYS_PASSWORD": "test-password", "FEDPM_KEYS_SCRYPT_N": str(2**10), "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"}, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return result.output
 

@@ -27,6 +27,7 @@ def fedpm(tmp_path, consortium, anvil, monkeypatch):
     """Run the CLI in-process like `fedpm.cli.main` does; returns (exit code, stdout, stderr)."""
     monkeypatch.setenv("FEDPM_KEYS_PASSWORD", TEST_PASSWORD)
     monkeypatch.setenv("FEDPM_KEYS_SCRYPT_N", str(2**10))
+    monkeypatch.setenv("FEDPM_KEYS_ALLOW_WEAK_SCRYPT", "1")
     monkeypatch.setenv("FEDPM_CHAIN_DEPLOYMENT_FILE", str(consortium.ctx.deployment_path))
     settings = make_settings(tmp_path)
     for org in ("factory-1", "factory-2", "maker"):

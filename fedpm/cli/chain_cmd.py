@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from chain.deploy import GenesisOrg, deploy_all
-from chain.node import LocalChain
+from chain.node import BLOCK_TIME_S, LocalChain
 from fedpm.cli.app import App, as_option, pass_app
 from ground.errors import FedpmError
 
@@ -24,10 +24,12 @@ def chain() -> None:
 @click.option("--port", type=int, default=None, help="port to listen on (default: a free one)")
 @click.option("--chain-id", type=int, default=1337, show_default=True)
 @click.option("--state", "state_file", type=click.Path(path_type=Path), help="load the chain from this file if it exists and save it there on exit")
+@click.option("--block-time", type=click.IntRange(min=0), default=BLOCK_TIME_S, show_default=True,
+              help="seconds between blocks when nobody transacts (transactions are mined at once); 0: only on transactions")
 @pass_app
-def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None) -> None:
-    """Start a local anvil (zero gas, paris) and keep it running until Ctrl-C."""
-    node = LocalChain(port=port, chain_id=chain_id, state_file=state_file).start()
+def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None, block_time: int) -> None:
+    """Start a local anvil (zero gas, paris, a block every second) and keep it running until Ctrl-C."""
+    node = LocalChain(port=port, chain_id=chain_id, state_file=state_file, block_time=block_time or None).start()
     chain_file = app.settings.chain_file
     chain_file.parent.mkdir(parents=True, exist_ok=True)
     chain_file.write_text(json.dumps({"url": node.url, "chain_id": chain_id, "pid": os.getpid()}))
