@@ -94,6 +94,11 @@ def wait_until(predicate, timeout: float, what: str, procs: dict[str, subprocess
         time.sleep(0.1)
 
 
+def kill9(p: subprocess.Popen) -> None:
+    p.kill()
+    p.wait(timeout=30)  # gone before anything else looks at what it left
+
+
 def stop_all(procs: dict[str, subprocess.Popen]) -> None:
     for p in procs.values():
         if p.poll() is None:
@@ -159,7 +164,10 @@ def test_nodes_killed_mid_round_resume_from_the_chain_without_redoing_their_work
     addr = {o: consortium.accounts[o].address for o in TRAINERS + AGGREGATORS}
     trainer_rpc, agg_rpc = RpcProxy(env["FEDPM_CHAIN_RPC_URL"]).start(), RpcProxy(env["FEDPM_CHAIN_RPC_URL"]).start()
     trainer_rpc.hold_sends = True  # factory-1's commit never reaches the chain
-    via = lambda proxy: {**env, "FEDPM_CHAIN_RPC_URL": proxy.url}  # noqa: E731
+
+    def via(proxy: RpcProxy) -> dict:
+        return {**env, "FEDPM_CHAIN_RPC_URL": proxy.url}
+
     kept = home / "nodes" / "factory-1" / f"task{task_id}-round1.safetensors"
     procs = {"factory-1": node(via(trainer_rpc), "train", "factory-1", task_id, tmp_path / "factory-1.log", "--data", str(data["factory-1"])),
              "factory-2": node(env, "train", "factory-2", task_id, tmp_path / "factory-2.log", "--data", str(data["factory-2"])),
@@ -168,13 +176,13 @@ def test_nodes_killed_mid_round_resume_from_the_chain_without_redoing_their_work
         r = fl.open_round(consortium.sender("gov-a"), task_id)
         # factory-1 trained, kept and pinned its update and is now inside its commit transaction: kill it there.
         wait_until(lambda: kept.with_suffix(".json").exists() and trainer_rpc.held, 180, "factory-1 to train and start its commit", procs)
-        procs.pop("factory-1").kill()
+        kill9(procs.pop("factory-1"))
         kept_bytes, kept_stat = kept.read_bytes(), kept.stat()
         assert not fl.update(task_id, r, addr["factory-1"]).committed_at
         procs["factory-1"] = node(env, "train", "factory-1", task_id, tmp_path / "factory-1.restarted.log", "--data", str(data["factory-1"]))
         # agg-1 is the only aggregator running: its vote cannot finalize the round. Kill it once the vote is on chain.
         wait_until(lambda: fl.has_voted(task_id, r, addr["agg-1"]), 180, "agg-1's vote", procs)
-        procs.pop("agg-1").kill()
+        kill9(procs.pop("agg-1"))
         after_restart = agg_rpc.mark()
         procs["agg-1"] = node(via(agg_rpc), "aggregate", "agg-1", task_id, tmp_path / "agg-1.restarted.log")
         wait_until(lambda: calls_to(fl.contract, agg_rpc.since(after_restart), "round") >= 5, 120, "the restarted agg-1 to poll the round", procs)
