@@ -69,18 +69,19 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
         publisher.start()
         for _ in range(6):
             time.sleep(rng.uniform(0.3, 2.0))
-            what = rng.choice(["gateway SIGKILL", "broker SIGKILL", "broker SIGTERM"])
+            what = rng.choice(["gateway SIGKILL", "broker SIGKILL", "broker SIGTERM", "gateway SIGKILL, then broker SIGKILL"])
             events.append(what)
-            if what == "gateway SIGKILL":
+            if what.startswith("gateway"):
                 gw.send_signal(signal.SIGKILL)
                 gw.wait(10)
-                time.sleep(rng.uniform(0.1, 1.0))
-                gw = start_gateway(env, *args, log=log)
-            else:
-                broker.proc.send_signal(signal.SIGKILL if what == "broker SIGKILL" else signal.SIGTERM)
+                time.sleep(rng.uniform(0.1, 1.0))  # the broker queues the gateway's messages meanwhile
+            if what.startswith("broker") or what.endswith("broker SIGKILL"):
+                broker.proc.send_signal(signal.SIGTERM if what == "broker SIGTERM" else signal.SIGKILL)
                 broker.proc.wait(10)
                 time.sleep(rng.uniform(0.1, 1.0))
                 broker.start()
+            if what.startswith("gateway"):
+                gw = start_gateway(env, *args, log=log)
         time.sleep(2.0)  # a calm tail: anything lost in the chaos lies below a seq that arrives
         stop.set()
         publisher.join(10)
