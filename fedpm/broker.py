@@ -40,7 +40,9 @@ class LocalBroker:
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {self.dir}/\n"
-            "autosave_interval 1\nmax_queued_messages 0\nmax_inflight_messages 100\n"
+            # durability: save the database (persistent sessions, their queued QoS 1 messages) after every change rather
+            # than on a timer; persistent sessions never expire and their queues are unbounded (max_queued_messages 0)
+            "autosave_on_changes true\nautosave_interval 1\nmax_queued_messages 0\nmax_inflight_messages 100\n"
             f"user {getpass.getuser()}\n"  # as root, mosquitto would drop to user `mosquitto` and fail to save persistence
         )
         self.proc: subprocess.Popen[bytes] | None = None

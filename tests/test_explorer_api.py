@@ -203,3 +203,25 @@ def test_registered_section_appears_on_the_page_and_in_the_api(settings, history
     assert '<section id="warranty"><h2>Warranty</h2>' in page and "warranty of factory-2-m1" in page
     assert json.loads(body)["sections"]["warranty"]["machine"] == "factory-2-m1"
     assert page.index('<section id="leases">') < page.index('<section id="warranty">')  # after the built-in sections
+
+
+def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(explorer, settings, sensor_batches):
+    from fedpm.sensors.ingest import parse_payload
+    from fedpm.sensors.store import Store, default_store_path
+
+    store = Store(default_store_path(settings.home))
+    blocks = [(seq, json.dumps({"ts": [1_700_000_000_000 + seq], "values": [0.5], "src": "sim-1", "seq": seq}).encode()) for seq in (0, 1, 4, 5, 9)]
+    store.persist_messages([(bytes([seq]) * 16, parse_payload("factory-1-m1", "vibration", body)) for seq, body in blocks])
+    store.close()
+
+    section = json.loads(get(f"{explorer}/api/machines/factory-1-m1")[2])["sections"]["sensor_batches"]
+    assert section["reception"] == {"streams": [{"machine": "factory-1-m1", "src": "sim-1", "blocks_received": 5, "last_seq": 9}],
+                                    "gaps": [{"machine": "factory-1-m1", "src": "sim-1", "first": 2, "last": 3}, {"machine": "factory-1-m1", "src": "sim-1", "first": 6, "last": 8}],
+                                    "blocks_missing": 5}
+    assert len(section["batches"]) == 2  # the anchored batches are still listed beside the gaps
+    other = json.loads(get(f"{explorer}/api/machines/factory-2-m1")[2])["sections"]["sensor_batches"]
+    assert other["reception"] == {"streams": [], "gaps": [], "blocks_missing": 0}
+    page = get(f"{explorer}/machines/factory-1-m1")[2]
+    section_html = page[page.index('<section id="sensor_batches">'):]
+    assert "5 block(s) never received" in section_html
+    assert '<li class="gap" data-src="sim-1" data-first="2" data-last="3">sim-1 seq 2..3</li>' in section_html and 'data-first="6" data-last="8"' in section_html

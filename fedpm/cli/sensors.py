@@ -18,7 +18,17 @@ from ground.errors import FedpmError
 
 
 def _store_path(app: App, store: Path | None) -> Path:
-    return store or app.settings.home / "sensors" / "gateway.sqlite"
+    from fedpm.sensors.store import default_store_path
+
+    return store or default_store_path(app.settings.home)
+
+
+def _publisher(app: App, host: str | None, port: int | None, client_id: str):
+    """A publisher whose per-machine sequence numbers continue across runs (kept under <home>/sensors/)."""
+    from fedpm.sensors.simulate import Publisher
+
+    return Publisher(host or app.settings.mqtt.host, port or app.settings.mqtt.port, client_id=client_id, topic_root=app.settings.mqtt.topic_root,
+                     seq_file=app.settings.home / "sensors" / f"publisher-{client_id}.seq.json")
 
 
 def _device_map(app: App, pairs: tuple[str, ...]) -> dict:
@@ -124,11 +134,15 @@ def gateway_stdin(app: App, as_, devices, store, batch_size, max_age) -> None:
 @click.option("--store", type=click.Path(path_type=Path))
 @pass_app
 def gateway_status(app: App, store: Path | None) -> None:
-    """Counts of pending, signed and anchored readings and batches in the local store."""
+    """Counts of pending, signed and anchored readings and batches, and the sequenced blocks never received (gaps)."""
     from fedpm.sensors.store import Store
 
     st = Store(_store_path(app, store))
-    echo_json({**st.counts(), **st.stats()})
+    reception = st.reception()
+    echo_json({**st.counts(), **st.stats(), **reception})
+    if reception["gaps"]:
+        shown = ", ".join(f"{g['machine']} from {g['src']} seq {g['first']}" + (f"..{g['last']}" if g["last"] > g["first"] else "") for g in reception["gaps"][:10])
+        click.echo(f"gateway: {reception['blocks_missing']} block(s) never received: {shown}{' ...' if len(reception['gaps']) > 10 else ''}", err=True)
 
 
 @click.group()
@@ -144,16 +158,17 @@ def simulate() -> None:
 @click.option("--seed", type=int, default=0)
 @click.option("--host")
 @click.option("--port", type=int)
+@click.option("--client-id", default="fedpm-simulator", show_default=True, help="publisher id (src of its blocks' sequence numbers)")
 @pass_app
-def simulate_vibration(app: App, machines, seconds, fs, window, seed, host, port) -> None:
+def simulate_vibration(app: App, machines, seconds, fs, window, seed, host, port, client_id) -> None:
     """Bearing vibration (BPFO/BPFI defects by state), temperature and motor current per machine."""
-    from fedpm.sensors.simulate import Publisher, run_vibration
+    from fedpm.sensors.simulate import run_vibration
 
     states = {}
     for m in machines:
         name, _, state = m.partition("=")
         states[name] = state or "healthy"
-    pub = Publisher(host or app.settings.mqtt.host, port or app.settings.mqtt.port, topic_root=app.settings.mqtt.topic_root)
+    pub = _publisher(app, host, port, client_id)
     sent = run_vibration(pub, states, seconds, fs=fs, window=window, seed=seed)
     ok = pub.wait_published(60)
     pub.close()
@@ -168,10 +183,11 @@ def simulate_vibration(app: App, machines, seconds, fs, window, seed, host, port
 @click.option("--max-cycles", type=int)
 @click.option("--host")
 @click.option("--port", type=int)
+@click.option("--client-id", default="fedpm-cmapss", show_default=True, help="publisher id (src of its blocks' sequence numbers)")
 @pass_app
-def simulate_cmapss(app: App, path, engines, cycle_ms, rate, max_cycles, host, port) -> None:
+def simulate_cmapss(app: App, path, engines, cycle_ms, rate, max_cycles, host, port, client_id) -> None:
     """Replay C-MAPSS rows as readings: one engine per machine, 3 settings + 21 sensors per cycle."""
-    from fedpm.sensors.simulate import Publisher, cmapss_messages
+    from fedpm.sensors.simulate import cmapss_messages
 
     mapping = {}
     for e in engines:
@@ -179,7 +195,7 @@ def simulate_cmapss(app: App, path, engines, cycle_ms, rate, max_cycles, host, p
         if not sep or not unit.isdigit():
             raise FedpmError(f"--engine {e!r} is not UNIT=MACHINE", hint="e.g. --engine 1=factory-1-m1")
         mapping[int(unit)] = machine
-    pub = Publisher(host or app.settings.mqtt.host, port or app.settings.mqtt.port, client_id="fedpm-cmapss", topic_root=app.settings.mqtt.topic_root)
+    pub = _publisher(app, host, port, client_id)
     last_ts = None
     for machine, channel, payload in cmapss_messages(path, mapping, int(time.time() * 1000), cycle_ms, max_cycles):
         if rate and last_ts is not None and payload["ts"] != last_ts:

@@ -24,6 +24,7 @@ from fedpm.lease.view import lease_rows
 from fedpm.maintenance.audit import audit_history
 from fedpm.maintenance.chain import CONTRACT, MaintenanceChain
 from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.sensors.store import Store, default_store_path
 from fedpm.settings import Settings
 from ground.ids import from_bytes32, hex0x, to_bytes32
 
@@ -100,7 +101,8 @@ class MaintenanceSection:
 
 
 class SensorBatchSection:
-    """Batches anchored by SensorBatchRegistry (event `BatchAnchored`), read generically from its ABI."""
+    """Batches anchored by SensorBatchRegistry (event `BatchAnchored`), read generically from its ABI; and, when
+    this home holds a gateway store, the machine's sequenced blocks that never reached the gateway (`reception`)."""
 
     key = "sensor_batches"
     title = "Anchored sensor batches"
@@ -126,7 +128,15 @@ class SensorBatchSection:
                 continue
             batches.append({"fields": {k: _show(v, inputs.get(k, {}).get("type", "")) for k, v in args.items()},
                             "tx_hash": log["transactionHash"].to_0x_hex(), "block": int(log["blockNumber"])})
-        return {"available": True, "batches": batches}
+        path = default_store_path(source.settings.home)
+        reception = None
+        if path.exists():
+            store = Store(path)
+            try:
+                reception = store.reception(machine.id)
+            finally:
+                store.close()
+        return {"available": True, "batches": batches, "reception": reception}
 
     def render(self, data: dict[str, Any]) -> str:
         return views.render_sensor_batches(data)

@@ -195,15 +195,29 @@ def render_maintenance(section: dict[str, Any]) -> str:
     return f'<p class="summary">{esc(counts)}</p><ol class="cards timeline">{"".join(cards)}</ol>'
 
 
+def render_reception(reception: dict[str, Any] | None) -> str:
+    """The local gateway's view of the machine's sequenced blocks: received per publisher, and every gap by seq."""
+    if not reception or not reception["streams"]:
+        return ""
+    streams = ", ".join(f'{esc(s["src"])}: {esc(s["blocks_received"])} block(s) up to seq {esc(s["last_seq"])}' for s in reception["streams"])
+    if not reception["gaps"]:
+        return f'<p class="summary reception">gateway received every block: {streams}</p>'
+    gaps = "".join(f'<li class="gap" data-src="{esc(g["src"])}" data-first="{esc(g["first"])}" data-last="{esc(g["last"])}">{esc(g["src"])} seq {esc(g["first"])}'
+                   + (f"..{esc(g['last'])}" if g["last"] > g["first"] else "") + "</li>" for g in reception["gaps"])
+    missing = badge("missing", f"{reception['blocks_missing']} block(s) never received")
+    return f'<div class="note reception">{missing} {streams}<ul class="gaps">{gaps}</ul></div>'
+
+
 def render_sensor_batches(section: dict[str, Any]) -> str:
     batches = section["batches"]
+    reception = render_reception(section.get("reception"))
     if not batches:
-        return '<div class="note">No sensor batches anchored for this machine yet.</div>'
+        return reception + '<div class="note">No sensor batches anchored for this machine yet.</div>'
     cards = []
     for b in batches:
         fields = "".join(f'<dt>{esc(k)}</dt><dd class="hash">{esc(v)}</dd>' for k, v in b["fields"].items())
         cards.append(f'<li class="card batch"><h3>{badge(None, "anchored")} batch</h3><dl>{fields}{tx_block(b["tx_hash"], b["block"])}</dl></li>')
-    return f'<ol class="cards">{"".join(cards)}</ol>'
+    return f'{reception}<ol class="cards">{"".join(cards)}</ol>'
 
 
 # ---------------------------------------------------------------- shared bits of the lease and FL pages

@@ -10,7 +10,9 @@ Pipeline (one process, three threads):
 - the anchor thread sends stored `signed` batches in order (up to `max_batches_per_tx` per transaction) and
   marks them anchored. After a restart the store's inbox and signed batches are picked up again; batches the
   chain already holds (crash after mining, before marking) are reconciled by (device, seq), never re-sent.
-Duplicate deliveries are dropped by message digest; malformed messages are counted, logged and acknowledged.
+Duplicate deliveries are dropped by message digest and by (machine, src, seq) for sequenced blocks; the store
+records every sequenced block received, so blocks lost upstream show as gaps (`Store.gaps`, `gateway status`);
+malformed messages are counted, logged and acknowledged.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class Gateway:
         """Resume from the store: inbox rows back into buffers, sequence numbers, reconcile signed batches."""
         now = time.monotonic()
         for row in self.store.inbox():
-            self._buffer(row.machine).items.append(_Pending(row.id, Parsed(row.machine, row.n, row.records, row.min_ts, row.max_ts), now))
+            self._buffer(row.machine).items.append(_Pending(row.id, Parsed(row.machine, row.n, row.records, row.min_ts, row.max_ts, row.src, row.seq), now))
             self._buffer(row.machine).count += row.n
         for machine, device in self.config.devices.items():
             self._seq[machine] = max(self.store.next_seq(device.address), self.contract.functions.nextSeq(device.address).call())
@@ -253,19 +255,23 @@ class Gateway:
                 unknown += 1
                 log.warning("reading for machine %r without a device key dropped", parsed.machine)
                 continue
-            rows.append((digest, parsed.machine, parsed.n, parsed.min_ts, parsed.max_ts, parsed.records))
+            rows.append((digest, parsed))
             parsed_list.append(parsed)
         ids = self.store.persist_messages(rows) if rows else []
         for ack in acks:  # only now: everything acknowledged is on disk
             ack()
         now = time.monotonic()
+        duplicates = 0
         for inbox_id, parsed in zip(ids, parsed_list):
             if inbox_id is None:
-                self.duplicates += 1
+                duplicates += 1
                 continue
             buf = self._buffer(parsed.machine)
             buf.items.append(_Pending(inbox_id, parsed, now))
             buf.count += parsed.n
+        if duplicates:
+            self.duplicates += duplicates
+            self.store.bump("duplicates", duplicates)
         if malformed or unknown:
             self.malformed += malformed
             self.unknown_machine += unknown
@@ -298,7 +304,8 @@ class Gateway:
         header = BatchHeader(machine, self._seq[machine], min(p.parsed.min_ts for p in taken), max(p.parsed.max_ts for p in taken), n, root)
         signature = sign_batch(device, header, self.chain_id, self.contract.address)
         data = batch_from_records(n, records)
-        self.store.close_batch(header, device.address, signature, data, b"".join(leaves), [p.inbox_id for p in taken])
+        blocks = [(p.parsed.src, p.parsed.seq) for p in taken if p.parsed.seq is not None]
+        self.store.close_batch(header, device.address, signature, data, b"".join(leaves), [p.inbox_id for p in taken], blocks)
         self._seq[machine] += 1
         self._anchor_wake.set()
 

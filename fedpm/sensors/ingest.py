@@ -7,13 +7,19 @@ MQTT topic: `<root>/<machine>/<channel>`. Payload (JSON), one of:
 `ts` is integer epoch milliseconds; values are finite JSON numbers (not strings, not booleans). The block form is
 the efficient one: a gateway turns it into canonical records in one numpy pass, with no Python object per reading
 (publishers should send blocks of ~100+ readings; the benchmark sends 100 per message).
+
+Sequence numbers: a block (or single reading) object may carry `"src": "<publisher id>", "seq": <n>`, the
+publisher's per-(src, machine) counter, 0, 1, 2, ... with no holes, kept across publisher restarts. They are
+fields of the block itself (not MQTT metadata) so that a device signing its blocks at the source signs them too.
+The gateway records every (machine, src, seq) it receives: a repeated seq is a duplicate, a seq never received
+below the highest one is a gap it reports (`Store.gaps`). Blocks without them (CSV, stdin) are not tracked.
 """
 
 from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +41,8 @@ class Parsed:
     records: bytes  # canonical reading bytes, each prefixed by its uint16 length (batch body fragment)
     min_ts: int
     max_ts: int
+    src: str | None = None  # publisher id and its per-(src, machine) sequence number; both or neither
+    seq: int | None = None
 
     @property
     def encoded(self) -> list[bytes]:
@@ -94,6 +102,19 @@ def encode_block(machine: str, channel: str, unit: object, ts: list, values: lis
     return Parsed(machine, len(ts), rec.tobytes(), lo, hi)
 
 
+MAX_SRC = 64
+
+
+def _sequence(obj: dict) -> tuple[str | None, int | None]:
+    """The block's (src, seq), or (None, None) when it carries neither."""
+    if "seq" not in obj and "src" not in obj:
+        return None, None
+    src, seq = obj.get("src"), obj.get("seq")
+    if not isinstance(src, str) or not 0 < len(src.encode()) <= MAX_SRC or type(seq) is not int or seq < 0:
+        raise MalformedPayload(f"src {src!r} / seq {seq!r}: a sequenced block needs a src string (1..{MAX_SRC} bytes) and an integer seq >= 0")
+    return src, seq
+
+
 def parse_payload(machine: str, channel: str, payload: bytes) -> Parsed:
     try:
         obj = json.loads(payload)
@@ -101,10 +122,13 @@ def parse_payload(machine: str, channel: str, payload: bytes) -> Parsed:
         raise MalformedPayload("payload is not JSON") from None
     if isinstance(obj, dict):
         if "values" in obj:
-            return encode_block(machine, channel, obj.get("unit", ""), obj.get("ts"), obj["values"])
-        if "value" in obj and "ts" in obj:
-            return encode_block(machine, channel, obj.get("unit", ""), [obj["ts"]], [obj["value"]])
-        raise MalformedPayload("payload object needs ts and value (or ts and values lists)")
+            parsed = encode_block(machine, channel, obj.get("unit", ""), obj.get("ts"), obj["values"])
+        elif "value" in obj and "ts" in obj:
+            parsed = encode_block(machine, channel, obj.get("unit", ""), [obj["ts"]], [obj["value"]])
+        else:
+            raise MalformedPayload("payload object needs ts and value (or ts and values lists)")
+        src, seq = _sequence(obj)
+        return parsed if src is None else replace(parsed, src=src, seq=seq)
     if isinstance(obj, list) and obj and all(isinstance(o, dict) and "ts" in o and "value" in o for o in obj):
         units = {o.get("unit", "") for o in obj}
         if len(units) != 1:

@@ -4,11 +4,14 @@ Signals come from `fl_node.vibration.simulate_window` (bearing with BPFO/BPFI de
 healthy/degraded/critical/failure, temperature, motor current). Each window becomes one block message per
 channel on `<root>/<machine>/<channel>`: {"ts": [...], "values": [...], "unit": ...} with millisecond
 timestamps (several vibration samples share a millisecond at kHz rates; the Merkle leaf index keeps them apart).
+The `Publisher` stamps every block with `"src"` (its client id) and `"seq"`, its per-machine sequence number
+(see `fedpm.sensors.ingest`), so the gateway can report any block that never reached it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -16,6 +19,8 @@ from typing import Any, Iterator
 
 import numpy as np
 import paho.mqtt.client as mqtt
+
+from ground.errors import FedpmError
 
 UNITS = {"vibration": "g", "temperature": "C", "current": "A"}
 
@@ -55,11 +60,44 @@ def cmapss_messages(path: Path, machines: dict[int, str], t0_ms: int, cycle_ms: 
                     yield machines[unit], name, {"ts": ts, "value": value, "unit": ""}
 
 
-class Publisher:
-    """A QoS 1 MQTT publisher that keeps unacknowledged messages across broker restarts (persistent session)."""
+class SeqCounter:
+    """A publisher's next sequence number per machine, kept in a JSON file (when given) across restarts.
 
-    def __init__(self, host: str, port: int, client_id: str = "fedpm-simulator", topic_root: str = "fedpm") -> None:
+    The file is replaced atomically BEFORE the block goes out: a crash can skip a seq (the gateway then reports
+    it missing), never reuse one. Without a file the numbers start at 0: give each run its own publisher id."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.next: dict[str, int] = {}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if path is not None and path.exists():
+            try:
+                loaded = json.loads(path.read_text())
+            except (ValueError, UnicodeDecodeError):
+                loaded = None
+            if not isinstance(loaded, dict) or not all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in loaded.items()):
+                raise FedpmError(f"sequence file {path} is corrupt", hint="restore it from a backup; deleting it restarts the publisher's sequence numbers at 0 (use another --client-id then)")
+            self.next = loaded
+
+    def take(self, machine: str) -> int:
+        seq = self.next.get(machine, 0)
+        self.next[machine] = seq + 1
+        if self.path is not None:
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(self.next))
+            os.replace(tmp, self.path)
+        return seq
+
+
+class Publisher:
+    """A QoS 1 MQTT publisher that keeps unacknowledged messages across broker restarts (persistent session) and
+    stamps each block with its id (`src`) and a per-machine `seq` (kept in `seq_file` across restarts)."""
+
+    def __init__(self, host: str, port: int, client_id: str = "fedpm-simulator", topic_root: str = "fedpm", seq_file: Path | None = None) -> None:
         self.topic_root = topic_root
+        self.src = client_id
+        self.seqs = SeqCounter(seq_file)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311)
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
@@ -85,15 +123,19 @@ class Publisher:
     def wait_connected(self, timeout: float = 10.0) -> bool:
         return self._connected.wait(timeout)
 
-    def publish(self, machine: str, channel: str, payload: dict) -> None:
+    def publish(self, machine: str, channel: str, payload: dict) -> int:
+        """Publish one block (or reading) stamped with src and the machine's next seq; returns that seq."""
+        seq = self.seqs.take(machine)
+        body = json.dumps({**payload, "src": self.src, "seq": seq}, separators=(",", ":"))
         # QoS 1 with a persistent session: while the broker is down paho keeps the message and sends it on reconnect
-        info = self.client.publish(f"{self.topic_root}/{machine}/{channel}", json.dumps(payload, separators=(",", ":")), qos=1)
+        info = self.client.publish(f"{self.topic_root}/{machine}/{channel}", body, qos=1)
         with self._lock:
             if info.mid in self._early:
                 self._early.discard(info.mid)
             else:
                 self._pending.add(info.mid)
         self.sent += len(payload["values"]) if "values" in payload else 1
+        return seq
 
     def wait_published(self, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout

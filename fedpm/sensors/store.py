@@ -6,6 +6,11 @@ one `batches` row (canonical batch bytes, leaf hashes, root, device signature) i
 is `signed` until its anchor is mined, then `anchored` (with tx hash, block and submitter, which with the
 header make the on-chain `Anchor`). WAL with synchronous=NORMAL survives a killed process (the tests kill it);
 pass `durable=True` for synchronous=FULL against power loss.
+
+Sequenced blocks (see `fedpm.sensors.ingest`): each (machine, src, seq) received is a `blocks` row written in the
+same transaction as its inbox row and linked to its batch when the batch closes. A seq seen before is a duplicate
+(dropped, counted); `gaps()` lists the seqs never received below each stream's highest, so a reading lost before
+the gateway (by the broker, the network) is reported by its block's seq instead of vanishing silently.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from fedpm.sensors.ingest import Parsed
 from fedpm.sensors.signing import BatchHeader
 from fedpm.sqlfilter import where
 from ground.ids import to_bytes32
@@ -27,8 +33,18 @@ CREATE TABLE IF NOT EXISTS inbox (
     n INTEGER NOT NULL,
     min_ts INTEGER NOT NULL,
     max_ts INTEGER NOT NULL,
-    records BLOB NOT NULL
+    records BLOB NOT NULL,
+    src TEXT,
+    seq INTEGER
 );
+CREATE TABLE IF NOT EXISTS blocks (
+    machine TEXT NOT NULL,
+    src TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    batch_id INTEGER,
+    PRIMARY KEY (machine, src, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen (digest BLOB PRIMARY KEY, at REAL NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -84,6 +100,11 @@ class StoredBatch:
         return (to_bytes32(self.machine), self.device, self.seq, self.from_time, self.to_time, self.count, self.root, self.submitter, self.block_number)
 
 
+def default_store_path(home: Path) -> Path:
+    """Where the gateway keeps its store unless told otherwise (the CLI's and the explorer's default)."""
+    return home / "sensors" / "gateway.sqlite"
+
+
 _COLS = "id, machine, device, seq, from_time, to_time, count, root, signature, data, leaves, status, error, tx_hash, block_number, submitter"
 
 
@@ -95,6 +116,32 @@ class InboxRow:
     min_ts: int
     max_ts: int
     records: bytes
+    src: str | None
+    seq: int | None
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Seqs `first..last` (inclusive) of stream (machine, src) never received, though a later seq was."""
+
+    machine: str
+    src: str
+    first: int
+    last: int
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+    def to_json(self) -> dict:
+        return {"machine": self.machine, "src": self.src, "first": self.first, "last": self.last}
+
+
+_GAPS = """
+SELECT machine, src, prev + 1, seq - 1 FROM (
+    SELECT machine, src, seq, LAG(seq, 1, -1) OVER (PARTITION BY machine, src ORDER BY seq) AS prev FROM blocks WHERE machine = COALESCE(?, machine)
+) WHERE seq > prev + 1 ORDER BY machine, src, seq
+"""
 
 
 class Store:
@@ -113,21 +160,27 @@ class Store:
 
     # ------------------------------------------------------------ inbox (write-ahead)
 
-    def persist_messages(self, rows: Iterable[tuple[bytes, str, int, int, int, bytes]], now: float | None = None) -> list[int | None]:
-        """Store messages (digest, machine, n, min_ts, max_ts, records) in one transaction.
+    def persist_messages(self, rows: Iterable[tuple[bytes, Parsed]], now: float | None = None) -> list[int | None]:
+        """Store messages (digest, parsed) in one transaction.
 
-        Returns each message's inbox id, or None for a duplicate (digest seen before: a redelivery)."""
+        Returns each message's inbox id, or None for a duplicate (digest seen before, or a sequenced block whose
+        (machine, src, seq) was received before: a redelivery)."""
         now = time.time() if now is None else now
         ids: list[int | None] = []
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            for digest, machine, n, lo, hi, records in rows:
+            for digest, p in rows:
                 cur.execute("INSERT OR IGNORE INTO seen (digest, at) VALUES (?, ?)", (digest, now))
                 if cur.rowcount == 0:
                     ids.append(None)
                     continue
-                cur.execute("INSERT INTO inbox (machine, n, min_ts, max_ts, records) VALUES (?, ?, ?, ?, ?)", (machine, n, lo, hi, records))
+                if p.seq is not None:
+                    cur.execute("INSERT OR IGNORE INTO blocks (machine, src, seq, n) VALUES (?, ?, ?, ?)", (p.machine, p.src, p.seq, p.n))
+                    if cur.rowcount == 0:
+                        ids.append(None)
+                        continue
+                cur.execute("INSERT INTO inbox (machine, n, min_ts, max_ts, records, src, seq) VALUES (?, ?, ?, ?, ?, ?, ?)", (p.machine, p.n, p.min_ts, p.max_ts, p.records, p.src, p.seq))
                 ids.append(cur.lastrowid)
             cur.execute("COMMIT")
         except BaseException:
@@ -136,7 +189,7 @@ class Store:
         return ids
 
     def inbox(self) -> list[InboxRow]:
-        return [InboxRow(*r) for r in self.db.execute("SELECT id, machine, n, min_ts, max_ts, records FROM inbox ORDER BY id")]
+        return [InboxRow(*r) for r in self.db.execute("SELECT id, machine, n, min_ts, max_ts, records, src, seq FROM inbox ORDER BY id")]
 
     def prune_seen(self, older_than: float) -> int:
         return self.db.execute("DELETE FROM seen WHERE at < ?", (older_than,)).rowcount
@@ -149,8 +202,8 @@ class Store:
 
     # ------------------------------------------------------------ batches
 
-    def close_batch(self, header: BatchHeader, device: str, signature: bytes, data: bytes, leaves: bytes, inbox_ids: list[int]) -> int:
-        """Atomically: insert the signed batch and delete the inbox rows it consumed."""
+    def close_batch(self, header: BatchHeader, device: str, signature: bytes, data: bytes, leaves: bytes, inbox_ids: list[int], blocks: Iterable[tuple[str, int]] = ()) -> int:
+        """Atomically: insert the signed batch, link its sequenced blocks (src, seq) to it, delete the inbox rows it consumed."""
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
@@ -159,6 +212,7 @@ class Store:
                 (header.machine, device, header.device_seq, header.from_time, header.to_time, header.count, header.merkle_root, signature, data, leaves, time.time()),
             )
             bid = cur.lastrowid
+            cur.executemany("UPDATE blocks SET batch_id = ? WHERE machine = ? AND src = ? AND seq = ?", [(bid, header.machine, src, seq) for src, seq in blocks])
             cur.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])
             cur.execute("COMMIT")
         except BaseException:
@@ -191,8 +245,30 @@ class Store:
         r = self.db.execute(f"SELECT {_COLS} FROM batches WHERE machine = ? AND seq = ? ORDER BY id DESC LIMIT 1", (machine, seq)).fetchone()
         return StoredBatch(*r) if r else None
 
+    # ------------------------------------------------------------ sequenced blocks
+
+    def gaps(self, machine: str | None = None) -> list[Gap]:
+        """Every run of seqs never received below the highest received seq of its (machine, src) stream."""
+        return [Gap(*r) for r in self.db.execute(_GAPS, (machine,))]
+
+    def block_seqs(self, machine: str, src: str, status: str | None = None) -> list[int]:
+        """The stream's received seqs in order; with `status`, only those whose batch has that status ('anchored')."""
+        if status is None:
+            rows = self.db.execute("SELECT seq FROM blocks WHERE machine = ? AND src = ? ORDER BY seq", (machine, src))
+        else:
+            rows = self.db.execute("SELECT k.seq FROM blocks k JOIN batches b ON b.id = k.batch_id WHERE k.machine = ? AND k.src = ? AND b.status = ? ORDER BY k.seq", (machine, src, status))
+        return [s for (s,) in rows]
+
+    def reception(self, machine: str | None = None) -> dict:
+        """Per stream: blocks received and the highest seq; and the gaps (what `gateway status` and the explorer show)."""
+        streams = [{"machine": m, "src": s, "blocks_received": n, "last_seq": hi}
+                   for m, s, n, hi in self.db.execute("SELECT machine, src, COUNT(*), MAX(seq) FROM blocks WHERE machine = COALESCE(?, machine) GROUP BY machine, src ORDER BY machine, src", (machine,))]
+        gaps = self.gaps(machine)
+        return {"streams": streams, "gaps": [g.to_json() for g in gaps], "blocks_missing": sum(g.size for g in gaps)}
+
     def counts(self) -> dict[str, int]:
         out = {f"batches_{s}": n for s, n in self.db.execute("SELECT status, COUNT(*) FROM batches GROUP BY status")}
         out["readings_anchored"] = self.db.execute("SELECT COALESCE(SUM(count), 0) FROM batches WHERE status = 'anchored'").fetchone()[0]
         out["readings_pending"] = self.db.execute("SELECT COALESCE(SUM(n), 0) FROM inbox").fetchone()[0] + self.db.execute("SELECT COALESCE(SUM(count), 0) FROM batches WHERE status = 'signed'").fetchone()[0]
+        out["blocks_missing"] = sum(g.size for g in self.gaps())
         return out
