@@ -11,7 +11,7 @@ from fedpm.cli.app import App, as_option, echo_json, pass_app
 from fedpm.consortium import Role, format_members, read_members, render_besu_allowlist, sync_besu
 from fedpm.errors import FedpmError
 
-KINDS = ["AddOrg", "RemoveOrg", "SetRoles", "SetThreshold"]
+KINDS = ["AddOrg", "RemoveOrg", "SetRoles", "SetThreshold", "Mint"]
 
 
 @click.group()
