@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from chain.keystore import Keystore
 from fedpm.cli import cli
+from fedpm.cli.consortium import consortium as consortium_group
 from fedpm.cli.lease import lease as lease_group
 from fedpm.lease import client
 from fedpm.lease.demo import format_lease_demo, run_lease_demo
@@ -25,8 +26,9 @@ def run_cli(leasing, tmp_path):
                           ("device-1", leasing.c.devices[MACHINE])]:
         if name not in ks.names():
             ks.create(name, account.key)
-    if "lease" not in cli.commands:
-        cli.add_command(lease_group)
+    for group in (lease_group, consortium_group):
+        if group.name not in cli.commands:
+            cli.add_command(group)
     runner = CliRunner()
     base = ["--home", str(home), "--rpc-url", leasing.ctx.w3.provider.endpoint_uri]
 
