@@ -1,5 +1,6 @@
 """Issue 11, attacks 2 and 3 performed with real transactions on anvil: a trainer inflating its sample count to
-dictate FedAvg, and one organization holding two aggregator (or trainer) seats of a task."""
+dictate FedAvg, and one organization holding two aggregator (or trainer) seats of a task; and (attack 6) the gas of
+a task's loops at the maximum sizes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import pytest
 from eth_utils import keccak
 
 from chain.reverts import SameOrganization, TooManySamples
-from fedpm.consortium import add_account
+from fedpm.consortium import Role, add_account, admit
 from fl_node.modelfile import encode_weights
-from fl_node.rounds import DEFAULT_MAX_SAMPLES, RoundState
+from fl_node.rounds import DEFAULT_MAX_SAMPLES, RoundState, TaskConfig
 from tests.conftest import dev_key
 from tests.test_fl_contract import SPEC, env, model  # noqa: F401
 
@@ -71,3 +72,41 @@ def test_attack3_one_org_cannot_enrol_two_trainers(env):
 
     with pytest.raises(SameOrganization):  # the attack: one org's data counted twice (and twice its weight)
         env.new_task(trainers=["factory-1", "factory-1-second", "factory-2"])
+
+
+# Gas bounds of a task at the maximum sizes FederatedLearning allows (MAX_TRAINERS trainers, MAX_AGGREGATORS
+# aggregators, each of its own org): creating it, one commit, and the worst finalizing vote (half the updates
+# excluded, every other aggregator dissenting). A 30M-gas block holds each with room to spare.
+TASK_GAS_BOUNDS = {"createTask": 6_000_000, "commitUpdate": 200_000, "finalizing voteAggregate": 1_300_000}
+
+
+def test_attack6_task_loops_stay_within_their_gas_bounds_at_maximum_sizes(env, capsys):
+    c, fl = env.consortium, env.fl
+    reg = c.contract("ConsortiumRegistry")
+    max_t, max_a = fl.contract.functions.MAX_TRAINERS().call(), fl.contract.functions.MAX_AGGREGATORS().call()
+    trainers = [c.sender(f"factory-{i}") for i in range(1, 5)]
+    aggregators = [c.sender(f"agg-{i}") for i in range(1, 4)]
+    for group, role, need in ((trainers, Role.TRAINER, max_t), (aggregators, Role.AGGREGATOR, max_a)):
+        for i in range(len(group), need):
+            key = dev_key(f"max-{role.name}-{i}")
+            admit(reg, c.sender("gov-a"), [c.sender("gov-b")], f"max-{role.name[:3]}-{i}", "x", role, key.address)
+            group.append(c.ctx.sender(key))
+    quorum = max_a // 2 + 1
+    config = TaskConfig(keccak(b"spec"), "spec", keccak(b"model"), "model", [s.address for s in trainers], [s.address for s in aggregators],
+                        max_t, 600, 600, quorum, 1)
+    task_id = fl.task_count()
+    gas = {"createTask": c.sender("gov-a").transact(fl.contract.functions.createTask(config.as_tuple())).gas_used}
+    r = fl.open_round(c.sender("gov-a"), task_id)
+    commits = [fl.commit(s, task_id, r, keccak(s.address.encode()), "cid", 10, 0.5).gas_used for s in trainers]
+    gas["commitUpdate"] = max(commits)
+    everyone = sorted((s.address for s in trainers), key=lambda a: int(a, 16))  # ascending, as the contract checks
+    half = everyone[::2]
+    for s in aggregators[: max_a - quorum]:  # dissenters: another hash over every update
+        fl.vote(s, task_id, r, keccak(b"other"), "cid-other", everyone)
+    votes = [fl.vote(s, task_id, r, keccak(b"agg"), "cid-agg", half).gas_used for s in aggregators[max_a - quorum:]]
+    gas["finalizing voteAggregate"] = votes[-1]
+    with capsys.disabled():
+        print(f"\ntask gas at maximum sizes ({max_t} trainers, {max_a} aggregators): {gas} (bounds {TASK_GAS_BOUNDS})")
+
+    assert fl.round(task_id, r).state == RoundState.FINALIZED
+    assert all(gas[k] <= bound for k, bound in TASK_GAS_BOUNDS.items()), gas
