@@ -176,9 +176,9 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         return _members.orgs[orgId].active;
     }
 
-    /// @notice The org that offered to add `account` (zero if none).
-    function accountOffer(address account) external view returns (bytes32) {
-        return _members.offeredTo[account];
+    /// @notice Whether `orgId` offered to add `account` and the account has not accepted yet.
+    function accountOffered(address account, bytes32 orgId) external view returns (bool) {
+        return _members.offered[account][orgId];
     }
 
     function org(bytes32 orgId) external view returns (string memory name, uint256 roles, bool active, address[] memory accounts, string[] memory enodes) {

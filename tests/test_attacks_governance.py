@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chain.ids import to_bytes32
-from chain.reverts import AccountReserved, NotEnoughApprovals, NotMember, NotRegistry, ProposalAlreadyExecuted, TextTooLong, TooManyAccounts, TooManyNodes
+from chain.reverts import AccountReserved, NoAccountOffer, NotEnoughApprovals, NotMember, NotRegistry, ProposalAlreadyExecuted, TextTooLong, TooManyAccounts, TooManyNodes
 from fedpm.consortium import Role, add_account, admit
 from fl_node.rounds import FederatedLearning, TaskConfig
 from tests.conftest import dev_key
@@ -72,8 +72,12 @@ def test_attack5_an_offered_account_joins_only_when_its_own_key_accepts(consorti
     victim = dev_key("someone-elses-key")
 
     consortium.sender("factory-2").transact(reg.functions.addAccount(victim.address))  # the squatter's offer
+    consortium.sender("factory-3").transact(reg.functions.addAccount(victim.address))  # offers do not overwrite each other
 
     assert not reg.functions.isMember(victim.address).call()  # not taken: the key never accepted
+    assert reg.functions.accountOffered(victim.address, to_bytes32("factory-2")).call()
+    with pytest.raises(NoAccountOffer):
+        consortium.ctx.sender(victim).transact(reg.functions.acceptAccount(to_bytes32("factory-1")))
     admit(reg, consortium.sender("gov-a"), [consortium.sender("gov-b")], "victim-co", "Victim Co", Role.OPERATOR, victim.address)
     assert reg.functions.orgOf(victim.address).call() == to_bytes32("victim-co")
 

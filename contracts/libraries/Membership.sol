@@ -27,7 +27,7 @@ library Membership {
         bytes32[] orgIds; // every org ever added, in order; `active` tells who is in
         mapping(address => bytes32) orgOfAccount;
         uint256 governors; // active orgs holding GOVERNOR
-        mapping(address => bytes32) offeredTo; // account -> org that offered to add it, until the account accepts
+        mapping(address => mapping(bytes32 => bool)) offered; // account -> orgs offering to add it (no org can overwrite another's offer)
     }
 
     function add(Members storage self, bytes32 orgId, string memory name, uint256 roles, address account) internal {
@@ -88,14 +88,14 @@ library Membership {
         requireFree(self, account);
         Org storage org = _active(self, orgId);
         if (org.accounts.length >= MAX_ACCOUNTS) revert IConsortiumRegistry.TooManyAccounts(orgId, MAX_ACCOUNTS);
-        self.offeredTo[account] = orgId;
+        self.offered[account][orgId] = true;
         emit IConsortiumRegistry.AccountOffered(orgId, account);
     }
 
     /// @dev Second step: `account` (the caller) takes up the offer of `orgId`. Emits AccountAdded.
     function acceptAccount(Members storage self, bytes32 orgId, address account) internal {
-        if (orgId == bytes32(0) || self.offeredTo[account] != orgId) revert IConsortiumRegistry.NoAccountOffer(orgId, account);
-        delete self.offeredTo[account];
+        if (!self.offered[account][orgId]) revert IConsortiumRegistry.NoAccountOffer(orgId, account);
+        delete self.offered[account][orgId];
         addAccount(self, orgId, account);
     }
 
