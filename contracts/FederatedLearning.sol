@@ -44,7 +44,8 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
 
     /// @notice Commit this trainer's update for the current round: keccak256 of its canonical bytes and CID.
     /// Requirements: caller is a task trainer still holding TRAINER; round open; before the commit deadline;
-    /// one commit per trainer; 0 < numSamples <= the task's maxSamples (TooManySamples). Emits UpdateCommitted (and CommitsClosed once every trainer committed).
+    /// one commit per trainer; 0 < numSamples <= the task's maxSamples (TooManySamples).
+    /// Emits UpdateCommitted (and CommitsClosed once every trainer committed).
     function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, string calldata cid, uint64 numSamples, uint64 lossMicro) external {
         _taskTrainer(taskId).commit(taskId, round, Update(updateHash, cid, numSamples, lossMicro, 0));
     }

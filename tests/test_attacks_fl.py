@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 from eth_utils import keccak
 
-from chain.reverts import SameOrganization, TooManySamples
+from chain.reverts import InvalidTaskConfig, SameOrganization, TooManySamples
 from fedpm.consortium import Role, add_account, admit
 from fl_node.modelfile import encode_weights
 from fl_node.rounds import DEFAULT_MAX_SAMPLES, RoundState, TaskConfig
@@ -110,3 +110,6 @@ def test_attack6_task_loops_stay_within_their_gas_bounds_at_maximum_sizes(env, c
 
     assert fl.round(task_id, r).state == RoundState.FINALIZED
     assert all(gas[k] <= bound for k, bound in TASK_GAS_BOUNDS.items()), gas
+    one_too_many = [dev_key(f"t{i}").address for i in range(max_t + 1)]
+    with pytest.raises(InvalidTaskConfig, match="too many participants"):
+        c.sender("gov-a").transact(fl.contract.functions.createTask(dataclasses.replace(config, trainers=one_too_many).as_tuple()))

@@ -34,8 +34,8 @@ library Membership {
         if (orgId == bytes32(0)) revert IConsortiumRegistry.InvalidOrgId();
         Org storage org = self.orgs[orgId];
         if (org.active) revert IConsortiumRegistry.OrgExists(orgId);
-        if (roles == 0 || roles & ~Roles.ALL != 0) revert IConsortiumRegistry.InvalidRoles(roles);
         checkLength(bytes(name).length, MAX_NAME_BYTES);
+        if (roles == 0 || roles & ~Roles.ALL != 0) revert IConsortiumRegistry.InvalidRoles(roles);
         if (!org.listed) {
             org.listed = true;
             self.orgIds.push(orgId);
@@ -75,8 +75,7 @@ library Membership {
 
     function addAccount(Members storage self, bytes32 orgId, address account) internal {
         requireFree(self, account);
-        Org storage org = _active(self, orgId);
-        if (org.accounts.length >= MAX_ACCOUNTS) revert IConsortiumRegistry.TooManyAccounts(orgId, MAX_ACCOUNTS);
+        Org storage org = _withRoom(self, orgId);
         self.orgOfAccount[account] = orgId;
         org.accounts.push(account);
         emit IConsortiumRegistry.AccountAdded(orgId, account);
@@ -86,8 +85,7 @@ library Membership {
     /// Emits AccountOffered.
     function offerAccount(Members storage self, bytes32 orgId, address account) internal {
         requireFree(self, account);
-        Org storage org = _active(self, orgId);
-        if (org.accounts.length >= MAX_ACCOUNTS) revert IConsortiumRegistry.TooManyAccounts(orgId, MAX_ACCOUNTS);
+        _withRoom(self, orgId);
         self.offered[account][orgId] = true;
         emit IConsortiumRegistry.AccountOffered(orgId, account);
     }
@@ -169,6 +167,12 @@ library Membership {
     function requireOrgRole(Members storage self, bytes32 orgId, uint256 role) internal view {
         Org storage org = _active(self, orgId);
         if (org.roles & role != role) revert IConsortiumRegistry.InvalidRoles(org.roles);
+    }
+
+    /// @dev The active org `orgId`, if it holds fewer than MAX_ACCOUNTS accounts (else TooManyAccounts).
+    function _withRoom(Members storage self, bytes32 orgId) private view returns (Org storage org) {
+        org = _active(self, orgId);
+        if (org.accounts.length >= MAX_ACCOUNTS) revert IConsortiumRegistry.TooManyAccounts(orgId, MAX_ACCOUNTS);
     }
 
     function _active(Members storage self, bytes32 orgId) private view returns (Org storage org) {
