@@ -49,12 +49,20 @@ HINTS: dict[str, str] = {
     "DisputeWindowOpen": "wait until the dispute window ends, then claim the refund (fedpm lease refund)",
     "NothingToWithdraw": "no new earnings on this lease yet",
     "WrongStatus": "the lease is not in a state that allows this (see fedpm lease invoice)",
-    "ERC20InsufficientBalance": "not enough tokens: ask a governor to mint (fedpm lease mint)",
+    "ERC20InsufficientBalance": "not enough tokens: ask the governors to mint (fedpm lease mint, then approve and execute)",
     "ERC20InsufficientAllowance": "approve the lease contract for the amount first",
     "NotTaskTrainer": "the task's coordinator lists its trainers; ask to be included in the next task",
     "NotTaskAggregator": "the task's coordinator lists its aggregators",
     "CommitWindowClosed": "the round's commit window has passed; wait for the next round",
     "RoundInProgress": "wait for the current round to finalize or fail (fedpm round status)",
+    "NotRegistry": "tokens are minted by an executed Mint proposal only (fedpm lease mint, then consortium approve/execute)",
+    "AccountReserved": "an open AddOrg proposal names this account; wait until it is executed or expires",
+    "NoAccountOffer": "a member of the organization must offer the account first (addAccount), then the account accepts",
+    "TooManyAccounts": "the organization holds the maximum number of accounts; remove one first",
+    "TooManyNodes": "the organization declares the maximum number of nodes; remove one first",
+    "TextTooLong": "shorten the name or enode URL",
+    "TooManySamples": "the task bounds each trainer's sample count (fedpm task show: max_samples); train on at most that many",
+    "SameOrganization": "list one trainer and one aggregator account per organization",
 }
 
 

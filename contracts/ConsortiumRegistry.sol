@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IConsortiumRegistry} from "./interfaces/IConsortiumRegistry.sol";
+import {IConsortiumToken} from "./interfaces/IConsortiumToken.sol";
 import {Membership} from "./libraries/Membership.sol";
 import {Governance} from "./libraries/Governance.sol";
 import {Machines} from "./libraries/Machines.sol";
@@ -19,6 +20,10 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     uint256 public constant MANUFACTURER = Roles.MANUFACTURER;
     uint256 public constant AGGREGATOR = Roles.AGGREGATOR;
     uint256 public constant TRAINER = Roles.TRAINER;
+    uint256 public constant MAX_ACCOUNTS = Membership.MAX_ACCOUNTS;
+    uint256 public constant MAX_NODES = Membership.MAX_NODES;
+    uint256 public constant MAX_NAME_BYTES = Membership.MAX_NAME_BYTES;
+    uint256 public constant MAX_ENODE_BYTES = Membership.MAX_ENODE_BYTES;
 
     Membership.Members private _members;
     Governance.Proposals private _proposals;
@@ -43,22 +48,33 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     // ------------------------------------------------------------------ governance
 
     /// @notice Propose admitting an organization with `roles` and its first `account`.
-    /// Requirements: caller's org is a governor. The proposer's org approves implicitly.
-    /// Emits ProposalCreated, ProposalApproved.
+    /// Requirements: caller's org is a governor; `account` is non-zero, not taken and not named by another open
+    /// AddOrg proposal (AccountReserved); while this proposal is open nobody else can take `account`.
+    /// The proposer's org approves implicitly. Emits ProposalCreated, ProposalApproved.
     function proposeAddOrg(bytes32 orgId, string calldata name, uint256 roles, address account) external onlyRole(GOVERNOR) returns (uint256) {
-        return _propose(ProposalKind.AddOrg, orgId, name, roles, account, 0);
+        _members.requireFree(account);
+        return _propose(Proposal(ProposalKind.AddOrg, orgId, name, roles, account, 0, msg.sender, 0, false, address(0), 0));
     }
 
     function proposeRemoveOrg(bytes32 orgId) external onlyRole(GOVERNOR) returns (uint256) {
-        return _propose(ProposalKind.RemoveOrg, orgId, "", 0, address(0), 0);
+        return _propose(Proposal(ProposalKind.RemoveOrg, orgId, "", 0, address(0), 0, msg.sender, 0, false, address(0), 0));
     }
 
     function proposeSetRoles(bytes32 orgId, uint256 roles) external onlyRole(GOVERNOR) returns (uint256) {
-        return _propose(ProposalKind.SetRoles, orgId, "", roles, address(0), 0);
+        return _propose(Proposal(ProposalKind.SetRoles, orgId, "", roles, address(0), 0, msg.sender, 0, false, address(0), 0));
     }
 
     function proposeSetThreshold(uint256 threshold) external onlyRole(GOVERNOR) returns (uint256) {
-        return _propose(ProposalKind.SetThreshold, bytes32(0), "", 0, address(0), threshold);
+        return _propose(Proposal(ProposalKind.SetThreshold, bytes32(0), "", 0, address(0), threshold, msg.sender, 0, false, address(0), 0));
+    }
+
+    /// @notice Propose minting `amount` of `token` (a ConsortiumToken of this registry) to `to`: the only way
+    /// supply changes. Requirements: caller's org is a governor; `token` and `to` non-zero; `amount` > 0.
+    /// The proposer's org approves implicitly. Emits ProposalCreated, ProposalApproved.
+    function proposeMint(IConsortiumToken token, address to, uint256 amount) external onlyRole(GOVERNOR) returns (uint256) {
+        if (address(token) == address(0) || to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        return _propose(Proposal(ProposalKind.Mint, bytes32(0), "", 0, to, 0, msg.sender, 0, false, address(token), amount));
     }
 
     /// @notice Approve an open proposal on behalf of the caller's governor organization.
@@ -76,23 +92,36 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         if (p.kind == ProposalKind.AddOrg) _members.add(p.orgId, p.name, p.roles, p.account);
         else if (p.kind == ProposalKind.RemoveOrg) _members.remove(p.orgId);
         else if (p.kind == ProposalKind.SetRoles) _members.setRoles(p.orgId, p.roles);
-        else _setThreshold(p.threshold);
+        else if (p.kind == ProposalKind.SetThreshold) _setThreshold(p.threshold);
+        else IConsortiumToken(p.token).mint(p.account, p.amount); // marked executed above: cannot mint twice
         _checkThreshold(_proposals.threshold);
         emit ProposalExecuted(proposalId, msg.sender);
     }
 
     // ------------------------------------------------------------------ self-service of an org
 
-    /// @notice Add another account (a node key, a relayer) to the caller's organization. Emits AccountAdded.
+    /// @notice Offer to add another account (a node key, a relayer) to the caller's organization; it joins when
+    /// its own key calls acceptAccount. Requirements: caller is a member; `account` non-zero, not taken, not
+    /// reserved by an open AddOrg proposal; the org holds fewer than MAX_ACCOUNTS. Emits AccountOffered.
     function addAccount(address account) external {
-        _members.addAccount(_members.orgOf(msg.sender), account);
+        _proposals.requireUnreserved(account);
+        _members.offerAccount(_members.orgOf(msg.sender), account);
+    }
+
+    /// @notice Join `orgId` as an account, taking up its pending offer (the caller signs for its own key).
+    /// Requirements: `orgId` offered the caller and is active; the caller is not taken nor reserved; the org holds
+    /// fewer than MAX_ACCOUNTS. Emits AccountAdded.
+    function acceptAccount(bytes32 orgId) external {
+        _proposals.requireUnreserved(msg.sender);
+        _members.acceptAccount(orgId, msg.sender);
     }
 
     function removeAccount(address account) external {
         _members.removeAccount(_members.orgOf(msg.sender), account);
     }
 
-    /// @notice Declare a node (Besu enode URL) run by the caller's organization. Emits NodeAdded.
+    /// @notice Declare a node (Besu enode URL) run by the caller's organization.
+    /// Requirements: caller is a member; fewer than MAX_NODES declared; at most MAX_ENODE_BYTES. Emits NodeAdded.
     function addNode(string calldata enode) external {
         _members.addNode(_members.orgOf(msg.sender), enode);
     }
@@ -143,6 +172,15 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         return _members.orgOf(account);
     }
 
+    function isActiveOrg(bytes32 orgId) external view returns (bool) {
+        return _members.orgs[orgId].active;
+    }
+
+    /// @notice Whether `orgId` offered to add `account` and the account has not accepted yet.
+    function accountOffered(address account, bytes32 orgId) external view returns (bool) {
+        return _members.offered[account][orgId];
+    }
+
     function org(bytes32 orgId) external view returns (string memory name, uint256 roles, bool active, address[] memory accounts, string[] memory enodes) {
         Membership.Org storage o = _members.orgs[orgId];
         return (o.name, o.roles, o.active, o.accounts, o.enodes);
@@ -187,9 +225,9 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     // ------------------------------------------------------------------ internals
 
-    function _propose(ProposalKind kind, bytes32 orgId, string memory name, uint256 roles, address account, uint256 newThreshold) private returns (uint256 id) {
+    function _propose(Proposal memory p) private returns (uint256 id) {
         bytes32 proposerOrg = _members.orgOf(msg.sender);
-        id = _proposals.create(Proposal(kind, orgId, name, roles, account, newThreshold, msg.sender, 0, false));
+        id = _proposals.create(p);
         _proposals.approve(id, proposerOrg);
     }
 

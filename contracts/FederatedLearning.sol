@@ -18,27 +18,34 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
 
     constructor(IConsortiumRegistry registry) RegistryGated(registry) {}
 
+    uint256 public constant MAX_TRAINERS = FederatedTasks.MAX_TRAINERS;
+    uint256 public constant MAX_AGGREGATORS = FederatedTasks.MAX_AGGREGATORS;
+
     /// @notice Create a task; the caller becomes its coordinator.
     /// Requirements: caller's org is a GOVERNOR; every trainer holds TRAINER, every aggregator AGGREGATOR;
-    /// no duplicates; 1 <= minParticipants <= trainers; rounds and windows > 0; non-zero spec and initial model
-    /// hashes; quorum a strict majority of the aggregators (InvalidTaskConfig names the broken rule).
-    /// Emits TaskCreated.
+    /// no duplicates; no two trainers (or two aggregators) of one organization (SameOrganization);
+    /// at most MAX_TRAINERS trainers and MAX_AGGREGATORS aggregators; 1 <= minParticipants <= trainers;
+    /// rounds and windows > 0; non-zero spec and initial model hashes; maxSamples > 0; quorum a strict majority of
+    /// the aggregators (InvalidTaskConfig names the broken rule). Emits TaskCreated.
     function createTask(TaskConfig calldata c) external onlyRole(Roles.GOVERNOR) returns (uint256 taskId) {
         return _tasks.create(c, registry());
     }
 
     /// @notice Open the next round from the current global model.
-    /// Requirements: caller is the task's coordinator; the previous round is finalized or failed; rounds remain.
-    /// Emits RoundOpened (and RoundFailed/CommitsClosed if an expired window is applied first).
+    /// Requirements: caller is the task's coordinator and its org still a GOVERNOR (a removed or demoted
+    /// coordinator loses the task: NotMember / MissingRole); the previous round is finalized or failed; rounds
+    /// remain. Emits RoundOpened (and RoundFailed/CommitsClosed if an expired window is applied first).
     function openRound(uint256 taskId) external returns (uint256 round) {
         FederatedRounds.TaskData storage t = _tasks.get(taskId);
         if (msg.sender != t.info.coordinator) revert NotCoordinator(taskId, msg.sender);
+        _checkRole(Roles.GOVERNOR);
         return t.open(taskId);
     }
 
     /// @notice Commit this trainer's update for the current round: keccak256 of its canonical bytes and CID.
     /// Requirements: caller is a task trainer still holding TRAINER; round open; before the commit deadline;
-    /// one commit per trainer. Emits UpdateCommitted (and CommitsClosed once every trainer committed).
+    /// one commit per trainer; 0 < numSamples <= the task's maxSamples (TooManySamples).
+    /// Emits UpdateCommitted (and CommitsClosed once every trainer committed).
     function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, string calldata cid, uint64 numSamples, uint64 lossMicro) external {
         _taskTrainer(taskId).commit(taskId, round, Update(updateHash, cid, numSamples, lossMicro, 0));
     }

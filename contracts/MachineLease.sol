@@ -83,10 +83,11 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
     }
 
     /// @notice Pull the owner's earnings (charged - withdrawn) to the caller.
-    /// Requirements: caller's org is the owner; something to withdraw. Emits EarningsWithdrawn.
+    /// Requirements: caller's org is the owner, or the owner org left the consortium and the caller is the account
+    /// that offered the lease; something to withdraw. Emits EarningsWithdrawn.
     function withdraw(uint256 leaseId) external nonReentrant returns (uint256 amount) {
         LeaseInfo storage l = _book.get(leaseId);
-        _requireOwner(l, leaseId);
+        if (!_isLeftAccount(l.ownerOrg, l.owner)) _requireOwner(l, leaseId);
         amount = l.takeEarnings(leaseId, msg.sender);
         _token.safeTransfer(msg.sender, amount);
     }
@@ -103,10 +104,11 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
     }
 
     /// @notice Pull the uncharged deposit to the caller after the dispute window; closes the lease.
-    /// Requirements: caller's org is the lessee; status Closing; window over. Emits Refunded.
+    /// Requirements: caller's org is the lessee, or the lessee org left the consortium and the caller is the
+    /// account that paid the deposit; status Closing; window over. Emits Refunded.
     function claimRefund(uint256 leaseId) external nonReentrant returns (uint256 amount) {
         LeaseInfo storage l = _book.get(leaseId);
-        _requireLessee(l, leaseId);
+        if (!_isLeftAccount(l.lesseeOrg, l.lessee)) _requireLessee(l, leaseId);
         amount = l.takeRefund(leaseId, msg.sender);
         if (amount > 0) _token.safeTransfer(msg.sender, amount);
     }
@@ -162,6 +164,12 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
     function _requireOperator(LeaseInfo storage l, uint256 leaseId) private view returns (bytes32 org) {
         org = registry().orgOf(msg.sender);
         if (org != registry().machine(l.machineId).operatorOrg) revert NotLessee(leaseId, msg.sender);
+    }
+
+    /// @dev Whether the caller is `account`, the lease's account of `org`, and `org` is no longer a member: what
+    /// is owed to it stays claimable by the account after its org leaves (while the org is in, the org decides).
+    function _isLeftAccount(bytes32 org, address account) private view returns (bool) {
+        return msg.sender == account && !registry().isActiveOrg(org);
     }
 
     function _requireOwner(LeaseInfo storage l, uint256 leaseId) private view {

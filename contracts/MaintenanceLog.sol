@@ -35,8 +35,8 @@ contract MaintenanceLog is IMaintenanceLog, RegistryGated {
         return _log.slice(machineId, offset, limit);
     }
 
-    function entry(bytes32 recordHash) external view returns (Entry memory) {
-        return _log.entries[recordHash];
+    function entry(bytes32 machineId, bytes32 recordHash) external view returns (Entry memory) {
+        return _log.entries[machineId][recordHash];
     }
 
     /// @dev The caller's org, if it operates or manufactured the machine; reverts otherwise.

@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.connect import ChainContext, rpc_call
 from chain.deploy import Deployment, GenesisOrg, deploy_all
-from chain.sender import TxSender
+from chain.sender import Receipt, TxSender
 from ground.errors import FedpmError
 from ground.ids import from_bytes32, to_bytes32
 
@@ -69,14 +69,33 @@ def format_members(members: Iterable[Member]) -> str:
 # ---------------------------------------------------------------- governance helpers
 
 
+def enact(registry: Any, proposer: TxSender, approvers: list[TxSender], proposal: Any) -> Receipt:
+    """Send the `propose*` call `proposal` (the proposer's org approves at once), gather the other governors'
+    approvals and execute it; returns the receipt of the execution."""
+    pid = registry.functions.proposalCount().call()
+    proposer.transact(proposal)
+    for sender in approvers:
+        sender.transact(registry.functions.approve(pid))
+    return proposer.transact(registry.functions.execute(pid))
+
+
 def admit(registry: Any, proposer: TxSender, approvers: list[TxSender], org: str, name: str, roles: Role, account: str) -> int:
     """Propose, gather approvals and execute the admission of one org; returns the proposal id."""
     pid = registry.functions.proposalCount().call()
-    proposer.transact(registry.functions.proposeAddOrg(to_bytes32(org), name, int(roles), account))
-    for sender in approvers:
-        sender.transact(registry.functions.approve(pid))
-    proposer.transact(registry.functions.execute(pid))
+    enact(registry, proposer, approvers, registry.functions.proposeAddOrg(to_bytes32(org), name, int(roles), account))
     return pid
+
+
+def mint(registry: Any, token: Any, proposer: TxSender, approvers: list[TxSender], to: str, amount: int) -> Receipt:
+    """Mint `amount` of `token` to `to` the only way supply changes: a Mint proposal approved k-of-n and executed."""
+    return enact(registry, proposer, approvers, registry.functions.proposeMint(token.address, to, amount))
+
+
+def add_account(registry: Any, member: TxSender, new: TxSender) -> None:
+    """Add `new`'s account to `member`'s org: the member offers it, then the new key accepts (signs for itself)."""
+    org = registry.functions.orgOf(member.address).call()
+    member.transact(registry.functions.addAccount(new.address))
+    new.transact(registry.functions.acceptAccount(org))
 
 
 # ---------------------------------------------------------------- bootstrapping a consortium
@@ -102,6 +121,12 @@ class Consortium:
 
     def contract(self, name: str) -> Any:
         return self.ctx.contract(name)
+
+    def mint(self, governors: list[str], to: str, amount: int) -> Receipt:
+        """Mint consortium tokens by a Mint proposal of `governors[0]`, approved by as many more as the threshold needs."""
+        registry = self.contract("ConsortiumRegistry")
+        senders = [self.sender(g) for g in governors[: registry.functions.threshold().call()]]
+        return mint(registry, self.contract("ConsortiumToken"), senders[0], senders[1:], to, amount)
 
 
 def demo_plan(factories: int = 4, aggregators: int = 3) -> list[OrgPlan]:

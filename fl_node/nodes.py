@@ -207,4 +207,4 @@ class AggregatorNode(_Node):
             except (StorageError, IntegrityError, ModelFileError):
                 candidates.append(agg.Candidate(trainer, None, u.num_samples, bytes_ok=False))
         rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
-        return agg.select_and_aggregate(base, candidates, rule)
+        return agg.select_and_aggregate(base, candidates, rule, max_samples=task.max_samples)

@@ -11,6 +11,10 @@ from typing import Any
 from chain.connect import ChainContext
 from chain.sender import Receipt, TxSender
 
+# Default per-trainer sample bound of a task (its FedAvg weight cap): far above an honest trainer's few thousand
+# C-MAPSS windows, so honest counts are never clipped; a coordinator who knows its trainers' data sets it tighter.
+DEFAULT_MAX_SAMPLES = 100_000
+
 
 class RoundState(enum.IntEnum):
     NONE = 0
@@ -36,6 +40,7 @@ class TaskView:
     rounds_finalized: int
     model_hash: bytes
     model_cid: str
+    max_samples: int
     trainers: tuple[str, ...]
     aggregators: tuple[str, ...]
 
@@ -83,10 +88,11 @@ class TaskConfig:
     aggregation_window: int
     quorum: int
     rounds: int
+    max_samples: int = DEFAULT_MAX_SAMPLES
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (self.spec_hash, self.spec_cid, self.initial_model_hash, self.initial_model_cid, self.trainers, self.aggregators,
-                self.min_participants, self.commit_window, self.aggregation_window, self.quorum, self.rounds)
+                self.min_participants, self.commit_window, self.aggregation_window, self.quorum, self.rounds, self.max_samples)
 
 
 class FederatedLearning:

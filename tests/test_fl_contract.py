@@ -299,8 +299,10 @@ def config(env, **changes) -> TaskConfig:
     ({"quorum": 4}, MAJORITY),  # more than the 3 aggregators
     ({"trainers": ["factory-1", "factory-2", "factory-1"]}, "duplicate trainer"),
     ({"aggregators": ["agg-1", "agg-2", "agg-1"]}, "duplicate aggregator"),
+    ({"max_samples": 0}, "maxSamples"),
 ], ids=["no-participants", "participants-over-trainers", "no-rounds", "no-commit-window", "no-aggregation-window", "no-spec-hash",
-        "no-model-hash", "no-aggregators", "quorum-1-of-3", "quorum-1-of-2", "quorum-4-of-3", "duplicate-trainer", "duplicate-aggregator"])
+        "no-model-hash", "no-aggregators", "quorum-1-of-3", "quorum-1-of-2", "quorum-4-of-3", "duplicate-trainer", "duplicate-aggregator",
+        "no-max-samples"])
 def test_invalid_task_config_is_refused_with_its_reason(env, changes, reason):
     before = env.fl.task_count()
 

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from chain.keystore import Keystore
 from fedpm.cli import cli
+from fedpm.cli.consortium import consortium as consortium_group
 from fedpm.cli.lease import lease as lease_group
 from fedpm.lease import client
 from fedpm.lease.demo import format_lease_demo, run_lease_demo
@@ -20,17 +21,18 @@ from tests.test_lease_helpers import LESSEE, MACHINE, OWNER, UNIT, Leasing, leas
 def run_cli(leasing, tmp_path):
     home = leasing.ctx.settings.home
     ks = Keystore(leasing.ctx.settings.keystore_dir, leasing.ctx.settings.keys)
-    for name, account in [("gov-a", leasing.c.accounts["gov-a"]), ("maker", leasing.c.accounts[OWNER]), ("factory-1", leasing.c.accounts[LESSEE]),
+    for name, account in [("gov-a", leasing.c.accounts["gov-a"]), ("gov-b", leasing.c.accounts["gov-b"]), ("maker", leasing.c.accounts[OWNER]), ("factory-1", leasing.c.accounts[LESSEE]),
                           ("device-1", leasing.c.devices[MACHINE])]:
         if name not in ks.names():
             ks.create(name, account.key)
-    if "lease" not in cli.commands:
-        cli.add_command(lease_group)
+    for group in (lease_group, consortium_group):
+        if group.name not in cli.commands:
+            cli.add_command(group)
     runner = CliRunner()
     base = ["--home", str(home), "--rpc-url", leasing.ctx.w3.provider.endpoint_uri]
 
-    def run(*args: str) -> str:
-        result = runner.invoke(cli, base + ["lease", *args], env={"FEDPM_KEYS_PASSWORD": "test-password", "FEDPM_KEYS_SCRYPT_N": str(2**10), "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"}, catch_exceptions=False)
+    def run(*args: str, group: str = "lease") -> str:
+        result = runner.invoke(cli, base + [group, *args], env={"FEDPM_KEYS_PASSWORD": "test-password", "FEDPM_KEYS_SCRYPT_N": str(2**10), "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"}, catch_exceptions=False)
         assert result.exit_code == 0, result.output
         return result.output
 
@@ -38,7 +40,11 @@ def run_cli(leasing, tmp_path):
 
 
 def test_cli_lease_from_offer_to_invoice(leasing, run_cli, tmp_path):
-    run_cli("mint", "--as", "gov-a", "--to", "factory-1", "--amount", "30")
+    pid = run_cli("mint", "--as", "gov-a", "--to", "factory-1", "--amount", "30").split()[1].rstrip(":")
+    assert leasing.balance(LESSEE) == 0  # proposed, not minted: supply changes only when k-of-n execute it
+    run_cli("approve", "--as", "gov-b", pid, group="consortium")
+    run_cli("execute", "--as", "gov-a", pid, group="consortium")
+    assert leasing.balance(LESSEE) == 30 * UNIT
     out = run_cli("offer", "--as", "maker", "--machine", MACHINE, "--price", "2", "--min-deposit", "10")
     lease_id = int(out.split()[1])
     run_cli("accept", "--as", "factory-1", "--lease", str(lease_id), "--deposit", "20", "--device", "device-1", "--counter", "100")

@@ -7,7 +7,7 @@ from web3.logs import DISCARD
 
 from ground.ids import to_bytes32
 from chain.reverts import (CounterRollback, DepositTooLow, DeviceNotActive, DeviceOfAnotherMachine, DisputeWindowOpen, MachineLeased,
-                           MissingRole, NotLessee, NotLeaseOwner, NotManufacturer, NotMember, NothingToWithdraw, ReadingAfterClose,
+                           MissingRole, NotLessee, NotLeaseOwner, NotManufacturer, NotMember, NotRegistry, NothingToWithdraw, ReadingAfterClose,
                            StaleReading, UnknownDevice, WrongLease, WrongStatus)
 from fedpm.lease import client
 from fedpm.lease.invoice import read_invoice, reconcile
@@ -23,11 +23,10 @@ def test_solidity_constants_match_python(leasing):
     assert leasing.lease.functions.token().call() == leasing.token.address
 
 
-def test_only_governors_mint(leasing):
-    with pytest.raises(MissingRole):
-        client.mint(leasing.token, leasing.c.sender("factory-1"), leasing.c.accounts["factory-1"].address, 1)
-    with pytest.raises(NotMember):
-        client.mint(leasing.token, leasing.c.ctx.sender(dev_key("outsider")), dev_key("outsider").address, 1)
+def test_only_executed_mint_proposals_mint(leasing):
+    for sender in (leasing.c.sender("gov-a"), leasing.c.sender("factory-1"), leasing.c.ctx.sender(dev_key("outsider"))):
+        with pytest.raises(NotRegistry):
+            sender.transact(leasing.token.functions.mint(sender.address, 1))
 
     leasing.fund("factory-1", 5 * UNIT)
 

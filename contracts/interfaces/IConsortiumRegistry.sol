@@ -13,7 +13,8 @@ interface IConsortiumRegistry is IConsortiumErrors {
         AddOrg,
         RemoveOrg,
         SetRoles,
-        SetThreshold
+        SetThreshold,
+        Mint
     }
 
     struct Proposal {
@@ -26,6 +27,8 @@ interface IConsortiumRegistry is IConsortiumErrors {
         address proposer;
         uint64 expiresAt;
         bool executed;
+        address token; // Mint: the ConsortiumToken to mint (it accepts mints from its registry only)
+        uint256 amount; // Mint: base units minted to `account`
     }
 
     struct Machine {
@@ -52,11 +55,23 @@ interface IConsortiumRegistry is IConsortiumErrors {
     error DeviceExists(address device);
     error ZeroAddress();
     error InvalidOrgId();
+    error ZeroAmount();
+    /// @notice `account` is named by the open AddOrg proposal `proposalId`: nobody else may take it meanwhile.
+    error AccountReserved(address account, uint256 proposalId);
+    /// @notice `account` has no pending offer from `orgId` (an org's member offers, the new key accepts).
+    error NoAccountOffer(bytes32 orgId, address account);
+    /// @notice `orgId` already holds the maximum number of accounts (MAX_ACCOUNTS), so removal stays bounded.
+    error TooManyAccounts(bytes32 orgId, uint256 max);
+    /// @notice `orgId` already declares the maximum number of nodes (MAX_NODES).
+    error TooManyNodes(bytes32 orgId, uint256 max);
+    /// @notice A name or enode of `length` bytes is longer than `max`.
+    error TextTooLong(uint256 length, uint256 max);
 
     // --- events ---
     event OrgAdded(bytes32 indexed orgId, string name, uint256 roles, address indexed account);
     event OrgRemoved(bytes32 indexed orgId);
     event RolesChanged(bytes32 indexed orgId, uint256 roles);
+    event AccountOffered(bytes32 indexed orgId, address indexed account);
     event AccountAdded(bytes32 indexed orgId, address indexed account);
     event AccountRemoved(bytes32 indexed orgId, address indexed account);
     event NodeAdded(bytes32 indexed orgId, string enode);
@@ -78,6 +93,12 @@ interface IConsortiumRegistry is IConsortiumErrors {
     function isMember(address account) external view returns (bool);
 
     function orgOf(address account) external view returns (bytes32);
+
+    /// @notice Whether `orgId` is a current (active) member organization.
+    function isActiveOrg(bytes32 orgId) external view returns (bool);
+
+    /// @notice Proposal `proposalId` and the governor orgs that approved it (UnknownProposal if none).
+    function proposal(uint256 proposalId) external view returns (Proposal memory p, bytes32[] memory approvers);
 
     function machine(bytes32 machineId) external view returns (Machine memory);
 

@@ -28,6 +28,7 @@ interface IFederatedLearning {
         uint32 aggregationWindow; // seconds
         uint32 quorum; // 0: ceil(2n/3) of the aggregators
         uint32 rounds;
+        uint64 maxSamples; // most samples one trainer's update may claim (its FedAvg weight); > 0
     }
 
     struct Task {
@@ -43,6 +44,7 @@ interface IFederatedLearning {
         uint32 roundsFinalized;
         bytes32 modelHash; // current global model
         string modelCid;
+        uint64 maxSamples;
     }
 
     struct Round {
@@ -82,6 +84,11 @@ interface IFederatedLearning {
     error AlreadyVoted(uint256 taskId, uint256 round, address aggregator);
     error InvalidInclusion(uint256 taskId, uint256 round, address trainer);
     error EmptyUpdate();
+    /// @notice An update claims `numSamples`, above the task's per-trainer bound `maxSamples`.
+    error TooManySamples(uint256 taskId, uint64 numSamples, uint64 maxSamples);
+    /// @notice `first` and `second` (both trainers, or both aggregators, of one task) belong to one organization,
+    /// which would count twice.
+    error SameOrganization(bytes32 orgId, address first, address second);
 
     // --- events ---
     event TaskCreated(uint256 indexed taskId, address indexed coordinator, bytes32 specHash, bytes32 initialModelHash, uint32 rounds, uint32 quorum);

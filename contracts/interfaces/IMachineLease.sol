@@ -72,6 +72,8 @@ interface IMachineLease {
         uint256 unpaid;
         uint256 period;
         uint256 periodCharged;
+        address owner; // the account that offered: may still withdraw earnings after the owner org leaves
+        address lessee; // the account that paid the deposit: may still claim the refund after the lessee org leaves
     }
 
     // --- errors (and IConsortiumErrors: NotMember, MissingRole, UnknownMachine, UnknownDevice,

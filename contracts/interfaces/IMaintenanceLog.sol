@@ -44,7 +44,7 @@ interface IMaintenanceLog {
 
     /// @notice Append the hash of one record to `machineId`'s history.
     /// Requirements: the machine is registered; the caller's org is its operator or its manufacturer;
-    /// `recordHash` is non-zero and was never appended; `prevHash` equals the current head (zero for the first
+    /// `recordHash` is non-zero and was never appended to this machine; `prevHash` equals the current head (zero for the first
     /// entry); a non-zero `corrects` is an earlier entry of the same machine.
     /// Emits EntryAppended.
     function append(bytes32 machineId, bytes32 recordHash, bytes32 prevHash, bytes32 corrects, Kind kind, uint64 time) external returns (uint256 index);
@@ -57,6 +57,6 @@ interface IMaintenanceLog {
     /// @notice Record hashes of the machine's entries `[offset, offset + limit)` in history order.
     function recordHashes(bytes32 machineId, uint256 offset, uint256 limit) external view returns (bytes32[] memory);
 
-    /// @notice The entry stored under `recordHash` (author is zero when there is none).
-    function entry(bytes32 recordHash) external view returns (Entry memory);
+    /// @notice The entry of `machineId` stored under `recordHash` (author is zero when there is none).
+    function entry(bytes32 machineId, bytes32 recordHash) external view returns (Entry memory);
 }

@@ -54,6 +54,7 @@ library FederatedRounds {
         if (block.timestamp > round.commitDeadline) revert IFederatedLearning.CommitWindowClosed(taskId, r, round.commitDeadline);
         if (rd.updates[msg.sender].committedAt != 0) revert IFederatedLearning.UpdateAlreadyCommitted(taskId, r, msg.sender);
         if (u.hash == bytes32(0) || u.numSamples == 0 || bytes(u.cid).length == 0) revert IFederatedLearning.EmptyUpdate();
+        if (u.numSamples > t.info.maxSamples) revert IFederatedLearning.TooManySamples(taskId, u.numSamples, t.info.maxSamples);
         u.committedAt = uint64(block.timestamp);
         rd.updates[msg.sender] = u;
         rd.committed.push(msg.sender);

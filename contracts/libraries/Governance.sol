@@ -11,11 +11,17 @@ library Governance {
         mapping(uint256 => mapping(bytes32 => bool)) approved;
         uint256 threshold;
         uint64 ttl;
+        mapping(address => uint256) reservedBy; // account -> 1 + id of the latest AddOrg proposal naming it
     }
 
+    /// @dev Stores `p`; an AddOrg proposal reserves its account while it is open. Emits ProposalCreated.
     function create(Proposals storage self, IConsortiumRegistry.Proposal memory p) internal returns (uint256 id) {
         p.expiresAt = uint64(block.timestamp) + self.ttl;
         id = self.items.length;
+        if (p.kind == IConsortiumRegistry.ProposalKind.AddOrg) {
+            requireUnreserved(self, p.account);
+            self.reservedBy[p.account] = id + 1;
+        }
         self.items.push(p);
         emit IConsortiumRegistry.ProposalCreated(id, p.kind, p.orgId, p.proposer, p.expiresAt);
     }
@@ -43,6 +49,14 @@ library Governance {
         if (valid < self.threshold) revert IConsortiumRegistry.NotEnoughApprovals(id, valid, self.threshold);
         stored.executed = true;
         p = stored;
+    }
+
+    /// @dev Reverts AccountReserved while an open (unexecuted, unexpired) AddOrg proposal names `account`.
+    function requireUnreserved(Proposals storage self, address account) internal view {
+        uint256 r = self.reservedBy[account];
+        if (r == 0) return;
+        IConsortiumRegistry.Proposal storage p = self.items[r - 1];
+        if (!p.executed && block.timestamp <= p.expiresAt) revert IConsortiumRegistry.AccountReserved(account, r - 1);
     }
 
     function open(Proposals storage self, uint256 id) internal view returns (IConsortiumRegistry.Proposal storage p) {

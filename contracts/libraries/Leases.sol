@@ -49,6 +49,7 @@ library Leases {
         IMachineLease.LeaseInfo storage l = book.items[id];
         l.machineId = machineId;
         l.ownerOrg = ownerOrg;
+        l.owner = owner;
         l.status = IMachineLease.Status.Offered;
         l.tariff = t;
         book.active[machineId] = id;
@@ -71,6 +72,7 @@ library Leases {
         if (deposit == 0 || deposit < l.tariff.minDeposit) revert IMachineLease.DepositTooLow(deposit, l.tariff.minDeposit);
         if (readAt > block.timestamp) revert IMachineLease.FutureReading(readAt, uint64(block.timestamp));
         l.lesseeOrg = lesseeOrg;
+        l.lessee = msg.sender;
         l.status = IMachineLease.Status.Active;
         l.startedAt = uint64(block.timestamp);
         l.lastCounter = counter;

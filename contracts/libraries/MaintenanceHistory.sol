@@ -7,7 +7,7 @@ import {IMaintenanceLog} from "../interfaces/IMaintenanceLog.sol";
 library MaintenanceHistory {
     struct Log {
         mapping(bytes32 => bytes32[]) hashes; // machine id -> record hashes in history order
-        mapping(bytes32 => IMaintenanceLog.Entry) entries; // record hash -> entry
+        mapping(bytes32 => mapping(bytes32 => IMaintenanceLog.Entry)) entries; // machine id -> record hash -> entry
     }
 
     function head(Log storage log, bytes32 machineId) internal view returns (bytes32) {
@@ -15,16 +15,18 @@ library MaintenanceHistory {
         return h.length == 0 ? bytes32(0) : h[h.length - 1];
     }
 
-    /// @dev Checks the record hash, the chain link and the correction target, then stores the entry.
+    /// @dev Checks the record hash (unique per machine: no party can block another machine's history), the chain
+    /// link and the correction target, then stores the entry.
     function append(Log storage log, bytes32 machineId, bytes32 recordHash, bytes32 prevHash, bytes32 corrects, IMaintenanceLog.Kind kind, uint64 time, address author) internal returns (uint256 index) {
         if (recordHash == bytes32(0)) revert IMaintenanceLog.InvalidRecordHash();
-        if (log.entries[recordHash].author != address(0)) revert IMaintenanceLog.DuplicateRecord(recordHash);
+        mapping(bytes32 => IMaintenanceLog.Entry) storage entries = log.entries[machineId];
+        if (entries[recordHash].author != address(0)) revert IMaintenanceLog.DuplicateRecord(recordHash);
         bytes32 current = head(log, machineId);
         if (prevHash != current) revert IMaintenanceLog.WrongPrevHash(machineId, current, prevHash);
-        if (corrects != bytes32(0) && log.entries[corrects].machineId != machineId) revert IMaintenanceLog.UnknownCorrection(machineId, corrects);
+        if (corrects != bytes32(0) && entries[corrects].author == address(0)) revert IMaintenanceLog.UnknownCorrection(machineId, corrects);
         bytes32[] storage h = log.hashes[machineId];
         index = h.length;
-        log.entries[recordHash] = IMaintenanceLog.Entry(machineId, corrects, author, time, kind);
+        entries[recordHash] = IMaintenanceLog.Entry(machineId, corrects, author, time, kind);
         h.push(recordHash);
     }
 

@@ -6,7 +6,13 @@ import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {Roles} from "./Roles.sol";
 
 /// @title Organizations, their accounts and node identities, over one storage struct.
+/// @dev Every list an org grows by itself is capped, so removing the org (which walks them) stays within a block.
 library Membership {
+    uint256 internal constant MAX_ACCOUNTS = 16;
+    uint256 internal constant MAX_NODES = 8;
+    uint256 internal constant MAX_NAME_BYTES = 64;
+    uint256 internal constant MAX_ENODE_BYTES = 256;
+
     struct Org {
         string name;
         uint256 roles;
@@ -21,12 +27,14 @@ library Membership {
         bytes32[] orgIds; // every org ever added, in order; `active` tells who is in
         mapping(address => bytes32) orgOfAccount;
         uint256 governors; // active orgs holding GOVERNOR
+        mapping(address => mapping(bytes32 => bool)) offered; // account -> orgs offering to add it (no org can overwrite another's offer)
     }
 
     function add(Members storage self, bytes32 orgId, string memory name, uint256 roles, address account) internal {
         if (orgId == bytes32(0)) revert IConsortiumRegistry.InvalidOrgId();
         Org storage org = self.orgs[orgId];
         if (org.active) revert IConsortiumRegistry.OrgExists(orgId);
+        checkLength(bytes(name).length, MAX_NAME_BYTES);
         if (roles == 0 || roles & ~Roles.ALL != 0) revert IConsortiumRegistry.InvalidRoles(roles);
         if (!org.listed) {
             org.listed = true;
@@ -66,12 +74,27 @@ library Membership {
     }
 
     function addAccount(Members storage self, bytes32 orgId, address account) internal {
-        if (account == address(0)) revert IConsortiumRegistry.ZeroAddress();
-        if (self.orgOfAccount[account] != bytes32(0)) revert IConsortiumRegistry.AccountTaken(account);
-        Org storage org = _active(self, orgId);
+        requireFree(self, account);
+        Org storage org = _withRoom(self, orgId);
         self.orgOfAccount[account] = orgId;
         org.accounts.push(account);
         emit IConsortiumRegistry.AccountAdded(orgId, account);
+    }
+
+    /// @dev First step of adding `account` to `orgId`: the offer, which the account's own key accepts.
+    /// Emits AccountOffered.
+    function offerAccount(Members storage self, bytes32 orgId, address account) internal {
+        requireFree(self, account);
+        _withRoom(self, orgId);
+        self.offered[account][orgId] = true;
+        emit IConsortiumRegistry.AccountOffered(orgId, account);
+    }
+
+    /// @dev Second step: `account` (the caller) takes up the offer of `orgId`. Emits AccountAdded.
+    function acceptAccount(Members storage self, bytes32 orgId, address account) internal {
+        if (!self.offered[account][orgId]) revert IConsortiumRegistry.NoAccountOffer(orgId, account);
+        delete self.offered[account][orgId];
+        addAccount(self, orgId, account);
     }
 
     function removeAccount(Members storage self, bytes32 orgId, address account) internal {
@@ -90,7 +113,10 @@ library Membership {
     }
 
     function addNode(Members storage self, bytes32 orgId, string calldata enode) internal {
-        _active(self, orgId).enodes.push(enode);
+        string[] storage enodes = _active(self, orgId).enodes;
+        if (enodes.length >= MAX_NODES) revert IConsortiumRegistry.TooManyNodes(orgId, MAX_NODES);
+        checkLength(bytes(enode).length, MAX_ENODE_BYTES);
+        enodes.push(enode);
         emit IConsortiumRegistry.NodeAdded(orgId, enode);
     }
 
@@ -105,6 +131,16 @@ library Membership {
                 return;
             }
         }
+    }
+
+    /// @dev Reverts ZeroAddress or AccountTaken unless `account` could join an org.
+    function requireFree(Members storage self, address account) internal view {
+        if (account == address(0)) revert IConsortiumRegistry.ZeroAddress();
+        if (self.orgOfAccount[account] != bytes32(0)) revert IConsortiumRegistry.AccountTaken(account);
+    }
+
+    function checkLength(uint256 length, uint256 max) internal pure {
+        if (length > max) revert IConsortiumRegistry.TextTooLong(length, max);
     }
 
     /// @dev The active org of `account`, or revert NotMember.
@@ -131,6 +167,12 @@ library Membership {
     function requireOrgRole(Members storage self, bytes32 orgId, uint256 role) internal view {
         Org storage org = _active(self, orgId);
         if (org.roles & role != role) revert IConsortiumRegistry.InvalidRoles(org.roles);
+    }
+
+    /// @dev The active org `orgId`, if it holds fewer than MAX_ACCOUNTS accounts (else TooManyAccounts).
+    function _withRoom(Members storage self, bytes32 orgId) private view returns (Org storage org) {
+        org = _active(self, orgId);
+        if (org.accounts.length >= MAX_ACCOUNTS) revert IConsortiumRegistry.TooManyAccounts(orgId, MAX_ACCOUNTS);
     }
 
     function _active(Members storage self, bytes32 orgId) private view returns (Org storage org) {

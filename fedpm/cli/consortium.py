@@ -11,7 +11,7 @@ from fedpm.consortium import Role, format_members, read_members, render_besu_all
 from ground.errors import FedpmError
 from ground.ids import from_bytes32, to_bytes32
 
-KINDS = ["AddOrg", "RemoveOrg", "SetRoles", "SetThreshold"]
+KINDS = ["AddOrg", "RemoveOrg", "SetRoles", "SetThreshold", "Mint"]
 
 
 @click.group()

@@ -72,12 +72,14 @@ def task_spec(stats_files: tuple[Path, ...], window: int, epochs: int, rule: str
 @click.option("--commit-window", type=int, default=600, show_default=True, help="seconds")
 @click.option("--aggregation-window", type=int, default=600, show_default=True, help="seconds")
 @click.option("--quorum", type=int, default=0, help="votes to finalize (default ceil(2n/3))")
+@click.option("--max-samples", type=click.IntRange(min=1), help="most samples one trainer's update may claim (default 100000)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @pass_app
 def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None, trainers: str, aggregators: str, rounds: int,
-                min_participants: int, commit_window: int, aggregation_window: int, quorum: int, seed: int) -> None:
+                min_participants: int, commit_window: int, aggregation_window: int, quorum: int, max_samples: int | None, seed: int) -> None:
     """Pin the spec and initial model and create the task on chain; prints the task id."""
     from fl_node.coordinator import publish_task
+    from fl_node.rounds import DEFAULT_MAX_SAMPLES
     from fl_node.modelfile import load_model
 
     spec = json.loads(spec_file.read_text())
@@ -89,7 +91,8 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
         initial = M.get_weights(M.build_model(spec, seed=seed))
     task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=_addresses(app, trainers),
                            aggregators=_addresses(app, aggregators), rounds=rounds, min_participants=min_participants,
-                           commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum)
+                           commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum,
+                           max_samples=max_samples or DEFAULT_MAX_SAMPLES)
     click.echo(task_id)
 
 
@@ -99,7 +102,7 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
 def task_show(app: App, task_id: int) -> None:
     t = _fl(app).task(task_id)
     echo_json({"task": task_id, "coordinator": t.coordinator, "rounds": t.rounds, "started": t.rounds_started, "finalized": t.rounds_finalized,
-               "quorum": t.quorum, "model_hash": hex0x(t.model_hash), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
+               "quorum": t.quorum, "max_samples": t.max_samples, "model_hash": hex0x(t.model_hash), "model_cid": t.model_cid, "trainers": list(t.trainers), "aggregators": list(t.aggregators)})
 
 
 # ---------------------------------------------------------------- round

@@ -84,12 +84,12 @@ def lease() -> None:
 @click.option("--amount", required=True, help="tokens (decimal)")
 @pass_app
 def mint(app: App, as_: str, to: str, amount: str) -> None:
-    """Mint consortium tokens (governor organizations only)."""
-    from fedpm.lease import client
-
+    """Propose minting consortium tokens (a governor); they are minted when the proposal is executed k-of-n."""
     _, token = _contracts(app)
-    rcpt = client.mint(token, app.ctx.sender_for(as_), _address(app, to), parse_amount(amount))
-    click.echo(f"minted {amount} to {to} (gas {rcpt.gas_used})")
+    reg = app.ctx.contract("ConsortiumRegistry")
+    pid = reg.functions.proposalCount().call()
+    app.ctx.sender_for(as_).transact(reg.functions.proposeMint(token.address, _address(app, to), parse_amount(amount)))
+    click.echo(f"proposal {pid}: mint {amount} to {to}; other governors run `fedpm consortium approve {pid}`, then `fedpm consortium execute {pid}`")
 
 
 @lease.command()

@@ -40,7 +40,7 @@ class LeaseState(Balances):
 
 def read_lease(lease: Any, lease_id: int) -> LeaseState:
     info = lease.functions.lease(lease_id).call()
-    (machine, owner, lessee, status, tariff, started, closed, last_read, last_counter, deposited, charged, withdrawn, refunded, unpaid, _p, _pc) = info
+    (machine, owner, lessee, status, tariff, started, closed, last_read, last_counter, deposited, charged, withdrawn, refunded, unpaid, *_) = info
     return LeaseState(lease_id, from_bytes32(machine), from_bytes32(owner), from_bytes32(lessee), STATUS[status], Tariff.from_chain(tariff),
                       started, closed, last_read, last_counter, deposited, charged, withdrawn, refunded, unpaid)
 
@@ -56,8 +56,6 @@ def sign_usage(lease: Any, device: Any, lease_id: int, machine_id: str, counter:
     return sign_report(device, report, lease.w3.eth.chain_id, lease.address)
 
 
-def mint(token: Any, sender: TxSender, to: str, amount: int) -> Receipt:
-    return sender.transact(token.functions.mint(to, amount))
 
 
 def offer(lease: Any, sender: TxSender, machine_id: str, tariff: Tariff) -> tuple[int, Receipt]:

@@ -1,6 +1,6 @@
 """Demo hook: one lease from offer to invoice on the bootstrapped consortium.
 
-`run_lease_demo(consortium, settings)` mints tokens (governor), offers the first operator's machine (manufacturer),
+`run_lease_demo(consortium, settings)` mints tokens (a Mint proposal the governors approve k-of-n), offers the first operator's machine (manufacturer),
 accepts with a device-signed opening reading (operator), submits three device-signed cumulative readings,
 withdraws the earnings, closes with a final reading and — only on anvil, where time can be advanced with
 `evm_increaseTime` — claims the refund after the dispute window; on any other chain the refund step is skipped
@@ -50,18 +50,18 @@ def _tick(w3: Any, anvil: bool, seconds: int) -> int:
     return _now(w3)
 
 
-def run_lease_demo(consortium: Any, settings: Any = None, *, lessee: str | None = None, owner: str = "maker", governor: str | None = None) -> LeaseDemoSummary:
+def run_lease_demo(consortium: Any, settings: Any = None, *, lessee: str | None = None, owner: str = "maker", governors: list[str] | None = None) -> LeaseDemoSummary:
     w3 = consortium.ctx.w3
     lease, token = consortium.contract("MachineLease"), consortium.contract("ConsortiumToken")
     lessee = lessee or next(iter(consortium.machines))
-    governor = governor or next(org for org in consortium.accounts if org.startswith("gov"))
+    governors = governors or [org for org in consortium.accounts if org.startswith("gov")]
     machine_id = consortium.machines[lessee]
     device = consortium.devices[machine_id]
     anvil = _is_anvil(w3)
     gas: dict[str, int] = {}
     notes: list[str] = []
 
-    gas["mint"] = client.mint(token, consortium.sender(governor), consortium.accounts[lessee].address, 50 * TOKEN).gas_used
+    gas["mint"] = consortium.mint(governors, consortium.accounts[lessee].address, 50 * TOKEN).gas_used  # the executed Mint proposal
     active = lease.functions.activeLease(to_bytes32(machine_id)).call()
     if active:
         notes.append(f"machine {machine_id} already had open lease {active}; cancelling/closing is left to its parties")

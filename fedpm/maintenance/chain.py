@@ -65,11 +65,11 @@ class MaintenanceChain:
                              hint="the node may prune logs; use an archive node")
         return sorted(out, key=lambda e: e.index)
 
-    def find(self, record_hash: str) -> ChainEntry | None:
-        e = self.contract.functions.entry(_b32(record_hash)).call()
-        if int(e[2], 16) == 0:  # author: zero when nothing is stored under this hash
+    def find(self, machine: str, record_hash: str) -> ChainEntry | None:
+        e = self.contract.functions.entry(to_bytes32(machine), _b32(record_hash)).call()
+        if int(e[2], 16) == 0:  # author: zero when nothing is stored under this hash for this machine
             return None
-        for entry in self.entries(from_bytes32(e[0])):
+        for entry in self.entries(machine):
             if entry.record_hash == record_hash:
                 return entry
         return None
@@ -102,7 +102,7 @@ def submit(log: MaintenanceChain, store: RecordStore, sender: TxSender, row: Sto
     try:
         rcpt, index = log.append(sender, record)
     except reverts.DuplicateRecord:
-        found = log.find(row.record_hash)  # it got there before (e.g. we crashed after sending)
+        found = log.find(record.machine, row.record_hash)  # it got there before (e.g. we crashed after sending)
         if found is not None and found.record_hash == record.hash:
             store.mark_anchored(row.seq, found.tx_hash, found.block, found.index)
             return SubmitResult(row.seq, row.record_hash, "anchored", found.tx_hash, found.block, found.index)
