@@ -117,8 +117,9 @@ def test_tariff_defaults_and_exact_chain_and_json_shapes():
     assert Tariff.from_json('{"tariffId": "t-2", "unit": "part", "unitPrice": "5", "validity": {"until": 100}}') == t
     assert Tariff.from_chain(t.to_chain(), currency="USDC") == Tariff("t-2", Unit.PART, 5, 100, currency="USDC")
     assert Tariff("t", Unit.PART, 1, 100).unit_price == 1  # the smallest positive price is allowed
-    with pytest.raises(TariffError, match="unit price must be positive"):
-        Tariff("t", Unit.PART, 0, 100)
+    for price in (0, -1):
+        with pytest.raises(TariffError, match="unit price must be positive"):
+            Tariff("t", Unit.PART, price, 100)
     with pytest.raises(TariffError, match="a cap period needs a cap amount"):
         Tariff("t", Unit.PART, 1, 100, cap_period=60)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -157,6 +158,8 @@ def test_billing_period_exact_json_defaults_and_malformed_records():
                                 "amount": 7, "waived": 0, "unpaid": 0, "currency": "FCT"}
     short = {k: v for k, v in b.to_json_dict().items() if k not in ("waived", "unpaid", "currency")}
     assert BillingPeriod.from_json_dict(short) == b
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        b.amount = 8  # type: ignore[misc]
     for bad, error in ((short | {"amount": "x"}, "ValueError"), (short | {"period": None}, "TypeError"),
                        ({k: v for k, v in short.items() if k != "amount"}, "KeyError")):
         with pytest.raises(TariffError, match=f"billing record is malformed: {error}"):

@@ -21,10 +21,12 @@ class Mutant:
     function: str  # cosmic-ray's definition name: the enclosing function or class
     operator: str  # e.g. core/ReplaceBinaryOperator_Add_Sub
     line: int
+    column: int
     before: str  # the changed source line(s), stripped
     after: str  # the same line(s) in the mutant, stripped
     outcome: str  # killed | survived | not-run
     diff: str
+    killed_by: str = ""  # the first failing test (pytest node id), "timeout", or "" when not killed
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,14 @@ def changed_lines(diff: str) -> tuple[str, str]:
     return "\n".join(removed), "\n".join(added)
 
 
+def first_failure(output: str) -> str:
+    """The node id of the first failed or erroring test in pytest's short summary (-ra), else the first line."""
+    for line in output.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+    return output.strip().split("\n", 1)[0][:200]
+
+
 def mutant_from_dump(item: dict[str, Any], result: dict[str, Any] | None) -> Mutant:
     """One line of `cosmic-ray dump` ([work item, result]) as a Mutant; a timeout counts as killed."""
     (spec,) = item["mutations"]
@@ -65,8 +75,10 @@ def mutant_from_dump(item: dict[str, Any], result: dict[str, Any] | None) -> Mut
     outcome = result.get("test_outcome")
     if result.get("worker_outcome") != "normal" or outcome not in ("killed", "survived"):
         outcome = "not-run"
+    killed_by = first_failure(result.get("output") or "") if outcome == "killed" else ""
     return Mutant(module=spec["module_path"], function=spec["definition_name"] or "", operator=spec["operator_name"],
-                  line=spec["start_pos"][0], before=before, after=after, outcome=outcome, diff=diff)
+                  line=spec["start_pos"][0], column=spec["start_pos"][1], before=before, after=after, outcome=outcome, diff=diff,
+                  killed_by=killed_by)
 
 
 def load_equivalents(text: str) -> list[Equivalent]:

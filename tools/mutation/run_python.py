@@ -7,7 +7,10 @@ cosmic-ray's own `exec` with only those tests. Writes out/mutation/python/<modul
 outcome), then out/mutation/python.json (per module: total, killed, survived, equivalent, score) and
 out/mutation/python.md (surviving mutants as diffs, equivalent ones with their reasons from equivalent.toml).
 Exit status 1 when a module scores below --min-score. Usage, from the repository root:
-  python -m tools.mutation.run_python [--module aggregate ...] [--min-score 0.9]
+  python -m tools.mutation.run_python [--module aggregate ...] [--min-score 0.9] [--survivors-only]
+--survivors-only tests again only the mutants that survived the previous run and keeps the previous kills: sound
+while the module is unchanged (checked) and its tests were only added to (not checked), e.g. after writing tests
+for the survivors; run without it before submitting.
 
 Speed (2 shared cores): cosmic-ray would start a fresh interpreter and pytest per mutant (~2-3 s, most of it
 importing numpy, hypothesis, eth-account and the venv's pytest plugins). Here each mutant's tests run in a fork
@@ -18,6 +21,7 @@ the mutated module from disk; only cosmic-ray's subprocess runner is swapped for
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import importlib
 import json
@@ -39,9 +43,10 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PACKAGES = ("chain", "fl_node", "fedpm")
 # Hypothesis without its example database and with examples fixed by each test's source: every mutant faces
-# the same inputs whatever ran before it, and no deadline turns a loaded machine into a false kill.
+# the same inputs whatever ran before it, and no deadline turns a loaded machine into a false kill. 25 examples
+# where a test does not set its own number (100 in `make test`): fewer inputs can only let more mutants survive.
 CONFTEST = ('from hypothesis import settings\n\n'
-            'settings.register_profile("mutation", database=None, derandomize=True, deadline=None)\n')
+            'settings.register_profile("mutation", database=None, derandomize=True, deadline=None, max_examples=25)\n')
 # Only the hypothesis plugin: the venv's other pytest plugins (ape, web3, ...) cost ~2 s per run. One BLAS
 # thread, so that forking after numpy's import is safe.
 TEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -65,6 +70,14 @@ def prepare(work: Path) -> None:
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, work / rel)
     (work / "conftest.py").write_text(CONFTEST)
+
+
+def precompile(work: Path, path: str) -> None:
+    """Bytecode for every module but the mutated one, so that each mutant's run compiles only that one. Its own
+    .pyc must never exist: a mutant of the same size written within the same second would pass as up to date."""
+    compileall.compile_dir(work, quiet=2, workers=1)
+    for pyc in (work / path).parent.joinpath("__pycache__").glob(Path(path).stem + ".*.pyc"):
+        pyc.unlink()
 
 
 def warm_up(work: Path, tests: list[str]) -> None:
@@ -125,14 +138,41 @@ def runner(name: str, work: Path, args: list[str], total: int) -> Callable[[str,
     return run_tests
 
 
-def run_module(name: str, path: str, tests: list[str], out: Path) -> None:
+def previous_kills(out: Path, name: str, path: str) -> dict[tuple[str, int, int], tuple[str, str]]:
+    """(operator, line, column) -> (diff, killed_by) of the mutants the previous run of this module killed."""
+    results = out / "python" / f"{name}.json"
+    if not results.is_file():
+        fail(f"--survivors-only needs a previous run of {name}; run without it first")
+    record = json.loads(results.read_text())
+    if record["source_sha256"] != hashlib.sha256((ROOT / path).read_bytes()).hexdigest():
+        fail(f"{path} changed since its previous run; run without --survivors-only")
+    return {(m["operator"], m["line"], m["column"]): (m["diff"], m.get("killed_by", "")) for m in record["mutants"] if m["outcome"] == "killed"}
+
+
+def carry_kills(db, kills: dict[tuple[str, int, int], tuple[str, str]]) -> int:
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    carried = 0
+    for item in db.pending_work_items:
+        (spec,) = item.mutations
+        diff, by = kills.get((spec.operator_name, spec.start_pos[0], spec.start_pos[1]), (None, ""))
+        if diff is not None:
+            db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
+                                                  output=f"killed in the previous run by {by}", diff=diff))
+            carried += 1
+    return carried
+
+
+def run_module(name: str, path: str, tests: list[str], out: Path, survivors_only: bool = False) -> None:
     import cosmic_ray.mutating
     from cosmic_ray.commands import execute
     from cosmic_ray.config import load_config
     from cosmic_ray.work_db import WorkDB, use_db
 
+    kills = previous_kills(out, name, path) if survivors_only else {}
     work = out / "work" / name
     prepare(work)
+    precompile(work, path)
     warm_up(work, tests)
     started = time.monotonic()
     outcome, text = forked_pytest(work, pytest_args(tests), 600)
@@ -140,7 +180,7 @@ def run_module(name: str, path: str, tests: list[str], out: Path) -> None:
     if outcome != "survived":
         tail = "\n".join(text.strip().splitlines()[-15:])
         fail(f"the unmutated tests fail in {work}; fix them first ({' '.join(tests)}):\n{tail}")
-    timeout = max(30.0, 10 * seconds)
+    timeout = max(20.0, 5 * seconds)
     config = work / "cosmic-ray.toml"
     command = shlex.join([sys.executable, "-m", "pytest", *pytest_args(tests)])  # what the forked run does
     config.write_text(f'[cosmic-ray]\nmodule-path = "{path}"\ntimeout = {timeout:.0f}\nexcluded-modules = []\n'
@@ -152,8 +192,10 @@ def run_module(name: str, path: str, tests: list[str], out: Path) -> None:
     os.chdir(work)  # cosmic-ray's module paths are relative to the session's directory
     try:
         with use_db("session.sqlite", mode=WorkDB.Mode.open) as db:
-            total = db.num_work_items
-            print(f"{name}: {total} mutants, baseline {seconds:.1f} s, timeout {timeout:.0f} s", flush=True)
+            carried = carry_kills(db, kills)
+            total = db.num_work_items - carried
+            print(f"{name}: {total} mutants to test" + (f" ({carried} killed before)" if carried else "")
+                  + f", baseline {seconds:.1f} s, timeout {timeout:.0f} s", flush=True)
             cosmic_ray.mutating.run_tests = runner(name, work, pytest_args(tests), total)
             execute(db, load_config(config.name))
     finally:
@@ -171,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--module", action="append", help="only this module of python.toml (repeatable)")
     parser.add_argument("--min-score", type=float, default=0.9)
+    parser.add_argument("--survivors-only", action="store_true", help="test again only the previous run's survivors")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "mutation")
     args = parser.parse_args(argv)
     try:
@@ -187,11 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         fail(f"tools/mutation/equivalent.toml: {e}")
     os.environ.update(TEST_ENV)  # before warm_up imports numpy; inherited by the forked test runs
-    sys.dont_write_bytecode = True  # a mutant's .py may be newer than a cached .pyc by less than its mtime step
+    sys.dont_write_bytecode = True  # see precompile
     args.out = args.out.resolve()
     for m in modules:
         if not args.module or m["name"] in args.module:
-            run_module(m["name"], m["path"], m["tests"], args.out)
+            run_module(m["name"], m["path"], m["tests"], args.out, args.survivors_only)
 
     summaries = []
     for m in modules:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.mutation.report import Mutant, changed_lines, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
+from tools.mutation.report import changed_lines, first_failure, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
 
 DIFF = """--- mutation diff ---
 --- afedpm/lease/tariff.py
@@ -41,6 +41,17 @@ def test_mutant_from_dump_keeps_position_and_outcome():
     assert _mutant("killed").outcome == "killed"
     assert _mutant("incompetent", worker="exception").outcome == "not-run"
     assert mutant_from_dump(_dump()[0], None).outcome == "not-run"
+
+
+def test_the_killing_test_is_the_first_failure_of_the_summary():
+    output = ("..F\n=== short test summary info ===\nFAILED fedpm/lease/test_lease_pure.py::test_fmt_amount[0-kwargs2-0] - AssertionError: x\n"
+              "!!! stopping after 1 failures !!!\n")
+    assert first_failure(output) == "fedpm/lease/test_lease_pure.py::test_fmt_amount[0-kwargs2-0]"
+    assert first_failure("ERROR fl_node/test_aggregate.py - SyntaxError\n") == "fl_node/test_aggregate.py"
+    assert first_failure("timeout") == "timeout"
+    item, result = _dump("killed")
+    assert mutant_from_dump(item, result | {"output": output}).killed_by.endswith("::test_fmt_amount[0-kwargs2-0]")
+    assert mutant_from_dump(item, result | {"output": output, "test_outcome": "survived"}).killed_by == ""
 
 
 def test_equivalent_entries_match_by_snippet_and_operator_glob():
