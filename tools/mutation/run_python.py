@@ -37,7 +37,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from tools.mutation.report import Mutant, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
+from tools.mutation.report import Mutant, kept, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -149,6 +149,16 @@ def previous_kills(out: Path, name: str, path: str) -> dict[tuple[str, int, int]
     return {(m["operator"], m["line"], m["column"]): (m["diff"], m.get("killed_by", "")) for m in record["mutants"] if m["outcome"] == "killed"}
 
 
+def skip_unkept(db) -> int:
+    """Mark the replacements that do not count (report.kept) as skipped, so that exec leaves them out."""
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    skipped = [item.job_id for item in db.pending_work_items if not kept(item.mutations[0].operator_name)]
+    if skipped:
+        db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+    return len(skipped)
+
+
 def carry_kills(db, kills: dict[tuple[str, int, int], tuple[str, str]]) -> int:
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
@@ -193,7 +203,7 @@ def run_module(name: str, path: str, tests: list[str], out: Path, survivors_only
     try:
         with use_db("session.sqlite", mode=WorkDB.Mode.open) as db:
             carried = carry_kills(db, kills)
-            total = db.num_work_items - carried
+            total = db.num_work_items - carried - skip_unkept(db)
             print(f"{name}: {total} mutants to test" + (f" ({carried} killed before)" if carried else "")
                   + f", baseline {seconds:.1f} s, timeout {timeout:.0f} s", flush=True)
             cosmic_ray.mutating.run_tests = runner(name, work, pytest_args(tests), total)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.mutation.report import changed_lines, first_failure, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
+from tools.mutation.report import changed_lines, first_failure, kept, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
 
 DIFF = """--- mutation diff ---
 --- afedpm/lease/tariff.py
@@ -29,6 +29,14 @@ def _mutant(outcome="survived", **kw):
 def _toml(operator="core/ReplaceBinaryOperator_FloorDiv_Div", after='after = "return usage * self.unit_price / UNIT_SCALE"\n'):
     return ('[[equivalent]]\nmodule = "fedpm/lease/tariff.py"\nfunction = "price_of"\n'
             f'operator = "{operator}"\nbefore = "return usage * self.unit_price // UNIT_SCALE"\n{after}reason = "because"\n')
+
+
+def test_only_mutmuts_operator_replacements_count():
+    assert kept("core/ReplaceBinaryOperator_Add_Sub") and kept("core/ReplaceComparisonOperator_Lt_LtE") and kept("core/NumberReplacer")
+    assert not kept("core/ReplaceBinaryOperator_Add_BitXor") and not kept("core/ReplaceComparisonOperator_Lt_Gt")
+    assert kept("core/ReplaceComparisonOperator_IsNot_Is") and not kept("core/ReplaceComparisonOperator_IsNot_Eq")
+    s = summarize("tariff", "fedpm/lease/tariff.py", [_mutant(operator="core/ReplaceBinaryOperator_FloorDiv_Mod")], [])
+    assert (s["total"], s["survived"]) == (0, 0)
 
 
 def test_changed_lines_skip_the_file_headers():
@@ -71,10 +79,10 @@ def test_incomplete_equivalent_entries_are_refused(text):
 
 
 def test_score_excludes_equivalent_mutants_and_flags_wrong_or_stale_entries():
-    killed = _mutant("killed", operator="core/ReplaceBinaryOperator_FloorDiv_Mul")
-    survivor = _mutant(operator="core/ReplaceBinaryOperator_FloorDiv_Add")
+    killed = _mutant("killed", operator="core/NumberReplacer")
+    survivor = _mutant(operator="core/AddNot")
     equivalent = _mutant()
-    not_run = _mutant("incompetent", worker="exception", operator="core/NumberReplacer")
+    not_run = _mutant("incompetent", worker="exception", operator="core/ReplaceUnaryOperator_USub_UAdd")
     s = summarize("tariff", "fedpm/lease/tariff.py", [killed, survivor, equivalent, not_run], load_equivalents(_toml()))
     assert (s["total"], s["killed"], s["survived"], s["equivalent"], s["not_run"], s["score"]) == (3, 1, 1, 1, 1, 0.5)
     assert s["survivors"] == [survivor] and s["equivalents"] == [(equivalent, "because")] and not s["stale_equivalents"]
