@@ -10,7 +10,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from chain.ids import to_bytes32
-from fedpm.lease.invoice import Invoice, InvoiceError, LeaseEvent, Reconciliation, build_invoice, decode_event, format_invoice, invoice_json
+from fedpm.lease.invoice import Invoice, InvoiceError, LeaseEvent, Line, Reconciliation, build_invoice, decode_event, format_invoice, invoice_json
 from fedpm.lease.tariff import Balances, BillingPeriod, Tariff, TariffError, Unit, fmt_amount, fmt_time
 from fedpm.lease.usage import SignedReport, UsageReport, UsageReportError, digest, sign_report, verify
 from fedpm.lease.view import lease_sections
@@ -313,3 +313,17 @@ def test_events_are_decoded_to_plain_values():
 @pytest.mark.parametrize(("held", "available", "ok"), [((5, 5), (2, 2), True), ((5, 4), (2, 2), False), ((5, 5), (2, 3), False)])
 def test_reconciliation_needs_both_balances_to_agree(held, available, ok):
     assert Reconciliation(held[0], held[1], available[0], available[1]).ok is ok
+
+
+def test_statement_of_a_bare_invoice_and_of_another_currency():
+    text = format_invoice(Invoice(3))
+    assert text.splitlines()[:3] == ["Lease 3 — machine  — Unknown", "  owner   ()", "  lessee - (-)"]
+    assert "    (no usage)" in text and "    held by contract           0 FCT" in text
+    eur = format_invoice(Invoice(3, tariff=Tariff("t", Unit.KWH, 10**18, 0, currency="EUR"), deposited=10**18))
+    assert "  tariff t: 1 EUR per kWh, min deposit 0, until 1970-01-01 00:00:00Z" in eur and "    deposited                  1 EUR" in eur
+
+
+def test_events_lines_and_reconciliations_are_immutable_values():
+    for value, field in ((_ev("LeaseResumed", 1), "block"), (Line("pause", 1, "0x"), "amount"), (Reconciliation(1, 1, 0, 0), "contract_held")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, 2)
