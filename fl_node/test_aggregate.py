@@ -212,3 +212,14 @@ def test_select_and_aggregate_sample_bounds_and_exact_reasons():
     assert included == ["0X1", "0x2", "0x3"]
     none, included, excluded = agg.select_and_aggregate(ref, [])
     assert none is None and included == [] and excluded == []
+
+
+def test_krum_defaults_to_one_byzantine_update_and_at_least_one_neighbour():
+    ups = [_w(x) for x in (0.0, 1.0, 3.0, 7.0, 20.0)]
+    assert agg.krum(ups)[0][1].tolist() == [1.0]  # f=1 (f=0 would pick 3, f=2 would pick 0)
+    assert agg.krum([_w(5.0), _w(0.0), _w(1.0)], f=5)[0][1].tolist() == [0.0]  # scored by 1 neighbour, never by none
+
+
+def test_candidates_are_immutable():
+    with pytest.raises(AttributeError):
+        agg.Candidate("0x1", None, 1).num_samples = 2  # type: ignore[misc]

@@ -152,7 +152,7 @@ def report_json(summaries: Sequence[dict[str, Any]], min_score: float) -> dict[s
 
 
 def _where(m: Mutant) -> str:
-    return f"`{m.module}:{m.line}` in `{m.function}`, `{m.operator}`"
+    return f"`{m.module}:{m.line}` in `{m.function or '(module level)'}`, `{m.operator}`"
 
 
 def report_markdown(summaries: Sequence[dict[str, Any]], min_score: float) -> str:
