@@ -194,3 +194,9 @@ def test_canonical_json_refuses_nan_and_escapes_non_ascii():
     assert mf.canonical_json({"b": "é", "a": [1, 2]}) == '{"a":[1,2],"b":"\\u00e9"}'
     with pytest.raises(ValueError):
         mf.canonical_json({"x": float("nan")})
+
+
+def test_a_scalar_tensor_round_trips():
+    data = mf.encode_weights([("00.step", np.array(3.5, np.float64)), ("01.w", np.ones((2, 0), np.float32))])
+    (name, scalar), (_, empty) = mf.decode_weights(data)
+    assert name == "00.step" and scalar.shape == () and scalar.item() == 3.5 and empty.shape == (2, 0)

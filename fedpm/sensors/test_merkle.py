@@ -149,3 +149,8 @@ def test_the_fallback_keccak_backend_gives_the_same_digests(monkeypatch):
     assert fallback.keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
     assert fallback.merkle_root([b"a", b"b", b"c"]) == merkle_root([b"a", b"b", b"c"])
     assert fallback._k256().digest() == keccak256(b"")
+
+
+def test_a_batch_body_may_end_with_an_empty_reading():
+    assert leaf_hashes_of_records(_body([b"a", b""])) == [leaf_hash(b"a"), leaf_hash(b"")]
+    assert leaf_hashes_of_records(_body([b""])) == [leaf_hash(b"")]
