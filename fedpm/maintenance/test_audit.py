@@ -211,3 +211,10 @@ def test_a_record_kept_twice_locally_matches_once():
     records = [rec(0)]
     local = local_of(records) + [LocalEntry(seq=2, record=records[0], stored_hash=records[0].hash)]
     assert statuses(audit_history(M, local, chain_of(records))) == ["verified", "missing on chain"]
+
+
+def test_the_first_entry_links_to_the_zero_bytes32_and_json_keys_are_sorted():
+    assert ZERO_HASH == "0x" + "0" * 64  # what MaintenanceLog stores as the first entry's prev
+    text = format_audit_json(audit_history(M, [], chain_of([rec(0)])))
+    assert text.index('"counts"') < text.index('"items"') < text.index('"machine"') < text.index('"ok"')
+    assert text.index('"author"') < text.index('"author_org"') < text.index('"block"') < text.index('"corrects"')
