@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from fedpm.maintenance.audit import ZERO_HASH, ChainEntry, LocalEntry, Status, audit_history, format_audit_json, format_audit_table
 from fedpm.maintenance.records import Kind, Record
 
@@ -218,3 +220,17 @@ def test_the_first_entry_links_to_the_zero_bytes32_and_json_keys_are_sorted():
     text = format_audit_json(audit_history(M, [], chain_of([rec(0)])))
     assert text.index('"counts"') < text.index('"items"') < text.index('"machine"') < text.index('"ok"')
     assert text.index('"author"') < text.index('"author_org"') < text.index('"block"') < text.index('"corrects"')
+
+
+def test_json_is_indented_by_two_and_items_are_immutable():
+    report = audit_history(M, [], chain_of([rec(0)]))
+    assert format_audit_json(report).splitlines()[:3] == ["{", '  "counts": {', '    "altered": 0,']
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.items[0].detail = "x"  # type: ignore[misc]
+
+
+def test_a_stored_hash_names_the_entry_before_the_anchoring_position_does():
+    records = [rec(n) for n in range(3)]
+    edited = dataclasses.replace(records[1], description="edited")
+    local = [local_of(records)[0], LocalEntry(seq=2, record=edited, stored_hash=records[1].hash, chain_index=2)]
+    assert statuses(audit_history(M, local, chain_of(records))) == ["verified", "altered", "missing locally"]
