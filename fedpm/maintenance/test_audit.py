@@ -234,3 +234,17 @@ def test_a_stored_hash_names_the_entry_before_the_anchoring_position_does():
     edited = dataclasses.replace(records[1], description="edited")
     local = [local_of(records)[0], LocalEntry(seq=2, record=edited, stored_hash=records[1].hash, chain_index=2)]
     assert statuses(audit_history(M, local, chain_of(records))) == ["verified", "altered", "missing locally"]
+
+
+def test_a_stored_hash_alone_names_the_altered_entry():
+    records = [rec(n) for n in range(2)]
+    edited = dataclasses.replace(records[1], description="edited")
+    local = [local_of(records)[0], LocalEntry(seq=2, record=edited, stored_hash=records[1].hash)]  # no anchoring position
+    assert statuses(audit_history(M, local, chain_of(records))) == ["verified", "altered"]
+
+
+def test_entries_and_reports_are_immutable():
+    report = audit_history(M, local_of([rec(0)]), chain_of([rec(0)]))
+    for value, field in ((report.items[0].local, "seq"), (report.items[0].chain, "index"), (report, "machine")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, 1)
