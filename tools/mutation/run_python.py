@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import difflib
 import hashlib
 import importlib
 import json
@@ -37,7 +38,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from tools.mutation.report import Mutant, kept, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
+from tools.mutation.report import Mutant, changed_lines, kept, load_equivalents, mutant_from_dump, report_json, report_markdown, summarize
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -138,15 +139,16 @@ def runner(name: str, work: Path, args: list[str], total: int) -> Callable[[str,
     return run_tests
 
 
-def previous_kills(out: Path, name: str, path: str) -> dict[tuple[str, int, int], tuple[str, str]]:
-    """(operator, line, column) -> (diff, killed_by) of the mutants the previous run of this module killed."""
+def previous_kills(out: Path, name: str, path: str) -> dict[tuple[str, int, str], tuple[str, str]]:
+    """(operator, line, mutated text) -> (diff, killed_by) of the mutants the previous run of this module killed.
+    The mutated text is part of the key: one operator makes several mutants at one position (1 -> 0, 1 -> 2)."""
     results = out / "python" / f"{name}.json"
     if not results.is_file():
         fail(f"--survivors-only needs a previous run of {name}; run without it first")
     record = json.loads(results.read_text())
     if record["source_sha256"] != hashlib.sha256((ROOT / path).read_bytes()).hexdigest():
         fail(f"{path} changed since its previous run; run without --survivors-only")
-    return {(m["operator"], m["line"], m["column"]): (m["diff"], m.get("killed_by", "")) for m in record["mutants"] if m["outcome"] == "killed"}
+    return {(m["operator"], m["line"], m["after"]): (m["diff"], m.get("killed_by", "")) for m in record["mutants"] if m["outcome"] == "killed"}
 
 
 def skip_unkept(db) -> int:
@@ -159,13 +161,20 @@ def skip_unkept(db) -> int:
     return len(skipped)
 
 
-def carry_kills(db, kills: dict[tuple[str, int, int], tuple[str, str]]) -> int:
+def carry_kills(db, source: str, kills: dict[tuple[str, int, str], tuple[str, str]]) -> int:
+    """Record the previous kills again for the pending mutants that are the same mutation of the same source."""
+    from cosmic_ray.mutating import mutate_code
+    from cosmic_ray.plugins import get_operator
     from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
     carried = 0
-    for item in db.pending_work_items:
+    for item in db.pending_work_items if kills else ():
         (spec,) = item.mutations
-        diff, by = kills.get((spec.operator_name, spec.start_pos[0], spec.start_pos[1]), (None, ""))
+        mutated = mutate_code(source, get_operator(spec.operator_name)(**(spec.operator_args or {})), spec.occurrence)
+        if mutated is None:
+            continue
+        after = changed_lines("\n".join(difflib.unified_diff(source.splitlines(), mutated.splitlines(), lineterm="")))[1]
+        diff, by = kills.get((spec.operator_name, spec.start_pos[0], after), (None, ""))
         if diff is not None:
             db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.NORMAL, test_outcome=TestOutcome.KILLED,
                                                   output=f"killed in the previous run by {by}", diff=diff))
@@ -202,7 +211,7 @@ def run_module(name: str, path: str, tests: list[str], out: Path, survivors_only
     os.chdir(work)  # cosmic-ray's module paths are relative to the session's directory
     try:
         with use_db("session.sqlite", mode=WorkDB.Mode.open) as db:
-            carried = carry_kills(db, kills)
+            carried = carry_kills(db, (work / path).read_text(), kills)
             total = db.num_work_items - carried - skip_unkept(db)
             print(f"{name}: {total} mutants to test" + (f" ({carried} killed before)" if carried else "")
                   + f", baseline {seconds:.1f} s, timeout {timeout:.0f} s", flush=True)
