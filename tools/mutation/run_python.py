@@ -170,7 +170,10 @@ def carry_kills(db, source: str, kills: dict[tuple[str, int, str], tuple[str, st
     carried = 0
     for item in db.pending_work_items if kills else ():
         (spec,) = item.mutations
-        mutated = mutate_code(source, get_operator(spec.operator_name)(**(spec.operator_args or {})), spec.occurrence)
+        try:
+            mutated = mutate_code(source, get_operator(spec.operator_name)(**(spec.operator_args or {})), spec.occurrence)
+        except Exception:  # noqa: BLE001  (an operator that fails here fails in exec too, which records it)
+            continue
         if mutated is None:
             continue
         after = changed_lines("\n".join(difflib.unified_diff(source.splitlines(), mutated.splitlines(), lineterm="")))[1]
