@@ -186,3 +186,101 @@ def test_rule_by_name_plugs_parameters():
     assert encode_weights(rule(ups)) == encode_weights(agg.trimmed_mean(ups, beta=0.25))
     with pytest.raises(agg.AggregationError):
         agg.rule_by_name("nope")
+
+
+# --- exact values and boundaries of every rule (kill aggregate.py's mutants: `make mutate-py`) ---
+
+def _w(*values, n=1, dtype=np.float32):
+    return ([("w", np.array(values, dtype))], n)
+
+
+def test_layouts_must_agree_from_the_second_update_on():
+    with pytest.raises(agg.AggregationError, match="no updates to aggregate"):
+        agg.fedavg([])
+    with pytest.raises(agg.AggregationError, match="updates disagree on names, shapes or dtypes"):
+        agg.fedavg([_w(1.0, 2.0), _w(1.0, 2.0, dtype=np.float64)])
+    with pytest.raises(agg.AggregationError, match="updates disagree"):
+        agg.median([_w(1.0), _w(1.0), ([("v", np.array([1.0], np.float32))], 1)])
+
+
+def test_fedavg_sample_count_boundaries():
+    np.testing.assert_array_equal(agg.fedavg([_w(2.0, n=3), _w(9.0, n=0)])[0][1], np.array([2.0], np.float32))  # a zero count weighs nothing
+    for bad in ([_w(1.0, n=0)], [_w(1.0, n=5), _w(2.0, n=-1)]):
+        with pytest.raises(agg.AggregationError, match="sample counts must be non-negative with a positive total"):
+            agg.fedavg(bad)
+
+
+def test_median_is_coordinate_wise_and_keeps_the_dtype():
+    ups = [([("w", np.array([[1.0, 9.0], [5.0, 0.0]], np.float32))], 1), ([("w", np.array([[3.0, 2.0], [4.0, 1.0]], np.float32))], 7),
+           ([("w", np.array([[2.0, 4.0], [6.0, 8.0]], np.float32))], 1)]
+    (name, out), = agg.median(ups)
+    assert name == "w" and out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.array([[2.0, 4.0], [5.0, 1.0]], np.float32))
+
+
+def test_trimmed_mean_drops_floor_beta_n_from_each_end():
+    ups = [_w(1.0, 10.0), _w(2.0, 20.0), _w(3.0, 30.0), _w(100.0, -50.0), _w(-50.0, 100.0)]
+    np.testing.assert_array_equal(agg.trimmed_mean(ups, beta=0.2)[0][1], np.array([2.0, 20.0], np.float32))  # k = 1
+    np.testing.assert_array_equal(agg.trimmed_mean(ups, beta=0.19)[0][1], np.array([11.2, 22.0], np.float32))  # k = 0: the mean
+    np.testing.assert_array_equal(agg.trimmed_mean(ups, beta=0.0)[0][1], np.array([11.2, 22.0], np.float32))
+    np.testing.assert_array_equal(agg.trimmed_mean(ups[:4])[0][1], np.array([26.5, 2.5], np.float32))  # default beta 0.1: k = 0
+    np.testing.assert_array_equal(agg.trimmed_mean(ups[:4] * 3, beta=0.49)[0][1], np.array([2.5, 15.0], np.float32))  # k = 5 of 12
+    for beta in (0.5, -0.01):
+        with pytest.raises(agg.AggregationError, match=r"beta must be in \[0, 0.5\)"):
+            agg.trimmed_mean(ups, beta=beta)
+
+
+def test_krum_scores_by_the_n_minus_f_minus_2_nearest():
+    # 1-D points 0, 1, 3, 7, 20: with f=1 each is scored by its 2 nearest squared distances
+    ups = [_w(x, n=1) for x in (0.0, 1.0, 3.0, 7.0, 20.0)]
+    assert agg.krum(ups, f=1)[0][1].tolist() == [1.0]  # scores 1+9, 1+4, 4+9, 16+36, 169+289: point 1 wins
+    assert agg.krum(ups, f=2)[0][1].tolist() == [0.0]  # 1 nearest: 0 and 1 tie at 1, the first wins
+    assert agg.krum(ups, f=1, m=2)[0][1].tolist() == [0.5]  # fedavg of the two best (0 and 1)
+    assert agg.krum(ups, f=1, m=9)[0][1].tolist() == [float(np.float32(6.2))]  # m capped at n: plain fedavg
+    assert agg.krum(ups, f=1, m=0)[0][1].tolist() == [1.0]  # at least one
+    assert agg.krum(ups, f=5)[0][1].tolist() == [0.0]  # n-f-2 < 1: still the single nearest
+    assert agg.krum([_w(4.0, 2.0, n=3)])[0][1].tolist() == [4.0, 2.0]  # one update: itself
+    weighted = agg.krum([_w(0.0, n=1), _w(1.0, n=3), _w(2.0, n=1), _w(50.0, n=1)], f=0, m=3)
+    assert weighted[0][1].tolist() == [1.0]  # the m chosen are averaged by their sample counts: (0 + 3 + 2) / 5
+
+
+def test_rule_by_name_returns_the_rule_itself_without_parameters():
+    assert agg.rule_by_name("median") is agg.median and agg.rule_by_name("krum", f=2).keywords == {"f": 2}
+    with pytest.raises(agg.AggregationError, match=r"unknown aggregation rule 'nope'; known: \['fedavg', 'krum', 'median', 'trimmed_mean'\]"):
+        agg.rule_by_name("nope")
+
+
+def test_validate_update_messages_are_exact():
+    ref = [("a", np.zeros(2, np.float32)), ("b", np.zeros((1, 2), np.int64))]
+    assert agg.validate_update(ref, ref[:1]) == "has 1 arrays, expected 2"
+    assert agg.validate_update(ref, [ref[0], ("c", ref[1][1])]) == "array 'c' where 'b' was expected"
+    assert agg.validate_update(ref, [ref[0], ("b", np.zeros(2, np.int64))]) == "b: shape (2,), expected (1, 2)"
+    assert agg.validate_update(ref, [ref[0], ("b", np.zeros((1, 2), np.int32))]) == "b: dtype int32, expected int64"
+    assert agg.validate_update(ref, [("a", np.array([1.0, np.inf], np.float32)), ref[1]]) == "a: contains NaN or Inf"
+    assert agg.validate_update(ref, [("a", np.array([1.0, 2.0], np.float32)), ("b", np.array([[7, 8]]))]) is None
+
+
+def test_select_and_aggregate_sample_bounds_and_exact_reasons():
+    ref = [("w", np.zeros(1, np.float32))]
+    cands = [agg.Candidate("0x1", [("w", np.array([1.0], np.float32))], 1), agg.Candidate("0x2", [("w", np.array([3.0], np.float32))], 3),
+             agg.Candidate("0x3", [("w", np.array([5.0], np.float32))], 4), agg.Candidate("0x4", [("w", np.array([7.0], np.float32))], 0),
+             agg.Candidate("0x5", None, 2), agg.Candidate("0X1", [("w", np.array([9.0], np.float32))], 1)]
+    out, included, excluded = agg.select_and_aggregate(ref, cands, max_samples=3)
+    assert included == ["0X1", "0x2"] and out[0][1].tolist() == [4.5]  # (9*1 + 3*3) / 4
+    assert excluded == [("0x1", "duplicate update from the same trainer"), ("0x3", "sample count 4 out of range"),
+                        ("0x4", "sample count 0 out of range"), ("0x5", "update bytes missing or do not match the committed hash")]
+    _, included, _ = agg.select_and_aggregate(ref, cands)  # no upper bound
+    assert included == ["0X1", "0x2", "0x3"]
+    none, included, excluded = agg.select_and_aggregate(ref, [])
+    assert none is None and included == [] and excluded == []
+
+
+def test_krum_defaults_to_one_byzantine_update_and_at_least_one_neighbour():
+    ups = [_w(x) for x in (0.0, 1.0, 3.0, 7.0, 20.0)]
+    assert agg.krum(ups)[0][1].tolist() == [1.0]  # f=1 (f=0 would pick 3, f=2 would pick 0)
+    assert agg.krum([_w(5.0), _w(0.0), _w(1.0)], f=5)[0][1].tolist() == [0.0]  # scored by 1 neighbour, never by none
+
+
+def test_candidates_are_immutable():
+    with pytest.raises(AttributeError):
+        agg.Candidate("0x1", None, 1).num_samples = 2  # type: ignore[misc]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, strategies as st
 
-from fedpm.sensors.merkle import Proof, keccak256, leaf_hash, merkle_root, node_hash, prove, verify
+from fedpm.sensors.merkle import (Proof, keccak256, leaf_hash, leaf_hashes_of_records, levels, merkle_root, node_hash, prove,
+                                  root_from_proof, root_of_leaves, verify)
 
 batches = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=40)
 
@@ -70,3 +72,85 @@ def test_leaf_hashes_of_a_batch_body_equal_leaf_hash_per_reading(readings):
     from fedpm.sensors.merkle import leaf_hashes_of_records
 
     assert leaf_hashes_of_records(encode_records(readings)) == [leaf_hash(r) for r in readings]
+
+
+# --- exact trees, proofs of every shape, batch bodies, the fallback backend (kill merkle.py's mutants) ---
+
+def _body(readings):
+    return b"".join(len(r).to_bytes(2, "big") + r for r in readings)  # uint16 length, big-endian, then the reading
+
+
+def test_levels_and_proofs_of_three_leaves_exactly():
+    la, lb, lc = (leaf_hash(x) for x in (b"a", b"b", b"c"))
+    ab = node_hash(la, lb)
+    assert levels([la, lb, lc]) == [[la, lb, lc], [ab, lc], [node_hash(ab, lc)]]
+    assert levels([la]) == [[la]] and root_of_leaves([la]) == la and root_of_leaves([la, lb]) == ab
+    assert prove([b"a", b"b", b"c"], 0) == Proof(0, 3, (lb, lc))
+    assert prove([b"a", b"b", b"c"], 1) == Proof(1, 3, (la, lc))
+    assert prove([b"a", b"b", b"c"], 2) == Proof(2, 3, (ab,))  # the promoted node has no sibling on level 0
+    assert prove([b"a", b"b", b"c"], 2).to_json() == {"index": 2, "count": 3, "siblings": ["0x" + ab.hex()]}
+    assert root_from_proof(lc, Proof(2, 3, (ab,))) == node_hash(ab, lc)
+    assert len({Proof(0, 1, ()), Proof(0, 1, ())}) == 1  # a value: frozen and hashable
+
+
+def test_five_leaves_promote_an_odd_node_twice():
+    readings = [bytes([i]) for i in range(5)]
+    ls = [leaf_hash(r) for r in readings]
+    n01, n23 = node_hash(ls[0], ls[1]), node_hash(ls[2], ls[3])
+    assert merkle_root(readings) == node_hash(node_hash(n01, n23), ls[4])
+    assert prove(readings, 4) == Proof(4, 5, (node_hash(n01, n23),))
+    assert prove(readings, 3) == Proof(3, 5, (ls[2], n01, ls[4]))
+    assert all(verify(r, prove(readings, i), merkle_root(readings)) for i, r in enumerate(readings))
+
+
+@pytest.mark.parametrize("index", [-1, 3])
+def test_proving_outside_the_tree_is_refused(index):
+    with pytest.raises(IndexError, match=rf"leaf {index} out of range 0..2"):
+        prove([b"a", b"b", b"c"], index)
+
+
+def test_an_empty_tree_is_refused():
+    for build in (levels, root_of_leaves, merkle_root):
+        with pytest.raises(ValueError, match="a Merkle tree needs at least one leaf"):
+            build([])
+
+
+def test_proofs_of_the_wrong_shape_lead_nowhere():
+    la, lb = leaf_hash(b"a"), leaf_hash(b"b")
+    assert root_from_proof(la, Proof(0, 1, ())) == la
+    for proof in (Proof(0, 0, ()), Proof(1, 1, ()), Proof(-1, 2, (lb,)), Proof(2, 2, (lb,)), Proof(0, 1, (lb,)),
+                  Proof(0, 2, ()), Proof(1, 2, ()), Proof(0, 2, (lb, lb))):
+        assert root_from_proof(la, proof) is None, proof
+    assert root_from_proof(lb, Proof(1, 2, (la,))) == node_hash(la, lb)
+
+
+def test_batch_bodies_with_long_readings_and_truncations():
+    readings = [b"x" * 300, b"", b"y" * 256, b"z", b"w" * 511]
+    body = _body(readings)
+    assert leaf_hashes_of_records(body) == [leaf_hash(r) for r in readings]
+    assert leaf_hashes_of_records(b"") == []
+    for cut in (1, 2 + 299, len(body) - 1, len(body) - 512):
+        with pytest.raises(ValueError, match="truncated batch record"):
+            leaf_hashes_of_records(body[:cut])
+
+
+def test_the_fallback_keccak_backend_gives_the_same_digests(monkeypatch):
+    import importlib.util
+    import sys
+
+    from fedpm.sensors import merkle
+
+    monkeypatch.setitem(sys.modules, "sha3", None)  # as if safe-pysha3 were not installed
+    spec = importlib.util.spec_from_file_location("merkle_without_sha3", merkle.__file__)
+    fallback = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, fallback)  # dataclasses look their module up there
+    spec.loader.exec_module(fallback)
+    assert fallback._k256 is not merkle._k256
+    assert fallback.keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert fallback.merkle_root([b"a", b"b", b"c"]) == merkle_root([b"a", b"b", b"c"])
+    assert fallback._k256().digest() == keccak256(b"")
+
+
+def test_a_batch_body_may_end_with_an_empty_reading():
+    assert leaf_hashes_of_records(_body([b"a", b""])) == [leaf_hash(b"a"), leaf_hash(b"")]
+    assert leaf_hashes_of_records(_body([b""])) == [leaf_hash(b"")]
