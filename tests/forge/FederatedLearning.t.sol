@@ -111,32 +111,32 @@ contract FLHandler is FLFixture {
         _checkTransitions();
     }
 
-    /// @param mode 0-3: the canonical list of all commits; 4: all but the first; 5: a duplicate; 6: an
-    /// uncommitted trainer; 7: descending; 8: the previous round
+    /// @param mode 0-9: the canonical list of all commits; 10: all but the first; 11: a duplicate; 12: an
+    /// uncommitted trainer; 13: out of order; 14: the previous round
     function vote(uint256 who, uint256 choice, uint256 mode) external {
         (IFederatedLearning.Task memory t,,) = fl.task(taskId);
         uint256 r = t.roundsStarted;
         if (r == 0) return;
-        mode = bound(mode, 0, 8);
+        mode = bound(mode, 0, 14);
         address agg = bound(who, 0, 4) == 4 ? outsider : aggregators[bound(who, 0, 3)];
         address[] memory inc = sortedCommitted(taskId, r);
-        bool bad = mode >= 5;
-        if (mode == 4 && inc.length > 1) {
+        bool bad = mode >= 11 && mode <= 13;
+        if (mode == 10 && inc.length > 1) {
             address[] memory rest = new address[](inc.length - 1);
             for (uint256 i = 1; i < inc.length; i++) rest[i - 1] = inc[i];
             inc = rest;
-        } else if (mode == 5 && inc.length > 0) {
+        } else if (mode == 11 && inc.length > 0) {
             address[] memory dup = new address[](inc.length + 1);
             for (uint256 i = 0; i < inc.length; i++) dup[i] = inc[i];
             dup[inc.length] = inc[inc.length - 1];
             inc = dup;
-        } else if (mode == 6) {
+        } else if (mode == 12) {
             inc = _withUncommitted(r, inc);
-        } else if (mode == 7 && inc.length > 1) {
+        } else if (mode == 13 && inc.length > 1) {
             (inc[0], inc[inc.length - 1]) = (inc[inc.length - 1], inc[0]);
         }
-        uint256 target = mode == 8 ? r - 1 : r;
-        bytes32 h = choice % 4 == 3 ? keccak256("rival aggregate") : keccak256(abi.encode("aggregate", r));
+        uint256 target = mode == 14 ? r - 1 : r;
+        bytes32 h = choice % 3 == 2 ? keccak256("rival aggregate") : keccak256(abi.encode("aggregate", r));
         vm.prank(agg);
         try fl.voteAggregate(taskId, target, h, "agg-cid", inc) {
             (IFederatedLearning.Round memory info,) = fl.round(taskId, target);
@@ -149,7 +149,7 @@ contract FLHandler is FLFixture {
     }
 
     function warp(uint256 dt) external {
-        vm.warp(block.timestamp + bound(dt, 1, 150));
+        vm.warp(block.timestamp + bound(dt, 1, 60));
         _checkTransitions();
     }
 
