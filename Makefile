@@ -13,7 +13,7 @@ PY_STAMP := $(VENV)/.stamp-$(shell cat requirements.lock pyproject.toml 2>/dev/n
 NPM_STAMP := node_modules/.stamp-$(shell sha256sum package-lock.json 2>/dev/null | cut -c1-12)
 SYS_STAMP := $(VENV)/.stamp-system
 
-.PHONY: install demo test bench bench-accuracy clean
+.PHONY: install demo test bench bench-accuracy mutate mutate-sol clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(SYS_STAMP)
 	@$(PY) -m chain.toolchain >/dev/null
@@ -54,6 +54,14 @@ bench: install
 bench-accuracy: install
 	@mkdir -p out/bench
 	$(PY) bench/fl_accuracy.py --plot out/bench/fl_accuracy.png | tee out/bench/fl_accuracy.json
+
+# Mutation testing (not part of `make test`): run it before submitting changes to the mutated files.
+mutate: mutate-sol
+
+# Solidity mutants (tools/mutation/solidity_mutants.toml) against the forge tests, then the contract tests;
+# report in out/mutation/solidity.{json,md}. About a minute per mutant.
+mutate-sol: install
+	$(PY) tools/mutation/run_solidity.py
 
 clean:
 	rm -rf build out .build .pytest_cache .hypothesis

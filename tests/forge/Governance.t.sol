@@ -248,6 +248,14 @@ contract GovernanceRulesTest is Base {
         registry.execute(pending);
     }
 
+    function test_requireRoleNeedsEveryRequestedBit() public {
+        admit(registry, 2, bytes32("factory"), OPERATOR, vm.addr(50));
+        registry.requireRole(vm.addr(50), OPERATOR);
+        vm.expectRevert(abi.encodeWithSelector(IConsortiumRegistry.MissingRole.selector, vm.addr(50), OPERATOR | TRAINER));
+        registry.requireRole(vm.addr(50), OPERATOR | TRAINER);
+        require(!registry.hasRole(vm.addr(50), OPERATOR | TRAINER), "hasRole needs every bit too");
+    }
+
     function test_thresholdCannotExceedTheGovernorsOrBeZero() public {
         uint256 tooHigh = _proposeThreshold(0, 4);
         vm.prank(governor(1));
