@@ -8,6 +8,8 @@ import {ConsortiumRegistry} from "../../contracts/ConsortiumRegistry.sol";
 interface Vm {
     function warp(uint256 timestamp) external;
     function prank(address sender) external;
+    function startPrank(address sender) external;
+    function stopPrank() external;
     function expectRevert(bytes4 selector) external;
     function expectRevert(bytes calldata data) external;
     function expectRevert() external;

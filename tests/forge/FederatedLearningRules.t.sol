@@ -117,6 +117,18 @@ contract FederatedLearningRulesTest is FLFixture {
         require(t.modelHash == h && t.roundsFinalized == 1, "the task's global model");
     }
 
+    function test_emptyUpdatesAreRefused() public {
+        (uint256 id,) = _open(4, 2);
+        vm.startPrank(trainers[0]);
+        vm.expectRevert(IFederatedLearning.EmptyUpdate.selector);
+        fl.commitUpdate(id, 1, bytes32(0), "cid", 10, 1);
+        vm.expectRevert(IFederatedLearning.EmptyUpdate.selector);
+        fl.commitUpdate(id, 1, keccak256("u"), "cid", 0, 1);
+        vm.expectRevert(IFederatedLearning.EmptyUpdate.selector);
+        fl.commitUpdate(id, 1, keccak256("u"), "", 10, 1);
+        vm.stopPrank();
+    }
+
     function test_openRefusesWhileARoundRuns() public {
         (uint256 id,) = _open(2, 1);
         vm.prank(governor(0));

@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired as exc:
                 o = Outcome(m, "killed", f"timeout after {exc.timeout}s: {' '.join(map(str, exc.cmd[-3:]))}", "timeout")
             outcomes.append(o)
+            write_report(outcomes, args.out)  # after every mutant: an interrupted run keeps what it found
             what = f"killed by {o.stage}: {o.killed_by}" if o.status == "killed" else o.status.upper() if o.status != "equivalent" else "equivalent (survived, reason listed)"
             print(f"[{i}/{len(selected)}] {m.id}: {what} ({o.seconds:g}s)", flush=True)
     json_path, md_path = write_report(outcomes, args.out)
