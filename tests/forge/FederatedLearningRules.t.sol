@@ -129,6 +129,46 @@ contract FederatedLearningRulesTest is FLFixture {
         vm.stopPrank();
     }
 
+    /// @dev Both trainers commit to round `r`, then 3 of the 4 aggregators vote the same aggregate.
+    function _finalize(uint256 id, uint256 r) private {
+        for (uint256 i = 0; i < 2; i++) {
+            vm.prank(trainers[i]);
+            fl.commitUpdate(id, r, keccak256(abi.encode(r, i)), "cid", 10, 1);
+        }
+        address[] memory inc = sortedCommitted(id, r);
+        for (uint256 i = 0; i < 3; i++) {
+            vm.prank(aggregators[i]);
+            fl.voteAggregate(id, r, keccak256(abi.encode("agg", r)), "agg-cid", inc);
+        }
+        require(_state(id, r) == IFederatedLearning.RoundState.Finalized, "finalized");
+    }
+
+    function test_aCompletedTaskOpensNoMoreRounds() public {
+        uint256 id = createTask(config(2, 4, 1, 0, 1));
+        vm.prank(governor(0));
+        fl.openRound(id);
+        _finalize(id, 1);
+        vm.prank(governor(0));
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.TaskCompleted.selector, id));
+        fl.openRound(id);
+    }
+
+    function test_anEarlierRoundIsNotCurrent() public {
+        uint256 id = createTask(config(2, 4, 1, 0, 2));
+        vm.prank(governor(0));
+        fl.openRound(id);
+        _finalize(id, 1);
+        vm.prank(governor(0));
+        fl.openRound(id);
+        address[] memory inc = sortedCommitted(id, 1);
+        vm.prank(trainers[0]);
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.NotCurrentRound.selector, id, 1, 2));
+        fl.commitUpdate(id, 1, keccak256("late"), "cid", 10, 1);
+        vm.prank(aggregators[3]);
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.NotCurrentRound.selector, id, 1, 2));
+        fl.voteAggregate(id, 1, keccak256(abi.encode("agg", uint256(1))), "agg-cid", inc);
+    }
+
     function test_openRefusesWhileARoundRuns() public {
         (uint256 id,) = _open(2, 1);
         vm.prank(governor(0));
