@@ -29,6 +29,15 @@ contract FederatedLearningRulesTest is FLFixture {
         }
     }
 
+    function test_defaultQuorumIsTwoThirdsRoundedUp() public {
+        uint32[6] memory expected = [uint32(1), 2, 2, 3, 4, 4]; // ceil(2n/3) for n = 1..6
+        for (uint256 n = 1; n <= 6; n++) {
+            uint256 id = createTask(config(2, n, 1, 0, 1));
+            (IFederatedLearning.Task memory t,,) = fl.task(id);
+            require(t.quorum == expected[n - 1], "default quorum");
+        }
+    }
+
     function _open(uint256 nTrainers, uint32 minParticipants) private returns (uint256 id, IFederatedLearning.Round memory info) {
         id = createTask(config(nTrainers, 4, minParticipants, 0, 2));
         vm.prank(governor(0));
