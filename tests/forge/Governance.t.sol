@@ -248,6 +248,45 @@ contract GovernanceRulesTest is Base {
         registry.execute(pending);
     }
 
+    function _approveAndExecute(uint256 id) private {
+        vm.prank(governor(1));
+        registry.approve(id);
+        vm.prank(governor(1));
+        registry.execute(id);
+    }
+
+    function test_anActiveOrgCannotBeAddedAgain() public {
+        vm.prank(governor(0));
+        uint256 id = registry.proposeAddOrg(org("gov-1"), "again", GOVERNOR, vm.addr(60)); // a fresh account
+        vm.prank(governor(1));
+        registry.approve(id);
+        vm.prank(governor(1));
+        vm.expectRevert(abi.encodeWithSelector(IConsortiumRegistry.OrgExists.selector, org("gov-1")));
+        registry.execute(id);
+        require(registry.governorCount() == 3, "counted once");
+    }
+
+    function test_anOrgNeedsValidRoles() public {
+        vm.prank(governor(0));
+        uint256 none = registry.proposeAddOrg(bytes32("new"), "new", 0, vm.addr(61));
+        vm.prank(governor(1));
+        registry.approve(none);
+        vm.prank(governor(1));
+        vm.expectRevert(abi.encodeWithSelector(IConsortiumRegistry.InvalidRoles.selector, 0));
+        registry.execute(none);
+        vm.prank(governor(0));
+        uint256 unknown = registry.proposeAddOrg(bytes32("new"), "new", 1 << 5, vm.addr(61));
+        vm.prank(governor(1));
+        registry.approve(unknown);
+        vm.prank(governor(1));
+        vm.expectRevert(abi.encodeWithSelector(IConsortiumRegistry.InvalidRoles.selector, 1 << 5));
+        registry.execute(unknown);
+        vm.prank(governor(0));
+        uint256 ok = registry.proposeAddOrg(bytes32("new"), "new", TRAINER, vm.addr(61));
+        _approveAndExecute(ok);
+        require(registry.hasRole(vm.addr(61), TRAINER), "admitted with a valid role");
+    }
+
     function test_requireRoleNeedsEveryRequestedBit() public {
         admit(registry, 2, bytes32("factory"), OPERATOR, vm.addr(50));
         registry.requireRole(vm.addr(50), OPERATOR);
