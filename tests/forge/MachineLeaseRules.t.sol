@@ -37,6 +37,14 @@ contract MachineLeaseRulesTest is LeaseFixture {
         require(info(id).status == IMachineLease.Status.Active && lease.available(id) == 500, "accepted");
     }
 
+    function test_aZeroDepositIsRefusedEvenWithoutAMinimum() public {
+        uint256 id = _offer(1, 0, 0, 1 hours);
+        (IMachineLease.UsageReport memory r, bytes memory sig) = signed(id, 0, uint64(block.timestamp));
+        vm.prank(factory);
+        vm.expectRevert(abi.encodeWithSelector(IMachineLease.DepositTooLow.selector, 0, 0));
+        lease.accept(id, 0, r, sig);
+    }
+
     function test_usingUpTheDepositExactlyPausesAndATopUpResumes() public {
         uint256 id = _offer(1, 0, 0, 1 days); // 1 token per 1000 ticks
         _accept(id, 100);
