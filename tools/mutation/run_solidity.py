@@ -157,7 +157,7 @@ def run_one(m: Mutant, work: Path, base: Path, python_tests: dict[str, list[str]
     copy = work / "mutant"
     if copy.exists():
         shutil.rmtree(copy)
-    shutil.copytree(base, copy, symlinks=True)  # same path every time: forge's cache (absolute paths) stays valid
+    shutil.copytree(base, copy, symlinks=True)  # with the baseline forge cache: only what the mutant touches recompiles
     apply(m, copy)
     ok, killer, out = run_forge(copy, env)
     outcome = Outcome(m, "killed", killer, "forge", detail=out[-4000:]) if not ok else None
