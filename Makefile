@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.stamp-$(shell sha256sum package-lock.json 2>/dev/null
 SYS_STAMP := $(VENV)/.stamp-system
 MUT_STAMP := $(VENV)/.stamp-mutation-$(shell sha256sum tools/mutation/requirements.txt 2>/dev/null | cut -c1-12)
 
-.PHONY: install demo test bench bench-accuracy mutate mutate-py clean
+.PHONY: install demo test bench bench-accuracy mutate mutate-py mutate-sol clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(SYS_STAMP)
 	@$(PY) -m chain.toolchain >/dev/null
@@ -64,8 +64,7 @@ bench-accuracy: install
 
 # Mutation testing, not part of `make test`: run it before submitting changes to the pure cores. Reports in
 # out/mutation/; fails when a module kills fewer than 90% of its mutants.
-mutate: mutate-py
-# (the Solidity mutants' target joins `mutate` here)
+mutate: mutate-py mutate-sol
 
 # cosmic-ray over the modules of tools/mutation/python.toml with their fast tests: ~650 mutants, 1-5 s each on 2
 # cores depending on load. One module: make mutate-py MUTATE_ARGS="--module merkle" (see run_python.py --help)
@@ -75,6 +74,11 @@ mutate-py: $(PY_STAMP) $(MUT_STAMP)
 $(MUT_STAMP): | $(PY_STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r tools/mutation/requirements.txt
 	@rm -f $(VENV)/.stamp-mutation-*; touch $@
+
+# Solidity mutants (tools/mutation/solidity_mutants.toml) against the forge tests, then the contract tests;
+# report in out/mutation/solidity.{json,md}. About a minute per mutant.
+mutate-sol: install
+	$(PY) tools/mutation/run_solidity.py
 
 clean:
 	rm -rf build out .build .pytest_cache .hypothesis
