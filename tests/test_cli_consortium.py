@@ -80,6 +80,8 @@ def test_besu_allowlist_is_rendered_from_the_registry(chain_home):
     (["consortium", "members"], {"FEDPM_CHAIN_RPC_URL": "http://127.0.0.1:9"}, "pw", "no JSON-RPC node answers at http://127.0.0.1:9"),
     (["consortium", "propose", "--as", "f1", "--remove", "g1"], {}, "pw", "MissingRole"),
     (["consortium", "propose", "--as", "dev1", "--remove", "g1"], {}, "pw", "NotMember"),
+    (["task", "show", "--task", "99"], {}, "pw", "UnknownTask(taskId=99)"),  # views decode reverts as transactions do
+    (["round", "status", "--task", "99"], {}, "pw", "UnknownTask(taskId=99)"),
 ])
 def test_user_errors_are_one_line_with_the_fix_and_exit_non_zero(chain_home, args, env, password, expected):
     out = fedpm(chain_home, *args, password=password, extra_env=env)
