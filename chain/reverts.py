@@ -1,7 +1,9 @@
 """Contract reverts as Python exceptions named after the Solidity custom error.
 
-`from chain.reverts import NotMember` gives the class raised when a call reverts with `NotMember(address)`;
-any name works (classes are made on first use and cached, so identity is stable within a process).
+`from chain.reverts import NotMember` gives the class raised when a call reverts with `NotMember(address)`.
+Only names some compiled contract declares as a custom error (or Error, Panic, UnknownRevert) exist: a typo
+raises ImportError instead of silently never matching. Classes are made on first use and cached, so identity
+is stable within a process; the ABIs are read (from the compile cache) on the first such import, not at import.
 `RevertDecoder` maps a 4-byte selector from revert data to such an exception with the decoded arguments.
 """
 
@@ -14,6 +16,7 @@ from eth_abi import decode
 from eth_utils import is_address, keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
+from chain.compile import all_error_abis, compile_contracts
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
@@ -83,10 +86,19 @@ def revert_class(name: str) -> type[ContractRevert]:
     return type(name, (ContractRevert,), {"__module__": __name__})
 
 
+BUILTIN_ERRORS = frozenset({"Error", "Panic", "UnknownRevert"})
+
+
+@functools.cache
+def declared_errors() -> frozenset[str]:
+    """The names of every custom error the compiled contracts declare, plus the built-in ones."""
+    return BUILTIN_ERRORS | {item["name"] for item in all_error_abis(compile_contracts())}
+
+
 def __getattr__(name: str) -> type[ContractRevert]:
-    if name[:1].isupper():
+    if name[:1].isupper() and name in declared_errors():
         return revert_class(name)
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}: no compiled contract declares a custom error {name}")
 
 
 def _signature(item: dict[str, Any]) -> str:
