@@ -16,8 +16,8 @@ def anchor_batches(sender: TxSender, contract: Any, batches: Sequence[StoredBatc
     """Anchor signed batches in one transaction (in the given order)."""
     if len(batches) == 1:
         b = batches[0]
-        return sender.transact(contract.functions.anchorBatch(b.header.as_tuple(), b.device, b.signature))
-    return sender.transact(contract.functions.anchorBatches([b.header.as_tuple() for b in batches], [b.device for b in batches], [b.signature for b in batches]))
+        return sender.transact(contract.functions.anchorBatch(b.header.to_chain(), b.device, b.signature))
+    return sender.transact(contract.functions.anchorBatches([b.header.to_chain() for b in batches], [b.device for b in batches], [b.signature for b in batches]))
 
 
 def find_anchor(contract: Any, device: str, seq: int, *, from_block: int = 0) -> dict | None:
