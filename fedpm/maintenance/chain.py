@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from chain.client import ContractClient
 from chain.connect import ChainContext
 from chain.errors import ChainUnreachable, TransactionFailed
 from chain.events import events
@@ -32,25 +33,43 @@ def _b32(h: str | None) -> bytes:
     return bytes.fromhex(h[2:]) if h else b"\0" * 32
 
 
-class MaintenanceChain:
+@dataclass(frozen=True)
+class StoredEntry:
+    """What MaintenanceLog keeps under one record hash (its `Entry` struct)."""
+
+    machine: str
+    corrects: str | None
+    author: str
+    time: int
+    kind: Kind
+
+
+class MaintenanceChain(ContractClient):
     """The MaintenanceLog contract of one deployment."""
 
+    CONTRACT = CONTRACT
+
     def __init__(self, ctx: ChainContext) -> None:
-        self.ctx = ctx
-        self.contract = ctx.contract(CONTRACT)
+        super().__init__(ctx)
         self.from_block = int(ctx.deployment.contracts[CONTRACT].get("block", 0))
 
     def head(self, machine: str) -> str:
-        return hex0x(self.contract.functions.head(to_bytes32(machine)).call())
+        return hex0x(self.call("head", to_bytes32(machine)))
 
     def count(self, machine: str) -> int:
-        return int(self.contract.functions.entryCount(to_bytes32(machine)).call())
+        return int(self.call("entryCount", to_bytes32(machine)))
+
+    def entry(self, record_hash: str) -> StoredEntry | None:
+        """The entry stored under `record_hash`, or None (the contract's author is zero for an unknown hash)."""
+        machine, corrects, author, time, kind = self.call("entry", _b32(record_hash))
+        if int(author, 16) == 0:
+            return None
+        return StoredEntry(from_bytes32(machine), None if hex0x(corrects) == ZERO_HASH else hex0x(corrects), author, int(time), Kind(kind))
 
     def append(self, sender: TxSender, record: Record, *, prev_hash: str | None = None) -> tuple[Receipt, int]:
         """Append `record`'s hash after the current head (or `prev_hash`); returns the receipt and position."""
         prev = prev_hash if prev_hash is not None else self.head(record.machine)
-        fn = self.contract.functions.append(to_bytes32(record.machine), _b32(record.hash), _b32(prev), _b32(record.corrects), int(record.kind), record.time)
-        rcpt = sender.transact(fn)
+        rcpt = self.send(sender, "append", to_bytes32(record.machine), _b32(record.hash), _b32(prev), _b32(record.corrects), int(record.kind), record.time)
         logs = self.contract.events.EntryAppended().process_receipt(rcpt.raw)
         return rcpt, int(logs[0]["args"]["index"])
 
@@ -66,10 +85,10 @@ class MaintenanceChain:
         return sorted(out, key=lambda e: e.index)
 
     def find(self, record_hash: str) -> ChainEntry | None:
-        e = self.contract.functions.entry(_b32(record_hash)).call()
-        if int(e[2], 16) == 0:  # author: zero when nothing is stored under this hash
+        stored = self.entry(record_hash)
+        if stored is None:
             return None
-        for entry in self.entries(from_bytes32(e[0])):
+        for entry in self.entries(stored.machine):
             if entry.record_hash == record_hash:
                 return entry
         return None
