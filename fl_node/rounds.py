@@ -11,6 +11,14 @@ from typing import Any
 from chain.client import ContractClient
 from chain.sender import Receipt, TxSender
 
+# What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
+REVERT_HINTS: dict[str, str] = {
+    "NotTaskTrainer": "the task's coordinator lists its trainers; ask to be included in the next task",
+    "NotTaskAggregator": "the task's coordinator lists its aggregators",
+    "CommitWindowClosed": "the round's commit window has passed; wait for the next round",
+    "RoundInProgress": "wait for the current round to finalize or fail (fedpm round status)",
+}
+
 
 class RoundState(enum.IntEnum):
     NONE = 0

@@ -47,6 +47,7 @@ def test_governance_through_the_cli(chain_home):
     early = fedpm(h, "consortium", "execute", "--as", "g1", pid.stdout.strip())
     assert early.returncode == 1
     assert early.stderr.strip().startswith("error: ") and "NotEnoughApprovals" in early.stderr and "Traceback" not in early.stderr
+    assert "(more governors must approve first (fedpm consortium approve))" in early.stderr  # the feature's hint reaches the CLI
 
     assert fedpm(h, "consortium", "approve", "--as", "g2", pid.stdout.strip()).returncode == 0
     assert fedpm(h, "consortium", "execute", "--as", "g2", pid.stdout.strip()).returncode == 0

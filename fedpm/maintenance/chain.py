@@ -25,6 +25,16 @@ from ground.errors import FedpmError
 from ground.ids import from_bytes32, hex0x, to_bytes32
 import chain.reverts as reverts
 
+# What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
+REVERT_HINTS: dict[str, str] = {
+    "NotMachineParty": "only the machine's operator or manufacturer organization may append to its maintenance history",
+    "DuplicateRecord": "this record is already on chain; a change is a new record with --corrects <hash>",
+    "WrongPrevHash": "someone appended first; run `fedpm maintenance sync` to resubmit on the new head",
+    "UnknownCorrection": "--corrects must name an earlier entry of the same machine (fedpm maintenance list)",
+    "InvalidRecordHash": "the record hash must not be zero",
+}
+
+
 CONTRACT = "MaintenanceLog"
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
 

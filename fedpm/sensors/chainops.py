@@ -12,6 +12,16 @@ from chain.sender import Receipt, TxSender
 from fedpm.sensors.store import StoredBatch
 from ground.ids import from_bytes32
 
+# What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
+REVERT_HINTS: dict[str, str] = {
+    "BadDeviceSignature": "sign the batch with the machine's device key over this chain id and contract (fedpm gateway)",
+    "ReplayedSeq": "this batch is already anchored; the gateway reconciles with the chain on restart",
+    "SkippedSeq": "anchor the device's earlier batches first (fedpm gateway status)",
+    "EmptyBatch": "a batch needs at least one reading and a non-zero Merkle root",
+    "InconsistentBatch": "fromTime must be <= toTime and a one-reading batch has one timestamp",
+}
+
+
 CONTRACT = "SensorBatchRegistry"
 
 
