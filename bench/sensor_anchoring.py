@@ -90,6 +90,7 @@ def main() -> None:
     from chain.node import LocalChain
     from eth_keys.backends import get_backend
     from fedpm.consortium import bootstrap, demo_plan
+    from fedpm.sensors.chainops import SensorBatchRegistry
     from fedpm.sensors.gateway import Gateway, GatewayConfig
     from fedpm.sensors.merkle import _k256
     from tests.conftest import dev_key, make_settings
@@ -104,7 +105,7 @@ def main() -> None:
         atexit.register(broker.stop)  # also on errors (stop is idempotent)
         machines = list(c.devices)
         cfg = GatewayConfig(store_path=tmp / "gw.sqlite", devices=dict(c.devices), batch_size=1000, max_age_s=1.0, mqtt_port=broker.port, client_id="bench-gw")
-        gw = Gateway(cfg, c.sender("factory-1"), c.contract("SensorBatchRegistry"), ctx.w3.eth.chain_id)
+        gw = Gateway(cfg, c.sender("factory-1"), SensorBatchRegistry(ctx), ctx.w3.eth.chain_id)
         gw.start()
         gw.connect_mqtt()
         spawn = mp.get_context("spawn")

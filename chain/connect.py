@@ -7,9 +7,10 @@ local chain `fedpm chain up` recorded in `<home>/chain.json`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Mapping
 
 import requests
 from eth_account.signers.local import LocalAccount
@@ -51,6 +52,7 @@ class ChainContext:
     settings: ChainConfig
     w3: Web3
     artifacts: dict[str, Artifact]
+    hints: Mapping[str, str] = field(default_factory=dict)  # the features' revert hints (chain.reverts.GENERIC_HINTS apply anyway)
 
     @cached_property
     def deployment_path(self) -> Path:
@@ -64,7 +66,7 @@ class ChainContext:
 
     @cached_property
     def decoder(self) -> RevertDecoder:
-        return RevertDecoder(all_error_abis(self.artifacts))
+        return RevertDecoder(all_error_abis(self.artifacts), self.hints)
 
     @cached_property
     def keystore(self) -> Keystore:
@@ -81,9 +83,10 @@ class ChainContext:
         return self.sender(self.keystore.load(name))
 
 
-def connect(settings: ChainConfig, *, url: str | None = None) -> ChainContext:
+def connect(settings: ChainConfig, *, url: str | None = None, hints: Mapping[str, str] | None = None) -> ChainContext:
+    """`hints`: what to do about the features' contract reverts, by error name (e.g. `fedpm.hints.REVERT_HINTS`)."""
     w3 = web3_at(url or rpc_url(settings))
-    return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version))
+    return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version), hints=dict(hints or {}))
 
 
 def rpc_call(url: str, method: str, params: list) -> object:

@@ -1,78 +1,40 @@
 """Contract reverts as Python exceptions named after the Solidity custom error.
 
-`from chain.reverts import NotMember` gives the class raised when a call reverts with `NotMember(address)`;
-any name works (classes are made on first use and cached, so identity is stable within a process).
+`from chain.reverts import NotMember` gives the class raised when a call reverts with `NotMember(address)`.
+Only names some compiled contract declares as a custom error (or Error, Panic, UnknownRevert) exist: a typo
+raises ImportError instead of silently never matching. Classes are made on first use and cached, so identity
+is stable within a process; the ABIs are read (from the compile cache) on the first such import, not at import.
 `RevertDecoder` maps a 4-byte selector from revert data to such an exception with the decoded arguments.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Mapping
 
 from eth_abi import decode
 from eth_utils import is_address, keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
+from chain.compile import all_error_abis, compile_contracts
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
-# What to do about the errors a user can cause: shown after the message.
-HINTS: dict[str, str] = {
+# What to do about the reverts every gated contract raises: shown after the message. Each feature owns the hints
+# of its own errors (its `REVERT_HINTS`) and hands them to `chain.connect.connect(..., hints=...)`.
+GENERIC_HINTS: dict[str, str] = {
     "NotMember": "ask the governors to admit the account's organization (fedpm consortium propose)",
     "MissingRole": "the account's organization lacks that role; governors can grant it (fedpm consortium propose --roles)",
-    "AlreadyApproved": "each governor organization approves a proposal once",
-    "ProposalExpired": "propose again: proposals expire",
-    "NotEnoughApprovals": "more governors must approve first (fedpm consortium approve)",
-    "UnknownMachine": "register the machine first (fedpm machine register)",
-    "DeviceNotActive": "the device was revoked or never bound: register an active device for this machine (fedpm device register)",
-    "NotMachineParty": "only the machine's operator or manufacturer organization may append to its maintenance history",
-    "DuplicateRecord": "this record is already on chain; a change is a new record with --corrects <hash>",
-    "WrongPrevHash": "someone appended first; run `fedpm maintenance sync` to resubmit on the new head",
-    "UnknownCorrection": "--corrects must name an earlier entry of the same machine (fedpm maintenance list)",
-    "InvalidRecordHash": "the record hash must not be zero",
-    "BadDeviceSignature": "sign the batch with the machine's device key over this chain id and contract (fedpm gateway)",
-    "UnknownDevice": "register the device for its machine first (fedpm device register)",
-    "DeviceOfAnotherMachine": "sign with the device key bound to this machine (fedpm device register binds a new one)",
-    "ReplayedSeq": "this batch is already anchored; the gateway reconciles with the chain on restart",
-    "SkippedSeq": "anchor the device's earlier batches first (fedpm gateway status)",
-    "EmptyBatch": "a batch needs at least one reading and a non-zero Merkle root",
-    "InconsistentBatch": "fromTime must be <= toTime and a one-reading batch has one timestamp",
-    "NotManufacturer": "only the machine's manufacturer org can offer it for lease",
-    "NotLessee": "only the machine's operator org (the lessee) can do this",
-    "NotLeaseOwner": "only the offering manufacturer org can withdraw earnings",
-    "MachineLeased": "the machine already has an open lease; close or cancel it first (fedpm lease close)",
-    "DepositTooLow": "deposit at least the tariff's minimum deposit (approve the tokens first)",
-    "CounterRollback": "usage counters are cumulative: report a counter at least the last one",
-    "StaleReading": "this reading (or an older one) was already reported; sign a fresh one",
-    "FutureReading": "the reading time is ahead of the chain clock; check the device clock",
-    "DisputeWindowOpen": "wait until the dispute window ends, then claim the refund (fedpm lease refund)",
-    "NothingToWithdraw": "no new earnings on this lease yet",
-    "WrongStatus": "the lease is not in a state that allows this (see fedpm lease invoice)",
-    "ERC20InsufficientBalance": "not enough tokens: ask the governors to mint (fedpm lease mint, then approve and execute)",
-    "ERC20InsufficientAllowance": "approve the lease contract for the amount first",
-    "NotTaskTrainer": "the task's coordinator lists its trainers; ask to be included in the next task",
-    "NotTaskAggregator": "the task's coordinator lists its aggregators",
-    "CommitWindowClosed": "the round's commit window has passed; wait for the next round",
-    "RoundInProgress": "wait for the current round to finalize or fail (fedpm round status)",
-    "NotRegistry": "tokens are minted by an executed Mint proposal only (fedpm lease mint, then consortium approve/execute)",
-    "AccountReserved": "an open AddOrg proposal names this account; wait until it is executed or expires",
-    "NoAccountOffer": "a member of the organization must offer the account first (addAccount), then the account accepts",
-    "TooManyAccounts": "the organization holds the maximum number of accounts; remove one first",
-    "TooManyNodes": "the organization declares the maximum number of nodes; remove one first",
-    "TextTooLong": "shorten the name or enode URL",
-    "TooManySamples": "the task bounds each trainer's sample count (fedpm task show: max_samples); train on at most that many",
-    "SameOrganization": "list one trainer and one aggregator account per organization",
 }
 
 
 class ContractRevert(FedpmError):
     """A transaction or call reverted. `error_name` and `error_args` are the decoded custom error."""
 
-    def __init__(self, error_name: str, error_args: dict[str, Any], *, contract: str | None = None) -> None:
+    def __init__(self, error_name: str, error_args: dict[str, Any], *, contract: str | None = None, hint: str | None = None) -> None:
         args = ", ".join(f"{k}={_fmt(v)}" for k, v in error_args.items())
         where = f"{contract} reverted with " if contract else "reverted with "
-        super().__init__(f"{where}{error_name}({args})", hint=HINTS.get(error_name))
+        super().__init__(f"{where}{error_name}({args})", hint=hint)
         self.error_name = error_name
         self.error_args = error_args
 
@@ -91,10 +53,19 @@ def revert_class(name: str) -> type[ContractRevert]:
     return type(name, (ContractRevert,), {"__module__": __name__})
 
 
+BUILTIN_ERRORS = frozenset({"Error", "Panic", "UnknownRevert"})
+
+
+@functools.cache
+def declared_errors() -> frozenset[str]:
+    """The names of every custom error the compiled contracts declare, plus the built-in ones."""
+    return BUILTIN_ERRORS | {item["name"] for item in all_error_abis(compile_contracts())}
+
+
 def __getattr__(name: str) -> type[ContractRevert]:
-    if name[:1].isupper():
+    if name[:1].isupper() and name in declared_errors():
         return revert_class(name)
-    raise AttributeError(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}: no compiled contract declares a custom error {name}")
 
 
 def _signature(item: dict[str, Any]) -> str:
@@ -110,9 +81,11 @@ def revert_data(value: Any) -> bytes | str | None:
 
 
 class RevertDecoder:
-    """Decodes revert data using every custom error of the deployed contracts (plus Error and Panic)."""
+    """Decodes revert data using every custom error of the deployed contracts (plus Error and Panic); `hints` maps
+    error names to what the user can do about them (GENERIC_HINTS, then the features' own)."""
 
-    def __init__(self, error_abis: list[dict[str, Any]]) -> None:
+    def __init__(self, error_abis: list[dict[str, Any]], hints: Mapping[str, str] | None = None) -> None:
+        self._hints = {**GENERIC_HINTS, **(hints or {})}
         base = [
             {"name": "Error", "inputs": [{"name": "message", "type": "string"}]},
             {"name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
@@ -127,4 +100,4 @@ class RevertDecoder:
             return revert_class("UnknownRevert")("UnknownRevert", {"data": raw}, contract=contract)
         values = decode([collapse_if_tuple(i) for i in item["inputs"]], raw[4:])
         names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
-        return revert_class(item["name"])(item["name"], dict(zip(names, values)), contract=contract)
+        return revert_class(item["name"])(item["name"], dict(zip(names, values)), contract=contract, hint=self._hints.get(item["name"]))

@@ -18,6 +18,22 @@ from chain.sender import Receipt, TxSender
 from ground.errors import FedpmError
 from ground.ids import from_bytes32, to_bytes32
 
+# What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
+REVERT_HINTS: dict[str, str] = {
+    "AlreadyApproved": "each governor organization approves a proposal once",
+    "ProposalExpired": "propose again: proposals expire",
+    "NotEnoughApprovals": "more governors must approve first (fedpm consortium approve)",
+    "UnknownMachine": "register the machine first (fedpm machine register)",
+    "DeviceNotActive": "the device was revoked or never bound: register an active device for this machine (fedpm device register)",
+    "UnknownDevice": "register the device for its machine first (fedpm device register)",
+    "DeviceOfAnotherMachine": "sign with the device key bound to this machine (fedpm device register binds a new one)",
+    "AccountReserved": "an open AddOrg proposal names this account; wait until it is executed or expires",
+    "NoAccountOffer": "a member of the organization must offer the account first (addAccount), then the account accepts",
+    "TooManyAccounts": "the organization holds the maximum number of accounts; remove one first",
+    "TooManyNodes": "the organization declares the maximum number of nodes; remove one first",
+    "TextTooLong": "shorten the name or enode URL",
+}
+
 
 class Role(enum.IntFlag):
     """Mirrors contracts/libraries/Roles.sol (a test checks they agree)."""

@@ -31,6 +31,7 @@ from chain.node import LocalChain
 from fedpm.broker import LocalBroker, mosquitto_path
 from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
 from fedpm.explorer.server import start_explorer
+from fedpm.hints import REVERT_HINTS
 from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
 from fedpm.maintenance.audit import format_audit_table
 from fedpm.maintenance.chain import MaintenanceChain, audit_machine
@@ -87,7 +88,7 @@ def node_env(settings: Settings) -> dict[str, str]:
 
 
 def build_consortium(settings: Settings, p: Progress) -> Consortium:
-    ctx = connect(settings)
+    ctx = connect(settings, hints=REVERT_HINTS)
     ks = Keystore(settings.keystore_dir, settings.keys)
     plan = demo_plan()
     for org in [o.org for o in plan] + [f"device-factory-{i}-m1" for i in range(1, 5)]:

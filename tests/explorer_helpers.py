@@ -49,7 +49,7 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = 
             readings = [encode_reading(Reading(machine, "vibration", t0 + i, 0.01 * i - 0.5, "g")) for i in range(n)]
             header = BatchHeader(machine, seq, t0, t0 + n - 1, n, merkle_root(readings))
             signature = sign_batch(device, header, chain_id, registry.address)
-            receipt = submitter.transact(registry.functions.anchorBatch(header.as_tuple(), device.address, signature))
+            receipt = submitter.transact(registry.functions.anchorBatch(header.to_chain(), device.address, signature))
             out.append({"header": header, "device": device.address, "submitter": submitter.address, "readings": readings, "receipt": receipt})
     return out
 

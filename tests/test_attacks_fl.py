@@ -95,7 +95,7 @@ def test_attack6_task_loops_stay_within_their_gas_bounds_at_maximum_sizes(env, c
     config = TaskConfig(keccak(b"spec"), "spec", keccak(b"model"), "model", [s.address for s in trainers], [s.address for s in aggregators],
                         max_t, 600, 600, quorum, 1)
     task_id = fl.task_count()
-    gas = {"createTask": c.sender("gov-a").transact(fl.contract.functions.createTask(config.as_tuple())).gas_used}
+    gas = {"createTask": c.sender("gov-a").transact(fl.contract.functions.createTask(config.to_chain())).gas_used}
     r = fl.open_round(c.sender("gov-a"), task_id)
     commits = [fl.commit(s, task_id, r, keccak(s.address.encode()), "cid", 10, 0.5).gas_used for s in trainers]
     gas["commitUpdate"] = max(commits)
@@ -112,4 +112,4 @@ def test_attack6_task_loops_stay_within_their_gas_bounds_at_maximum_sizes(env, c
     assert all(gas[k] <= bound for k, bound in TASK_GAS_BOUNDS.items()), gas
     one_too_many = [dev_key(f"t{i}").address for i in range(max_t + 1)]
     with pytest.raises(InvalidTaskConfig, match="too many participants"):
-        c.sender("gov-a").transact(fl.contract.functions.createTask(dataclasses.replace(config, trainers=one_too_many).as_tuple()))
+        c.sender("gov-a").transact(fl.contract.functions.createTask(dataclasses.replace(config, trainers=one_too_many).to_chain()))

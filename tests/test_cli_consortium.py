@@ -47,6 +47,7 @@ def test_governance_through_the_cli(chain_home):
     early = fedpm(h, "consortium", "execute", "--as", "g1", pid.stdout.strip())
     assert early.returncode == 1
     assert early.stderr.strip().startswith("error: ") and "NotEnoughApprovals" in early.stderr and "Traceback" not in early.stderr
+    assert "(more governors must approve first (fedpm consortium approve))" in early.stderr  # the feature's hint reaches the CLI
 
     assert fedpm(h, "consortium", "approve", "--as", "g2", pid.stdout.strip()).returncode == 0
     assert fedpm(h, "consortium", "execute", "--as", "g2", pid.stdout.strip()).returncode == 0
@@ -80,6 +81,8 @@ def test_besu_allowlist_is_rendered_from_the_registry(chain_home):
     (["consortium", "members"], {"FEDPM_CHAIN_RPC_URL": "http://127.0.0.1:9"}, "pw", "no JSON-RPC node answers at http://127.0.0.1:9"),
     (["consortium", "propose", "--as", "f1", "--remove", "g1"], {}, "pw", "MissingRole"),
     (["consortium", "propose", "--as", "dev1", "--remove", "g1"], {}, "pw", "NotMember"),
+    (["task", "show", "--task", "99"], {}, "pw", "UnknownTask(taskId=99)"),  # views decode reverts as transactions do
+    (["round", "status", "--task", "99"], {}, "pw", "UnknownTask(taskId=99)"),
 ])
 def test_user_errors_are_one_line_with_the_fix_and_exit_non_zero(chain_home, args, env, password, expected):
     out = fedpm(chain_home, *args, password=password, extra_env=env)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from fedpm.sensors.chainops import anchor_batches
+from fedpm.sensors.chainops import SensorBatchRegistry
 from fedpm.sensors.encoding import Reading, decode_batch, encode_batch, encode_reading, split_batch
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.merkle import leaf_hash, merkle_root
@@ -140,9 +140,9 @@ def test_crash_after_anchoring_before_marking_does_not_double_anchor(consortium,
     header = BatchHeader(M1, 0, 1_700_000_000_000, 1_700_000_000_004, 5, merkle_root(enc))
     sig = sign_batch(device, header, consortium.ctx.w3.eth.chain_id, contract.address)
     store.close_batch(header, device.address, sig, encode_batch([]) [:4] + (5).to_bytes(4, "big") + b"".join(len(e).to_bytes(2, "big") + e for e in enc), b"".join(map(leaf_hash, enc)), [])
-    anchor_batches(consortium.sender("factory-1"), contract, store.unanchored())  # mined, then "crash" before marking
+    SensorBatchRegistry(consortium.ctx).anchor(consortium.sender("factory-1"), store.unanchored())  # mined, then "crash" before marking
 
-    gw = Gateway(GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}), consortium.sender("factory-1"), contract, consortium.ctx.w3.eth.chain_id)
+    gw = Gateway(GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}), consortium.sender("factory-1"), SensorBatchRegistry(consortium.ctx), consortium.ctx.w3.eth.chain_id)
     gw.recover()
 
     (b,) = list(store.batches())

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from chain.connect import web3_at
+from fedpm.sensors.chainops import SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.ingest import encode_block
 from fedpm.sensors.store import Store
@@ -49,10 +50,9 @@ def test_sensor_demo_anchors_batches_and_verifies_a_proof(consortium, tmp_path):
 def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_returns(consortium, ctx, tmp_path):
     proxy = TcpProxy(int(ctx.w3.provider.endpoint_uri.rsplit(":", 1)[1])).start()
     via = dataclasses.replace(ctx, w3=web3_at(proxy.url))
-    contract = via.contract("SensorBatchRegistry")
     device = consortium.devices[M1]
     cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}, batch_size=10, max_age_s=0.2)
-    gw = Gateway(cfg, via.sender(consortium.accounts["factory-1"]), contract, ctx.w3.eth.chain_id)
+    gw = Gateway(cfg, via.sender(consortium.accounts["factory-1"]), SensorBatchRegistry(via), ctx.w3.eth.chain_id)
     gw.start()
     store = Store(cfg.store_path)
     try:
@@ -103,7 +103,7 @@ def test_simulate_commands_publish_what_a_gateway_anchors(consortium, ctx, tmp_p
     broker = Mosquitto(tmp_path / "broker").start()
     env = gateway_env(tmp_path / "home", ctx, consortium, {})
     cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: consortium.devices[M1], M2: consortium.devices[M2]}, batch_size=500, max_age_s=0.3, mqtt_port=broker.port, client_id="sim-test-gw")
-    gw = Gateway(cfg, consortium.sender("factory-1"), consortium.contract("SensorBatchRegistry"), ctx.w3.eth.chain_id)
+    gw = Gateway(cfg, consortium.sender("factory-1"), SensorBatchRegistry(ctx), ctx.w3.eth.chain_id)
     gw.start()
     gw.connect_mqtt()
     cmapss = tmp_path / "train_tiny.txt"

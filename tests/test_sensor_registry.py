@@ -33,7 +33,7 @@ def signed(consortium, machine: str, seq: int, n: int = 8, *, device=None, t0: i
 
 
 def anchor(consortium, org: str, reg, header, device, sig):
-    return consortium.sender(org).transact(reg.functions.anchorBatch(header.as_tuple(), device, sig))
+    return consortium.sender(org).transact(reg.functions.anchorBatch(header.to_chain(), device, sig))
 
 
 def test_python_signature_digest_matches_contract(consortium):
@@ -43,8 +43,8 @@ def test_python_signature_digest_matches_contract(consortium):
     from eth_account.messages import _hash_eip191_message, encode_typed_data  # noqa: F401
     from fedpm.sensors.signing import BATCH_TYPES, domain
 
-    signable = encode_typed_data(domain_data=domain(consortium.ctx.w3.eth.chain_id, reg.address), message_types=BATCH_TYPES, message_data=header.message())
-    assert reg.functions.batchDigest(header.as_tuple()).call() == _hash_eip191_message(signable)
+    signable = encode_typed_data(domain_data=domain(consortium.ctx.w3.eth.chain_id, reg.address).to_dict(), message_types=BATCH_TYPES, message_data=header.message())
+    assert reg.functions.batchDigest(header.to_chain()).call() == _hash_eip191_message(signable)
 
 
 def test_member_relays_device_signed_batch_and_event_carries_the_anchor(consortium):
@@ -66,7 +66,7 @@ def test_non_member_cannot_submit(consortium):
     outsider = consortium.ctx.sender(dev_key("sensor-outsider"))
 
     with pytest.raises(NotMember):
-        outsider.transact(reg.functions.anchorBatch(header.as_tuple(), device, sig))
+        outsider.transact(reg.functions.anchorBatch(header.to_chain(), device, sig))
 
 
 def test_signature_over_other_fields_is_rejected(consortium):
@@ -163,7 +163,7 @@ def test_gas_per_anchor_is_within_budget(consortium):
     _, h1, _, sig1, _ = signed(consortium, M1, 1, n=1000, t0=1_700_000_010_000)
     steady = anchor(consortium, "factory-1", reg, h1, device, sig1)
     batches = [signed(consortium, M1, 2 + k, n=1000, t0=1_700_000_020_000 + 1000 * k) for k in range(8)]
-    multi = consortium.sender("factory-1").transact(reg.functions.anchorBatches([b[1].as_tuple() for b in batches], [device] * 8, [b[3] for b in batches]))
+    multi = consortium.sender("factory-1").transact(reg.functions.anchorBatches([b[1].to_chain() for b in batches], [device] * 8, [b[3] for b in batches]))
 
     print(f"gas: first={first.gas_used} steady={steady.gas_used} per-batch-in-8={multi.gas_used / 8:.0f}")
     assert steady.gas_used <= 80_000

@@ -25,7 +25,9 @@ class App:
 
     @cached_property
     def ctx(self) -> ChainContext:
-        return connect(self.settings)
+        from fedpm.hints import REVERT_HINTS  # the features' modules: imported when a command needs the chain
+
+        return connect(self.settings, hints=REVERT_HINTS)
 
     @cached_property
     def keystore(self) -> Keystore:

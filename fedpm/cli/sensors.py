@@ -44,6 +44,7 @@ def _device_map(app: App, pairs: tuple[str, ...]) -> dict:
 
 
 def _gateway(app: App, as_: str, devices: tuple[str, ...], store: Path | None, batch_size: int, max_age: float, **mqtt: object):
+    from fedpm.sensors.chainops import SensorBatchRegistry
     from fedpm.sensors.gateway import Gateway, GatewayConfig
 
     ctx = app.ctx
@@ -52,7 +53,7 @@ def _gateway(app: App, as_: str, devices: tuple[str, ...], store: Path | None, b
     for k, v in mqtt.items():
         if v is not None:
             setattr(cfg, k, v)
-    return Gateway(cfg, ctx.sender_for(as_), ctx.contract("SensorBatchRegistry"), ctx.w3.eth.chain_id)
+    return Gateway(cfg, ctx.sender_for(as_), SensorBatchRegistry(ctx), ctx.w3.eth.chain_id)
 
 
 def gateway_options(f):

@@ -16,6 +16,25 @@ from fedpm.lease.tariff import Balances, Tariff
 from fedpm.lease.usage import SignedReport, UsageReport, sign_report
 from ground.ids import from_bytes32, to_bytes32
 
+# What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
+REVERT_HINTS: dict[str, str] = {
+    "NotManufacturer": "only the machine's manufacturer org can offer it for lease",
+    "NotLessee": "only the machine's operator org (the lessee) can do this",
+    "NotLeaseOwner": "only the offering manufacturer org can withdraw earnings",
+    "MachineLeased": "the machine already has an open lease; close or cancel it first (fedpm lease close)",
+    "DepositTooLow": "deposit at least the tariff's minimum deposit (approve the tokens first)",
+    "CounterRollback": "usage counters are cumulative: report a counter at least the last one",
+    "StaleReading": "this reading (or an older one) was already reported; sign a fresh one",
+    "FutureReading": "the reading time is ahead of the chain clock; check the device clock",
+    "DisputeWindowOpen": "wait until the dispute window ends, then claim the refund (fedpm lease refund)",
+    "NothingToWithdraw": "no new earnings on this lease yet",
+    "WrongStatus": "the lease is not in a state that allows this (see fedpm lease invoice)",
+    "ERC20InsufficientBalance": "not enough tokens: ask the governors to mint (fedpm lease mint, then approve and execute)",
+    "NotRegistry": "tokens are minted by an executed Mint proposal only (fedpm lease mint, then consortium approve/execute)",
+    "ERC20InsufficientAllowance": "approve the lease contract for the amount first",
+}
+
+
 STATUS = ("None", "Offered", "Active", "Paused", "Closing", "Closed", "Cancelled")
 
 

@@ -11,10 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
+from chain import eip712
+from chain.eip712 import Domain
 from ground.errors import FedpmError
 from ground.ids import hex0x, to_bytes32
 
@@ -61,7 +61,7 @@ class SignedReport:
         return json.dumps({
             "report": {"leaseId": r.lease_id, "machineId": r.machine_id, "counter": r.counter, "readAt": r.read_at},
             "signature": hex0x(self.signature), "device": self.device,
-            "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": self.chain_id, "verifyingContract": self.contract},
+            "domain": domain(self.chain_id, self.contract).to_dict(),
         }, indent=2, sort_keys=True)
 
     @classmethod
@@ -76,33 +76,25 @@ class SignedReport:
             raise UsageReportError(f"usage report file is malformed: {exc!r}", hint="produce it with `fedpm lease sign-usage` or usage.sign_report") from None
 
 
-def typed_data(report: UsageReport, chain_id: int, contract: str) -> dict[str, Any]:
-    """The full EIP-712 typed data (eth_signTypedData_v4 shape) for `report`."""
-    return {
-        "types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                                   {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}], **USAGE_TYPES},
-        "primaryType": "UsageReport",
-        "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id, "verifyingContract": to_checksum_address(contract)},
-        "message": report.message(),
-    }
+def domain(chain_id: int, contract: str) -> Domain:
+    return Domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, contract)
 
 
 def digest(report: UsageReport, chain_id: int, contract: str) -> bytes:
     """The 32-byte EIP-712 digest (equals MachineLease.usageDigest)."""
-    msg = encode_typed_data(full_message=typed_data(report, chain_id, contract))
-    return keccak(b"\x19" + msg.version + msg.header + msg.body)
+    return eip712.digest(domain(chain_id, contract), USAGE_TYPES, report.message())
 
 
 def sign_report(device: Any, report: UsageReport, chain_id: int, contract: str) -> SignedReport:
     """Sign with the device key (a LocalAccount)."""
-    signed = Account.sign_message(encode_typed_data(full_message=typed_data(report, chain_id, contract)), device.key)
-    return SignedReport(report, bytes(signed.signature), device.address, chain_id, to_checksum_address(contract))
+    signature = eip712.sign(device, domain(chain_id, contract), USAGE_TYPES, report.message())
+    return SignedReport(report, signature, device.address, chain_id, to_checksum_address(contract))
 
 
-def recover_device(signed: SignedReport) -> str:
+def recover_signer(signed: SignedReport) -> str:
     """The address whose key made `signed.signature` over the report in its domain."""
     try:
-        return Account.recover_message(encode_typed_data(full_message=typed_data(signed.report, signed.chain_id, signed.contract)), signature=signed.signature)
+        return eip712.recover_signer(domain(signed.chain_id, signed.contract), USAGE_TYPES, signed.report.message(), signed.signature)
     except Exception as exc:  # eth_keys raises several types for garbage signatures
         raise UsageReportError(f"usage report signature is invalid: {exc}", hint="re-sign the report with the device key") from None
 
@@ -113,7 +105,7 @@ def verify(signed: SignedReport, *, chain_id: int | None = None, contract: str |
         raise UsageReportError(f"report is for chain {signed.chain_id}, not {chain_id}", hint="sign it for this chain")
     if contract is not None and signed.contract.lower() != contract.lower():
         raise UsageReportError(f"report is for contract {signed.contract}, not {contract}", hint="sign it for this deployment's MachineLease")
-    device = recover_device(signed)
+    device = recover_signer(signed)
     if device.lower() != signed.device.lower():
         raise UsageReportError(f"report claims device {signed.device} but was signed by {device}", hint="sign with the device's own key")
     return device

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from chain.client import ContractClient
 from chain.connect import ChainContext
 from chain.errors import ChainUnreachable, TransactionFailed
 from chain.events import events
@@ -24,6 +25,16 @@ from ground.errors import FedpmError
 from ground.ids import from_bytes32, hex0x, to_bytes32
 import chain.reverts as reverts
 
+# What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
+REVERT_HINTS: dict[str, str] = {
+    "NotMachineParty": "only the machine's operator or manufacturer organization may append to its maintenance history",
+    "DuplicateRecord": "this record is already on chain; a change is a new record with --corrects <hash>",
+    "WrongPrevHash": "someone appended first; run `fedpm maintenance sync` to resubmit on the new head",
+    "UnknownCorrection": "--corrects must name an earlier entry of the same machine (fedpm maintenance list)",
+    "InvalidRecordHash": "the record hash must not be zero",
+}
+
+
 CONTRACT = "MaintenanceLog"
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
 
@@ -32,25 +43,44 @@ def _b32(h: str | None) -> bytes:
     return bytes.fromhex(h[2:]) if h else b"\0" * 32
 
 
-class MaintenanceChain:
+@dataclass(frozen=True)
+class StoredEntry:
+    """What MaintenanceLog keeps under one record hash (its `Entry` struct)."""
+
+    machine: str
+    corrects: str | None
+    author: str
+    time: int
+    kind: Kind
+
+
+class MaintenanceChain(ContractClient):
     """The MaintenanceLog contract of one deployment."""
 
+    CONTRACT = CONTRACT
+
     def __init__(self, ctx: ChainContext) -> None:
-        self.ctx = ctx
-        self.contract = ctx.contract(CONTRACT)
+        super().__init__(ctx)
         self.from_block = int(ctx.deployment.contracts[CONTRACT].get("block", 0))
 
     def head(self, machine: str) -> str:
-        return hex0x(self.contract.functions.head(to_bytes32(machine)).call())
+        return hex0x(self.call("head", to_bytes32(machine)))
 
     def count(self, machine: str) -> int:
-        return int(self.contract.functions.entryCount(to_bytes32(machine)).call())
+        return int(self.call("entryCount", to_bytes32(machine)))
+
+    def entry(self, machine_id: str, record_hash: str) -> StoredEntry | None:
+        """The entry stored under `record_hash` for `machine_id`, or None (the contract's author is zero for an
+        unknown hash: uniqueness is per machine)."""
+        machine, corrects, author, time, kind = self.call("entry", to_bytes32(machine_id), _b32(record_hash))
+        if int(author, 16) == 0:
+            return None
+        return StoredEntry(from_bytes32(machine), None if hex0x(corrects) == ZERO_HASH else hex0x(corrects), author, int(time), Kind(kind))
 
     def append(self, sender: TxSender, record: Record, *, prev_hash: str | None = None) -> tuple[Receipt, int]:
         """Append `record`'s hash after the current head (or `prev_hash`); returns the receipt and position."""
         prev = prev_hash if prev_hash is not None else self.head(record.machine)
-        fn = self.contract.functions.append(to_bytes32(record.machine), _b32(record.hash), _b32(prev), _b32(record.corrects), int(record.kind), record.time)
-        rcpt = sender.transact(fn)
+        rcpt = self.send(sender, "append", to_bytes32(record.machine), _b32(record.hash), _b32(prev), _b32(record.corrects), int(record.kind), record.time)
         logs = self.contract.events.EntryAppended().process_receipt(rcpt.raw)
         return rcpt, int(logs[0]["args"]["index"])
 
@@ -66,8 +96,7 @@ class MaintenanceChain:
         return sorted(out, key=lambda e: e.index)
 
     def find(self, machine: str, record_hash: str) -> ChainEntry | None:
-        e = self.contract.functions.entry(to_bytes32(machine), _b32(record_hash)).call()
-        if int(e[2], 16) == 0:  # author: zero when nothing is stored under this hash for this machine
+        if self.entry(machine, record_hash) is None:
             return None
         for entry in self.entries(machine):
             if entry.record_hash == record_hash:

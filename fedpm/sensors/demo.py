@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fedpm.sensors.chainops import SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.simulate import Publisher, run_vibration
 from fedpm.sensors.store import Store
@@ -17,9 +18,9 @@ def run_sensor_demo(consortium: Any, store_path: Path, host: str, port: int, mac
     healthy), run a gateway on the broker at host:port, anchor, and verify one reading. Returns a summary."""
     states = machines or {m: "healthy" for m in consortium.devices}
     ctx = consortium.ctx
-    contract = ctx.contract("SensorBatchRegistry")
+    registry = SensorBatchRegistry(ctx)
     cfg = GatewayConfig(store_path=store_path, devices={m: consortium.devices[m] for m in states}, batch_size=batch_size, max_age_s=0.5, mqtt_host=host, mqtt_port=port, client_id=f"fedpm-demo-gw-{time.time_ns()}")
-    gw = Gateway(cfg, consortium.sender(relayer), contract, ctx.w3.eth.chain_id)
+    gw = Gateway(cfg, consortium.sender(relayer), registry, ctx.w3.eth.chain_id)
     gw.start()
     gw.connect_mqtt()
     pub = Publisher(host, port, client_id=f"fedpm-demo-sim-{time.time_ns()}")
@@ -36,8 +37,8 @@ def run_sensor_demo(consortium: Any, store_path: Path, host: str, port: int, mac
                 gw.request_flush()
         counts = st.counts()
         batches = list(st.batches(status="anchored"))
-        checks = [check_batch(b, contract) for b in batches]
-        proof = check_reading(batches[0], batches[0].count // 2, contract) if batches else None
+        checks = [check_batch(b, registry.contract) for b in batches]
+        proof = check_reading(batches[0], batches[0].count // 2, registry.contract) if batches else None
         st.close()
     finally:
         pub.close()

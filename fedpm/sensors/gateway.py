@@ -33,7 +33,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.sensors.chainops import anchor_batches, reconcile
+from fedpm.sensors.chainops import SensorBatchRegistry, reconcile
 from fedpm.sensors.encoding import batch_from_records
 from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
 from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves
@@ -95,10 +95,10 @@ class _Buffer:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, sender: TxSender, contract: Any, chain_id: int) -> None:
+    def __init__(self, config: GatewayConfig, sender: TxSender, registry: SensorBatchRegistry, chain_id: int) -> None:
         self.config = config
         self.sender = sender
-        self.contract = contract
+        self.registry = registry
         self.chain_id = chain_id
         self.queue: queue.Queue = queue.Queue()
         self.malformed = 0
@@ -124,8 +124,8 @@ class Gateway:
             self._buffer(row.machine).items.append(_Pending(row.id, Parsed(row.machine, row.n, row.records, row.min_ts, row.max_ts, row.src, row.seq), now))
             self._buffer(row.machine).count += row.n
         for machine, device in self.config.devices.items():
-            self._seq[machine] = max(self.store.next_seq(device.address), self.contract.functions.nextSeq(device.address).call())
-        marked, conflicts = reconcile(self.store, self.contract, self.store.unanchored(limit=10**9))
+            self._seq[machine] = max(self.store.next_seq(device.address), self.registry.next_seq(device.address))
+        marked, conflicts = reconcile(self.store, self.registry, self.store.unanchored(limit=10**9))
         if marked:
             log.info("reconciled %d batch(es) already anchored on chain", len(marked))
         for bid, reason in conflicts:
@@ -302,7 +302,7 @@ class Gateway:
             raise FedpmError(f"batch of {machine}: {len(leaves)} records for {n} readings", hint="the gateway's inbox is corrupt")
         root = root_of_leaves(leaves)
         header = BatchHeader(machine, self._seq[machine], min(p.parsed.min_ts for p in taken), max(p.parsed.max_ts for p in taken), n, root)
-        signature = sign_batch(device, header, self.chain_id, self.contract.address)
+        signature = sign_batch(device, header, self.chain_id, self.registry.address)
         data = batch_from_records(n, records)
         blocks = [(p.parsed.src, p.parsed.seq) for p in taken if p.parsed.seq is not None]
         self.store.close_batch(header, device.address, signature, data, b"".join(leaves), [p.inbox_id for p in taken], blocks)
@@ -345,10 +345,10 @@ class Gateway:
 
     def _anchor_group(self, store: Store, pending: list) -> None:
         try:
-            rcpt = anchor_batches(self.sender, self.contract, pending)
+            rcpt = self.registry.anchor(self.sender, pending)
         except ContractRevert as exc:
             if exc.error_name == "ReplayedSeq":
-                marked, _ = reconcile(store, self.contract, pending)
+                marked, _ = reconcile(store, self.registry, pending)
                 log.info("replayed seq: reconciled %d batch(es) with the chain", len(marked))
                 return
             if len(pending) > 1:

@@ -1,0 +1,15 @@
+"""The revert hints of every feature, composed for the faces to hand to `chain.connect.connect(..., hints=...)`.
+
+Each feature owns the hints of its contract's errors (`REVERT_HINTS` beside its client); chain keeps only the
+generic ones (`chain.reverts.GENERIC_HINTS`).
+"""
+
+from __future__ import annotations
+
+from fedpm import consortium
+from fedpm.lease import client as lease
+from fedpm.maintenance import chain as maintenance
+from fedpm.sensors import chainops as sensors
+from fl_node import rounds
+
+REVERT_HINTS: dict[str, str] = {**rounds.REVERT_HINTS, **consortium.REVERT_HINTS, **maintenance.REVERT_HINTS, **sensors.REVERT_HINTS, **lease.REVERT_HINTS}
