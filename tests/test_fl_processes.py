@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from chain.keystore import Keystore
-from fl_node import cmapss
+from tasks.rul import cmapss
 from fl_node.coordinator import processes_alive, publish_task, wait_round
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
@@ -65,8 +65,8 @@ def test_two_rounds_with_separate_trainer_and_aggregator_processes_and_a_trainer
     store = LocalStore(home / "store")
     stats = cmapss.combine_stats([cmapss.local_stats(cmapss.load_file(p)) for p in data.values()])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
-    from fl_node import model as M
-    from fl_node.experiment import make_spec
+    from tasks import model as M
+    from tasks.rul.experiment import make_spec
 
     spec = make_spec(norm, window=10, model={"filters": [8], "dense": 8}, train={"epochs": 1, "batch_size": 64})
     initial = M.get_weights(M.build_model(spec, seed=0))
