@@ -5,12 +5,12 @@ a fifth of every factory's engines per fold (20 test engines, each cut at `--tru
 trains. Every engine is tested once, by models that never saw it, so the pooled RMSE covers as many engines as NASA's
 official FD001 test set (single 20-engine hold-outs swung the centralized RMSE from 12.5 to 16.1 between seeds).
 Everyone gets the same total epochs and the same learning rate at each epoch (the spec's per-round decay,
-`fl_node.model.learning_rate_for`). A seed re-draws the IID owners, the folds, the cuts and the initial weights.
+`tasks.model.learning_rate_for`). A seed re-draws the IID owners, the folds, the cuts and the initial weights.
 Usage:
   python bench/fl_accuracy.py [--data PATH] [--rounds R] [--epochs E] [--seeds 0,1,2] [--folds 5] [--splits iid,life] [--window W]
       [--threads 2] [--plot PNG]
       [--model JSON] [--train JSON] [--norm minmax|zscore] [--restart-baselines]
-(defaults: the demo's rounds and local epochs; the spec defaults come from fl_node.experiment.make_spec.)
+(defaults: the demo's rounds and local epochs; the spec defaults come from tasks.rul.experiment.make_spec.)
 
 Top-level keys (fed_rmse, central_rmse, local_rmse_best, fed_vs_central; `_noniid` for the life split) are means over
 the seeds of the pooled metrics; `per_seed` has every run with its per-fold RMSEs; `targets` says whether each target
@@ -41,7 +41,7 @@ def _mean(values: list[float]) -> float:
 
 
 def format_fold(r) -> str:
-    from fl_node.evaluate import rmse
+    from tasks.rul.evaluate import rmse
 
     return (f"RMSE federated {rmse(r.fed, r.y):.2f}, centralized {rmse(r.central, r.y):.2f}, factories alone "
             + " ".join(f"{rmse(p, r.y):.2f}" for p in r.local) + f" ({r.seconds:.0f}s)")
@@ -51,7 +51,7 @@ def accuracy(engines, rounds: int, epochs: int, seeds: list[int], factories: int
     """Cross-validated federated vs centralized vs each factory alone for every split and seed: means, per-seed runs,
     target checks. `prepare_kw` (model, train, norm_kind) override the spec defaults; `restart_baselines` gives the
     baselines a fresh optimizer every `epochs` epochs, as the nodes get every round."""
-    from fl_node import experiment
+    from tasks.rul import experiment
 
     per_seed: dict[str, list[dict]] = {}
     for split, _ in splits:
@@ -127,8 +127,9 @@ def plot(out: dict, path: str) -> None:
 
 def main() -> None:
     from fedpm.settings import load_settings
-    from fl_node import cmapss, experiment
-    from fl_node.model import configure_tensorflow
+    from tasks.rul import cmapss
+    from tasks.rul import experiment
+    from tasks.model import configure_tensorflow
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=None, help="C-MAPSS FD001 training file (default: setting fl.data, FEDPM_FL_DATA)")

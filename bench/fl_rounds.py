@@ -3,9 +3,8 @@
 (a) chain round: a real anvil with a bootstrapped consortium, a task published by the coordinator, and per round
     `open_round` + the real `TrainerNode.step()` of 4 factories + `AggregatorNode.step()` of 3 aggregators
     (in-process, one `LocalStore` in a temp dir), timed from opening the round to its finalization.
-(b) memory round: exactly the training a TrainerNode does (fresh model from the spec, base weights, same seed,
-    same learning rate, same epochs), then `aggregate.fedavg` in trainer-address order; no chain, no storage,
-    no serialization.
+(b) memory round: `fl_node.trainer.memory_round`, the same `Trainer.fit` a TrainerNode calls (same seed rule,
+    learning rate, epochs), then `aggregate.fedavg` in trainer-address order; no chain, no storage, no serialization.
 Rounds alternate (b) then (a) from the same global model, so load from other users of the cores hits both alike;
 round 1 is a warm-up (TensorFlow start-up, spec/data loading) and is reported but not in the ratio.
 round_overhead_ratio = sum(a) / sum(b) over the measured rounds. The in-memory aggregate must be bit-identical to the
@@ -27,42 +26,11 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import numpy as np  # noqa: E402
-
-
-@dataclass(frozen=True)
-class InMemory:
-    """A TrainerNode data source over arrays already windowed (the bench does not write factory files)."""
-
-    x: np.ndarray
-    y: np.ndarray
-
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-        return self.x, self.y
-
-
-def memory_round(spec: dict, base, data: list[tuple[np.ndarray, np.ndarray]], seeds: list[int], rnd: int):
-    """One FedAvg round in memory doing the same training as TrainerNode._update_bytes (same order as the chain)."""
-    from fl_node import aggregate
-    from fl_node import model as M
-
-    train = spec.get("train", {})
-    updates = []
-    for (x, y), seed in zip(data, seeds):
-        net = M.build_model(spec)
-        M.set_weights(net, base)
-        M.train_local(net, x, y, int(train.get("epochs", 1)), int(train.get("batch_size", 256)), seed=seed * 1009 + rnd,
-                      learning_rate=M.learning_rate_for(spec, rnd))
-        updates.append((M.get_weights(net), len(x)))
-    return aggregate.fedavg(updates)
-
 
 def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
     from eth_account import Account
@@ -72,13 +40,16 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
     from chain.node import LocalChain
     from fedpm.consortium import bootstrap, demo_plan
     from fedpm.settings import load_settings
-    from fl_node import cmapss, experiment
-    from fl_node import model as M
+    from tasks.rul import cmapss
+    from tasks.rul import experiment
+    from tasks import model as M
     from fl_node.coordinator import publish_task, round_report
     from fl_node.modelfile import decode_weights, encode_weights
     from fl_node.nodes import AggregatorNode, TrainerNode
     from fl_node.rounds import FederatedLearning, RoundState
     from fl_node.storage.local import LocalStore
+    from fl_node.trainer import memory_round
+    from tasks.model import KerasTrainer
 
     engines = cmapss.load_file(data)
     setup = experiment.prepare(engines, n_factories=4, split="iid", seed=seed, train={"epochs": epochs})
@@ -99,18 +70,19 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
         task_id = publish_task(fl, c.sender("gov-a"), store, spec, initial, rounds=rounds, min_participants=3,
                                trainers=[c.accounts[t].address for t in trainers], aggregators=[c.accounts[a].address for a in aggregators])
         quiet = lambda _line: None  # noqa: E731
-        tnodes = [TrainerNode(fl, c.sender(t), store, task_id, Path(tmp) / t, log=quiet, data=InMemory(*setup.factory_data[i]), seed=i)
-                  for i, t in enumerate(trainers)]
+        fits = [KerasTrainer(spec, *xy) for xy in setup.factory_data]  # arrays already windowed: no factory files
+        tnodes = [TrainerNode(fl, c.sender(t), store, task_id, Path(tmp) / t, log=quiet, trainer_for=lambda _spec, f=f: f, seed=i)
+                  for i, (t, f) in enumerate(zip(trainers, fits))]
         anodes = [AggregatorNode(fl, c.sender(a), store, task_id, Path(tmp) / a, log=quiet) for a in aggregators]
         # the chain aggregates in trainer-address order: the memory round sums in the same order
         order = sorted(range(4), key=lambda i: c.accounts[trainers[i]].address.lower())
-        mem_data = [setup.factory_data[i] for i in order]
+        mem_trainers = [fits[i] for i in order]
         mem_seeds = order
         base = initial
         chain_s, mem_s, matches, gas_commit, gas_vote, gas_open, rmse = [], [], [], [], [], [], []
         for r in range(1, rounds + 1):
             t0 = time.perf_counter()
-            mem_model = memory_round(spec, base, mem_data, mem_seeds, r)
+            mem_model = memory_round(mem_trainers, mem_seeds, base, r, epochs)
             mem_s.append(time.perf_counter() - t0)
 
             t0 = time.perf_counter()
@@ -155,8 +127,8 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
 
 def main() -> None:
     from fedpm.settings import load_settings
-    from fl_node import cmapss
-    from fl_node.model import configure_tensorflow
+    from tasks.rul import cmapss
+    from tasks.model import configure_tensorflow
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="skip the (slow) accuracy part")

@@ -39,10 +39,11 @@ from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.store import RecordStore, store_path
 from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
 from fedpm.settings import Settings, load_settings
-from fl_node import cmapss, experiment
+from tasks.rul import cmapss
+from tasks.rul import experiment
 from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
-from fl_node.experiment import evaluate_named
-from fl_node.model import build_model, get_weights
+from tasks.rul.experiment import evaluate_named
+from tasks.model import build_model, get_weights
 from fl_node.modelfile import decode_weights
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage import open_store

@@ -1,1 +1,1 @@
-"""Federated learning for fedpm: C-MAPSS data, models, canonical model bytes, aggregation, evaluation."""
+"""The federated protocol: task spec, canonical model bytes, the trainer seam, aggregation, rounds client, storage, nodes."""

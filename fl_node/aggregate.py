@@ -17,9 +17,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from fl_node.modelfile import Named
 from ground.errors import FedpmError
 
-Named = list[tuple[str, np.ndarray]]
 Update = tuple[Named, int]
 Rule = Callable[[Sequence[Update]], Named]
 

@@ -5,6 +5,7 @@ committed in the current round does nothing; one that trained but crashed before
 it kept in its work folder (same hash, no second training). An aggregator that voted does nothing.
 Any node whose chain clock shows a window of the current round expired calls `advance` itself, so a round whose
 trainers or aggregators died fails on time without waiting for someone else's transaction.
+Training itself is the task's `fl_node.trainer.Trainer.fit`, seeded by `local_seed`.
 `step()` does at most one action and returns a line describing it (or None); `run()` loops until the task is done.
 """
 
@@ -14,24 +15,24 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 from eth_utils import keccak
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fl_node import cmapss
 from fl_node import aggregate as agg
-from fl_node import model as M
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
 from fl_node.storage import ContentStore, fetch_verified
+from fl_node.trainer import Trainer, fit_config
 from ground.errors import FedpmError
 from ground.files import atomic_write
 
 Log = Callable[[str], None]
+TrainerFor = Callable[[dict], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
 
 # Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
 # we send an `advance` the chain's latest block does not call for yet.
@@ -39,21 +40,6 @@ CLOCK_SLACK_S = 2
 
 # Reverts that only mean another node got there first (quorum reached, window closed): not a node failure.
 RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
-
-
-class DataSource(Protocol):
-    """A factory's local training data, shaped by the task spec (window, normalization)."""
-
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-@dataclass(frozen=True)
-class CmapssFile:
-    path: Path
-
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-        norm = cmapss.Normalization.from_dict(spec["normalization"])
-        return cmapss.training_windows(cmapss.load_file(self.path), norm, int(spec["window"]), int(spec["rul_cap"]))
 
 
 def load_spec(store: ContentStore, task: TaskView, retries: int = 3) -> dict:
@@ -124,9 +110,9 @@ class _Node:
 
 @dataclass
 class TrainerNode(_Node):
-    data: DataSource | None = None
+    trainer_for: TrainerFor | None = None
     seed: int = 0
-    _xy: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False)
+    _trainer: Trainer | None = field(default=None, init=False)
 
     def step(self) -> str | None:
         task, rnd = self.current()
@@ -151,19 +137,14 @@ class TrainerNode(_Node):
             info = json.loads(meta.read_text())
             return kept.read_bytes(), int(info["num_samples"]), float(info["loss"])
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
-        if self._xy is None:
-            assert self.data is not None, "a trainer needs a data source"
-            self._xy = self.data.load(spec)
-        x, y = self._xy
-        net = M.build_model(spec)
-        M.set_weights(net, base)
-        train = spec.get("train", {})
-        metrics = M.train_local(net, x, y, int(train.get("epochs", 1)), int(train.get("batch_size", 256)),
-                                seed=self.seed * 1009 + rnd.round, learning_rate=M.learning_rate_for(spec, rnd.round))
-        blob = encode_weights(M.get_weights(net), spec)
+        if self._trainer is None:
+            assert self.trainer_for is not None, "a trainer node needs its task's trainer"
+            self._trainer = self.trainer_for(spec)
+        result = self._trainer.fit(base, fit_config(self.seed, rnd.round, int(spec.get("train", {}).get("epochs", 1))))
+        blob = encode_weights(result.parameters, spec)
         atomic_write(kept, blob)
-        atomic_write(meta, json.dumps({"num_samples": int(len(x)), "loss": metrics["loss"]}).encode())
-        return blob, int(len(x)), float(metrics["loss"])
+        atomic_write(meta, json.dumps({"num_samples": result.num_examples, "loss": result.metrics["loss"]}).encode())
+        return blob, result.num_examples, float(result.metrics["loss"])
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import Iterable
 import numpy as np
 from eth_utils import function_abi_to_4byte_selector
 
-from fl_node import cmapss
-from fl_node.evaluate import rmse
+from tasks.rul import cmapss
+from tasks.rul.evaluate import rmse
 
 SENDS = frozenset({"eth_estimateGas", "eth_sendRawTransaction", "eth_sendTransaction"})  # what a node does before a transaction
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from fedpm.sensors.encoding import decode_batch, encode_batch
-from fl_node import cmapss
-from fl_node.experiment import make_spec
-from fl_node.gateway_data import CHANNELS, GatewayData
+from tasks.rul import cmapss
+from tasks.rul.experiment import make_spec
+from fedpm.sensors.cmapss_source import CHANNELS, GatewayData
 from tests.sensor_helpers import fedpm, gateway_env
 
 pytestmark = pytest.mark.usefixtures("snapshot")

@@ -20,7 +20,7 @@ import pytest
 from eth_utils import keccak
 
 from chain.keystore import Keystore
-from fl_node import cmapss
+from tasks.rul import cmapss
 from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
@@ -70,7 +70,7 @@ def node(env: dict, kind: str, org: str, task_id: int, log: Path, *extra: str) -
 
 def task_spec(data: dict[str, Path], **train) -> dict:
     """A small model's spec with normalization from the trainers' sufficient statistics."""
-    from fl_node.experiment import make_spec
+    from tasks.rul.experiment import make_spec
 
     stats = cmapss.combine_stats([cmapss.local_stats(cmapss.load_file(p)) for p in data.values()])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
@@ -78,7 +78,7 @@ def task_spec(data: dict[str, Path], **train) -> dict:
 
 
 def start_task(consortium, store: LocalStore, spec: dict, rounds: int, quorum: int = 0) -> int:
-    from fl_node import model as M
+    from tasks import model as M
 
     return publish_task(FederatedLearning(consortium.ctx), consortium.sender("gov-a"), store, spec, M.get_weights(M.build_model(spec, seed=0)),
                         rounds=rounds, min_participants=2, quorum=quorum, trainers=[consortium.accounts[o].address for o in TRAINERS],

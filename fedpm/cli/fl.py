@@ -44,15 +44,16 @@ def task() -> None:
 
 @task.command("spec")
 @click.option("--stats", "stats_files", multiple=True, required=True, type=click.Path(exists=True, path_type=Path), help="each factory's `fedpm node stats` output (repeat)")
-@click.option("--window", type=int, default=30, show_default=True)
+@click.option("--window", type=int, default=None, help="cycles per training window (default: the tuned cmapss.WINDOW)")
 @click.option("--epochs", type=int, default=2, show_default=True, help="local epochs per round")
 @click.option("--rule", default="fedavg", show_default=True, help="aggregation rule: fedavg, median, trimmed_mean, krum")
 @click.option("--output", "-o", type=click.Path(path_type=Path), required=True)
-def task_spec(stats_files: tuple[Path, ...], window: int, epochs: int, rule: str, output: Path) -> None:
+def task_spec(stats_files: tuple[Path, ...], window: int | None, epochs: int, rule: str, output: Path) -> None:
     """Build a task spec whose normalization combines the factories' sufficient statistics (no raw data)."""
-    from fl_node import cmapss
-    from fl_node.experiment import make_spec
+    from tasks.rul import cmapss
+    from tasks.rul.experiment import make_spec
 
+    window = cmapss.WINDOW if window is None else window
     stats = cmapss.combine_stats([cmapss.Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
     spec = make_spec(norm, window, train={"epochs": epochs})
@@ -86,7 +87,7 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
     if initial_model:
         initial, _ = load_model(initial_model)
     else:
-        from fl_node import model as M
+        from tasks import model as M
 
         initial = M.get_weights(M.build_model(spec, seed=seed))
     task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=_addresses(app, trainers),
@@ -168,7 +169,7 @@ def node() -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="default: stdout")
 def node_stats(data: Path, output: Path | None) -> None:
     """Sufficient statistics of local data (counts, sums, min/max): all a factory shares for normalization."""
-    from fl_node import cmapss
+    from tasks.rul import cmapss
 
     text = json.dumps(cmapss.local_stats(cmapss.load_file(data)).to_dict(), sort_keys=True)
     if output:
@@ -203,8 +204,10 @@ def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
 def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, data: Path | None,
                gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
-    from fl_node.gateway_data import GatewayData
-    from fl_node.nodes import CmapssFile, TrainerNode
+    from fedpm.sensors.cmapss_source import GatewayData
+    from fl_node.nodes import TrainerNode
+    from tasks.registry import trainer_for
+    from tasks.rul.trainer import CmapssFile
 
     if (data is None) == (gateway_store is None):
         raise FedpmError("give exactly one of --data and --gateway-store", hint="--data FILE, or --gateway-store PATH --machine M")
@@ -214,7 +217,8 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
     source = CmapssFile(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), retries=app.settings.storage.retries, data=source, seed=seed)
+                          log=_log(as_), retries=app.settings.storage.retries,
+                          trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
     _run(app, trainer, once, poll)
 
 
@@ -241,7 +245,7 @@ def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll:
 @click.option("--json", "as_json", is_flag=True)
 def evaluate(model_path: Path, test_file: Path, rul_file: Path, as_json: bool) -> None:
     """RMSE and PHM08 score of a model on the standard C-MAPSS test protocol."""
-    from fl_node.evaluate import evaluate as run_eval
+    from tasks.rul.evaluate import evaluate as run_eval
 
     result = run_eval(model_path, test_file, rul_file)
     if as_json:

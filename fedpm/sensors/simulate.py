@@ -1,6 +1,6 @@
 """Sensor simulators publishing over MQTT: bearing vibration/temperature/current streams, and a C-MAPSS replayer.
 
-Signals come from `fl_node.vibration.simulate_window` (bearing with BPFO/BPFI defect impulses per health state
+Signals come from `tasks.bearing.vibration.simulate_window` (bearing with BPFO/BPFI defect impulses per health state
 healthy/degraded/critical/failure, temperature, motor current). Each window becomes one block message per
 channel on `<root>/<machine>/<channel>`: {"ts": [...], "values": [...], "unit": ...} with millisecond
 timestamps (several vibration samples share a millisecond at kHz rates; the Merkle leaf index keeps them apart).
@@ -21,14 +21,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from ground.errors import FedpmError
+from tasks.bearing.vibration import simulate_window
+from tasks.rul.cmapss import COLUMNS
 
 UNITS = {"vibration": "g", "temperature": "C", "current": "A"}
 
 
 def window_messages(machine: str, state: str, rng: np.random.Generator, t0_ms: int, fs: float, n: int) -> Iterator[tuple[str, dict]]:
     """(channel, payload) of one simulated window starting at t0_ms."""
-    from fl_node.vibration import simulate_window
-
     signals = simulate_window(state, rng, fs, n)
     duration_ms = n / fs * 1000.0
     for channel, values in signals.items():
@@ -39,8 +39,6 @@ def window_messages(machine: str, state: str, rng: np.random.Generator, t0_ms: i
 
 def cmapss_messages(path: Path, machines: dict[int, str], t0_ms: int, cycle_ms: int = 1000, max_cycles: int | None = None) -> Iterator[tuple[str, str, dict]]:
     """(machine, channel, payload) per engine cycle and column: one engine (unit) per machine, in cycle order."""
-    from fl_node.cmapss import COLUMNS
-
     rows: dict[int, list[list[float]]] = {}
     with open(path) as fh:
         for line in fh:

@@ -11,11 +11,13 @@ TensorFlow is imported inside functions: importing it costs seconds and the CLI 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-Named = list[tuple[str, np.ndarray]]
+from fl_node.modelfile import Named
+from fl_node.trainer import FitConfig, FitResult
 
 # Small 1D-CNN over a window of recent cycles (cmapss.WINDOW = 50): reaches FD001 RMSE ~13 in a few CPU-seconds of
 # training per factory. The final Rescaling by the RUL cap lets the dense head work in [0, 1] without a learned scale,
@@ -186,5 +188,20 @@ def predict(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
 
-def rmse(pred: np.ndarray, true: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.asarray(pred, np.float64) - np.asarray(true, np.float64)) ** 2)))
+@dataclass(frozen=True)
+class KerasTrainer:
+    """The one local update of every Keras task (a `fl_node.trainer.Trainer`): a fresh model from the spec, the
+    round's base weights, `epochs` of training at the round's learning rate (`learning_rate_for`) with a fresh
+    optimizer, seeded by `config.seed`. `x` is already in the model's input space (windowed, normalized)."""
+
+    spec: dict
+    x: np.ndarray
+    y: np.ndarray
+
+    def fit(self, parameters: Named, config: FitConfig) -> FitResult:
+        net = build_model(self.spec)
+        set_weights(net, parameters)
+        classes = int(model_config(self.spec).get("classes", 0))
+        m = train_local(net, self.x, self.y, config.epochs, int(self.spec.get("train", {}).get("batch_size", 256)),
+                        seed=config.seed, learning_rate=learning_rate_for(self.spec, config.round), classes=classes)
+        return FitResult(get_weights(net), int(len(self.x)), {k: float(v) for k, v in m.items() if k != "num_samples"})

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from fl_node import state_classifier as sc
-from fl_node import vibration as vib
+from tasks.bearing import classifier as sc
+from tasks.bearing import vibration as vib
 
 
 def test_bearing_frequencies_match_the_cwru_6205_reference():

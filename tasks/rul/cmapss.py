@@ -28,7 +28,7 @@ SENSORS = tuple(f"s{i}" for i in range(1, 22))
 COLUMNS = ("unit", "cycle") + SETTINGS + SENSORS
 FEATURE_COLUMNS = SETTINGS + SENSORS  # candidates for model input
 RUL_CAP = 125
-WINDOW = 50  # cycles per model input; 50 beat 30 on bench/fl_accuracy.py (fl_node/model.py says by how much)
+WINDOW = 50  # cycles per model input; 50 beat 30 on bench/fl_accuracy.py (tasks/model.py says by how much)
 
 
 class CmapssDataError(FedpmError):

@@ -2,9 +2,9 @@
 
 Features per window (all roughly O(1) after log scaling): vibration RMS, kurtosis, crest factor, log spectrum
 band energies, envelope-spectrum amplitude at BPFO/BPFI and their 2nd harmonics, temperature, current RMS.
-The model is a small Keras MLP built by `fl_node.model.build_model`, so it trains federatedly with the same
+The model is a small Keras MLP built by `tasks.model.build_model`, so it trains federatedly with the same
 `get_weights`/`set_weights` + `fl_node.aggregate.fedavg` machinery as the RUL model. Feature standardization
-is part of the task spec and can be derived federatedly with `fl_node.cmapss.Stats`/`combine_stats`.
+is part of the task spec and can be derived federatedly with `tasks.rul.cmapss.Stats`/`combine_stats`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from fl_node import model as M
-from fl_node.cmapss import Stats
-from fl_node.vibration import Bearing, STATES
+from tasks import model as M
+from tasks.rul.cmapss import Stats
+from tasks.bearing.vibration import Bearing, STATES
 
 N_BANDS = 8
 FEATURES = ("log_rms", "kurtosis", "log_crest") + tuple(f"band{i}" for i in range(N_BANDS)) + ("env_bpfo", "env_2bpfo", "env_bpfi", "env_2bpfi", "temperature", "current_rms")

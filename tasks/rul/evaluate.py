@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fl_node import cmapss
-from fl_node import model as keras_model
+from tasks.rul import cmapss
+from tasks import model as keras_model
 from fl_node.modelfile import load_model
 from ground.errors import FedpmError
 

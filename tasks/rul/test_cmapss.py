@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from fl_node import cmapss
+from tasks.rul import cmapss
 
 
 def _write(path, units: dict[int, int], seed: int = 0):

@@ -1,6 +1,6 @@
 from hypothesis import given, strategies as st
 
-from fl_node import partition
+from tasks.rul import partition
 
 
 @given(st.sets(st.integers(1, 500), min_size=4, max_size=60), st.integers(1, 4), st.integers(0, 2**32 - 1))

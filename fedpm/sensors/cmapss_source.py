@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from fl_node import cmapss
+from fedpm.sensors.api import verified_readings
+from tasks.rul import cmapss, trainer
 
 CHANNELS = cmapss.COLUMNS[2:]  # settings and sensors, in file order
 
@@ -26,8 +27,6 @@ class GatewayData:
     machines: tuple[str, ...]
 
     def engines(self) -> cmapss.Engines:
-        from fedpm.sensors.api import verified_readings
-
         rows: list[list[float]] = []
         for unit, machine in enumerate(self.machines, 1):
             by_ts: dict[int, dict[str, float]] = {}
@@ -41,5 +40,4 @@ class GatewayData:
         return cmapss.parse_rows(np.asarray(rows, dtype=np.float64), source=str(self.store))
 
     def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-        norm = cmapss.Normalization.from_dict(spec["normalization"])
-        return cmapss.training_windows(self.engines(), norm, int(spec["window"]), int(spec["rul_cap"]))
+        return trainer.windows(self.engines(), spec)

@@ -15,12 +15,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from fl_node import aggregate, cmapss, partition
-from fl_node import model as M
-from fl_node import state_classifier as sc
-from fl_node import vibration as vib
-from fl_node.evaluate import metrics, rmse
-from fl_node.model import DEFAULT_MODEL
+from fl_node import aggregate
+from fl_node.modelfile import Named
+from fl_node.trainer import fit_config, memory_round
+from tasks import model as M
+from tasks.model import DEFAULT_MODEL, KerasTrainer
+from tasks.rul import cmapss, partition
+from tasks.rul.evaluate import metrics, rmse
 
 # Local training per round (tuned on FD001 over seeds 0-2, IID and non-IID, 5 rounds x 2 local epochs):
 # batch 32 gives each factory ~110 steps per epoch (batch 256 gave ~14: the federation under-fitted, worst for some
@@ -28,8 +29,6 @@ from fl_node.model import DEFAULT_MODEL
 # +-0.7 RMSE from round to round (round 5 trains at 0.24x the first rate). Baselines follow the same schedule in
 # epochs (`solo_train`).
 DEFAULT_TRAIN: dict = {"epochs": 2, "batch_size": 32, "lr_decay": 0.7}
-
-Named = list[tuple[str, np.ndarray]]
 
 
 def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None) -> dict:
@@ -89,16 +88,13 @@ def _truncation_seed(seed: int, fold: int, t: int) -> int:
 
 
 def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
-    """K rounds of: every factory starts from the global model, trains `epochs` locally, fedavg by sample count."""
-    net = M.build_model(spec, seed=seed)
-    global_named = M.get_weights(net)
+    """K rounds of: every factory fits the global model locally (the node's local update and seed rule, factory i
+    with trainer seed `seed * len(factory_data) + i`), then `rule` by sample count."""
+    trainers = [KerasTrainer(spec, x, y) for x, y in factory_data]  # fixed factory order = trainer-address order on chain
+    seeds = [seed * len(factory_data) + i for i in range(len(factory_data))]
+    global_named = M.get_weights(M.build_model(spec, seed=seed))
     for r in range(rounds):
-        updates = []
-        for i, (x, y) in enumerate(factory_data):  # fixed factory order = trainer-address order on chain
-            M.set_weights(net, global_named)
-            M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed * 10007 + r * 101 + i, learning_rate=M.learning_rate_for(spec, r + 1))
-            updates.append((M.get_weights(net), len(x)))
-        global_named = rule(updates)
+        global_named = memory_round(trainers, seeds, global_named, r + 1, epochs, rule)
         if on_round:
             on_round(r, global_named)
     return global_named
@@ -114,12 +110,12 @@ def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int 
     if not restart_optimizer:
         M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed, schedule=M.epoch_schedule(spec, per))
         return M.get_weights(net)
-    done, r = 0, 0
-    while done < epochs:
+    trainer, named, done, r = KerasTrainer(spec, x, y), M.get_weights(net), 0, 0
+    while done < epochs:  # the node's local update, round after round, without aggregation
         n = min(per, epochs - done)
-        M.train_local(net, x, y, n, spec["train"]["batch_size"], seed=seed * 10007 + r * 101, learning_rate=M.learning_rate_for(spec, r + 1))
+        named = trainer.fit(named, fit_config(seed, r + 1, n)).parameters
         done, r = done + n, r + 1
-    return M.get_weights(net)
+    return named
 
 
 def predict_named(spec: dict, named: Named, x: np.ndarray) -> np.ndarray:
@@ -194,27 +190,6 @@ def cross_validate(engines: cmapss.Engines, split: str, rounds: int, epochs: int
         if on_fold:
             on_fold(results[-1])
     return summarize(results)
-
-
-def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, rounds: int = 3, epochs: int = 10, seed: int = 0, n: int = 2048) -> dict:
-    """Federated bearing-state classifier on simulated vibration: per-class recall and false-alarm rate."""
-    data = []
-    for i in range(n_factories):
-        windows, y = vib.simulate_dataset(windows_per_state, np.random.default_rng(seed * 100 + i + 1), n=n)
-        data.append((sc.feature_matrix(windows), y))
-    spec = sc.make_spec(cmapss.combine_stats([sc.local_feature_stats(x) for x, _ in data]))
-    net = M.build_model(spec, seed=seed)
-    global_named = M.get_weights(net)
-    for r in range(rounds):
-        updates = []
-        for i, (x, y) in enumerate(data):
-            M.set_weights(net, global_named)
-            _, m = sc.train(spec, x, y, epochs, seed=seed * 10007 + r * 101 + i, model=net)
-            updates.append((M.get_weights(net), m["num_samples"]))
-        global_named = aggregate.fedavg(updates)
-    M.set_weights(net, global_named)
-    test_w, test_y = vib.simulate_dataset(windows_per_state, np.random.default_rng(seed * 100 + 99), n=n)
-    return sc.report(sc.classify(spec, net, sc.feature_matrix(test_w)), test_y)
 
 
 def write_holdout_files(engines: cmapss.Engines, setup: Setup, out_dir: str | Path, seed: int = 0, fold: int = 0) -> tuple[Path, Path]:

@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 
-from fl_node import cmapss, experiment
-from fl_node import model as M
+from tasks.rul import cmapss
+from tasks.rul import experiment
+from tasks import model as M
 from fl_node.modelfile import encode_weights
-from fl_node.test_cmapss import _write
+from tasks.rul.test_cmapss import _write
 
 
 def _engines(tmp_path):
@@ -118,7 +119,7 @@ def test_holdout_files_are_the_setups_first_truncation(tmp_path):
     # Execute
     test_path, rul_path = experiment.write_holdout_files(engines, s, tmp_path / "out", seed=3, fold=1)
     # Assert: the files hold the same cut windows and capped RULs the experiment evaluates first
-    from fl_node.evaluate import test_set
+    from tasks.rul.evaluate import test_set
 
     x, y = test_set(s.spec, cmapss.load_file(test_path), cmapss.load_rul_file(rul_path))
     n = len(s.test_units)

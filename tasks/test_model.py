@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from fl_node import model as M
+from tasks import model as M
+from tasks.rul.evaluate import rmse
 
 SPEC = {"window": 6, "rul_cap": 125, "normalization": {"features": ["s2", "s3"]}, "model": {"filters": [4], "kernel": 3, "dense": 8}}
 
@@ -43,14 +44,14 @@ def test_train_local_is_deterministic_and_learns():
     # Prepare
     x, y = _data()
     a, b = M.build_model(SPEC, seed=1), M.build_model(SPEC, seed=1)
-    before = M.rmse(M.predict(a, x).ravel(), y)
+    before = rmse(M.predict(a, x).ravel(), y)
     # Execute
     ma = M.train_local(a, x, y, epochs=15, batch_size=16, seed=5, learning_rate=0.01)
     mb = M.train_local(b, x, y, epochs=15, batch_size=16, seed=5, learning_rate=0.01)
     # Assert
     assert ma["num_samples"] == 64 and ma == mb
     assert all(np.array_equal(p, q) for (_, p), (_, q) in zip(M.get_weights(a), M.get_weights(b)))
-    assert M.rmse(M.predict(a, x).ravel(), y) < 0.7 * before
+    assert rmse(M.predict(a, x).ravel(), y) < 0.7 * before
 
 
 def test_learning_rate_decays_per_round_with_a_floor_and_baselines_follow_it_in_epochs():

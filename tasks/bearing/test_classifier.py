@@ -1,6 +1,10 @@
 import numpy as np
 
-from fl_node import aggregate, cmapss, model as M, state_classifier as sc, vibration as vib
+from fl_node import aggregate
+from tasks.rul import cmapss
+from tasks import model as M
+from tasks.bearing import classifier as sc
+from tasks.bearing import vibration as vib
 
 
 def test_classifier_trains_federatedly_with_fedavg():

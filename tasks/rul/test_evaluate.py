@@ -3,8 +3,11 @@ import math
 import numpy as np
 import pytest
 
-from fl_node import cmapss, evaluate as ev, modelfile, model as M
-from fl_node.test_cmapss import _write
+from fl_node import modelfile
+from tasks.rul import cmapss
+from tasks.rul import evaluate as ev
+from tasks import model as M
+from tasks.rul.test_cmapss import _write
 
 
 def test_phm08_score_penalizes_late_more_than_early():

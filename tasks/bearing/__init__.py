@@ -1,0 +1,1 @@
+"""Bearing health-state task: vibration synthesis, features, the classifier, its trainer and its experiment."""
