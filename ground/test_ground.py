@@ -91,3 +91,10 @@ def test_bytes32_ids_round_trip_and_refuse_bad_names():
     for bad in ("", "x" * 32, "a\0b"):
         with pytest.raises(FedpmError):
             to_bytes32(bad)
+
+
+def test_canonical_json_takes_its_encoding_switch_by_keyword_only():
+    """A stray positional argument must not silently switch a hash's encoding to UTF-8."""
+    with pytest.raises(TypeError):
+        canonical_json({"b": "é"}, False)  # type: ignore[misc]
+    assert canonical_json({"b": "é"}, ensure_ascii=False) == '{"b":"é"}'.encode()

@@ -42,7 +42,7 @@ from tools.mutation.report import Mutant, changed_lines, kept, load_equivalents,
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
-PACKAGES = ("chain", "fl_node", "fedpm")
+PACKAGES = ("ground", "chain", "fl_node", "tasks", "fedpm")
 # Hypothesis without its example database and with examples fixed by each test's source: every mutant faces
 # the same inputs whatever ran before it, and no deadline turns a loaded machine into a false kill. 25 examples
 # where a test does not set its own number (100 in `make test`): fewer inputs can only let more mutants survive.
