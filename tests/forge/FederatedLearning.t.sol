@@ -12,6 +12,7 @@ abstract contract FLFixture is Base {
     uint32 internal constant COMMIT_WINDOW = 100;
     uint32 internal constant AGG_WINDOW = 100;
     bytes32 internal constant INITIAL = keccak256("initial model");
+    uint64 internal constant MAX_SAMPLES = 100_000;
 
     ConsortiumRegistry internal registry;
     FederatedLearning internal fl;
@@ -43,7 +44,7 @@ abstract contract FLFixture is Base {
         for (uint256 i = 0; i < nTrainers; i++) ts[i] = trainers[i];
         address[] memory ag = new address[](nAgg);
         for (uint256 i = 0; i < nAgg; i++) ag[i] = aggregators[i];
-        c = IFederatedLearning.TaskConfig(keccak256("spec"), "spec-cid", INITIAL, "model-cid", ts, ag, minParticipants, COMMIT_WINDOW, AGG_WINDOW, quorum, rounds);
+        c = IFederatedLearning.TaskConfig(keccak256("spec"), "spec-cid", INITIAL, "model-cid", ts, ag, minParticipants, COMMIT_WINDOW, AGG_WINDOW, quorum, rounds, MAX_SAMPLES);
     }
 
     function createTask(IFederatedLearning.TaskConfig memory c) internal returns (uint256) {
