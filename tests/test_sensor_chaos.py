@@ -13,21 +13,12 @@ import time
 import pytest
 
 from fedpm.sensors.store import Store
-from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway
+from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1, M2 = "factory-1-m1", "factory-2-m1"
 SRC = "chaos-pub"
 BLOCK = 20  # readings per published block
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def missing_seqs(gaps: list[dict], machine: str) -> set[int]:

@@ -16,7 +16,7 @@ from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.merkle import leaf_hash, merkle_root
 from fedpm.sensors.signing import BatchHeader, sign_batch
 from fedpm.sensors.store import Store
-from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway
+from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1 = "factory-1-m1"
@@ -28,14 +28,6 @@ def anchored_readings(store_path) -> list[Reading]:
     db.close()
     return [r for (data,) in rows for r in decode_batch(data)]
 
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @needs_mosquitto
