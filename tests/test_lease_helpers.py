@@ -38,6 +38,7 @@ class Leasing:
         self.ctx = consortium.ctx
         self.lease = lease if lease is not None else consortium.contract("MachineLease")
         self.token = token if token is not None else consortium.contract("ConsortiumToken")
+        self.accepted: Any = None  # the receipt of the last `open`'s accept transaction
 
     def fund(self, org: str, amount: int) -> None:
         self.c.mint(["gov-a", "gov-b"], self.c.accounts[org].address, amount)
@@ -57,7 +58,7 @@ class Leasing:
     def open(self, deposit: int = 20 * UNIT, *, fund: int | None = None, opening: int = 0, **tariff: Any) -> int:
         lease_id = self.offer(**tariff)
         self.fund(LESSEE, deposit if fund is None else fund)
-        client.accept(self.lease, self.token, self.c.sender(LESSEE), lease_id, deposit, self.sign(lease_id, opening))
+        self.accepted = client.accept(self.lease, self.token, self.c.sender(LESSEE), lease_id, deposit, self.sign(lease_id, opening))
         return lease_id
 
     def report(self, lease_id: int, counter: int, *, by: str = "agg-1", **kw: Any) -> Any:
