@@ -65,6 +65,6 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
 def test_no_gateway_data_is_a_clear_error(consortium, tmp_path):
     from fedpm.sensors.store import Store
 
-    Store(tmp_path / "empty.sqlite").close()
+    Store(tmp_path / "empty.sqlite", create=True).close()
     with pytest.raises(cmapss.CmapssDataError, match="fedpm simulate cmapss"):
         GatewayData(tmp_path / "empty.sqlite", consortium.contract("SensorBatchRegistry"), (M1,)).engines()

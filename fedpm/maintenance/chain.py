@@ -36,6 +36,10 @@ REVERT_HINTS: dict[str, str] = {
 
 
 CONTRACT = "MaintenanceLog"
+
+
+class MachineNotRegistered(FedpmError):
+    """A machine id the consortium registry does not know (its history would read as empty)."""
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
 
 
@@ -68,6 +72,12 @@ class MaintenanceChain(ContractClient):
 
     def count(self, machine: str) -> int:
         return int(self.call("entryCount", to_bytes32(machine)))
+
+    def require_registered(self, machine: str) -> None:
+        """Raises MachineNotRegistered unless the registry (the one MaintenanceLog asks) knows `machine`."""
+        *_, registered = self.ctx.contract("ConsortiumRegistry").functions.machine(to_bytes32(machine)).call()
+        if not registered:
+            raise MachineNotRegistered(f"machine {machine!r} is not registered", hint="check --machine; `fedpm machine list` shows the registered machines")
 
     def entry(self, machine_id: str, record_hash: str) -> StoredEntry | None:
         """The entry stored under `record_hash` for `machine_id`, or None (the contract's author is zero for an
@@ -191,4 +201,7 @@ def add_record(store: RecordStore, record: Record, connect_log: Any, sender_for:
 
 
 def audit_machine(log: MaintenanceChain, store: RecordStore, machine: str) -> AuditReport:
+    """The audit of `machine`'s local records against its history on chain; an unknown machine is an error, not
+    an empty history that would pass."""
+    log.require_registered(machine)
     return audit_history(machine, store.local_entries(machine), log.entries(machine))

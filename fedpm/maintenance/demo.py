@@ -33,7 +33,7 @@ def record_demo_history(consortium: Any, settings: Settings, machines: Iterable[
     log = MaintenanceChain(consortium.ctx)
     registry = consortium.contract("ConsortiumRegistry")
     summary: dict[str, Any] = {"machines": {}, "gas": []}
-    with RecordStore(store_path(settings.home)) as store:
+    with RecordStore(store_path(settings.home), create=True) as store:
         for n, machine in enumerate(machines):
             m = registry.functions.machine(to_bytes32(machine)).call()
             operator, maker = from_bytes32(m[0]), from_bytes32(m[1])

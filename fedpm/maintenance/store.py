@@ -80,10 +80,14 @@ def store_path(home: Path) -> Path:
 
 
 class RecordStore:
-    """`with RecordStore(path) as store:` — opens (and creates) the SQLite file; one connection per instance."""
+    """`with RecordStore(path) as store:` — opens the SQLite file; one connection per instance.
 
-    def __init__(self, path: Path) -> None:
+    Only writers pass `create=True` (`maintenance add`, the demo): readers (list, export, sync, audit, the explorer)
+    never create the file, so a wrong home is an error naming it rather than an empty store left behind."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        self.create = create
         self._db: sqlite3.Connection | None = None
 
     def __enter__(self) -> "RecordStore":
@@ -94,10 +98,29 @@ class RecordStore:
         self.close()
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        path = self.path
+        if self.create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise StoreError(f"no local maintenance store at {path}", hint="check --home / FEDPM_HOME; `fedpm maintenance add` creates the store with the first record")
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode={'rwc' if self.create else 'rw'}", uri=True, timeout=10, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the maintenance store {path}: {exc}", hint="check --home / FEDPM_HOME and the folder's permissions") from None
+        try:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if (tables or not self.create) and "records" not in tables:  # never add tables to, or read, someone else's database
+                raise StoreError(f"{path} is an SQLite database but no maintenance store (it has no records table)", hint="move that file away from <home>/maintenance.sqlite")
+            if self.create:
+                db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise StoreError(f"{path} is not a maintenance store: {exc}", hint="restore <home>/maintenance.sqlite from your backup") from None
+        except StoreError:
+            db.close()
+            raise
+        db.row_factory = sqlite3.Row
+        self._db = db
 
     def close(self) -> None:
         if self._db is not None:
