@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ground.ids import to_bytes32
-from chain.reverts import NotMember
+from chain.reverts import NotLeaseOwner, NotLessee, NotMember
 from fedpm.consortium import add_account
 from fedpm.lease import client
 from fedpm.maintenance.chain import MaintenanceChain
@@ -38,6 +38,10 @@ def test_attack7_refund_and_earnings_stay_claimable_after_both_orgs_leave(leasin
     remove_org(h.c, LESSEE)  # the attack: governance (or the org's own exit) strands what the contract owes it
     remove_org(h.c, OWNER)
     advance_time(h.ctx, int(h.lease.functions.DISPUTE_WINDOW().call()))
+    with pytest.raises(NotLessee):  # what a left org is owed goes to its paying account, not to whoever asks first
+        client.claim_refund(h.lease, h.c.sender("factory-2"), lease_id)
+    with pytest.raises(NotLeaseOwner):
+        client.withdraw(h.lease, h.c.sender("factory-2"), lease_id)
 
     client.claim_refund(h.lease, h.c.sender(LESSEE), lease_id)  # the account that paid the deposit
     client.withdraw(h.lease, h.c.sender(OWNER), lease_id)  # the account that offered the lease

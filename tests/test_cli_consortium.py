@@ -170,7 +170,7 @@ def test_reading_the_maintenance_store_of_a_wrong_home_creates_nothing(tmp_path,
     junk = fedpm(tmp_path, *command)
 
     assert one_line_error(out, f"no local maintenance store at {tmp_path / 'maintenance.sqlite'}", "FEDPM_HOME"), out.stderr
-    assert one_line_error(junk, "is not a maintenance store"), junk.stderr
+    assert one_line_error(junk, "is not a local maintenance store: file is not a database"), junk.stderr
     assert (tmp_path / "maintenance.sqlite").read_bytes() == b"\0not sqlite"
 
 

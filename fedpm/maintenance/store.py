@@ -17,7 +17,7 @@ from typing import Iterator
 
 from fedpm.maintenance.audit import LocalEntry
 from fedpm.maintenance.records import InvalidRecord, Record, canonical_bytes, parse_canonical
-from fedpm.sqlfilter import where
+from fedpm.sqlstore import open_db, where
 from ground.errors import FedpmError
 
 PENDING, ANCHORED, REJECTED = "pending", "anchored", "rejected"
@@ -98,27 +98,11 @@ class RecordStore:
         self.close()
 
     def open(self) -> None:
-        path = self.path
+        db = open_db(self.path, create=self.create, tables=frozenset({"records"}), noun="local maintenance store", error=StoreError,
+                     hint="check --home / FEDPM_HOME; `fedpm maintenance add` creates <home>/maintenance.sqlite with the first record",
+                     timeout=10, check_same_thread=False)
         if self.create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.is_file():
-            raise StoreError(f"no local maintenance store at {path}", hint="check --home / FEDPM_HOME; `fedpm maintenance add` creates the store with the first record")
-        try:
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode={'rwc' if self.create else 'rw'}", uri=True, timeout=10, check_same_thread=False)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the maintenance store {path}: {exc}", hint="check --home / FEDPM_HOME and the folder's permissions") from None
-        try:
-            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if (tables or not self.create) and "records" not in tables:  # never add tables to, or read, someone else's database
-                raise StoreError(f"{path} is an SQLite database but no maintenance store (it has no records table)", hint="move that file away from <home>/maintenance.sqlite")
-            if self.create:
-                db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise StoreError(f"{path} is not a maintenance store: {exc}", hint="restore <home>/maintenance.sqlite from your backup") from None
-        except StoreError:
-            db.close()
-            raise
+            db.executescript(SCHEMA)
         db.row_factory = sqlite3.Row
         self._db = db
 

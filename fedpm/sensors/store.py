@@ -15,7 +15,6 @@ the gateway (by the broker, the network) is reported by its block's seq instead 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Iterable, Iterator
 
 from fedpm.sensors.ingest import Parsed
 from fedpm.sensors.signing import BatchHeader
-from fedpm.sqlfilter import where
+from fedpm.sqlstore import open_db, where
 from ground.errors import FedpmError
 from ground.ids import to_bytes32
 
@@ -149,7 +148,7 @@ class StoreError(FedpmError):
     """The gateway store is missing, or the file is no gateway store."""
 
 
-_CORE_TABLES = frozenset({"inbox", "batches"})  # what makes a database a gateway store (older stores gain the rest on create)
+_CORE_TABLES = frozenset({"inbox", "batches"})  # what makes a database a gateway store (an older one gains the rest on create)
 
 
 class Store:
@@ -160,30 +159,14 @@ class Store:
     mistyped `--store` never leaves an empty database behind nor reads as "0 batches"."""
 
     def __init__(self, path: Path, *, create: bool = False, durable: bool = False) -> None:
-        self.path = path = Path(path)
+        self.path = Path(path)
+        self.db = open_db(self.path, create=create, tables=_CORE_TABLES, noun="gateway store", error=StoreError,
+                            hint="check --store: it names the SQLite file `fedpm gateway run` writes, by default <home>/sensors/gateway.sqlite",
+                            timeout=30.0, isolation_level=None, check_same_thread=False)
         if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.is_file():
-            raise StoreError(f"no gateway store at {path}", hint="check --store (the gateway writes <home>/sensors/gateway.sqlite; `fedpm gateway run` creates it)")
-        try:
-            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}", uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the gateway store {path}: {exc}", hint="check --store and the folder's permissions") from None
-        try:
-            tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if (tables or not create) and not _CORE_TABLES <= tables:  # never add tables to, or read, someone else's database
-                raise StoreError(f"{path} is an SQLite database but no gateway store (it has no {' or '.join(sorted(_CORE_TABLES - tables))} table)",
-                                 hint="check --store: it names the file `fedpm gateway run` writes")
-            if create:
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.executescript(SCHEMA)
-            self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        except sqlite3.DatabaseError as exc:
-            self.db.close()
-            raise StoreError(f"{path} is not a gateway store: {exc}", hint="check --store: it names the SQLite file `fedpm gateway run` writes") from None
-        except StoreError:
-            self.db.close()
-            raise
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
 
     def close(self) -> None:
         self.db.close()

@@ -5,19 +5,18 @@ import {ConsortiumRegistry} from "../../contracts/ConsortiumRegistry.sol";
 import {ConsortiumToken} from "../../contracts/ConsortiumToken.sol";
 import {IConsortiumRegistry} from "../../contracts/interfaces/IConsortiumRegistry.sol";
 import {IConsortiumToken} from "../../contracts/interfaces/IConsortiumToken.sol";
-import {Base} from "./Base.sol";
+import {Base, Handler} from "./Base.sol";
 
 /// @dev Random Mint proposals (this registry's token, a token of another registry, zero amounts and addresses),
 /// threshold proposals, approvals, executions, direct mint attempts by governors, a member and outsiders, transfers
 /// and allowance spends, and time warps, on a registry of 3 founding governors (2-of-3) and its ConsortiumToken.
 /// Records the first broken rule in `violation`; `minted` sums what executed Mint proposals of `token` minted.
-contract TokenHandler is Base {
+contract TokenHandler is Handler {
     ConsortiumRegistry public registry;
     ConsortiumToken public token;
     ConsortiumToken public foreign; // the token of another registry: our proposals cannot mint it
     address[] public actors; // 3 governors, a member without GOVERNOR, 2 outsiders
     uint256 public minted;
-    string public violation;
 
     constructor() {
         registry = deployRegistry(3, 2);
@@ -50,7 +49,7 @@ contract TokenHandler is Base {
     }
 
     function approve(uint256 who, uint256 pid) external {
-        (bool any, uint256 id) = _recent(pid);
+        (bool any, uint256 id) = recentProposal(registry, pid);
         if (!any) return;
         vm.prank(_actor(who));
         try registry.approve(id) {} catch {}
@@ -58,7 +57,7 @@ contract TokenHandler is Base {
     }
 
     function execute(uint256 who, uint256 pid) external {
-        (bool any, uint256 id) = _recent(pid);
+        (bool any, uint256 id) = recentProposal(registry, pid);
         if (!any) return;
         (IConsortiumRegistry.Proposal memory p,) = registry.proposal(id);
         uint256 supply = token.totalSupply();
@@ -111,20 +110,9 @@ contract TokenHandler is Base {
         if (token.totalSupply() != minted) _violate("the supply changed outside an executed Mint proposal");
     }
 
-    /// @dev One of the 4 newest proposals (older ones have mostly expired).
-    function _recent(uint256 seed) private view returns (bool any, uint256 id) {
-        uint256 n = registry.proposalCount();
-        if (n == 0) return (false, 0);
-        return (true, n - 1 - bound(seed, 0, n < 4 ? n - 1 : 3));
-    }
-
     /// @dev Mostly a governor (they propose and approve), sometimes the member or an outsider.
     function _actor(uint256 who) private view returns (address) {
         return actors[bound(who, 0, who % 3 == 0 ? actors.length - 1 : 2)];
-    }
-
-    function _violate(string memory what) private {
-        if (bytes(violation).length == 0) violation = what;
     }
 }
 

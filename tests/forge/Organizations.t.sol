@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {FederatedLearning} from "../../contracts/FederatedLearning.sol";
 import {IFederatedLearning} from "../../contracts/interfaces/IFederatedLearning.sol";
+import {Handler} from "./Base.sol";
 import {FLFixture} from "./FederatedLearning.t.sol";
 
 /// @dev One task (4 trainers, 4 aggregators, each of its own org; quorum 3) while accounts change organizations:
@@ -10,9 +11,8 @@ import {FLFixture} from "./FederatedLearning.t.sol";
 /// expels an org and another adopts its accounts. Random opens, commits, votes, moves, expulsions, warps and
 /// advances. Records the first broken rule in `violation`: an organization, as it stands when it acts, commits
 /// at most once and votes at most once per round.
-contract OrgHandler is FLFixture {
+contract OrgHandler is FLFixture, Handler {
     uint256 public taskId;
-    string public violation;
     bytes32[] public orgPool; // the 4 trainer orgs, then the 6 aggregator orgs
     mapping(uint256 => mapping(bytes32 => address)) public committerOf; // round -> org -> its account that committed
     mapping(uint256 => mapping(bytes32 => address)) public voterOf; // round -> org -> its account that voted
@@ -97,10 +97,6 @@ contract OrgHandler is FLFixture {
 
     function advance() external {
         fl.advance(taskId);
-    }
-
-    function _violate(string memory what) private {
-        if (bytes(violation).length == 0) violation = what;
     }
 }
 
