@@ -9,14 +9,14 @@ import urllib.request
 
 import pytest
 
-from ground.ids import to_bytes32
 from chain.node import free_port
 from fedpm.explorer.sections import SectionRegistry, default_sections
 from fedpm.explorer.server import start_explorer
-from fedpm.maintenance.chain import MaintenanceChain, add_record
+from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.sensors.client import Anchor, SensorBatchRegistry
 from fedpm.sensors.merkle import merkle_root
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
@@ -91,13 +91,13 @@ def test_sensor_api_lists_the_machines_anchored_batches_as_the_chain_holds_them(
         assert section["available"] is True
         assert [shown_batch(b["fields"], b["tx_hash"], b["block"]) for b in section["batches"]] == expected, machine
     assert len(sections["factory-1-m1"]["batches"]) == 2 and sections["factory-3-m1"]["batches"] == []
-    registry = consortium.contract("SensorBatchRegistry")
+    registry = SensorBatchRegistry(consortium.ctx)
     for shown, sent in zip(sections["factory-1-m1"]["batches"], sensor_batches):  # verified: the chain attests what is shown
         f = shown["fields"]
         root = bytes.fromhex(f["merkleRoot"][2:])
         assert root == merkle_root(sent["readings"])
-        assert registry.functions.isAnchored((to_bytes32(f["machineId"]), f["device"], f["deviceSeq"], f["fromTime"], f["toTime"], f["count"],
-                                              root, f["submitter"], shown["block"])).call()
+        assert registry.is_anchored(Anchor(f["machineId"], f["device"], f["deviceSeq"], f["fromTime"], f["toTime"], f["count"], root, f["submitter"],
+                                           shown["block"]))
 
 
 def test_machine_page_html_shows_each_anchored_batch_with_tx_and_block(explorer, sensor_batches):
@@ -140,7 +140,7 @@ def test_everything_from_records_is_html_escaped(explorer, consortium, settings)
     hostile = Record(machine="factory-1-m1", time=1_700_000_000, kind=Kind.FAULT, component="<b>pump</b>",
                      description='<script>alert("x")</script> & "quotes"', technician_org="factory-1", technician="<img src=x onerror=alert(1)>")
     with RecordStore(store_path(settings.home)) as store:
-        add_record(store, hostile, lambda: MaintenanceChain(consortium.ctx), lambda: consortium.sender("factory-1"))
+        add_record(store, hostile, lambda: MaintenanceLog(consortium.ctx), lambda: consortium.sender("factory-1"))
 
     _, _, page = get(f"{explorer}/machines/factory-1-m1")
 

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.store import Store
 from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
@@ -110,7 +111,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
         assert not anchored & missing
         in_batches = sum(b.count for b in st.batches(machine=m, status="anchored"))
         assert in_batches == BLOCK * len(anchored)  # each received reading anchored exactly once
-        assert consortium.contract("SensorBatchRegistry").functions.nextSeq(consortium.devices[m].address).call() == len(list(st.batches(machine=m, status="anchored")))
+        assert SensorBatchRegistry(consortium.ctx).next_seq(consortium.devices[m].address) == len(list(st.batches(machine=m, status="anchored")))
         total_missing += len(missing)
     assert report["blocks_missing"] == total_missing
     assert ("never received" in status.stderr) == (total_missing > 0)

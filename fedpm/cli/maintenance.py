@@ -14,13 +14,12 @@ from fedpm.maintenance.audit import AuditDiscrepancy
 from fedpm.maintenance.records import Kind, Record, attachment_hash, normalize_hash
 from fedpm.maintenance.store import RecordStore, store_path
 from ground.errors import FedpmError
-from ground.ids import from_bytes32
 
 
-def _log(app: App):  # noqa: ANN202 - MaintenanceChain
-    from fedpm.maintenance.chain import MaintenanceChain
+def _log(app: App):  # noqa: ANN202 - MaintenanceLog
+    from fedpm.maintenance.client import MaintenanceLog
 
-    return MaintenanceChain(app.ctx)
+    return MaintenanceLog(app.ctx)
 
 
 def _submit_line(r) -> str:  # noqa: ANN001
@@ -50,12 +49,13 @@ def maintenance() -> None:
 def add(app: App, as_: str, machine: str, kind: str, component: str, description: str, technician: str, technician_org: str | None,
         when: int | None, files: tuple[Path, ...], hashes: tuple[str, ...], corrects: str | None) -> None:
     """Write a record locally, then append its hash on chain (earlier pending records go first)."""
-    from fedpm.maintenance.chain import add_record
+    from fedpm.consortium.client import ConsortiumRegistry
+    from fedpm.maintenance.client import add_record
 
     if technician_org is None:
         try:
             address = app.ctx.keystore.address(as_)
-            technician_org = from_bytes32(app.ctx.contract("ConsortiumRegistry").functions.orgOf(address).call())
+            technician_org = ConsortiumRegistry(app.ctx).org_of(address)
         except ChainUnreachable as exc:
             raise ChainUnreachable(exc.url, hint="give --technician-org to keep the record locally (pending) while the chain is down") from None
     record = Record(machine=machine, time=int(_time.time()) if when is None else when, kind=Kind.parse(kind), component=component,
@@ -78,7 +78,7 @@ def add(app: App, as_: str, machine: str, kind: str, component: str, description
 @pass_app
 def sync(app: App, as_: str) -> None:
     """Resubmit records still pending (in local order)."""
-    from fedpm.maintenance.chain import sync_pending
+    from fedpm.maintenance.client import sync_pending
 
     with RecordStore(store_path(app.settings.home)) as store:
         results = sync_pending(_log(app), store, app.ctx.sender_for(as_))
@@ -134,7 +134,7 @@ def audit() -> None:
 def audit_maintenance(app: App, machine: str, as_json: bool) -> None:
     """Re-hash every local record and compare with the chain; exits 2 on any discrepancy."""
     from fedpm.maintenance.audit import format_audit_json, format_audit_table
-    from fedpm.maintenance.chain import audit_machine
+    from fedpm.maintenance.client import audit_machine
 
     with RecordStore(store_path(app.settings.home)) as store:
         report = audit_machine(_log(app), store, machine)

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fedpm.sensors.chainops import SensorBatchRegistry
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.simulate import Publisher, run_vibration
 from fedpm.sensors.store import Store
@@ -37,8 +37,8 @@ def run_sensor_demo(consortium: Any, store_path: Path, host: str, port: int, mac
                 gw.request_flush()
         counts = st.counts()
         batches = list(st.batches(status="anchored"))
-        checks = [check_batch(b, registry.contract) for b in batches]
-        proof = check_reading(batches[0], batches[0].count // 2, registry.contract) if batches else None
+        checks = [check_batch(b, registry) for b in batches]
+        proof = check_reading(batches[0], batches[0].count // 2, registry) if batches else None
         st.close()
     finally:
         pub.close()

@@ -33,7 +33,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.sensors.chainops import SensorBatchRegistry, reconcile
+from fedpm.sensors.client import SensorBatchRegistry, reconcile
 from fedpm.sensors.encoding import batch_from_records
 from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
 from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves

@@ -24,7 +24,6 @@ from typing import Iterable, Iterator
 from fedpm.sensors.ingest import Parsed
 from fedpm.sensors.signing import BatchHeader
 from fedpm.sqlfilter import where
-from ground.ids import to_bytes32
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -94,10 +93,6 @@ class StoredBatch:
     @property
     def header(self) -> BatchHeader:
         return BatchHeader(self.machine, self.seq, self.from_time, self.to_time, self.count, self.root)
-
-    def anchor_tuple(self) -> tuple:
-        """The contract's `Anchor` struct (only meaningful once anchored)."""
-        return (to_bytes32(self.machine), self.device, self.seq, self.from_time, self.to_time, self.count, self.root, self.submitter, self.block_number)
 
 
 def default_store_path(home: Path) -> Path:
