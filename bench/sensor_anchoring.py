@@ -145,10 +145,10 @@ def main() -> None:
         batches = store.execute("SELECT count, tx_hash FROM batches WHERE status = 'anchored'").fetchall()
         rcpts = {tx for _, tx in batches}
         gas = sum(ctx.w3.eth.get_transaction_receipt(h)["gasUsed"] for h in rcpts)
-        from fedpm.sensors.store import Store
+        from fedpm.sensors.store import GatewayStore
         from fedpm.sensors.verify import check_batch
 
-        st = Store(cfg.store_path)
+        st = GatewayStore(cfg.store_path)
         registry = SensorBatchRegistry(c.ctx)
         verified = sum(check_batch(b, registry).ok for b in st.batches(status="anchored"))  # untimed: every batch vs chain
         st.close()

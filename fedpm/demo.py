@@ -37,7 +37,7 @@ from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
 from fedpm.maintenance.audit import format_audit_table
 from fedpm.maintenance.client import MaintenanceLog, audit_machine
 from fedpm.maintenance.demo import record_demo_history
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
 from fedpm.settings import Settings, load_settings
 from tasks.rul import cmapss
@@ -246,7 +246,7 @@ def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str,
     machines = sorted(c.devices)
     summary = record_demo_history(c, settings, machines)
     p.info(f"{sum(len(m['entries']) for m in summary['machines'].values())} records on {len(machines)} machines (one correction each)")
-    with RecordStore(store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home)) as store:
         report = audit_machine(MaintenanceLog(c.ctx), store, machines[0])
     print("    " + format_audit_table(report).replace("\n", "\n    "))
     summary["audit_ok"] = report.ok

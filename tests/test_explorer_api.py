@@ -15,7 +15,7 @@ from fedpm.explorer.server import start_explorer
 from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.records import Kind, Record
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.sensors.client import Anchor, SensorBatchRegistry
 from fedpm.sensors.merkle import merkle_root
 from tests.conftest import make_settings
@@ -49,7 +49,7 @@ def history(consortium, settings):
     """Demo history on two machines, then one local record of factory-1-m1 edited after anchoring."""
     summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
     edited = summary["machines"]["factory-1-m1"]["entries"][0]["hash"]
-    with sqlite3.connect(store_path(settings.home)) as db:
+    with sqlite3.connect(record_store_path(settings.home)) as db:
         (canonical,) = db.execute("SELECT canonical FROM records WHERE record_hash = ?", (edited,)).fetchone()
         db.execute("UPDATE records SET canonical = ? WHERE record_hash = ?", (canonical.replace("2.1 mm/s", "1.2 mm/s"), edited))
     return summary
@@ -139,7 +139,7 @@ def test_machine_page_html_carries_badges_tx_hashes_and_blocks(explorer, history
 def test_everything_from_records_is_html_escaped(explorer, consortium, settings):
     hostile = Record(machine="factory-1-m1", time=1_700_000_000, kind=Kind.FAULT, component="<b>pump</b>",
                      description='<script>alert("x")</script> & "quotes"', technician_org="factory-1", technician="<img src=x onerror=alert(1)>")
-    with RecordStore(store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home)) as store:
         add_record(store, hostile, lambda: MaintenanceLog(consortium.ctx), lambda: consortium.sender("factory-1"))
 
     _, _, page = get(f"{explorer}/machines/factory-1-m1")
@@ -207,9 +207,9 @@ def test_registered_section_appears_on_the_page_and_in_the_api(settings, history
 
 def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(explorer, settings, sensor_batches):
     from fedpm.sensors.ingest import parse_payload
-    from fedpm.sensors.store import Store, default_store_path
+    from fedpm.sensors.store import GatewayStore, gateway_store_path
 
-    store = Store(default_store_path(settings.home))
+    store = GatewayStore(gateway_store_path(settings.home))
     blocks = [(seq, json.dumps({"ts": [1_700_000_000_000 + seq], "values": [0.5], "src": "sim-1", "seq": seq}).encode()) for seq in (0, 1, 4, 5, 9)]
     store.persist_messages([(bytes([seq]) * 16, parse_payload("factory-1-m1", "vibration", body)) for seq, body in blocks])
     store.close()

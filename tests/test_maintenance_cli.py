@@ -14,7 +14,7 @@ from chain.node import free_port
 from fedpm.cli import cli as root
 from fedpm.cli.maintenance import audit, explorer, maintenance
 from fedpm.maintenance.client import MaintenanceLog
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from ground.errors import FedpmError
 from tests.conftest import TEST_PASSWORD, dev_key, make_settings
 
@@ -57,7 +57,7 @@ def add_args(n: int, *, machine: str = MACHINE, who: str = "factory-1", extra: t
 
 
 def rows(home) -> list[dict]:
-    with RecordStore(store_path(home)) as store:
+    with RecordStore(record_store_path(home)) as store:
         return [r.to_json() for r in store.records()]
 
 
@@ -130,7 +130,7 @@ def test_list_and_export_show_the_records(fedpm, tmp_path):
 
 
 def _tamper(home, sql: str, *args: object) -> None:
-    with sqlite3.connect(store_path(home)) as db:
+    with sqlite3.connect(record_store_path(home)) as db:
         db.execute(sql, args)
 
 

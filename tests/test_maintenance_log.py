@@ -145,7 +145,7 @@ def test_gas_per_append_stays_bounded(consortium, capsys):
 def test_demo_history_anchors_records_with_one_correction_and_audits_clean(consortium, tmp_path):
     from fedpm.maintenance.client import audit_machine
     from fedpm.maintenance.demo import record_demo_history
-    from fedpm.maintenance.store import RecordStore, store_path
+    from fedpm.maintenance.store import RecordStore, record_store_path
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path)
@@ -155,5 +155,5 @@ def test_demo_history_anchors_records_with_one_correction_and_audits_clean(conso
     entries = summary["machines"]["factory-3-m1"]["entries"]
     assert len(entries) == 4 and [e["corrects"] for e in entries].count(entries[1]["hash"]) == 1
     assert {e["author"] for e in entries} == {"factory-3", "maker"} and all(summary["gas"])
-    with RecordStore(store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home)) as store:
         assert audit_machine(MaintenanceLog(consortium.ctx), store, "factory-3-m1").ok

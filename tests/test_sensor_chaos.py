@@ -13,7 +13,7 @@ import time
 import pytest
 
 from fedpm.sensors.client import SensorBatchRegistry
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -81,7 +81,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
         last = {m: max(sent[m]) for m in sent}
 
         def settled() -> bool:
-            st = Store(store)
+            st = GatewayStore(store)
             try:
                 got = {s["machine"]: s["last_seq"] for s in st.reception()["streams"] if s["src"] == SRC}
                 c = st.counts()
@@ -89,7 +89,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
             finally:
                 st.close()
 
-        assert wait_for(settled, 60), (Store(store).counts(), last, log.read_text()[-3000:])
+        assert wait_for(settled, 60), (GatewayStore(store).counts(), last, log.read_text()[-3000:])
         gw.send_signal(signal.SIGTERM)
         gw.communicate(timeout=30)
         status = fedpm("gateway", "status", "--store", str(store), env=env)
@@ -102,7 +102,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
             gw.kill()
         broker.stop()
 
-    st = Store(store)
+    st = GatewayStore(store)
     total_missing = 0
     for m in (M1, M2):
         anchored = set(st.block_seqs(m, SRC, "anchored"))

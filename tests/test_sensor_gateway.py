@@ -15,7 +15,7 @@ from fedpm.sensors.encoding import Reading, decode_batch, encode_batch, encode_r
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.merkle import leaf_hash, merkle_root
 from fedpm.sensors.signing import BatchHeader, sign_batch
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -73,7 +73,7 @@ def test_no_reading_is_lost_across_broker_and_gateway_restarts(consortium, ctx, 
         assert pub.wait_published(30)
 
         ok = wait_for(lambda: store.exists() and len(anchored_readings(store)) >= len(expected), 60)
-        assert ok, (Store(store).counts(), len(expected), (tmp_path / "gw.log").read_text()[-2000:])
+        assert ok, (GatewayStore(store).counts(), len(expected), (tmp_path / "gw.log").read_text()[-2000:])
         time.sleep(1.0)  # any late duplicate would show up now
         got = [(r.ts_ms, r.value) for r in anchored_readings(store)]
         assert sorted(got) == sorted(expected)  # every reading exactly once
@@ -127,7 +127,7 @@ def test_csv_ingestion_then_tampering_is_reported_with_batch_and_position(consor
 def test_crash_after_anchoring_before_marking_does_not_double_anchor(consortium, tmp_path):
     registry = SensorBatchRegistry(consortium.ctx)
     device = consortium.devices[M1]
-    store = Store(tmp_path / "gw.sqlite")
+    store = GatewayStore(tmp_path / "gw.sqlite")
     enc = [encode_reading(Reading(M1, "current", 1_700_000_000_000 + i, 10.0 + i, "A")) for i in range(5)]
     header = BatchHeader(M1, 0, 1_700_000_000_000, 1_700_000_000_004, 5, merkle_root(enc))
     sig = sign_batch(device, header, consortium.ctx.w3.eth.chain_id, registry.address)

@@ -16,7 +16,7 @@ from chain.connect import web3_at
 from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.ingest import encode_block
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from tests.sensor_helpers import REPO, Mosquitto, TcpProxy, gateway_env, needs_mosquitto
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -54,7 +54,7 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
     cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}, batch_size=10, max_age_s=0.2)
     gw = Gateway(cfg, via.sender(consortium.accounts["factory-1"]), SensorBatchRegistry(via), ctx.w3.eth.chain_id)
     gw.start()
-    store = Store(cfg.store_path)
+    store = GatewayStore(cfg.store_path)
     try:
         proxy.stop()  # the chain goes away
         for k in range(5):
@@ -117,7 +117,7 @@ def test_simulate_commands_publish_what_a_gateway_anchors(consortium, ctx, tmp_p
         assert rep.returncode == 0, rep.stderr
         vib_out, rep_out = json.loads(vib.stdout), json.loads(rep.stdout)
         expected = vib_out["readings"] + rep_out["readings"]
-        store = Store(cfg.store_path)
+        store = GatewayStore(cfg.store_path)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and store.counts()["readings_anchored"] < expected:
             gw.request_flush()

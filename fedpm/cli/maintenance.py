@@ -12,7 +12,7 @@ from chain.errors import ChainUnreachable
 from fedpm.cli.app import App, as_option, echo_json, pass_app
 from fedpm.maintenance.audit import AuditDiscrepancy
 from fedpm.maintenance.records import Kind, Record, attachment_hash, normalize_hash
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from ground.errors import FedpmError
 
 
@@ -62,7 +62,7 @@ def add(app: App, as_: str, machine: str, kind: str, component: str, description
                     description=description, technician_org=technician_org, technician=technician,
                     attachments=tuple(attachment_hash(p.read_bytes()) for p in files) + tuple(normalize_hash(h, "attachment") for h in hashes),
                     corrects=corrects)
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         result, earlier = add_record(store, record, lambda: _log(app), lambda: app.ctx.sender_for(as_))
     for r in earlier:
         click.echo(_submit_line(r))
@@ -80,7 +80,7 @@ def sync(app: App, as_: str) -> None:
     """Resubmit records still pending (in local order)."""
     from fedpm.maintenance.client import sync_pending
 
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         results = sync_pending(_log(app), store, app.ctx.sender_for(as_))
     for r in results:
         click.echo(_submit_line(r))
@@ -96,7 +96,7 @@ def sync(app: App, as_: str) -> None:
 @pass_app
 def list_(app: App, machine: str | None, as_json: bool) -> None:
     """Local records with their anchoring state."""
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         rows = store.records(machine)
     if as_json:
         echo_json([r.to_json() for r in rows])
@@ -112,7 +112,7 @@ def list_(app: App, machine: str | None, as_json: bool) -> None:
 @pass_app
 def export(app: App, machine: str, out: Path | None) -> None:
     """The machine's records as JSON (canonical record, hash, anchoring), to hand to a lessor or auditor."""
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         rows = store.records(machine)
     doc = json.dumps({"format": "fedpm-maintenance-export/1", "machine": machine, "records": [r.to_json() for r in rows]}, indent=2, sort_keys=True, ensure_ascii=False)
     if out:
@@ -136,7 +136,7 @@ def audit_maintenance(app: App, machine: str, as_json: bool) -> None:
     from fedpm.maintenance.audit import format_audit_json, format_audit_table
     from fedpm.maintenance.client import audit_machine
 
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         report = audit_machine(_log(app), store, machine)
     click.echo(format_audit_json(report) if as_json else format_audit_table(report))
     if not report.ok:

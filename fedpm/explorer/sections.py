@@ -22,9 +22,9 @@ from fedpm.lease.invoice import Invoice, InvoiceError
 from fedpm.lease.tariff import UNIT_SCALE, fmt_amount
 from fedpm.maintenance.audit import audit_history
 from fedpm.maintenance.client import MaintenanceLog
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.sensors.client import Anchor, SensorBatchRegistry
-from fedpm.sensors.store import Store, default_store_path
+from fedpm.sensors.store import GatewayStore, gateway_store_path
 from fedpm.settings import Settings
 from ground.ids import hex0x
 
@@ -88,7 +88,7 @@ class MaintenanceSection:
         if not source.deployed(MaintenanceLog.CONTRACT):
             return unavailable("no maintenance log deployed")
         chain_entries = MaintenanceLog(source.ctx).entries(machine.id)
-        path = store_path(source.settings.home)
+        path = record_store_path(source.settings.home)
         local = []
         if path.exists():
             with RecordStore(path) as store:
@@ -112,10 +112,10 @@ class SensorBatchSection:
             return unavailable("no sensor registry deployed")
         batches = [{"fields": _anchor_fields(a), "tx_hash": a.tx_hash, "block": a.block_number}
                    for a in SensorBatchRegistry(source.ctx).anchors(machine.id)]
-        path = default_store_path(source.settings.home)
+        path = gateway_store_path(source.settings.home)
         reception = None
         if path.exists():
-            store = Store(path)
+            store = GatewayStore(path)
             try:
                 reception = store.reception(machine.id)
             finally:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.records import Kind, Record, attachment_hash, correction_of
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.settings import Settings
 
 BASE_TIME = 1_735_689_600  # 2025-01-01T00:00:00Z: fixed, so demo hashes are reproducible
@@ -33,7 +33,7 @@ def record_demo_history(consortium: Any, settings: Settings, machines: Iterable[
     log = MaintenanceLog(consortium.ctx)
     registry = ConsortiumRegistry(consortium.ctx)
     summary: dict[str, Any] = {"machines": {}, "gas": []}
-    with RecordStore(store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home)) as store:
         for n, machine in enumerate(machines):
             m = registry.machine(machine)
             operator, maker = m.operator_org, m.manufacturer_org

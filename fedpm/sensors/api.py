@@ -6,16 +6,16 @@ from pathlib import Path
 
 from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.encoding import Reading, decode_batch
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from fedpm.sensors.verify import check_batch
 
 
-def verified_readings(store: Store | Path, registry: SensorBatchRegistry, machine: str, from_ms: int | None = None, to_ms: int | None = None, *, channels: set[str] | None = None) -> list[Reading]:
+def verified_readings(store: GatewayStore | Path, registry: SensorBatchRegistry, machine: str, from_ms: int | None = None, to_ms: int | None = None, *, channels: set[str] | None = None) -> list[Reading]:
     """Readings of `machine` with from_ms <= ts <= to_ms from anchored batches whose stored data reproduces the
     anchored root and whose anchor the chain confirms (`isAnchored`). Batches failing the check are skipped
     entirely. Order: batch sequence, then leaf order."""
-    own = not isinstance(store, Store)
-    st = Store(store) if own else store
+    own = not isinstance(store, GatewayStore)
+    st = GatewayStore(store) if own else store
     try:
         out: list[Reading] = []
         for batch in st.batches(machine=machine, status="anchored", from_ms=from_ms, to_ms=to_ms):

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 from chain.client import ContractClient
 from chain.sender import Receipt, TxSender
 from fedpm.sensors.signing import BatchHeader
-from fedpm.sensors.store import StoredBatch
+from fedpm.sensors.store import GatewayStore, StoredBatch
 from ground.ids import from_bytes32, to_bytes32
 
 # What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
@@ -103,7 +103,7 @@ def _anchor(log: Any) -> Anchor:
                   a["submitter"], log["blockNumber"], log["transactionHash"].to_0x_hex())
 
 
-def reconcile(store: Any, registry: SensorBatchRegistry, batches: Sequence[StoredBatch]) -> tuple[list[int], list[tuple[int, str]]]:
+def reconcile(store: GatewayStore, registry: SensorBatchRegistry, batches: Sequence[StoredBatch]) -> tuple[list[int], list[tuple[int, str]]]:
     """Mark signed batches the chain already holds as anchored (a crash after mining, before marking).
 
     Returns (ids marked anchored, [(id, reason)] that conflict with the chain: another root under that seq)."""

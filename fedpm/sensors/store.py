@@ -95,7 +95,7 @@ class StoredBatch:
         return BatchHeader(self.machine, self.seq, self.from_time, self.to_time, self.count, self.root)
 
 
-def default_store_path(home: Path) -> Path:
+def gateway_store_path(home: Path) -> Path:
     """Where the gateway keeps its store unless told otherwise (the CLI's and the explorer's default)."""
     return home / "sensors" / "gateway.sqlite"
 
@@ -139,8 +139,8 @@ SELECT machine, src, prev + 1, seq - 1 FROM (
 """
 
 
-class Store:
-    """One connection; use one Store per thread (SQLite WAL lets them work side by side)."""
+class GatewayStore:
+    """One connection; use one GatewayStore per thread (SQLite WAL lets them work side by side)."""
 
     def __init__(self, path: Path, *, durable: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
