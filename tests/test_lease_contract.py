@@ -194,6 +194,7 @@ def test_accept_without_enough_deposit_is_rejected(leasing):
         leasing.lease.accept(leasing.c.sender(LESSEE), lease_id, 20 * UNIT, leasing.sign(lease_id, 0))
     assert getattr(err.value, "error_name", "") == "ERC20InsufficientBalance"
     assert leasing.state(lease_id).status == LeaseStatus.OFFERED
+    assert leasing.token.allowance(leasing.c.accounts[LESSEE].address, leasing.lease.address) == 20 * UNIT  # the approval stands for a retry
 
 
 def test_only_owner_withdraws_and_only_lessee_tops_up(leasing):

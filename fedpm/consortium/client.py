@@ -141,9 +141,6 @@ class ConsortiumRegistry(ContractClient):
 
     # ---------------------------------------------------------------- organizations
 
-    def org_ids(self) -> list[str]:
-        return [from_bytes32(raw) for raw in self.call("orgIds")]
-
     def org(self, org_id: str) -> OrgView:
         return self._org(to_bytes32(org_id))
 
@@ -262,9 +259,6 @@ class ConsortiumRegistry(ContractClient):
         return self.send(sender, "addNode", enode)
 
     # ---------------------------------------------------------------- machines and devices
-
-    def machine_ids(self) -> list[str]:
-        return [from_bytes32(raw) for raw in self.call("machineIds")]
 
     def machine(self, machine_id: str) -> MachineView | None:
         """The registered machine `machine_id`, or None."""
