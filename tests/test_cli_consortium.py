@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fedpm.consortium import Member, Role, allowlist_diff, render_besu_allowlist, sync_besu
+from fedpm.consortium.besu import allowlist_diff, render_besu_allowlist, sync_besu
+from fedpm.consortium.client import OrgView, Role
 
 
 def fedpm(home: Path, *args: str, password: str = "pw", extra_env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -117,9 +118,9 @@ def test_a_corrupt_keystore_is_one_line_naming_the_file_and_stays_as_it_is(chain
 
 
 def test_audit_of_an_unregistered_machine_is_an_error_not_an_empty_history(chain_home):
-    from fedpm.maintenance.store import RecordStore, store_path
+    from fedpm.maintenance.store import RecordStore, record_store_path
 
-    with RecordStore(store_path(chain_home), create=True):  # an operator's store (empty): only the machine is wrong
+    with RecordStore(record_store_path(chain_home), create=True):  # an operator's store (empty): only the machine is wrong
         pass
 
     out = fedpm(chain_home, "audit", "maintenance", "--machine", "nosuch")
@@ -195,9 +196,9 @@ def test_no_chain_configured_names_the_fix(tmp_path):
 # ---------------------------------------------------------------- Besu permissioning, pure and over JSON-RPC
 
 
-MEMBERS = [Member("gov-a", "A", Role.GOVERNOR, True, ("0xAbC0000000000000000000000000000000000001",), ("enode://aa@10.0.0.1:30303",)),
-           Member("f-1", "F", Role.OPERATOR, True, ("0x0000000000000000000000000000000000000002",), ()),
-           Member("gone", "G", Role.OPERATOR, False, ("0x0000000000000000000000000000000000000003",), ("enode://cc@10.0.0.3:30303",))]
+MEMBERS = [OrgView("gov-a", "A", Role.GOVERNOR, True, ("0xAbC0000000000000000000000000000000000001",), ("enode://aa@10.0.0.1:30303",)),
+           OrgView("f-1", "F", Role.OPERATOR, True, ("0x0000000000000000000000000000000000000002",), ()),
+           OrgView("gone", "G", Role.OPERATOR, False, ("0x0000000000000000000000000000000000000003",), ("enode://cc@10.0.0.3:30303",))]
 
 
 def test_render_besu_allowlist_lists_only_active_members_sorted_and_lowercased():
