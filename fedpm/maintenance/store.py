@@ -99,7 +99,7 @@ class RecordStore:
         self.close()
 
     def open(self) -> None:
-        db = open_db(self.path, create=self.create, tables=frozenset({"records"}), noun="local maintenance store", error=StoreError,
+        db = open_db(self.path, create=self.create, tables=frozenset({"records"}), noun="local maintenance store", error=RecordStoreError,
                      hint="check --home / FEDPM_HOME; `fedpm maintenance add` creates <home>/maintenance.sqlite with the first record",
                      timeout=10, check_same_thread=False)
         if self.create:

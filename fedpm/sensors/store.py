@@ -139,7 +139,7 @@ SELECT machine, src, prev + 1, seq - 1 FROM (
 """
 
 
-class StoreError(FedpmError):
+class GatewayStoreError(FedpmError):
     """The gateway store is missing, or the file is no gateway store."""
 
 
@@ -150,12 +150,12 @@ class GatewayStore:
     """One connection; use one GatewayStore per thread (SQLite WAL lets them work side by side).
 
     `create=True` is the gateway's: it makes the file and its tables. Everyone else (status, verify, the explorer,
-    training data) opens an existing store: a missing file or one that is no gateway store is a StoreError, so a
-    mistyped `--store` never leaves an empty database behind nor reads as "0 batches"."""
+    training data) opens an existing store: a missing file or one that is no gateway store is a GatewayStoreError,
+    so a mistyped `--store` never leaves an empty database behind nor reads as "0 batches"."""
 
     def __init__(self, path: Path, *, create: bool = False, durable: bool = False) -> None:
         self.path = Path(path)
-        self.db = open_db(self.path, create=create, tables=_CORE_TABLES, noun="gateway store", error=StoreError,
+        self.db = open_db(self.path, create=create, tables=_CORE_TABLES, noun="gateway store", error=GatewayStoreError,
                           hint="check --store: it names the SQLite file `fedpm gateway run` writes, by default <home>/sensors/gateway.sqlite",
                           timeout=30.0, isolation_level=None, check_same_thread=False)
         if create:
