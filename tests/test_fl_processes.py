@@ -21,6 +21,7 @@ from eth_utils import keccak
 
 from chain.keystore import Keystore
 from tasks.rul import cmapss
+from tasks.stats import combine_stats
 from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
@@ -72,7 +73,7 @@ def task_spec(data: dict[str, Path], **train) -> dict:
     """A small model's spec with normalization from the trainers' sufficient statistics."""
     from tasks.rul.experiment import make_spec
 
-    stats = cmapss.combine_stats([cmapss.local_stats(cmapss.load_file(p)) for p in data.values()])
+    stats = combine_stats([cmapss.local_stats(cmapss.load_file(p)) for p in data.values()])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
     return make_spec(norm, window=10, model={"filters": [8], "dense": 8, "learning_rate": 0.003}, train={"epochs": 1, "batch_size": 64, **train})
 

@@ -52,9 +52,10 @@ def task_spec(stats_files: tuple[Path, ...], window: int | None, epochs: int, ru
     """Build a task spec whose normalization combines the factories' sufficient statistics (no raw data)."""
     from tasks.rul import cmapss
     from tasks.rul.experiment import make_spec
+    from tasks.stats import Stats, combine_stats
 
     window = cmapss.WINDOW if window is None else window
-    stats = cmapss.combine_stats([cmapss.Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
+    stats = combine_stats([Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
     spec = make_spec(norm, window, train={"epochs": epochs})
     spec["aggregation"] = {"rule": rule, "params": {}}

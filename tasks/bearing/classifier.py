@@ -4,7 +4,7 @@ Features per window (all roughly O(1) after log scaling): vibration RMS, kurtosi
 band energies, envelope-spectrum amplitude at BPFO/BPFI and their 2nd harmonics, temperature, current RMS.
 The model is a small Keras MLP built by `tasks.model.build_model`, so it trains federatedly with the same
 `get_weights`/`set_weights` + `fl_node.aggregate.fedavg` machinery as the RUL model. Feature standardization
-is part of the task spec and can be derived federatedly with `tasks.rul.cmapss.Stats`/`combine_stats`.
+is part of the task spec and can be derived federatedly with `tasks.stats` (`local_feature_stats`, `combine_stats`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from tasks import model as M
-from tasks.rul.cmapss import Stats
+from tasks.stats import Stats, stats_of
 from tasks.bearing.vibration import Bearing, STATES
 
 N_BANDS = 8
@@ -66,8 +66,7 @@ def feature_matrix(windows: Sequence[dict[str, np.ndarray]], fs: float = 12_000.
 
 def local_feature_stats(x: np.ndarray) -> Stats:
     """What a factory shares to fix the standardization: sufficient statistics only."""
-    x = np.asarray(x, np.float64)
-    return Stats(FEATURES, len(x), tuple(x.sum(0).tolist()), tuple((x**2).sum(0).tolist()), tuple(x.min(0).tolist()), tuple(x.max(0).tolist()))
+    return stats_of(x, FEATURES)
 
 
 def make_spec(stats: Stats, hidden: Sequence[int] = (32, 16), learning_rate: float = 0.01) -> dict:

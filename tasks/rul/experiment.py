@@ -22,6 +22,7 @@ from tasks import model as M
 from tasks.model import DEFAULT_MODEL, KerasTrainer
 from tasks.rul import cmapss, partition
 from tasks.rul.evaluate import metrics, rmse
+from tasks.stats import combine_stats
 
 # Local training per round (tuned on FD001 over seeds 0-2, IID and non-IID, 5 rounds x 2 local epochs):
 # batch 32 gives each factory ~110 steps per epoch (batch 256 gave ~14: the federation under-fitted, worst for some
@@ -70,7 +71,7 @@ def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", s
     held = set(partition.fold_holdout(owned, folds, fold, seed))
     factories = [[u for u in units if u not in held] for units in owned]
     parts = [engines.subset(f) for f in factories]
-    stats = cmapss.combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
+    stats = combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
     spec = make_spec(norm, window, model=model, train=train)
     data = [cmapss.training_windows(p, norm, window, spec["rul_cap"]) for p in parts]
