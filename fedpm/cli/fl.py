@@ -57,9 +57,8 @@ def task_spec(stats_files: tuple[Path, ...], window: int | None, epochs: int, ru
     window = cmapss.WINDOW if window is None else window
     stats = combine_stats([Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
-    spec = make_spec(norm, window, train={"epochs": epochs})
-    spec["aggregation"] = {"rule": rule, "params": {}}
-    output.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    spec = make_spec(norm, window, train={"epochs": epochs}, aggregation={"rule": rule, "params": {}})
+    output.write_text(json.dumps(spec.to_json(), indent=2, sort_keys=True))
     click.echo(f"wrote {output}")
 
 
@@ -83,8 +82,9 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
     from fl_node.coordinator import publish_task
     from fl_node.rounds import DEFAULT_MAX_SAMPLES
     from fl_node.modelfile import load_model
+    from tasks.registry import load_spec_file
 
-    spec = json.loads(spec_file.read_text())
+    spec = load_spec_file(spec_file)  # validated before anything touches the chain
     if initial_model:
         initial, _ = load_model(initial_model)
     else:
@@ -207,7 +207,7 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
-    from tasks.registry import trainer_for
+    from tasks.registry import KINDS, trainer_for
     from tasks.rul.trainer import CmapssFile
 
     if (data is None) == (gateway_store is None):
@@ -218,7 +218,7 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
     source = CmapssFile(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), retries=app.settings.storage.retries,
+                          log=_log(as_), retries=app.settings.storage.retries, kinds=KINDS,
                           trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
     _run(app, trainer, once, poll)
 

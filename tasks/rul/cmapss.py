@@ -13,9 +13,10 @@ freezes the per-feature offsets/scales that go into the spec.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -133,12 +134,22 @@ class Normalization:
         return {"features": list(self.features), "kind": self.kind, "offset": list(self.offset), "scale": list(self.scale)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalization":
-        norm = cls(tuple(d["features"]), str(d["kind"]), tuple(float(v) for v in d["offset"]), tuple(float(v) for v in d["scale"]))
+    def from_dict(cls, d: Mapping[str, Any]) -> "Normalization":
+        """The task spec's normalization, numbers kept as given (the spec's bytes are hashed); exactly the fields
+        features, kind, offset, scale, else CmapssDataError."""
+        fields_ok = isinstance(d, Mapping) and set(d) == {"features", "kind", "offset", "scale"}
+        if not (fields_ok and _list_of(d["features"], str) and _list_of(d["offset"], (int, float)) and _list_of(d["scale"], (int, float))):
+            raise CmapssDataError("task spec normalization is malformed", hint="give exactly features (column names), kind, offset and scale (lists of numbers)")
+        norm = cls(tuple(d["features"]), d["kind"], tuple(d["offset"]), tuple(d["scale"]))
         unknown = [f for f in norm.features if f not in FEATURE_COLUMNS]
-        if norm.kind not in ("minmax", "zscore") or unknown or not (len(norm.features) == len(norm.offset) == len(norm.scale)) or any(s <= 0 for s in norm.scale):
+        if norm.kind not in ("minmax", "zscore") or unknown or not norm.features or not (len(norm.features) == len(norm.offset) == len(norm.scale)) or any(s <= 0 for s in norm.scale):
             raise CmapssDataError("task spec normalization is malformed", hint="features from C-MAPSS columns, kind minmax|zscore, one positive scale per feature")
         return norm
+
+
+def _list_of(value: Any, kind: type | tuple[type, ...]) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value) and \
+        all(math.isfinite(v) for v in value if isinstance(v, float))
 
 
 def normalization_from_stats(stats: Stats, features: Sequence[str], kind: str = "zscore") -> Normalization:
