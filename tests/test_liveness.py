@@ -147,7 +147,8 @@ def test_trainer_whose_commit_lands_after_the_deadline_logs_it_and_serves_the_ne
     task_id = new_task(consortium, store, ["factory-1"], min_participants=1, rounds=2, commit_window=600)
     keep_update(workdir, task_id, 1, b"round 1 update")
     keep_update(workdir, task_id, 2, b"round 2 update")
-    (tmp_path / "data.txt").write_text("unused: the kept update is committed\n")
+    # checked when the node starts, never trained on: the kept update is what it commits
+    cmapss.write_file(cmapss.Engines((1,), (np.zeros((3, len(cmapss.FEATURE_COLUMNS))),)), tmp_path / "data.txt")
     r1 = fl.open_round(consortium.sender("gov-a"), task_id)
     deadline = fl.round(task_id, r1).commit_deadline
     w3.provider.make_request("evm_setAutomine", [False])  # the commit waits in the pool ...

@@ -84,14 +84,16 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
     from fl_node.modelfile import load_model
     from tasks.registry import load_spec_file
 
-    spec = load_spec_file(spec_file)  # validated before anything touches the chain
+    spec = load_spec_file(spec_file)  # the spec and its rule are checked before anything touches the chain
+    trainer_addresses = _addresses(app, trainers)
+    spec.check_trainers(len(trainer_addresses))
     if initial_model:
         initial, _ = load_model(initial_model)
     else:
         from tasks import model as M
 
         initial = M.get_weights(M.build_model(spec, seed=seed))
-    task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=_addresses(app, trainers),
+    task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=trainer_addresses,
                            aggregators=_addresses(app, aggregators), rounds=rounds, min_participants=min_participants,
                            commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum,
                            max_samples=max_samples or DEFAULT_MAX_SAMPLES)
@@ -208,7 +210,7 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
     from tasks.registry import KINDS, trainer_for
-    from tasks.rul.trainer import CmapssFile
+    from tasks.rul.trainer import CmapssEngines
 
     if (data is None) == (gateway_store is None):
         raise FedpmError("give exactly one of --data and --gateway-store", hint="--data FILE, or --gateway-store PATH --machine M")
@@ -216,7 +218,8 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"data file {data} does not exist", hint="pass this factory's C-MAPSS-format file with --data")
     if gateway_store is not None and not (gateway_store.is_file() and machines):
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
-    source = CmapssFile(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
+    # local data is read and checked now, not when the first round opens
+    source = CmapssEngines.from_file(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
                           log=_log(as_), retries=app.settings.storage.retries, kinds=KINDS,
                           trainer_for=lambda spec: trainer_for(spec, source), seed=seed)

@@ -21,11 +21,17 @@ class DataSource(Protocol):
 
 
 @dataclass(frozen=True)
-class CmapssFile:
-    path: Path
+class CmapssEngines:
+    """A factory's run-to-failure engines, read and checked once, when the node starts (`from_file`)."""
+
+    engines: cmapss.Engines
+
+    @classmethod
+    def from_file(cls, path: Path) -> "CmapssEngines":
+        return cls(cmapss.load_file(path))
 
     def load(self, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
-        return windows(cmapss.load_file(self.path), spec)
+        return windows(self.engines, spec)
 
 
 def windows(engines: cmapss.Engines, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
