@@ -4,7 +4,8 @@ Features per window (all roughly O(1) after log scaling): vibration RMS, kurtosi
 band energies, envelope-spectrum amplitude at BPFO/BPFI and their 2nd harmonics, temperature, current RMS.
 The model is a small Keras MLP built by `tasks.model.build_model`, so it trains federatedly with the same
 `get_weights`/`set_weights` + `fl_node.aggregate.fedavg` machinery as the RUL model. Feature standardization
-is part of the task spec and can be derived federatedly with `tasks.stats` (`local_feature_stats`, `combine_stats`).
+is part of the task spec (`tasks.bearing.spec.Standardization`), derived federatedly: each factory shares its
+`local_feature_stats`, anyone combines them with `tasks.stats.combine_stats`, and `make_spec` fixes the result.
 """
 
 from __future__ import annotations
