@@ -89,8 +89,12 @@ def connect(settings: ChainConfig, *, url: str | None = None, hints: Mapping[str
     return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version), hints=dict(hints or {}))
 
 
-def rpc_call(url: str, method: str, params: list) -> object:
-    """One raw JSON-RPC call (for methods web3 has no binding for, such as Besu's `perm_*`)."""
+PERM_HINT = "enable the PERM API on the Besu node (--rpc-http-api=...,PERM)"
+
+
+def rpc_call(url: str, method: str, params: list, *, hint: str = PERM_HINT) -> object:
+    """One raw JSON-RPC call (for methods web3 has no binding for, such as Besu's `perm_*`); `hint` says which API
+    the node must enable when it refuses."""
     try:
         resp = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30)
         body = resp.json()
@@ -98,5 +102,5 @@ def rpc_call(url: str, method: str, params: list) -> object:
         raise ChainUnreachable(url) from None
     if "error" in body:
         err = body["error"]
-        raise ConfigError(f"{method} failed at {url}: {err.get('message', err)}", hint="enable the PERM API on the Besu node (--rpc-http-api=...,PERM)")
+        raise ConfigError(f"{method} failed at {url}: {err.get('message', err)}", hint=hint)
     return body["result"]
