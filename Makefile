@@ -50,9 +50,9 @@ $(SYS_STAMP): $(PY_STAMP)
 # The engines of the real-network tests (tests/parts.py "kubo", "geth"), built once from the Go module proxy into
 # out/engines/bin (ignored; `make clean` removes it): kubo, and geth v1.13.15, the last release that seals Clique.
 # A stamp per version makes it idempotent. Without Go the tests skip locally; with CI set make stops.
-# kubo's go.mod replaces go-libp2p, which `go install pkg@version` refuses, so it is built inside its module
-# (downloaded read-only into the module cache); geth 1.13's fjl/memsize links to a runtime symbol that Go >= 1.23
-# hides unless -checklinkname=0.
+# kubo's go.mod replaces go-libp2p with a fork the module proxy does not serve (so `go install kubo@version` fails):
+# tools/engines/kubo builds kubo's command as a dependency, where that replace does not apply, pinned by its go.sum.
+# geth 1.13's fjl/memsize links to a runtime symbol that Go >= 1.23 hides unless -checklinkname=0.
 KUBO_VERSION := v0.43.1
 GETH_VERSION := v1.13.15
 ENGINES := $(CURDIR)/out/engines
@@ -75,8 +75,8 @@ endef
 
 engines: $(KUBO_STAMP) $(GETH_STAMP)
 
-$(KUBO_STAMP):
-	$(call go_engine,kubo $(KUBO_VERSION),dir=$$(go mod download -json github.com/ipfs/kubo@$(KUBO_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && cd "$$dir" && go build -trimpath -o $(ENGINES)/bin/ipfs ./cmd/ipfs)
+$(KUBO_STAMP): tools/engines/kubo/go.mod tools/engines/kubo/go.sum tools/engines/kubo/main.go
+	$(call go_engine,kubo $(KUBO_VERSION),cd tools/engines/kubo && go build -trimpath -o $(ENGINES)/bin/ipfs .)
 
 $(GETH_STAMP):
 	$(call go_engine,geth $(GETH_VERSION),GOBIN=$(ENGINES)/bin go install -trimpath -ldflags=-checklinkname=0 github.com/ethereum/go-ethereum/cmd/geth@$(GETH_VERSION))

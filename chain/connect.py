@@ -15,6 +15,7 @@ from typing import Mapping
 import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.contract import Contract
 
 from chain.compile import Artifact, all_error_abis, compile_contracts
@@ -39,7 +40,11 @@ def rpc_url(settings: ChainConfig) -> str:
 
 
 def web3_at(url: str) -> Web3:
+    """A connection to any JSON-RPC chain. Proof-of-authority chains (Besu QBFT, Clique) carry validators and seals
+    in a block's extraData, longer than the 32 bytes web3 allows by default, so that check is replaced by the
+    middleware that moves the extra bytes aside (a no-op on anvil)."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     try:
         w3.eth.chain_id
     except (requests.exceptions.RequestException, OSError, ValueError):

@@ -180,7 +180,8 @@ ipfs config --json AutoTLS.Enabled false
 ipfs config --json Addresses.Swarm "[\\"${{IPFS_SWARM_ADDR:-/ip4/0.0.0.0/tcp/{SWARM_PORT}}}\\"]"
 ipfs config Addresses.API "${{IPFS_API_ADDR:-/ip4/0.0.0.0/tcp/{IPFS_API_PORT}}}"
 ipfs config --json Addresses.Gateway '[]'
-ipfs config --json Peering.Peers "${{IPFS_PEERS:-{json.dumps(peers, separators=(',', ':'))}}}"
+peers='{json.dumps(peers, separators=(',', ':'))}'
+ipfs config --json Peering.Peers "${{IPFS_PEERS:-$peers}}"
 # kubo refuses to set Identity.PrivKey through `ipfs config`, so the identity is written into the config file
 sed -i -e 's|"PeerID": "[^"]*"|"PeerID": "{m.peer_id}"|' -e 's|"PrivKey": "[^"]*"|"PrivKey": "{identity.config_private_key}"|' "$IPFS_PATH/config"
 """
