@@ -165,7 +165,10 @@ def test_a_signer_is_added_and_removed_through_governance_mirrored_to_clique_pro
 
     # Governance admits member-5 as a governor; it declares its node; the members mirror that to their signers
     admit(registry, governors[0], governors[1:], "member-5", "Member 5", Role.GOVERNOR, newcomer.address)
-    clique.ctx.sender(newcomer).transact(registry.functions.addNode(fifth.enode))
+    declared = fedpm(clique.env("member-1"), "network", "node", "--as", "member-5", fifth.enode)
+    assert declared.returncode == 0 and f"declared node {fifth.address}" in declared.stdout, declared.stderr
+    refused = fedpm(clique.env("member-1"), "network", "node", "--as", "member-5", "enode://not-a-node@host:1")
+    assert refused.returncode != 0 and "is not an enode URL" in refused.stderr and refused.stderr.strip().count("\n") == 0
     listed = fedpm(clique.env("member-1"), "network", "validators", "--json")
     assert listed.returncode == 0, listed.stderr
     assert fifth.address in json.loads(listed.stdout) and len(json.loads(listed.stdout)) == 5

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, echo_json, pass_app
+from fedpm.cli.app import App, as_option, echo_json, pass_app
 
 
 @click.group()
@@ -33,6 +33,22 @@ def network_init(app: App, members: int, out: Path, seed: str | None, chain_id: 
     for m in plan.members:
         click.echo(f"{m.name}: account {m.account} validator {m.validator} ipfs {m.peer_id}")
     click.echo(f"wrote {out}: docker compose --env-file {out}/.env up -d (see docs/deploy.md)", err=True)
+
+
+@network.command("node")
+@as_option
+@click.argument("enode")
+@click.option("--remove", is_flag=True, help="withdraw the node instead of declaring it")
+@pass_app
+def network_node(app: App, as_: str, enode: str, remove: bool) -> None:
+    """Declare (or --remove) a node your organization runs, by its enode URL: the allowlists and, for governor
+    organizations, the validator set follow (`fedpm consortium besu-allowlist --sync`, `fedpm network validators --sync`)."""
+    from fedpm.network.identity import enode_address
+
+    address = enode_address(enode)  # refuse what is not an enode before sending anything
+    registry = app.ctx.contract("ConsortiumRegistry")
+    app.ctx.sender_for(as_).transact((registry.functions.removeNode if remove else registry.functions.addNode)(enode))
+    click.echo(f"{'removed' if remove else 'declared'} node {address} ({enode.split('@')[-1]})")
 
 
 @network.command("validators")
