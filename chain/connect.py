@@ -15,8 +15,8 @@ from typing import Mapping
 import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
 from web3.contract import Contract
+from web3.middleware import ExtraDataToPOAMiddleware
 
 from chain.compile import Artifact, all_error_abis, compile_contracts
 from chain.deploy import Deployment, verify_deployment

@@ -25,8 +25,10 @@ def init(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 def test_init_is_deterministic_from_a_seed_and_keystores_are_encrypted(tmp_path: Path) -> None:
     a, b, c = (init(tmp_path, "--out", str(tmp_path / n), *s) for n, s in (("a", ["--seed", SEED]), ("b", ["--seed", "0x" + SEED]), ("c", [])))
     assert a.returncode == b.returncode == c.returncode == 0, a.stderr + b.stderr + c.stderr
-    for name in ("network.json", "genesis.json", "static-nodes.json", "ipfs/swarm.key", "members/member-3/ipfs/init.sh", ".env"):
+    for name in ("network.json", "genesis.json", "static-nodes.json", "ipfs/swarm.key", "members/member-3/ipfs/init.sh"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    env = (tmp_path / "a" / ".env").read_text()  # the .env names the folder it was written to, for the compose file
+    assert f"FEDPM_NETWORK_DIR={tmp_path / 'a'}\n" in env and env.replace(str(tmp_path / "a"), "B") == (tmp_path / "b" / ".env").read_text().replace(str(tmp_path / "b"), "B")
     assert (tmp_path / "a" / "network.json").read_text() != (tmp_path / "c" / "network.json").read_text()  # no seed: random
     plan = json.loads((tmp_path / "a" / "network.json").read_text())
     assert [m["name"] for m in plan["members"]] == [f"member-{i}" for i in range(1, 5)] and a.stdout.count("validator 0x") == 4

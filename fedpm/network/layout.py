@@ -136,7 +136,7 @@ def init_network(out: Path, members: int, keys: KeySettings, *, seed: bytes | No
             atomic_write(home / "fedpm.toml", member_settings(m))
             Keystore(home / "keystores", keys).create(m.name, private_key=account_keys[m.name])
             (home / "data").mkdir()  # the member's own training data (train.txt), mounted read-only at /data
-        atomic_write(stage / ".env", render_env(plan))
+        atomic_write(stage / ".env", render_env(plan, out))
         os.chmod(stage, 0o755)
         if out.exists():
             out.rmdir()  # empty (checked above)
@@ -187,11 +187,13 @@ sed -i -e 's|"PeerID": "[^"]*"|"PeerID": "{m.peer_id}"|' -e 's|"PrivKey": "[^"]*
 """
 
 
-def render_env(plan: NetworkPlan) -> str:
-    lines = ["# written by `fedpm network init`; docker compose --env-file network/.env (or copy it beside docker-compose.yml)",
-             "COMPOSE_PROJECT_NAME=fedpm", "FEDPM_NETWORK_DIR=./network", f"FEDPM_CHAIN_ID={plan.chain_id}",
-             f"FEDPM_MEMBERS={len(plan.members)}", "FEDPM_TASK=0", "FEDPM_PASSWORD_FILE=./network/password",
-             "GRAFANA_ADMIN_PASSWORD_FILE=./network/grafana-admin-password"]
+def render_env(plan: NetworkPlan, out: Path) -> str:
+    """The compose variables; paths as given to init (relative ones resolve from docker-compose.yml's folder)."""
+    where = out.as_posix() if out.is_absolute() else "./" + out.as_posix().removeprefix("./")
+    lines = [f"# written by `fedpm network init`; docker compose --env-file {where}/.env up -d (see docs/deploy.md)",
+             "COMPOSE_PROJECT_NAME=fedpm", f"FEDPM_NETWORK_DIR={where}", f"FEDPM_CHAIN_ID={plan.chain_id}",
+             f"FEDPM_MEMBERS={len(plan.members)}", "FEDPM_TASK=0", f"FEDPM_PASSWORD_FILE={where}/password",
+             f"GRAFANA_ADMIN_PASSWORD_FILE={where}/grafana-admin-password"]
     lines += [f"{k}={v}" for k, v in IMAGES.items()]
     return "\n".join(lines) + "\n"
 
