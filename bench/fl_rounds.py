@@ -38,7 +38,7 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
 
     from chain.connect import connect
     from chain.node import LocalChain
-    from fedpm.consortium import bootstrap, demo_plan
+    from fedpm.consortium.bootstrap import bootstrap, demo_plan
     from fedpm.settings import load_settings
     from tasks.rul import cmapss
     from tasks.rul import experiment

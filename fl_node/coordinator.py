@@ -12,7 +12,6 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from eth_utils import keccak
 
-from chain.events import events
 from chain.sender import TxSender
 from fl_node.modelfile import encode_weights
 from fl_node.rounds import DEFAULT_MAX_SAMPLES, FederatedLearning, RoundState, RoundView, TaskConfig
@@ -140,13 +139,11 @@ def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] 
 
 
 def round_report(fl: FederatedLearning, task_id: int, r: int, from_block: int = 0) -> RoundReport:
-    c = fl.contract
-    flt = {"taskId": task_id, "round": r}
     view = fl.round(task_id, r)
     w3 = fl.ctx.w3
 
     def gas(ev) -> int:
         return int(w3.eth.get_transaction_receipt(ev["transactionHash"])["gasUsed"])
 
-    logs = [ev for name in ROUND_EVENTS for ev in events(getattr(c.events, name), from_block=from_block, argument_filters=flt)]
+    logs = [ev for name in ROUND_EVENTS for ev in fl.logs(name, from_block=from_block, taskId=task_id, round=r)]
     return fold_round(RoundReport(round=r, state=view.state.name.lower()), logs, gas)

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from eth_utils import keccak
 
-from fedpm.lease import client
 from fedpm.lease.tariff import UNIT_SCALE
 from fedpm.sensors.encoding import Reading, encode_reading
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.merkle import merkle_root
 from fedpm.sensors.signing import BatchHeader, sign_batch
 from fl_node.coordinator import publish_task
@@ -39,7 +39,7 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = 
     """For each machine of `plan` (machine -> number of batches), batches of vibration readings signed by the machine's
     device key, seq 0, 1, ..., batch k holding 8 + 4k readings, each anchored in its own transaction relayed by `relayer`.
     Returns per batch its header, device and submitter addresses, encoded readings and anchoring receipt, in anchoring order."""
-    registry = consortium.contract("SensorBatchRegistry")
+    registry = SensorBatchRegistry(consortium.ctx)
     chain_id = consortium.ctx.w3.eth.chain_id
     submitter, out = consortium.sender(relayer), []
     for machine, count in plan.items():
@@ -49,7 +49,7 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = 
             readings = [encode_reading(Reading(machine, "vibration", t0 + i, 0.01 * i - 0.5, "g")) for i in range(n)]
             header = BatchHeader(machine, seq, t0, t0 + n - 1, n, merkle_root(readings))
             signature = sign_batch(device, header, chain_id, registry.address)
-            receipt = submitter.transact(registry.functions.anchorBatch(header.to_chain(), device.address, signature))
+            receipt = registry.anchor_batch(submitter, header, device.address, signature)
             out.append({"header": header, "device": device.address, "submitter": submitter.address, "readings": readings, "receipt": receipt})
     return out
 
@@ -94,17 +94,17 @@ def record_leases(consortium: Any) -> dict[str, Any]:
     leasing = Leasing(consortium)
     closed = leasing.open(deposit=20 * UNIT)
     leasing.report(closed, 2 * HOUR)
-    client.close(leasing.lease, consortium.sender("factory-1"), closed, leasing.sign(closed, 3 * HOUR))
-    advance_time(consortium.ctx, leasing.lease.functions.DISPUTE_WINDOW().call())
-    client.claim_refund(leasing.lease, consortium.sender("factory-1"), closed)
+    leasing.lease.close(consortium.sender("factory-1"), closed, leasing.sign(closed, 3 * HOUR))
+    advance_time(consortium.ctx, leasing.lease.dispute_window())
+    leasing.lease.claim_refund(consortium.sender("factory-1"), closed)
 
     m2 = "factory-2-m1"
-    active, offer_rcpt = client.offer(leasing.lease, consortium.sender("maker"), m2, _tariff(leasing, "t-hour-2"))
+    active, offer_rcpt = leasing.lease.offer(consortium.sender("maker"), m2, _tariff(leasing, "t-hour-2"))
     leasing.fund("factory-2", 30 * UNIT)
-    accept_rcpt = client.accept(leasing.lease, leasing.token, consortium.sender("factory-2"), active, 30 * UNIT, leasing.sign(active, 0, machine=m2))
+    accept_rcpt = leasing.lease.accept(consortium.sender("factory-2"), active, 30 * UNIT, leasing.sign(active, 0, machine=m2))
     usage_rcpt = leasing.report(active, 5 * HOUR, machine=m2)
 
-    offered, _ = client.offer(leasing.lease, consortium.sender("maker"), "factory-3-m1", _tariff(leasing, "t-hour-3"))
+    offered, _ = leasing.lease.offer(consortium.sender("maker"), "factory-3-m1", _tariff(leasing, "t-hour-3"))
     return {"closed": closed, "active": active, "offered": offered, "receipts": [offer_rcpt, accept_rcpt, usage_rcpt], "leasing": leasing}
 
 

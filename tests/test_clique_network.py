@@ -30,14 +30,14 @@ from chain.connect import ChainContext, connect
 from chain.funds import fund
 from chain.keystore import Keystore
 from chain.node import LocalChain
-from fedpm.consortium import Consortium, OrgPlan, Role, admit, bootstrap, enact
+from fedpm.consortium.bootstrap import Consortium, OrgPlan, bootstrap
+from fedpm.consortium.client import ConsortiumRegistry, Role
 from fedpm.network.genesis import clique_genesis
 from fedpm.network.identity import derive_key
 from fedpm.network.layout import init_network, load_plan
 from fl_node.coordinator import processes_alive, publish_task, wait_round
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
-from ground.ids import to_bytes32
 from tests.conftest import TEST_PASSWORD, make_settings
 from tests.engines import GethSigner, wait_until
 from tests.parts import needs, require
@@ -98,9 +98,8 @@ def clique(tmp_path_factory) -> CliqueNet:
         accounts = {m.name: keystore.load(m.name) for m in plan.members}
         t0 = time.monotonic()
         consortium = bootstrap(ctx, [OrgPlan(n, n.title(), Role.GOVERNOR | r) for n, r in ROLES.items()], accounts, threshold=3)
-        registry = ctx.contract("ConsortiumRegistry")
         for name in ROLES:  # every member declares its validator node
-            consortium.sender(name).transact(registry.functions.addNode(nodes[name].enode))
+            consortium.registry.add_node(consortium.sender(name), nodes[name].enode)
         print(f"clique: deployed and declared nodes in {time.monotonic() - t0:.1f} s")
         yield CliqueNet(root, home, nodes, ctx, consortium)
     finally:
@@ -152,7 +151,7 @@ def test_fedpm_runs_a_round_while_a_signer_is_stopped_and_the_signer_rejoins(cli
 
 def test_a_signer_is_added_and_removed_through_governance_mirrored_to_clique_propose(clique: CliqueNet) -> None:
     c, nodes = clique.consortium, clique.nodes
-    registry = clique.ctx.contract("ConsortiumRegistry")
+    registry = ConsortiumRegistry(clique.ctx)
     governors = [c.sender(m) for m in ("member-1", "member-2", "member-3")]
     new_key = derive_key(SEED, "member-5/account")
     Keystore(clique.home / "keystores", clique.ctx.settings.keys).create("member-5", private_key=new_key)
@@ -164,7 +163,7 @@ def test_a_signer_is_added_and_removed_through_governance_mirrored_to_clique_pro
     sync_args = ["network", "validators", "--engine", "clique", *[a for url in everyone for a in ("--sync", url)]]
 
     # Governance admits member-5 as a governor; it declares its node; the members mirror that to their signers
-    admit(registry, governors[0], governors[1:], "member-5", "Member 5", Role.GOVERNOR, newcomer.address)
+    registry.admit(governors[0], governors[1:], "member-5", "Member 5", Role.GOVERNOR, newcomer.address)
     declared = fedpm(clique.env("member-1"), "network", "node", "--as", "member-5", fifth.enode)
     assert declared.returncode == 0 and f"declared node {fifth.address}" in declared.stdout, declared.stderr
     refused = fedpm(clique.env("member-1"), "network", "node", "--as", "member-5", "enode://not-a-node@host:1")
@@ -183,7 +182,7 @@ def test_a_signer_is_added_and_removed_through_governance_mirrored_to_clique_pro
     assert nodes["member-2"].rpc("clique_proposals", []) == {}
 
     # Governance removes member-5 (its declared nodes go with it): voted out the same way, the chain goes on
-    enact(registry, governors[0], governors[1:], registry.functions.proposeRemoveOrg(to_bytes32("member-5")))
+    registry.enact(registry.propose_remove_org(governors[0], "member-5"), governors[1:], governors[0])
     out = fedpm(clique.env("member-1"), *sync_args)
     assert out.returncode == 0 and out.stdout.count(f"votes remove {fifth.address}") == 4, out.stdout + out.stderr
     wait_until(lambda: fifth.address not in clique.signers(), 90, "the signers to vote member-5 out")

@@ -17,7 +17,7 @@ from chain.reverts import (AlreadyVoted, CommitWindowClosed, EmptyUpdate, Invali
                            NotCurrentRound, NotTaskAggregator, NotTaskTrainer, RoundInProgress, TaskCompleted, UpdateAlreadyCommitted,
                            WrongRoundState)
 from chain.sender import TxSender
-from fedpm.consortium import Role, admit
+from fedpm.consortium.client import Role
 from fl_node.coordinator import publish_task, round_report
 from fl_node.modelfile import decode_weights, encode_weights
 from fl_node.nodes import AggregatorNode
@@ -49,8 +49,7 @@ def env(consortium, tmp_path):
     def admit_aggregator(org: str) -> None:
         """Admit one more AGGREGATOR org (undone with the chain snapshot after the test)."""
         account = dev_key(org)
-        admit(consortium.contract("ConsortiumRegistry"), consortium.sender("gov-a"), [consortium.sender("gov-b")], org, org, Role.AGGREGATOR,
-              account.address)
+        consortium.registry.admit(consortium.sender("gov-a"), [consortium.sender("gov-b")], org, org, Role.AGGREGATOR, account.address)
         extra[org], addr[org] = consortium.ctx.sender(account), account.address
 
     def new_task(min_participants: int = 2, commit_window: int = 600, trainers: list[str] = TRAINERS, aggregators: list[str] = AGGREGATORS,

@@ -22,7 +22,7 @@ from web3 import Web3
 from chain.connect import connect
 from chain.keystore import Keystore
 from chain.node import LocalChain
-from fedpm.consortium import bootstrap, demo_plan
+from fedpm.consortium.bootstrap import bootstrap, demo_plan
 from fl_node.coordinator import publish_task
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore

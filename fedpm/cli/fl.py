@@ -204,6 +204,7 @@ def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
 def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, data: Path | None,
                gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
+    from fedpm.sensors.client import SensorBatchRegistry
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
     from tasks.registry import trainer_for
@@ -215,7 +216,7 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"data file {data} does not exist", hint="pass this factory's C-MAPSS-format file with --data")
     if gateway_store is not None and not (gateway_store.is_file() and machines):
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
-    source = CmapssFile(data) if data is not None else GatewayData(gateway_store, app.ctx.contract("SensorBatchRegistry"), machines)
+    source = CmapssFile(data) if data is not None else GatewayData(gateway_store, SensorBatchRegistry(app.ctx), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
                           log=_log(as_), retries=app.settings.storage.retries,
                           trainer_for=lambda spec: trainer_for(spec, source), seed=seed)

@@ -45,9 +45,11 @@ def network_node(app: App, as_: str, enode: str, remove: bool) -> None:
     organizations, the validator set follow (`fedpm consortium besu-allowlist --sync`, `fedpm network validators --sync`)."""
     from fedpm.network.identity import enode_address
 
+    from fedpm.consortium.client import ConsortiumRegistry
+
     address = enode_address(enode)  # refuse what is not an enode before sending anything
-    registry = app.ctx.contract("ConsortiumRegistry")
-    app.ctx.sender_for(as_).transact((registry.functions.removeNode if remove else registry.functions.addNode)(enode))
+    registry = ConsortiumRegistry(app.ctx)
+    (registry.remove_node if remove else registry.add_node)(app.ctx.sender_for(as_), enode)
     click.echo(f"{'removed' if remove else 'declared'} node {address} ({enode.split('@')[-1]})")
 
 
@@ -58,10 +60,10 @@ def network_node(app: App, as_: str, enode: str, remove: bool) -> None:
 @pass_app
 def network_validators(app: App, engine: str, sync_urls: tuple[str, ...], as_json: bool) -> None:
     """The validator set governance names (enodes of active governor orgs); with --sync, vote it on your nodes."""
-    from fedpm.consortium import read_members
+    from fedpm.consortium.client import ConsortiumRegistry
     from fedpm.network.validators import governed_validators, sync_validators
 
-    members = read_members(app.ctx.contract("ConsortiumRegistry"))
+    members = ConsortiumRegistry(app.ctx).members()
     if not sync_urls:
         wanted = governed_validators(members)
         echo_json(wanted) if as_json else click.echo("\n".join(wanted))

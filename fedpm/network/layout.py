@@ -30,7 +30,8 @@ from eth_account import Account
 
 from chain.keystore import Keystore
 from chain.settings import KeySettings
-from fedpm.consortium import Member, Role, render_besu_allowlist
+from fedpm.consortium.besu import render_besu_allowlist
+from fedpm.consortium.client import OrgView, Role
 from fedpm.network.genesis import qbft_genesis
 from fedpm.network.identity import ChainNode, KuboIdentity, derive_key, swarm_key
 from ground.errors import FedpmError
@@ -88,10 +89,10 @@ class NetworkPlan:
                            "members": [asdict(m) for m in self.members]}, indent=2, sort_keys=True) + "\n"
 
 
-def founding_members(plan: NetworkPlan) -> list[Member]:
+def founding_members(plan: NetworkPlan) -> list[OrgView]:
     """The members as the registry will hold them once deployed (each a governor with its validator's enode): the
     allowlists init writes are the ones `fedpm consortium besu-allowlist` renders from the chain later."""
-    return [Member(m.name, m.name, Role.GOVERNOR, True, (m.account,), (m.enode,)) for m in plan.members]
+    return [OrgView(m.name, m.name, Role.GOVERNOR, True, (m.account,), (m.enode,)) for m in plan.members]
 
 
 def check_target(out: Path) -> None:

@@ -8,7 +8,7 @@ import base58
 import pytest
 from eth_account import Account
 
-from fedpm.consortium import Member, Role
+from fedpm.consortium.client import OrgView, Role
 from fedpm.network.genesis import clique_genesis, genesis_validators, qbft_genesis
 from fedpm.network.identity import ChainNode, IdentityError, KuboIdentity, derive_key, enode_address, parse_seed, swarm_key
 from fedpm.network.validators import governed_validators, plan_votes
@@ -61,8 +61,8 @@ def test_genesis_files_round_trip_their_validators() -> None:
         genesis_validators({"config": {"ethash": {}}, "extraData": "0x"})
 
 
-def _member(org: str, roles: Role, *nodes: ChainNode, active: bool = True) -> Member:
-    return Member(org, org, roles, active, (), tuple(n.enode("127.0.0.1", 30303 + i) for i, n in enumerate(nodes)))
+def _member(org: str, roles: Role, *nodes: ChainNode, active: bool = True) -> OrgView:
+    return OrgView(org, org, roles, active, (), tuple(n.enode("127.0.0.1", 30303 + i) for i, n in enumerate(nodes)))
 
 
 def test_the_validators_are_the_nodes_of_active_governor_organizations() -> None:
@@ -70,7 +70,7 @@ def test_the_validators_are_the_nodes_of_active_governor_organizations() -> None
                _member("factory", Role.OPERATOR, NODES[2]), _member("gone", Role.GOVERNOR, NODES[3], active=False)]
     assert governed_validators(members) == sorted([NODES[0].address, NODES[1].address], key=str.lower)
     with pytest.raises(FedpmError, match="not an enode URL"):
-        governed_validators([Member("x", "x", Role.GOVERNOR, True, (), ("enode://nope@h:1",))])
+        governed_validators([OrgView("x", "x", Role.GOVERNOR, True, (), ("enode://nope@h:1",))])
 
 
 def test_vote_plan_adds_removes_and_withdraws_what_is_no_longer_needed() -> None:

@@ -16,7 +16,7 @@ from typing import Iterable
 from eth_utils import to_checksum_address
 
 from chain.connect import rpc_call
-from fedpm.consortium import Member, Role
+from fedpm.consortium.client import OrgView, Role
 from fedpm.network.identity import IdentityError, enode_address
 from ground.errors import FedpmError
 
@@ -45,7 +45,7 @@ class VotePlan:
     discard: tuple[str, ...]  # pending votes that are no longer wanted (already applied, or reversed by governance)
 
 
-def governed_validators(members: Iterable[Member]) -> list[str]:
+def governed_validators(members: Iterable[OrgView]) -> list[str]:
     """Validator addresses named by the enodes of active governor organizations, sorted."""
     found = set()
     for m in members:
@@ -71,7 +71,7 @@ def plan_votes(current: Iterable[str], desired: Iterable[str], pending: dict[str
     return VotePlan(propose, discard)
 
 
-def sync_validators(url: str, engine_name: str, members: Iterable[Member]) -> VotePlan:
+def sync_validators(url: str, engine_name: str, members: Iterable[OrgView]) -> VotePlan:
     """Cast (and withdraw) this node's votes so its engine moves the validator set towards the registry's."""
     engine = ENGINES[engine_name]
     current = rpc_call(url, engine.get_validators, ["latest"], hint=API_HINT)
