@@ -69,4 +69,16 @@ abstract contract Base {
         vm.prank(governor(0));
         registry.execute(pid);
     }
+
+    /// @dev Trust `lease` to lock device keys by k-of-n vote, as fedpm.consortium.bootstrap does.
+    function trustLease(ConsortiumRegistry registry, uint256 k, address lease) internal {
+        vm.prank(governor(0));
+        uint256 pid = registry.proposeAddLeaseContract(lease);
+        for (uint256 i = 1; i < k; i++) {
+            vm.prank(governor(i));
+            registry.approve(pid);
+        }
+        vm.prank(governor(0));
+        registry.execute(pid);
+    }
 }
