@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ground.ids import from_bytes32, hex0x
@@ -139,10 +140,65 @@ def device_event(log: Any, time: int) -> DeviceEvent:
                        log["transactionHash"].to_0x_hex(), int(log["blockNumber"]), time)
 
 
-def format_devices(rows: Iterable[tuple[DeviceView, str]], now: int) -> str:
-    """The `fedpm device list` table: each key with the org that bound it (`rows`: (view, bound by org))."""
+@dataclass(frozen=True)
+class Step:
+    """Who did one thing to a key, when and where, and the lessee that approved it (a change under a lease lock)."""
+
+    by: str | None
+    tx: str
+    block: int
+    time: int
+    approved_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One key of a machine with its story: bound (directly or by a rotation), revoked."""
+
+    key: DeviceView
+    bound: Step | None  # None only if the events were not found (a node that pruned its logs)
+    rotated_in: bool  # bound by a rotation (the key before it signs for times before key.valid_from)
+    revoked: Step | None
+
+    def to_json(self, now: int) -> dict[str, Any]:
+        k = self.key
+        return {"device": k.device, "machineId": k.machine_id, "status": k.status(now), "validFrom": k.valid_from, "validUntil": k.valid_until,
+                "rotatedIn": self.rotated_in, "bound": self.bound.to_json() if self.bound else None,
+                "revoked": self.revoked.to_json() if self.revoked else None}
+
+
+def key_records(keys: Iterable[DeviceView], history: Iterable[DeviceEvent]) -> list[KeyRecord]:
+    """Each key of `keys` with the events of `history` that bound and revoked it (pure)."""
+    history = list(history)
+    approvals = {e.tx: e.by for e in history if e.event == "DeviceChangeApproved"}
+
+    def step(event: DeviceEvent | None) -> Step | None:
+        return None if event is None else Step(event.by, event.tx, event.block, event.time, approvals.get(event.tx))
+
+    def find(name: str, device: str) -> DeviceEvent | None:
+        return next((e for e in history if e.event == name and e.device == device), None)
+
+    out = []
+    for key in keys:
+        rotated = find("DeviceRotated", key.device)
+        out.append(KeyRecord(key, step(rotated or find("DeviceBound", key.device)), rotated is not None, step(find("DeviceRevoked", key.device))))
+    return out
+
+
+def format_devices(records: Iterable[KeyRecord], now: int, org_of: Any = lambda account: account) -> str:
+    """The `fedpm device list` table: each key, its status and window, and the org that bound it (`org_of` names an
+    account's org)."""
     lines = [("MACHINE", "DEVICE", "STATUS", "VALID FROM", "VALID UNTIL", "BOUND BY")]
-    for view, org in rows:
-        lines.append((view.machine_id, view.device, view.status(now), str(view.valid_from), str(view.valid_until or "-"), org or "-"))
+    for r in records:
+        k = r.key
+        by = "-" if r.bound is None else org_of(r.bound.by) + (f" (approved by {org_of(r.bound.approved_by)})" if r.bound.approved_by else "")
+        lines.append((k.machine_id, k.device, k.status(now), _utc(k.valid_from), _utc(k.valid_until) if k.valid_until else "-", by))
     widths = [max(len(line[i]) for line in lines) for i in range(5)]
     return "\n".join("  ".join(f"{cell:<{widths[i]}}" for i, cell in enumerate(line[:5])) + "  " + line[5] for line in lines)
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
