@@ -28,8 +28,8 @@ def _machine(reg, machine_id: str):  # noqa: ANN001, ANN202 - MachineView
 
 
 def _org_namer(reg):  # noqa: ANN001, ANN202 - callable: account -> org id (or the account)
-    owners = {a.lower(): o.org_id for o in reg.members(include_removed=True) for a in o.accounts}
-    return lambda account: owners.get((account or "").lower(), account or "-")
+    owners = reg.account_orgs()
+    return lambda account: owners.get(account, account or "-")
 
 
 def _report(outcome, done: str) -> None:  # noqa: ANN001 - DeviceChangeOutcome

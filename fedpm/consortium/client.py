@@ -168,6 +168,10 @@ class ConsortiumRegistry(ContractClient):
         name, roles, active, accounts, enodes = self.call("org", raw_id)
         return OrgView(from_bytes32(raw_id), name, Role(roles), active, tuple(accounts), tuple(enodes))
 
+    def account_orgs(self) -> dict[str, str]:
+        """Every member account (checksummed) -> its org id, to name the accounts a page or table shows."""
+        return {account: o.org_id for o in self.members() for account in o.accounts}
+
     def org_of(self, account: str) -> str:
         """The org id of a member account; `NotMember` otherwise."""
         return from_bytes32(self.call("orgOf", account))
