@@ -128,3 +128,14 @@ def test_an_attestation_is_checked_against_the_machines_manufacturer(consortium,
         reg.check_attestation(dataclasses.replace(good, chain_id=chain_id + 1))
     reg.revoke_device(consortium.sender("maker"), device)
     assert reg.check_attestation(good).problem == f"device {device} was revoked"
+
+
+def test_the_demo_hook_shows_maker_provisioned_attested_keys_and_refuses_an_operator(consortium, snapshot):
+    from fedpm.consortium.demo import format_device_demo, run_device_demo
+
+    summary = run_device_demo(consortium)
+
+    assert {m: (d["boundBy"], d["attested"], d["status"]) for m, d in summary["machines"].items()} == {
+        f"factory-{i}-m1": ("maker", True, "active") for i in range(1, 5)}
+    assert summary["operatorBind"] == {"operator": "factory-1", "machine": "factory-1-m1", "refused": "NotManufacturer"}
+    assert "refused (NotManufacturer)" in format_device_demo(summary)
