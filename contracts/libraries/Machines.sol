@@ -74,7 +74,7 @@ library Machines {
             if (usable) revert IConsortiumRegistry.MachineHasDevice(machineId, current);
             return;
         }
-        if (!usable || c.oldDevice != current) revert IConsortiumRegistry.NoCurrentDevice(machineId);
+        if (!usable) revert IConsortiumRegistry.NoCurrentDevice(machineId);
         uint64 earliest = self.keys[current].validFrom + 1;
         if (earliest < block.timestamp) earliest = uint64(block.timestamp);
         uint64 at = rotationPoint(c);
@@ -149,8 +149,9 @@ library Machines {
         uint64 from = uint64(block.timestamp);
         if (c.kind == IConsortiumRegistry.DeviceChangeKind.Rotate) {
             from = rotationPoint(c);
-            self.keys[c.oldDevice].validUntil = from;
-            emit IConsortiumRegistry.DeviceRotated(machineId, c.oldDevice, c.device, from, c.requestedBy);
+            address old = currentKey(self, machineId); // c.oldDevice when requested: no other change applies meanwhile
+            self.keys[old].validUntil = from;
+            emit IConsortiumRegistry.DeviceRotated(machineId, old, c.device, from, c.requestedBy);
         } else {
             address last = currentKey(self, machineId); // revoked (check): start no earlier than its window did
             if (last != address(0) && self.keys[last].validFrom > from) from = self.keys[last].validFrom;
