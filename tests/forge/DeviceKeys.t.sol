@@ -27,13 +27,8 @@ contract DeviceKeysHandler is Base {
     mapping(address => bool) internal seenRevoked;
 
     constructor() {
-        vm.warp(1_000_000);
-        registry = deployRegistry(3, 2);
-        admit(registry, 2, bytes32("maker"), MANUFACTURER, maker);
-        admit(registry, 2, FACTORY, OPERATOR, factory);
+        registry = deployFleet(maker, factory, MACHINE);
         admit(registry, 2, bytes32("other-maker"), MANUFACTURER | OPERATOR, otherMaker);
-        vm.prank(factory);
-        registry.registerMachine(MACHINE, bytes32("maker"), bytes32(0));
         trustLease(registry, 2, address(this));
     }
 
@@ -197,12 +192,7 @@ contract DeviceKeysRulesTest is Base {
     address internal k2 = vm.addr(42);
 
     function setUp() public {
-        vm.warp(1_000_000);
-        registry = deployRegistry(3, 2);
-        admit(registry, 2, bytes32("maker"), MANUFACTURER, maker);
-        admit(registry, 2, bytes32("factory"), OPERATOR, factory);
-        vm.prank(factory);
-        registry.registerMachine(MACHINE, bytes32("maker"), bytes32(0));
+        registry = deployFleet(maker, factory, MACHINE);
         vm.prank(maker);
         registry.registerDevice(k1, MACHINE);
         trustLease(registry, 2, lease);

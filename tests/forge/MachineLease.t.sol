@@ -21,12 +21,7 @@ abstract contract LeaseFixture is Base {
     address internal factory = vm.addr(32);
 
     function deployLease() internal {
-        vm.warp(1_000_000);
-        registry = deployRegistry(3, 2);
-        admit(registry, 2, bytes32("maker"), MANUFACTURER, maker);
-        admit(registry, 2, bytes32("factory"), OPERATOR, factory);
-        vm.prank(factory);
-        registry.registerMachine(MACHINE, bytes32("maker"), bytes32(0));
+        registry = deployFleet(maker, factory, MACHINE);
         vm.prank(maker);
         registry.registerDevice(vm.addr(DEVICE_KEY), MACHINE);
         token = new ConsortiumToken(registry);
