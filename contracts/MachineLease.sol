@@ -53,8 +53,9 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
     /// device keys in the registry until the close, so that a key change needs the lessee's approval.
     /// Requirements: caller's org holds OPERATOR (onlyRole) and operates the machine; status Offered; term not
     /// over; deposit >= minDeposit and > 0; `opening` signed by the machine's device key (as in reportUsage); this
-    /// contract is a lease contract the governors trust (NotLeaseContract) and no other lease locks the machine
-    /// (MachineLocked). Emits LeaseAccepted (and the registry's DevicesLocked).
+    /// contract is a lease contract the governors trust (NotLeaseContract), no other lease locks the machine
+    /// (MachineLocked) and no announced key rotation is still to take effect (RotationScheduled).
+    /// Emits LeaseAccepted (and the registry's DevicesLocked).
     function accept(uint256 leaseId, uint256 deposit, UsageReport calldata opening, bytes calldata signature) external nonReentrant onlyRole(Roles.OPERATOR) {
         LeaseInfo storage l = _book.get(leaseId);
         bytes32 org = _requireOperator(l, leaseId);

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from chain.reverts import (DeviceNotValidAt, InvalidRotationTime, MachineHasDevice, NoCurrentDevice, NoPendingChange, NotLeaseContract, NotMachineLessee,
-                           NotManufacturer)
+                           NotManufacturer, RotationScheduled)
 from fedpm.consortium.attestation import AttestationError, DeviceAttestation, attest
 from fedpm.consortium.devices import DeviceChangeKind
 from fedpm.lease.client import MachineLease
@@ -40,6 +40,11 @@ def test_an_announced_rotation_splits_reading_times_and_the_history_names_who_di
         ("DeviceBound", old, None, consortium.accounts["maker"].address),
         ("DeviceRotated", new, old, consortium.accounts["maker"].address)]
     assert history[1].at == at and history[1].tx == outcome.receipt.tx_hash and history[1].time >= history[0].time
+    lease = MachineLease(consortium.ctx)  # a lease starts after the announced key takes over, not before
+    lease_id, _ = lease.offer(consortium.sender("maker"), "factory-2-m1", make_tariff(consortium.ctx))
+    consortium.mint(["gov-a", "gov-b"], consortium.accounts["factory-2"].address, 20 * UNIT)
+    with pytest.raises(RotationScheduled):
+        lease.accept(consortium.sender("factory-2"), lease_id, 20 * UNIT, lease.sign_usage(consortium.devices["factory-2-m1"], lease_id, "factory-2-m1", 0))
 
 
 def test_the_manufacturer_alone_changes_keys_and_only_one_at_a_time(consortium, snapshot):

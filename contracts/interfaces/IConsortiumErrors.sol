@@ -27,4 +27,7 @@ interface IConsortiumErrors {
     error NotLeaseContract(address account);
     /// @notice `machineId`'s device keys are locked by the open lease of lease contract `holder`.
     error MachineLocked(bytes32 machineId, address holder);
+    /// @notice `machineId`'s current key only starts signing at `validFrom` (a rotation the manufacturer announced):
+    /// a lease starts after it, so that no key the lessee did not see sign takes over mid-lease.
+    error RotationScheduled(bytes32 machineId, uint64 validFrom);
 }

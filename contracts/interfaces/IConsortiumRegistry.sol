@@ -173,7 +173,7 @@ interface IConsortiumRegistry is IConsortiumErrors {
 
     /// @notice Lock `machineId`'s device keys for an open lease to `lesseeOrg`: from now on a key change also needs
     /// the lessee's approval. Requirements: caller is a trusted lease contract (NotLeaseContract); the machine is not
-    /// locked (MachineLocked). Emits DevicesLocked.
+    /// locked (MachineLocked); its current key already signs (RotationScheduled). Emits DevicesLocked.
     function lockDevices(bytes32 machineId, bytes32 lesseeOrg) external;
 
     /// @notice Release the caller's lock of `machineId` (a waiting change is dropped). Requirements: the caller holds

@@ -79,7 +79,7 @@ interface IMachineLease {
     }
 
     // --- errors (and IConsortiumErrors: NotMember, MissingRole, UnknownMachine, NotManufacturer, UnknownDevice,
-    // DeviceOfAnotherMachine, DeviceNotActive, DeviceNotValidAt, NotLeaseContract, MachineLocked) ---
+    // DeviceOfAnotherMachine, DeviceNotActive, DeviceNotValidAt, NotLeaseContract, MachineLocked, RotationScheduled) ---
     error UnknownLease(uint256 leaseId);
     error WrongStatus(uint256 leaseId, Status status);
     error NotLessee(uint256 leaseId, address account);

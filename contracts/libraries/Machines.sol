@@ -96,11 +96,14 @@ library Machines {
         return keys.length == 0 ? address(0) : keys[keys.length - 1];
     }
 
-    /// @dev Lock `machineId` for a lease to `lesseeOrg` on behalf of the calling lease contract. Emits DevicesLocked.
+    /// @dev Lock `machineId` for a lease to `lesseeOrg` on behalf of the calling lease contract; not while an announced
+    /// rotation is still to take effect (it would hand the machine to a key the lessee never approved). Emits DevicesLocked.
     function lock(Fleet storage self, bytes32 machineId, bytes32 lesseeOrg) internal {
         if (!self.leaseContracts[msg.sender]) revert IConsortiumErrors.NotLeaseContract(msg.sender);
         address holder = self.locks[machineId].holder;
         if (holder != address(0)) revert IConsortiumErrors.MachineLocked(machineId, holder);
+        uint64 from = self.keys[currentKey(self, machineId)].validFrom;
+        if (from > block.timestamp) revert IConsortiumErrors.RotationScheduled(machineId, from);
         self.locks[machineId] = IConsortiumRegistry.DeviceLock(msg.sender, lesseeOrg);
         emit IConsortiumRegistry.DevicesLocked(machineId, msg.sender, lesseeOrg);
     }

@@ -38,6 +38,7 @@ REVERT_HINTS: dict[str, str] = {
     "NotMachineLessee": "only the lessee org of the lease that locks the machine approves a device change (fedpm device approve --as <lessee account>)",
     "NotLeaseContract": "the governors must trust this lease contract first (fedpm consortium propose --lease-contract, approve, execute)",
     "MachineLocked": "another open lease locks the machine's device keys: close it first (fedpm lease close)",
+    "RotationScheduled": "the manufacturer announced a key rotation that has not taken effect: accept after it (fedpm device list)",
     "AccountReserved": "an open AddOrg proposal names this account; wait until it is executed or expires",
     "NoAccountOffer": "a member of the organization must offer the account first (addAccount), then the account accepts",
     "TooManyAccounts": "the organization holds the maximum number of accounts; remove one first",

@@ -266,6 +266,18 @@ contract DeviceKeysRulesTest is Base {
         require(registry.deviceLock(MACHINE).holder == address(0), "unlocked");
     }
 
+    function test_noLeaseLocksAMachineWhoseAnnouncedRotationIsStillAhead() public {
+        uint64 at = uint64(block.timestamp + 1000);
+        vm.prank(maker);
+        registry.rotateDevice(MACHINE, k2, at);
+        vm.prank(lease);
+        vm.expectRevert(abi.encodeWithSelector(IConsortiumErrors.RotationScheduled.selector, MACHINE, at));
+        registry.lockDevices(MACHINE, bytes32("factory"));
+        vm.warp(at);
+        vm.prank(lease);
+        registry.lockDevices(MACHINE, bytes32("factory"));
+    }
+
     function test_aBindAfterARevokedScheduledKeyDoesNotOverlapTheOldKey() public {
         uint64 at = uint64(block.timestamp + 1000);
         vm.startPrank(maker);
