@@ -48,7 +48,7 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
     stats = cmapss.local_stats(engines)
     spec = make_spec(cmapss.normalization_from_stats(stats, cmapss.select_features(stats)), window=10)
     x, y = source.load(spec)
-    assert x.shape[1:] == (10, len(spec["normalization"]["features"])) and len(x) == len(y) == (40 - 10 + 1) + (30 - 10 + 1)
+    assert x.shape[1:] == (10, len(spec.params.normalization.features)) and len(x) == len(y) == (40 - 10 + 1) + (30 - 10 + 1)
 
     # Tamper with one stored batch of M1: its readings stop counting, so its cycles drop out whole.
     db = sqlite3.connect(store)

@@ -16,6 +16,7 @@ import numpy as np
 from fedpm.sensors.api import verified_readings
 from fedpm.sensors.client import SensorBatchRegistry
 from tasks.rul import cmapss, trainer
+from tasks.rul.spec import RulSpec
 
 CHANNELS = cmapss.COLUMNS[2:]  # settings and sensors, in file order
 
@@ -39,5 +40,5 @@ class GatewayData:
                                          hint="stream the machines' data through the gateway first (fedpm simulate cmapss + fedpm gateway run)")
         return cmapss.parse_rows(np.asarray(rows, dtype=np.float64), source=str(self.store))
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    def load(self, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
         return trainer.windows(self.engines(), spec)
