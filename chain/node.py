@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from web3 import Web3
-
 from chain.errors import ChainUnreachable
 from chain.toolchain import anvil_path
 from ground.errors import FedpmError
@@ -59,6 +57,8 @@ class LocalChain:
     def start(self, timeout: float = 20.0) -> "LocalChain":
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self._proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        from web3 import Web3  # here, not at the top: `fedpm chain --help` reads BLOCK_TIME_S without loading web3
+
         deadline = time.monotonic() + timeout
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         while time.monotonic() < deadline:

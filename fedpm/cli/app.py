@@ -1,19 +1,23 @@
-"""What every CLI command gets: the settings, and a lazily opened chain context."""
+"""What every CLI command gets: the settings, and a lazily opened chain context.
+
+Importing this (and every `fedpm/cli` module) loads no web3, eth-account or TensorFlow: `fedpm --help` and the
+commands that need no chain start fast; the chain libraries load when a command first uses `ctx` or `keystore`."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from web3 import Web3
 
-from chain.connect import ChainContext, connect
-from chain.keystore import Keystore
 from fedpm.settings import Settings, load_settings
 from ground.errors import FedpmError
+
+if TYPE_CHECKING:
+    from chain.connect import ChainContext
+    from chain.keystore import Keystore
 
 
 @dataclass
@@ -26,20 +30,25 @@ class App:
 
     @cached_property
     def ctx(self) -> ChainContext:
+        from chain.connect import connect
         from fedpm.hints import REVERT_HINTS  # the features' modules: imported when a command needs the chain
 
         return connect(self.settings, hints=REVERT_HINTS)
 
     @cached_property
     def keystore(self) -> Keystore:
+        from chain.keystore import Keystore
+
         return Keystore(self.settings.keystore_dir, self.settings.keys)
 
     def address_of(self, who: str) -> str:
         """An address given as such, or the address of keystore account `who`."""
         if not who.startswith("0x"):
             return self.keystore.address(who)
+        from eth_utils import to_checksum_address
+
         try:
-            return Web3.to_checksum_address(who)
+            return to_checksum_address(who)
         except ValueError:
             raise FedpmError(f"{who!r} is not an address", hint="give a 0x address of 40 hex digits or a keystore name (fedpm account list)") from None
 

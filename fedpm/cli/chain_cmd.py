@@ -6,15 +6,18 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from chain.connect import ChainContext
-from chain.deploy import Deployment, GenesisOrg, deploy_all
-from chain.node import BLOCK_TIME_S, LocalChain
-from chain.sender import TxSender
+from chain.node import BLOCK_TIME_S
 from fedpm.cli.app import App, as_option, pass_app
 from ground.errors import FedpmError
+
+if TYPE_CHECKING:
+    from chain.connect import ChainContext
+    from chain.deploy import Deployment
+    from chain.sender import TxSender
 
 
 @click.group()
@@ -31,6 +34,8 @@ def chain() -> None:
 @pass_app
 def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None, block_time: int) -> None:
     """Start a local anvil (zero gas, paris, a block every second) and keep it running until Ctrl-C."""
+    from chain.node import LocalChain
+
     node = LocalChain(port=port, chain_id=chain_id, state_file=state_file, block_time=block_time or None).start()
     chain_file = app.settings.chain_file
     chain_file.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +60,8 @@ def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None,
 @pass_app
 def deploy(app: App, as_: str, governors: tuple[str, ...], threshold: int, ttl_hours: float) -> None:
     """Deploy every fedpm contract and write the deployment file for this chain."""
+    from chain.deploy import GenesisOrg, deploy_all
+
     ctx = app.ctx
     if not 1 <= threshold <= len(governors):
         raise FedpmError(f"threshold {threshold} must be between 1 and the {len(governors)} governors", hint="pass --threshold k with 1 <= k <= n")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eth_utils import is_address, to_checksum_address
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
@@ -47,6 +46,8 @@ def _lease(app: App):  # noqa: ANN202 - MachineLease
 
 
 def _address(app: App, who: str) -> str:
+    from eth_utils import is_address, to_checksum_address
+
     return to_checksum_address(who) if is_address(who) else app.ctx.keystore.address(who)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from eth_utils import keccak
 
 from fedpm.cli.app import App, as_option, pass_app
 
@@ -27,6 +26,8 @@ def machine() -> None:
 @pass_app
 def machine_register(app: App, as_: str, machine_id: str, manufacturer: str, metadata: str) -> None:
     """Register MACHINE_ID as operated by your org."""
+    from eth_utils import keccak
+
     meta_hash = keccak(text=metadata) if metadata else b"\0" * 32
     _registry(app).register_machine(app.ctx.sender_for(as_), machine_id, manufacturer, meta_hash)
     click.echo(f"registered machine {machine_id}")

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from eth_utils import keccak
+from eth_hash.auto import keccak  # what eth_utils.keccak calls, without loading eth_utils (`fedpm maintenance --help` stays fast)
 
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
