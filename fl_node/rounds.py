@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from chain.client import ContractClient
+from chain.reverts import format_enum
 from chain.sender import Receipt, TxSender
 
 # Default per-trainer sample bound of a task (its FedAvg weight cap): far above an honest trainer's few thousand
@@ -33,6 +34,10 @@ class RoundState(enum.IntEnum):
     AGGREGATING = 3
     FINALIZED = 4
     FAILED = 5
+
+
+# How this feature's revert arguments read (handed to `chain.connect.connect(..., formats=...)`).
+REVERT_FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {"WrongRoundState": {"state": format_enum(RoundState)}}
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ class App:
     @cached_property
     def ctx(self) -> ChainContext:
         from chain.connect import connect
-        from fedpm.hints import REVERT_HINTS  # the features' modules: imported when a command needs the chain
+        from fedpm.hints import REVERT_FORMATS, REVERT_HINTS  # the features' modules: imported when a command needs the chain
 
-        return connect(self.settings, hints=REVERT_HINTS)
+        return connect(self.settings, hints=REVERT_HINTS, formats=REVERT_FORMATS)
 
     @cached_property
     def keystore(self) -> Keystore:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from chain.client import ContractClient
+from chain.reverts import format_enum
 from chain.sender import Receipt, TxSender
 from fedpm.lease.invoice import EVENT_NAMES, Invoice, LeaseEvent, Reconciliation, build_invoice, decode_event
-from fedpm.lease.tariff import Balances, LeaseStatus, Tariff
+from fedpm.lease.tariff import Balances, LeaseStatus, Tariff, format_tokens
 from fedpm.lease.usage import SignedReport, UsageReport, sign_report
 from ground.ids import from_bytes32, to_bytes32
 
@@ -33,6 +34,14 @@ REVERT_HINTS: dict[str, str] = {
     "ERC20InsufficientBalance": "not enough tokens: ask the governors to mint (fedpm lease mint, then approve and execute)",
     "NotRegistry": "tokens are minted by an executed Mint proposal only (fedpm lease mint, then consortium approve/execute)",
     "ERC20InsufficientAllowance": "approve the lease contract for the amount first",
+}
+
+# How this feature's revert arguments read (handed to `chain.connect.connect(..., formats=...)`): amounts in FCT.
+REVERT_FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {
+    "DepositTooLow": {"amount": format_tokens, "minDeposit": format_tokens},
+    "ERC20InsufficientBalance": {"balance": format_tokens, "needed": format_tokens},
+    "ERC20InsufficientAllowance": {"allowance": format_tokens, "needed": format_tokens},
+    "WrongStatus": {"status": format_enum(LeaseStatus)},
 }
 
 
