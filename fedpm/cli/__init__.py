@@ -1,6 +1,7 @@
 """`fedpm`: a thin command line over chain/, fl_node/ and the feature packages: one click group per noun, one file per area.
 
-User errors (`FedpmError`) print one line, `error: <what> (<fix>)`, and exit non-zero without a traceback.
+User errors (`FedpmError`, and click's usage errors) print one line, `error: <what> (<fix>)`, and exit non-zero
+without a traceback.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # a bad option or argument: one line, like every other user error
+        where = exc.ctx.command_path if exc.ctx else "fedpm"
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

@@ -56,6 +56,25 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+class IdParam(click.ParamType):
+    """An id a contract keeps (task, round, proposal, lease): a whole number that fits a uint256, refused here, before
+    anything reaches the chain, in one line."""
+
+    name = "id"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an id: ids are whole numbers", param, ctx)
+        if not 0 <= number < 2**256:
+            self.fail(f"{value} is not an id: ids are whole numbers from 0 up to 2**256-1", param, ctx)
+        return number
+
+
+ID = IdParam()
+
+
 def as_option(f: Any) -> Any:
     """`--as NAME`: the keystore account that signs."""
     return click.option("--as", "as_", metavar="ACCOUNT", required=True, help="keystore account that signs")(f)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, as_option, echo_json, pass_app
+from fedpm.cli.app import ID, App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
@@ -101,7 +101,7 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
 
 
 @task.command("show")
-@click.option("--task", "task_id", type=int, required=True)
+@click.option("--task", "task_id", type=ID, required=True)
 @pass_app
 def task_show(app: App, task_id: int) -> None:
     t = _fl(app).task(task_id)
@@ -119,7 +119,7 @@ def round_() -> None:
 
 @round_.command("open")
 @as_option
-@click.option("--task", "task_id", type=int, required=True)
+@click.option("--task", "task_id", type=ID, required=True)
 @click.option("--wait", is_flag=True, help="block until the round is finalized or failed")
 @pass_app
 def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
@@ -135,8 +135,8 @@ def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
 
 
 @round_.command("status")
-@click.option("--task", "task_id", type=int, required=True)
-@click.option("--round", "r", type=int, help="default: the current round")
+@click.option("--task", "task_id", type=ID, required=True)
+@click.option("--round", "r", type=ID, help="default: the current round")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def round_status(app: App, task_id: int, r: int | None, as_json: bool) -> None:
@@ -182,7 +182,7 @@ def node_stats(data: Path, output: Path | None) -> None:
 
 
 def _node_common(f):
-    f = click.option("--task", "task_id", type=int, required=True)(f)
+    f = click.option("--task", "task_id", type=ID, required=True)(f)
     f = click.option("--workdir", type=click.Path(path_type=Path), help="where the node keeps its work (default <home>/nodes/ACCOUNT)")(f)
     f = click.option("--poll", type=float, help="seconds between chain polls (default: setting chain.poll_interval_s)")(f)
     f = click.option("--once", is_flag=True, help="do at most one step and exit")(f)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from fedpm.cli.app import App, as_option, echo_json, pass_app
+from fedpm.cli.app import ID, App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
 
 TOKEN_DECIMALS = 18
@@ -123,7 +123,7 @@ def offer(app: App, as_: str, machine: str, tariff_file: Path | None, tariff_id:
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--deposit", required=True, help="tokens (decimal); approved and transferred")
 @reading_options
 @pass_app
@@ -136,7 +136,7 @@ def accept(app: App, as_: str, lease_id: int, deposit: str, device: str | None, 
 
 @lease.command("sign-usage")
 @click.option("--device", required=True, metavar="KEYSTORE")
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--counter", required=True, help="cumulative reading in tariff units")
 @click.option("--read-at", type=int, help="unix seconds (default now)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write the report JSON here (default stdout)")
@@ -153,7 +153,7 @@ def sign_usage(app: App, device: str, lease_id: int, counter: str, read_at: int 
 
 @lease.command("report-usage")
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @reading_options
 @pass_app
 def report_usage(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
@@ -166,7 +166,7 @@ def report_usage(app: App, as_: str, lease_id: int, device: str | None, counter:
 
 @lease.command("top-up")
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--amount", required=True, help="tokens (decimal)")
 @pass_app
 def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
@@ -178,7 +178,7 @@ def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @pass_app
 def withdraw(app: App, as_: str, lease_id: int) -> None:
     """Pull the owner's earnings."""
@@ -188,7 +188,7 @@ def withdraw(app: App, as_: str, lease_id: int) -> None:
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @reading_options
 @pass_app
 def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
@@ -201,7 +201,7 @@ def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | 
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @pass_app
 def refund(app: App, as_: str, lease_id: int) -> None:
     """Claim the uncharged deposit after the dispute window."""
@@ -211,7 +211,7 @@ def refund(app: App, as_: str, lease_id: int) -> None:
 
 
 @lease.command()
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable statement")
 @pass_app
 def invoice(app: App, lease_id: int, as_json: bool) -> None:
