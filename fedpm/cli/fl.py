@@ -189,6 +189,23 @@ def _node_common(f):
     return as_option(f)
 
 
+def _listed(app: App, fl, task_id: int, as_: str, role: str):  # noqa: ANN001, ANN202 - FederatedLearning -> TaskView
+    """The task, once `--as` is one of its `role`s ("trainer" or "aggregator"): a node of another account would only
+    watch, so it is refused with the reason instead of printing "nothing to do"."""
+    task = fl.task(task_id)
+    me = app.keystore.address(as_)
+    if me not in (task.trainers if role == "trainer" else task.aggregators):
+        raise FedpmError(f"account {as_} ({me}) is not a {role} of task {task_id}",
+                         hint=f"run the node --as an account the task lists as {role} (fedpm task show --task {task_id}); its coordinator chose them at `fedpm task create`")
+    return task
+
+
+def _start_line(app: App, as_: str, role: str, task, workdir: Path) -> None:  # noqa: ANN001 - TaskView
+    """What a node watches and where, before its first round."""
+    click.echo(f"[{as_}] {role} of task {task.task_id} ({task.rounds_finalized}/{task.rounds} rounds finalized, {len(task.trainers)} trainers, "
+               f"{len(task.aggregators)} aggregators) on {app.ctx.w3.provider.endpoint_uri}; store {app.settings.storage.backend}; work {workdir}")
+
+
 def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
     if once:
         line = node_obj.step()
@@ -221,9 +238,10 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
     # local data is read and checked now, not when the first round opens
     source = CmapssEngines.from_file(data) if data is not None else GatewayData(gateway_store, SensorBatchRegistry(app.ctx), machines)
-    trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), retries=app.settings.storage.retries, kinds=KINDS,
-                          trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
+    fl, workdir = _fl(app), workdir or app.settings.home / "nodes" / as_
+    _start_line(app, as_, "trainer", _listed(app, fl, task_id, as_, "trainer"), workdir)
+    trainer = TrainerNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
+                          kinds=KINDS, trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
     _run(app, trainer, once, poll)
 
 
@@ -235,8 +253,10 @@ def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll:
     """Watch the task; when commits close, fetch and check every update, aggregate, pin, vote."""
     from fl_node.nodes import AggregatorNode
 
-    agg = AggregatorNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                         log=_log(as_), retries=app.settings.storage.retries, byzantine=byzantine)
+    fl, workdir = _fl(app), workdir or app.settings.home / "nodes" / as_
+    _start_line(app, as_, "aggregator", _listed(app, fl, task_id, as_, "aggregator"), workdir)
+    agg = AggregatorNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
+                         byzantine=byzantine)
     _run(app, agg, once, poll)
 
 
