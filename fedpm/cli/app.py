@@ -6,6 +6,7 @@ commands that need no chain start fast; the chain libraries load when a command 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -30,10 +31,17 @@ class App:
 
     @cached_property
     def ctx(self) -> ChainContext:
+        from chain.compile import is_compiled
         from chain.connect import connect
         from fedpm.hints import REVERT_FORMATS, REVERT_HINTS  # the features' modules: imported when a command needs the chain
 
-        return connect(self.settings, hints=REVERT_HINTS, formats=REVERT_FORMATS)
+        if is_compiled(self.settings.chain.evm_version):
+            return connect(self.settings, hints=REVERT_HINTS, formats=REVERT_FORMATS)
+        click.echo("compiling the contracts with solc-js (once per change of the sources; about half a minute)...", err=True)
+        start = time.monotonic()
+        ctx = connect(self.settings, hints=REVERT_HINTS, formats=REVERT_FORMATS)
+        click.echo(f"compiled in {time.monotonic() - start:.0f} s; later commands reuse the artifacts", err=True)
+        return ctx
 
     @cached_property
     def keystore(self) -> Keystore:

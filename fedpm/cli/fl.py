@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -224,6 +225,7 @@ def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
 def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, data: Path | None,
                gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise in a node's log
     from fedpm.sensors.client import SensorBatchRegistry
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
