@@ -17,6 +17,7 @@ from ground.errors import FedpmError
 
 # Command modules, imported when the CLI runs (not when fedpm is imported): (module, attribute).
 COMMANDS = [
+    ("fedpm.cli.status", "status"),
     ("fedpm.cli.chain_cmd", "chain"),
     ("fedpm.cli.chain_cmd", "deploy"),
     ("fedpm.cli.account", "account"),
@@ -34,6 +35,7 @@ COMMANDS = [
     ("fedpm.cli.sensors", "simulate"),
     ("fedpm.cli.sensors", "verify"),
     ("fedpm.cli.lease", "lease"),
+    ("fedpm.cli.lease", "token"),
     ("fedpm.cli.network", "network"),
 ]
 

@@ -1,4 +1,4 @@
-"""`fedpm lease`: pay-per-use machine leases (offer, accept, usage, top-up, withdraw, close, refund, invoice)."""
+"""`fedpm lease`: pay-per-use machine leases (offer, accept, usage, top-up, withdraw, close, refund, invoice, list); `fedpm token balance`."""
 
 from __future__ import annotations
 
@@ -210,6 +210,24 @@ def refund(app: App, as_: str, lease_id: int) -> None:
     click.echo(f"lease {lease_id} closed; refunded {lease_c.lease(lease_id).refunded} (gas {rcpt.gas_used})")
 
 
+@lease.command("list")
+@click.option("--machine", help="only the leases offered for this machine")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_app
+def lease_list(app: App, machine: str | None, as_json: bool) -> None:
+    """Every lease (ids start at 1): machine, parties, status, tariff and money in tokens."""
+    from fedpm.lease.client import format_leases
+
+    lease_c = _lease(app)
+    summaries = [lease_c.lease(i).summary() for i in lease_c.lease_ids(machine)]
+    if as_json:
+        echo_json(summaries)
+    elif summaries:
+        click.echo(format_leases(summaries))
+    else:
+        click.echo(f"no leases{f' for {machine}' if machine else ''} yet (fedpm lease offer creates one)", err=True)
+
+
 @lease.command()
 @click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable statement")
@@ -226,3 +244,30 @@ def invoice(app: App, lease_id: int, as_json: bool) -> None:
         return
     click.echo(format_invoice(inv))
     click.echo(f"  reconciled with contract: {'yes' if rec.ok else 'NO (contract holds ' + str(rec.contract_held) + ')'}")
+
+
+@click.group()
+def token() -> None:
+    """The consortium token (FCT) that settles leases."""
+
+
+@token.command("balance")
+@click.argument("accounts", nargs=-1, metavar="[ACCOUNT]...")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_app
+def token_balance(app: App, accounts: tuple[str, ...], as_json: bool) -> None:
+    """Token balances of ACCOUNTs (keystore names or addresses; default: every keystore account)."""
+    from fedpm.lease.client import MachineLease
+    from fedpm.lease.tariff import fmt_amount
+
+    names = accounts or tuple(app.keystore.names())
+    if not names:
+        raise FedpmError("no account to show", hint="name one (fedpm token balance ACCOUNT) or create one (fedpm account new NAME)")
+    tok = MachineLease(app.ctx).token
+    rows = [(name, address, fmt_amount(tok.balance_of(address))) for name, address in ((n, _address(app, n)) for n in names)]
+    if as_json:
+        echo_json([{"account": n, "address": a, "balance": b, "currency": "FCT"} for n, a, b in rows])
+        return
+    width = max(len(n) for n, _, _ in rows)
+    for name, address, balance in rows:
+        click.echo(f"{name:<{width}}  {address}  {balance} FCT")
