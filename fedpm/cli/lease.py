@@ -158,10 +158,13 @@ def sign_usage(app: App, device: str, lease_id: int, counter: str, read_at: int 
 @pass_app
 def report_usage(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
     """Submit a device-signed cumulative reading (anyone may submit)."""
+    from fedpm.lease.tariff import format_tokens
+
     lease_c = _lease(app)
     rcpt = lease_c.report_usage(app.ctx.sender_for(as_), _reading(app, lease_c, lease_id, device, counter, report))
     s = lease_c.lease(lease_id)
-    click.echo(f"lease {lease_id}: charged {s.charged}, available {s.available}, unpaid {s.unpaid}, {s.status.solidity_name} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id}: charged {format_tokens(s.charged)}, available {format_tokens(s.available)}, unpaid {format_tokens(s.unpaid)}, "
+               f"{s.status.solidity_name} (gas {rcpt.gas_used})")
 
 
 @lease.command("top-up")
@@ -182,8 +185,10 @@ def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
 @pass_app
 def withdraw(app: App, as_: str, lease_id: int) -> None:
     """Pull the owner's earnings."""
+    from fedpm.lease.tariff import format_tokens
+
     amount, rcpt = _lease(app).withdraw(app.ctx.sender_for(as_), lease_id)
-    click.echo(f"lease {lease_id}: withdrew {amount} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id}: withdrew {format_tokens(amount)} (gas {rcpt.gas_used})")
 
 
 @lease.command()
@@ -193,10 +198,13 @@ def withdraw(app: App, as_: str, lease_id: int) -> None:
 @pass_app
 def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
     """Close with a final device-signed reading; refund after the dispute window (`fedpm lease refund`)."""
+    from fedpm.lease.tariff import fmt_time, format_tokens
+
     lease_c = _lease(app)
     rcpt = lease_c.close(app.ctx.sender_for(as_), lease_id, _reading(app, lease_c, lease_id, device, counter, report))
     s = lease_c.lease(lease_id)
-    click.echo(f"lease {lease_id} closing; refund of {s.available} claimable from {s.closed_at + lease_c.dispute_window()} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id} closing; refund of {format_tokens(s.available)} claimable from {fmt_time(s.closed_at + lease_c.dispute_window())} "
+               f"(gas {rcpt.gas_used})")
 
 
 @lease.command()
@@ -205,9 +213,11 @@ def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | 
 @pass_app
 def refund(app: App, as_: str, lease_id: int) -> None:
     """Claim the uncharged deposit after the dispute window."""
+    from fedpm.lease.tariff import format_tokens
+
     lease_c = _lease(app)
     rcpt = lease_c.claim_refund(app.ctx.sender_for(as_), lease_id)
-    click.echo(f"lease {lease_id} closed; refunded {lease_c.lease(lease_id).refunded} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id} closed; refunded {format_tokens(lease_c.lease(lease_id).refunded)} (gas {rcpt.gas_used})")
 
 
 @lease.command("list")
@@ -235,6 +245,7 @@ def lease_list(app: App, machine: str | None, as_json: bool) -> None:
 def invoice(app: App, lease_id: int, as_json: bool) -> None:
     """The lease statement rebuilt from chain events, reconciled with the contract."""
     from fedpm.lease.invoice import format_invoice
+    from fedpm.lease.tariff import format_tokens
 
     lease_c = _lease(app)
     inv = lease_c.invoice(lease_id)
@@ -243,7 +254,7 @@ def invoice(app: App, lease_id: int, as_json: bool) -> None:
         echo_json(inv.to_json_dict() | {"reconciled": rec.ok, "contractHeld": rec.contract_held})
         return
     click.echo(format_invoice(inv))
-    click.echo(f"  reconciled with contract: {'yes' if rec.ok else 'NO (contract holds ' + str(rec.contract_held) + ')'}")
+    click.echo(f"  reconciled with contract: {'yes' if rec.ok else 'NO (contract holds ' + format_tokens(rec.contract_held) + ')'}")
 
 
 @click.group()
