@@ -5,6 +5,9 @@ commands (status, machine show, lease list, token balance), as tables and as JSO
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -66,7 +69,9 @@ def task_home(chain_home):
     registry.register_device(mk, ctx.keystore.address("dev1"), "press-1")
     registry.mint(g1, [g2], lease.token.address, f1.address, 30 * 10**18)
     lease.offer(mk, "press-1", Tariff("t1", Unit.OPERATING_HOUR, 2 * 10**18, int(time.time()) + 86400, min_deposit=10 * 10**18))
-    FederatedLearning(ctx).create_task(g1, TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [f1.address], [mk.address], 1, 600, 600, 0, 3))
+    fl = FederatedLearning(ctx)
+    fl.create_task(g1, TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [f1.address], [mk.address], 1, 600, 600, 0, 3))
+    fl.create_task(g1, TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [f1.address], [mk.address], 1, 1, 1, 0, 1))  # task 1: 1 s windows
     return chain_home
 
 
@@ -105,7 +110,7 @@ def test_status_shows_the_chain_the_deployment_my_orgs_and_the_tasks(task_home):
     accounts = {a["account"]: (a["org"], a["roles"]) for a in data["accounts"]}
     assert data["chain"]["chain_id"] == 1337 and data["deployment"]["members"] == 5 and data["deployment"]["threshold"] == 2
     assert accounts["f1"] == ("factory-1", "OPERATOR,TRAINER") and accounts["g1"] == ("g1", "GOVERNOR") and accounts["dev1"] == (None, None)
-    assert data["tasks"] == [{"task": 0, "rounds": 3, "finalized": 0, "round": 0, "round_state": None, "trainers": 1, "aggregators": 1}]
+    assert data["tasks"][0] == {"task": 0, "rounds": 3, "finalized": 0, "round": 0, "round_state": None, "trainers": 1, "aggregators": 1}
     assert data["latest_model"] is None
     assert text.returncode == 0 and "org factory-1 (OPERATOR,TRAINER)" in text.stdout and "task 0" in text.stdout
     assert "model       none finalized yet" in text.stdout
@@ -136,3 +141,23 @@ def test_lease_list_and_token_balance_speak_tokens_not_wei(task_home):
     assert table[1].split()[:5] == ["1", "press-1", "maker-1", "-", "Offered"] and "2 FCT/operatingHour" in table[1]
     assert [(b["account"], b["balance"]) for b in balances] == [("f1", "30"), ("mk", "0")]
     assert text.startswith("f1  0x") and text.rstrip().endswith(" 30 FCT")
+
+
+def test_round_open_wait_says_why_a_round_failed_and_exits_non_zero(task_home):
+    # Prepare: task 1's round opens and waits; nobody commits in its 1 s window
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDPM_")} | {
+        "FEDPM_HOME": str(task_home), "FEDPM_KEYS_PASSWORD": "pw", "FEDPM_KEYS_SCRYPT_N": "1024", "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"}
+    waiting = subprocess.Popen([sys.executable, "-m", "fedpm.cli", "round", "open", "--as", "g1", "--task", "1", "--wait"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Execute: the aggregator's node closes the expired window (a node advances rounds by the clock)
+        deadline = time.monotonic() + 90
+        while waiting.poll() is None and time.monotonic() < deadline:
+            time.sleep(2)
+            fedpm(task_home, "node", "aggregate", "--as", "mk", "--task", "1", "--once")
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        waiting.kill()
+    # Assert: the reason, not "model 0000000000000000"
+    assert waiting.returncode == 1 and "0000000000000000" not in out, (out, err)
+    assert err.strip().splitlines()[-1].startswith("error: round 1 of task 1 failed: ") and "fedpm round status --task 1 --round 1" in err

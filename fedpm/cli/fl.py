@@ -126,12 +126,20 @@ def round_() -> None:
 def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
     """Open the next round from the current global model (coordinator only)."""
     from fl_node.coordinator import wait_round
+    from fl_node.rounds import RoundState
 
     fl = _fl(app)
     r = fl.open_round(app.ctx.sender_for(as_), task_id)
     click.echo(f"opened round {r} of task {task_id}")
     if wait:
         view = wait_round(fl, task_id, r, poll=app.settings.chain.poll_interval_s, on_change=lambda v: click.echo(f"  {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", err=True))
+        if view.state == RoundState.FAILED:  # no model to show: say why, and the round's participants
+            from fl_node.coordinator import round_report
+
+            rep = round_report(fl, task_id, r)
+            raise FedpmError(f"round {r} of task {task_id} failed: {rep.failure or 'no reason recorded'} "
+                             f"({len(rep.participants)} update(s), {len(rep.votes)} vote(s))",
+                             hint=f"see `fedpm round status --task {task_id} --round {r}`; open the next round when the trainers and aggregators run")
         click.echo(f"round {r} {view.state.name.lower()}: model {view.result_hash.hex()[:16]} {view.result_cid}")
 
 
