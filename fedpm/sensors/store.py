@@ -236,6 +236,11 @@ class GatewayStore:
         for r in self.db.execute(f"SELECT {_COLS} FROM batches" + sql + " ORDER BY machine, device, seq", args):
             yield StoredBatch(*r)
 
+    def batches_after(self, machine: str, after_id: int) -> Iterator[StoredBatch]:
+        """The machine's batches stored after batch id `after_id`, in storage order (incremental readers)."""
+        for r in self.db.execute(f"SELECT {_COLS} FROM batches WHERE machine = ? AND id > ? ORDER BY id", (machine, after_id)):
+            yield StoredBatch(*r)
+
     def batch(self, machine: str, seq: int) -> StoredBatch | None:
         r = self.db.execute(f"SELECT {_COLS} FROM batches WHERE machine = ? AND seq = ? ORDER BY id DESC LIMIT 1", (machine, seq)).fetchone()
         return StoredBatch(*r) if r else None
