@@ -39,14 +39,14 @@ def engine(life: int = LIFE, seed: int = 0) -> np.ndarray:
 
 
 def spec() -> RulSpec:
-    """An MLP over (s2, s3): RUL = 125 * (bias - a * s2 at the last cycle), with weights set by `wear_model`."""
+    """A one-filter 1D-CNN over (s2, s3): RUL = 125 * (bias - a * s2 at the last cycle), with weights set by `wear_model`."""
     norm = cmapss.Normalization(("s2", "s3"), "minmax", (0.0, 90.0), (1.0, 20.0))
-    return make_spec(norm, window=WINDOW, model={"kind": "mlp", "hidden": [1], "dense": 0, "dropout": 0.0, "l2": 0.0}, train={"epochs": 1, "batch_size": 8})
+    return make_spec(norm, window=WINDOW, model={"kind": "cnn1d", "filters": [1], "kernel": 1, "dense": 0, "dropout": 0.0, "l2": 0.0}, train={"epochs": 1, "batch_size": 8})
 
 
 def wear_model(bias: float, slope: float = 1.0) -> list[tuple[str, np.ndarray]]:
     """Predicted RUL = 125 * (bias - slope * normalized s2 of the window's last cycle): falls as the engine wears."""
-    return [("00.dense.kernel", np.array([[1.0], [0.0]], np.float32)), ("00.dense.bias", np.zeros((1,), np.float32)),
+    return [("00.conv1d.kernel", np.array([[[1.0], [0.0]]], np.float32)), ("00.conv1d.bias", np.zeros((1,), np.float32)),
             ("01.dense.kernel", np.array([[0.0]] * (WINDOW - 1) + [[-slope]], np.float32)), ("01.dense.bias", np.array([bias], np.float32))]
 
 
@@ -96,18 +96,21 @@ class LiveMachine:
         self.gateway.start()
         self.replay = EngineReplay(machine, engine() if rows is None else rows, t0_ms, src=f"replay-{time.time_ns()}")
         self.store_path = store_path
+        self.sent = 0  # readings handed to the gateway (one per block)
 
     def stream(self, cycles: int, skip: set[int] | None = None) -> None:
         """The next `cycles` cycles, closed into one batch and anchored before returning."""
-        for machine, channel, payload in self.replay.blocks(cycles, skip):
+        blocks = self.replay.blocks(cycles, skip)
+        for machine, channel, payload in blocks:
             self.gateway.submit(machine, channel, payload)
+        self.sent += len(blocks)
         self.gateway.request_flush()
-        assert self.gateway.wait_idle(60), self.gateway.errors
         st = GatewayStore(self.store_path)
         try:
-            deadline = time.monotonic() + 30
-            while st.counts().get("batches_signed", 0) and time.monotonic() < deadline:
+            deadline = time.monotonic() + 60
+            while st.counts().get("readings_anchored", 0) < self.sent and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert st.counts().get("readings_anchored", 0) == self.sent, (st.counts(), self.gateway.errors)
         finally:
             st.close()
 

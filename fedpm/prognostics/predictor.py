@@ -56,8 +56,11 @@ class Predictor:
             return np.zeros((0,), np.float64)
         size = 1 << (n - 1).bit_length()  # pad to a power of two: few traced shapes
         padded = x if size == n else np.concatenate([x, np.zeros((size - n, *x.shape[1:]), np.float32)])
-        out = np.asarray(self._compiled()(padded)).reshape(-1)[:n]
-        return np.maximum(out.astype(np.float64), 0.0)
+        out = np.asarray(self._compiled()(padded))
+        if out.size != size:
+            raise ModelLoadError(f"{self.version.short} answers {out.size // size} value(s) per window, not one remaining life",
+                                 hint="serve a model with a single regression output")
+        return np.maximum(out.reshape(-1)[:n].astype(np.float64), 0.0)
 
     def _compiled(self) -> Any:
         with self._lock:
