@@ -8,6 +8,7 @@ Inputs are the service's journal (predictions, alerts) and the maintenance audit
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Sequence
@@ -85,3 +86,18 @@ def format_timeline(t: dict[str, Any], max_predictions: int = 8) -> str:
         if a["answered"]:
             lines.append(f"  alert {a['id'][:12]}… answered after {a['response_s']} s, record verified on chain")
     return "\n".join(lines)
+
+
+def with_actual(predictions: Sequence[dict[str, Any]], cycle_ts: Sequence[int], failures_ms: Sequence[int]) -> list[dict[str, Any]]:
+    """Each prediction (a journal row as JSON) with `actual`: once a failure closed the history, the verified cycles
+    between the prediction's window end and that failure (the true remaining life); None while unknown."""
+    ts = sorted(cycle_ts)
+    out = []
+    for p in predictions:
+        actual = None
+        end = p.get("to_ms")
+        after = [f for f in failures_ms if end is not None and f >= end]
+        if end is not None and after:
+            actual = bisect.bisect_right(ts, min(after)) - bisect.bisect_right(ts, end)
+        out.append({**p, "actual": actual})
+    return out
