@@ -33,6 +33,10 @@ class LabelError(FedpmError):
     """No labeled history can be built."""
 
 
+class NoHistory(LabelError):
+    """No verified cycles before a closing event (the machine streamed nothing before it)."""
+
+
 @dataclass(frozen=True)
 class LabeledHistory:
     machine: str
@@ -51,8 +55,10 @@ class LabeledHistory:
 
 
 def closing_events(report: AuditReport) -> list[Record]:
-    """The machine's failures and component replacements whose records verify on chain, in time order."""
-    found = [i.local.record for i in report.items if i.status is Status.VERIFIED and i.local and i.local.record and i.local.record.kind in CLOSING]
+    """The machine's failures and component replacements whose records verify on chain, in time order (a correction
+    describes the event it corrects, not a new one)."""
+    found = [i.local.record for i in report.items if i.status is Status.VERIFIED and i.local and i.local.record and i.local.record.kind in CLOSING
+             and i.local.record.corrects is None]
     return sorted(found, key=lambda r: r.time)
 
 
@@ -63,7 +69,7 @@ def labeled_history(data: MachineData, event: Record, after: Record | None = Non
     keep = (ts > start_ms) & (ts <= end_ms)
     ts, rows = ts[keep], rows[keep]
     if len(ts) < 2:
-        raise LabelError(f"{data.machine}: {len(ts)} verified cycle(s) before the {event.kind.label} at {event.time}",
+        raise NoHistory(f"{data.machine}: {len(ts)} verified cycle(s) before the {event.kind.label} at {event.time}",
                          hint="stream the machine's data through the gateway before recording its failure")
     lo, hi = int(ts[0]), int(ts[-1])
     bad = [p for p in data.problems if p.overlaps(lo, hi)] or [None for t in incomplete if lo <= t <= hi][:1]
@@ -93,4 +99,13 @@ def histories_of(home: Path, ctx: ChainContext, feed: VerifiedFeed, machine: str
         raise LabelError(f"{machine} has no failure or component replacement recorded and verified on chain",
                          hint="record it: fedpm maintenance add --kind fault|part_replacement (and audit it)")
     data = feed.read(machine)
-    return [labeled_history(data, e, events[i - 1] if i else None) for i, e in enumerate(events)]
+    found = []
+    for i, e in enumerate(events):
+        try:
+            found.append(labeled_history(data, e, events[i - 1] if i else None))
+        except NoHistory:
+            continue  # the machine streamed nothing before this event
+    if not found:
+        raise NoHistory(f"{machine}: no verified cycles before any of its {len(events)} recorded failure(s)",
+                        hint="stream the machine's data through the gateway before recording its failure")
+    return found

@@ -13,7 +13,6 @@ id, 422 for a malformed request, 503 while no verified model can answer; an unex
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
@@ -189,10 +188,6 @@ def create_app(service: HealthService) -> FastAPI:
 
 class UnknownMachine(FedpmError):
     """No such machine (HTTP 404)."""
-
-
-def valid_machine_id(text: str) -> bool:
-    return bool(re.match(MACHINE_ID, text))
 
 
 __all__ = ["create_app", "urgency", "NoModel", "UnknownMachine"]
