@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--cycles", type=int, default=3, help="fleet refresh cycles measured")
     ap.add_argument("--poll", type=float, default=0.5, help="the service's poll interval (serve.poll_interval_s)")
+    ap.add_argument("--profile", action="store_true", help="also profile one fleet refresh in this process (top functions to stderr)")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -194,6 +195,22 @@ def main() -> int:
                 assert sum(m["prediction"] for m in rows) == args.machines and all(m["window"]["to_ms"] == T0 + (56 + k) * 1000 for m in rows if m["prediction"])
             out["fleet"] = {"refresh_s": [round(v, 2) for v in refresh], "median_s": round(statistics.median(refresh), 2),
                             "anchor_new_cycle_s": [round(v, 2) for v in anchor], "readings_per_cycle": args.machines * 24}
+
+            if args.profile:
+                import cProfile
+                import pstats
+
+                from fedpm.service.server import open_service
+
+                svc = open_service(load_settings({"home": home, "chain.rpc_url": node.url, "serve.task": task, "serve.default_class": "turbofan"}, env={}))
+                svc.refresh()
+                svc.fleet_health()
+                stream(55 + args.cycles, 1)
+                prof = cProfile.Profile()
+                prof.enable()
+                svc.fleet_health()
+                prof.disable()
+                pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
 
             done = finalize(2)
             while s.get(base + "/health", timeout=30).json()["model"]["round"] != 2:

@@ -66,6 +66,7 @@ class Journal:
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # a lost last prediction after a power cut is recomputed; no fsync per row
         self.db.executescript(SCHEMA)
         self._last: dict[str, tuple] = {}
 
@@ -89,19 +90,28 @@ class Journal:
 
     def record_prediction(self, row: PredictionRow) -> bool:
         """Keep `row` unless it says what the machine's last row said (same window, model and reason). True if kept."""
-        key = (row.to_ms, row.model_hash, row.reason, row.rul is None)
+        return bool(self.record_predictions([row]))
+
+    def record_predictions(self, rows: list[PredictionRow]) -> int:
+        """`record_prediction` for many rows in one transaction; returns how many were kept."""
+        keep = []
         with self._lock:
-            if self._last.get(row.machine) is None:
-                last = self.db.execute("SELECT to_ms, model_hash, reason, rul IS NULL FROM predictions WHERE machine = ? ORDER BY id DESC LIMIT 1",
-                                       (row.machine,)).fetchone()
-                self._last[row.machine] = tuple(last) if last else ()
-            if self._last[row.machine] == (key[0], key[1], key[2], int(key[3])):
-                return False
-            self.db.execute("INSERT INTO predictions (machine, at, rul, reason, detail, task, round, model_hash, from_ms, to_ms, batches) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                            (row.machine, row.at, row.rul, row.reason, row.detail, row.task, row.round, row.model_hash, row.from_ms, row.to_ms,
-                             json.dumps(row.batches)))
-            self._last[row.machine] = (key[0], key[1], key[2], int(key[3]))
-            return True
+            for row in rows:
+                key = (row.to_ms, row.model_hash, row.reason, int(row.rul is None))
+                if row.machine not in self._last:
+                    last = self.db.execute("SELECT to_ms, model_hash, reason, rul IS NULL FROM predictions WHERE machine = ? ORDER BY id DESC LIMIT 1",
+                                           (row.machine,)).fetchone()
+                    self._last[row.machine] = tuple(last) if last else ()
+                if self._last[row.machine] != key:
+                    self._last[row.machine] = key
+                    keep.append((row.machine, row.at, row.rul, row.reason, row.detail, row.task, row.round, row.model_hash, row.from_ms, row.to_ms,
+                                 json.dumps(row.batches)))
+            if keep:
+                self.db.execute("BEGIN")
+                self.db.executemany("INSERT INTO predictions (machine, at, rul, reason, detail, task, round, model_hash, from_ms, to_ms, batches) "
+                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?)", keep)
+                self.db.execute("COMMIT")
+        return len(keep)
 
     def predictions(self, machine: str, limit: int = 5000) -> list[PredictionRow]:
         with self._lock:
@@ -120,6 +130,10 @@ class Journal:
             self.db.execute("INSERT OR IGNORE INTO alerts (id, machine, at, level, body) VALUES (?, ?, ?, ?, ?)",
                             (alert.id, alert.machine, float(alert.raised_at), alert.level, alert.canonical_bytes()))
         return alert.id
+
+    def alerted_machines(self) -> set[str]:
+        with self._lock:
+            return {m for (m,) in self.db.execute("SELECT DISTINCT machine FROM alerts")}
 
     def alerts(self, machine: str | None = None) -> list[Alert]:
         with self._lock:

@@ -30,7 +30,7 @@ class Window:
     x: np.ndarray  # float32 [window, features], normalized
     from_ms: int  # first and last cycle of the window
     to_ms: int
-    cycles: int  # verified complete cycles seen in all
+    cycles: int  # verified complete cycles read (the reader may read only the newest few windows' worth)
     batches: tuple[BatchRef, ...]  # the anchored batches the window's readings come from
 
     def span_json(self) -> dict[str, Any]:

@@ -134,7 +134,7 @@ class Gap:
 
 _GAPS = """
 SELECT machine, src, prev + 1, seq - 1 FROM (
-    SELECT machine, src, seq, LAG(seq, 1, -1) OVER (PARTITION BY machine, src ORDER BY seq) AS prev FROM blocks WHERE machine = COALESCE(?, machine)
+    SELECT machine, src, seq, LAG(seq, 1, -1) OVER (PARTITION BY machine, src ORDER BY seq) AS prev FROM blocks {where}
 ) WHERE seq > prev + 1 ORDER BY machine, src, seq
 """
 
@@ -249,7 +249,9 @@ class GatewayStore:
 
     def gaps(self, machine: str | None = None) -> list[Gap]:
         """Every run of seqs never received below the highest received seq of its (machine, src) stream."""
-        return [Gap(*r) for r in self.db.execute(_GAPS, (machine,))]
+        if machine is None:
+            return [Gap(*r) for r in self.db.execute(_GAPS.format(where=""))]
+        return [Gap(*r) for r in self.db.execute(_GAPS.format(where="WHERE machine = ?"), (machine,))]  # the primary key's prefix
 
     def block_seqs(self, machine: str, src: str, status: str | None = None) -> list[int]:
         """The stream's received seqs in order; with `status`, only those whose batch has that status ('anchored')."""

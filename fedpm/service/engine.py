@@ -65,6 +65,7 @@ class HealthService:
         self._key: tuple | None = None
         self._refresh_lock = threading.Lock()
         self._alert_lock = threading.Lock()
+        self._alerted: set[str] | None = None  # machines with an alert in the journal (read once, then kept up to date)
 
     # ------------------------------------------------------------ the model served
 
@@ -150,13 +151,14 @@ class HealthService:
         """Health of many machines with one batched model call."""
         served = self._served
         machines = list(self.machines() if machines is None else machines)
+        rows: list[PredictionRow] = []  # written to the journal in one transaction
         results: list[dict[str, Any] | None] = [None] * len(machines)
         ready: list[tuple[int, str, MachineClass, Window]] = []
         for i, machine in enumerate(machines):
             cls = self.fleet.class_of(machine)
             outcome = self._window(served, machine, cls)
             if isinstance(outcome, NoWindow):
-                results[i] = self._answer(served, machine, cls, outcome)
+                results[i] = self._answer(served, machine, cls, outcome, rows)
             else:
                 assert cls is not None
                 ready.append((i, machine, cls, outcome))
@@ -164,7 +166,8 @@ class HealthService:
             assert served.predictor is not None
             ruls = served.predictor.predict(np.stack([w.x for _, _, _, w in ready]))
             for (i, machine, cls, w), rul in zip(ready, ruls):
-                results[i] = self._answer(served, machine, cls, w, float(rul))
+                results[i] = self._answer(served, machine, cls, w, rows, float(rul))
+        self.journal.record_predictions(rows)
         return [r for r in results if r is not None]
 
     def _window(self, served: Served, machine: str, cls: MachineClass | None) -> Window | NoWindow:
@@ -175,18 +178,19 @@ class HealthService:
             return NoWindow("no-model", served.stale or f"task {self.task} has no finalized version to serve yet")
         if cls.task_kind != p.task_kind:
             return NoWindow("wrong-class", f"{machine} is a {cls.name} ({cls.task_kind}); the served model is a {p.task_kind} model")
-        data = self.feed.read(machine, channels=set(p.features))
+        data = self.feed.read(machine, channels=set(p.features), tail=2 * (p.window + 1) * len(p.features))  # two windows' worth
         return build_window(data, p.spec.params.normalization, p.window)
 
-    def _answer(self, served: Served, machine: str, cls: MachineClass | None, outcome: Window | NoWindow, rul: float | None = None) -> dict[str, Any]:
+    def _answer(self, served: Served, machine: str, cls: MachineClass | None, outcome: Window | NoWindow, rows: list[PredictionRow],
+                rul: float | None = None) -> dict[str, Any]:
         p, now = served.predictor, self.clock()
         v = p.version if p else None
         cls_name = cls.name if cls else "unknown"
         out: dict[str, Any] = {"machine": machine, "machine_class": cls_name, "model": served.model_json(), "stale": served.stale, "at": now}
         if isinstance(outcome, NoWindow):
             self.metrics.predictions.labels(cls_name, outcome.reason).inc()
-            self.journal.record_prediction(PredictionRow(machine, now, None, outcome.reason, outcome.detail, v and v.task, v and v.round,
-                                                         v and v.model_hash, None, None, []))
+            rows.append(PredictionRow(machine, now, None, outcome.reason, outcome.detail, v and v.task, v and v.round, v and v.model_hash,
+                                            None, None, []))
             return out | {"prediction": False, "rul": None, "reason": outcome.reason, "detail": outcome.detail, "window": None, "batches": [],
                           "alert": None}
         assert v is not None and cls is not None and rul is not None
@@ -194,7 +198,7 @@ class HealthService:
         batches = [b.to_json() for b in outcome.batches]
         self.metrics.predictions.labels(cls_name, "ok").inc()
         self.metrics.rul.labels(machine, cls_name).set(rul)
-        self.journal.record_prediction(PredictionRow(machine, now, rul, None, None, v.task, v.round, v.model_hash, outcome.from_ms, outcome.to_ms, batches))
+        rows.append(PredictionRow(machine, now, rul, None, None, v.task, v.round, v.model_hash, outcome.from_ms, outcome.to_ms, batches))
         alert = self._alert(machine, cls, rul, v, outcome, now)
         rule = cls.rule_for(rul)
         return out | {"prediction": True, "rul": rul, "reason": None, "detail": None, "window": outcome.span_json() | {"verified_cycles": outcome.cycles},
@@ -206,6 +210,10 @@ class HealthService:
         """The machine's open alert, raising a new one if a more severe rule applies to data newer than the last answer."""
         rule = cls.rule_for(rul)
         with self._alert_lock:
+            if self._alerted is None:
+                self._alerted = self.journal.alerted_machines()
+            if rule is None and machine not in self._alerted:
+                return None  # nothing to raise, nothing open: no journal read
             alerts = self.journal.alerts(machine)
             answered = self._answered(machine)
             last_answer = max((t for a in alerts for t in [answered.get(a.id)] if t is not None), default=None)
@@ -217,6 +225,7 @@ class HealthService:
                 top = Alert(machine, cls.name, rule.level, rule.action, rul, rule.below, v.task, v.round, v.model_hash, w.from_ms, w.to_ms,
                             tuple(f"{b.device}:{b.seq}:{b.root}" for b in w.batches), int(now))
                 self.journal.record_alert(top)
+                self._alerted.add(machine)
                 self.metrics.alerts.labels(cls.name, rule.level).inc()
                 self.log(f"ALERT {rule.level} {machine}: RUL {rul:.1f} < {rule.below:g} ({top.id})")
         return None if top is None else {"id": top.id, **top.to_json()}
