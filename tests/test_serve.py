@@ -263,6 +263,8 @@ def test_an_alert_carries_provenance_and_a_maintenance_record_answers_it(world, 
     unknown = fedpm("maintenance", "add", "--as", "factory-1", "--machine", M, "--kind", "maintenance", "--component", "x",
                     "--description", "y", "--technician", "tech-7", "--answers", "0x" + "ab" * 32, env=cli_env)
     timeline = fedpm("health", "timeline", "--machine", M, "--json", env=cli_env)
+    listed = fedpm("health", "alerts", "--machine", M, env=cli_env)
+    labels = fedpm("health", "labels", "--machine", M, "-o", str(settings.home / "failures.txt"), env=cli_env)
 
     assert added.returncode == 0, added.stderr
     assert wrong.returncode == 1 and "is about factory-1-m1" in wrong.stderr
@@ -274,3 +276,10 @@ def test_an_alert_carries_provenance_and_a_maintenance_record_answers_it(world, 
     assert by_id[stop["alert"]["id"]]["answered"] is True and by_id[stop["alert"]["id"]]["answers"][0]["verified"] is True
     assert by_id[stop["alert"]["id"]]["response_s"] is not None and t["open_alerts"] == [plan["alert"]["id"]]
     assert service.health(M)["alert"] is None  # answered; the same (old) data raises nothing new
+    assert listed.returncode == 0 and plan["alert"]["id"] in listed.stdout and stop["alert"]["id"] in listed.stdout
+    # the replacement closed the engine's history: its 57 verified cycles, labeled 56..0, in NASA's layout
+    assert labels.returncode == 0 and "57 verified cycles" in labels.stdout, labels.stderr
+    from tasks.rul import cmapss
+
+    history = cmapss.load_file(settings.home / "failures.txt")
+    assert history.units == (1,) and len(history.series[0]) == 57
