@@ -66,8 +66,10 @@ def _timeline(app: App, machine: str) -> dict:
 
     journal = _journal(app)
     try:
-        with RecordStore(record_store_path(app.settings.home)) as store:
-            report = audit_machine(MaintenanceLog(app.ctx), store, machine)
+        report = None  # no maintenance recorded here yet
+        if record_store_path(app.settings.home).exists():
+            with RecordStore(record_store_path(app.settings.home)) as store:
+                report = audit_machine(MaintenanceLog(app.ctx), store, machine)
         return machine_timeline(machine, journal.predictions(machine), journal.alerts(machine), report)
     finally:
         journal.close()

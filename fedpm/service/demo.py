@@ -83,7 +83,7 @@ def run_service_demo(consortium: Any, settings: Settings, task_id: int, engines:
         record = Record(machine=MACHINE, time=int(time.time()), kind=Kind.PART_REPLACEMENT, component="high-pressure compressor module",
                         description=f"replaced on the {last['level']} alert at predicted RUL {last['rul']:.1f}", technician_org="factory-1",
                         technician="tech-demo", answers=last["id"])
-    with RecordStore(record_store_path(home)) as store:
+    with RecordStore(record_store_path(home), create=True) as store:
         result, _ = add_record(store, record, lambda: MaintenanceLog(ctx), lambda: consortium.sender("factory-1"))
         report = audit_machine(MaintenanceLog(ctx), store, MACHINE)
     what = f"answers alert {last['id'][:12]}…" if last else "records the failure"

@@ -232,7 +232,7 @@ class HealthService:
 
     def _answered(self, machine: str) -> dict[str, int]:
         """Alert id -> time of the anchored maintenance record answering it."""
-        if self.records is None:
+        if self.records is None or not self.records.path.exists():  # no maintenance recorded here yet
             return {}
         out: dict[str, int] = {}
         for r in self.records.records(machine, status=ANCHORED):
