@@ -13,6 +13,10 @@ is its HTTP client, so the two do not share a GIL.
 - swap: a new round is finalized; the time from the finalizing vote's receipt to the first /health that names the new
   round (the service polls every `--poll` s), and beside it the time to fetch and verify the model bytes alone.
 Goals (issue 13): single p99 < 20 ms; fleet refresh < 2 s; swap < 2 s plus the download.
+
+`--machines 50,200,1000` sweeps fleet sizes, each from scratch (its own anvil, gateway store and service), smallest
+first; each size's figures also go to stderr as soon as they are measured. The machine's load average is recorded
+beside each size: the figures are whole-process timings on a shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -50,14 +54,26 @@ def timed(fn, n: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--machines", type=int, default=1000)
+    ap.add_argument("--machines", default="50,200,1000", help="fleet sizes, comma-separated (each run from scratch)")
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--cycles", type=int, default=3, help="fleet refresh cycles measured")
     ap.add_argument("--poll", type=float, default=0.5, help="the service's poll interval (serve.poll_interval_s)")
     ap.add_argument("--profile", action="store_true", help="also profile one fleet refresh in this process (top functions to stderr)")
     args = ap.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sizes = sorted({int(n) for n in args.machines.split(",")})
+    out: dict = {"cores": os.cpu_count(), "poll_s": args.poll, "requests": args.requests, "cycles": args.cycles, "sweep": []}
+    for n in sizes:
+        started, load = time.perf_counter(), os.getloadavg()[0]
+        row = run(n, args)
+        row = {"machines": n, "load_avg_1m": [round(load, 1), round(os.getloadavg()[0], 1)], **row, "run_s": round(time.perf_counter() - started)}
+        out["sweep"].append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    print(json.dumps(out, indent=2))
+    return 0
 
+
+def run(machines_n: int, args: argparse.Namespace) -> dict:
     import numpy as np
     import requests
     from eth_account import Account
@@ -82,7 +98,7 @@ def main() -> int:
     from tasks.rul import cmapss
     from tasks.rul.experiment import make_spec
 
-    out: dict = {"machines": args.machines, "cores": os.cpu_count(), "poll_s": args.poll}
+    out: dict = {}
     tmp = Path(tempfile.mkdtemp(prefix="fedpm-bench-serve-"))
     home = tmp / "home"
     setup_started = time.perf_counter()
@@ -92,7 +108,7 @@ def main() -> int:
         key = lambda name: Account.from_key(keccak(text=f"fedpm-bench:{name}"))  # noqa: E731 - throwaway keys on a local anvil
         plan = demo_plan()
         c = bootstrap(ctx, plan, {p.org: key(p.org) for p in plan}, threshold=2)
-        machines = [f"m-{i:04d}" for i in range(args.machines)]
+        machines = [f"m-{i:04d}" for i in range(machines_n)]
         devices = {m: key("device-" + m) for m in machines}
         operator = c.sender("factory-1")
         for m in machines:
@@ -172,7 +188,7 @@ def main() -> int:
             first = time.perf_counter()
             fleet = s.get(base + "/machines", timeout=600).json()
             out["fleet_first_read_s"] = round(time.perf_counter() - first, 2)  # decodes and verifies every stored batch once
-            assert sum(m["prediction"] for m in fleet["machines"]) == args.machines, fleet["machines"][:2]
+            assert sum(m["prediction"] for m in fleet["machines"]) == machines_n, fleet["machines"][:2]
 
             health = lambda: s.get(f"{base}/machines/{machines[7]}/health", timeout=30).raise_for_status()  # noqa: E731
             window = {"features": list(features), "windows": [rng.normal(100, 1, (50, 14)).round(3).tolist()]}
@@ -192,9 +208,9 @@ def main() -> int:
                 t = time.perf_counter()
                 rows = s.get(base + "/machines", timeout=600).json()["machines"]
                 refresh.append(time.perf_counter() - t)
-                assert sum(m["prediction"] for m in rows) == args.machines and all(m["window"]["to_ms"] == T0 + (56 + k) * 1000 for m in rows if m["prediction"])
+                assert sum(m["prediction"] for m in rows) == machines_n and all(m["window"]["to_ms"] == T0 + (56 + k) * 1000 for m in rows if m["prediction"])
             out["fleet"] = {"refresh_s": [round(v, 2) for v in refresh], "median_s": round(statistics.median(refresh), 2),
-                            "anchor_new_cycle_s": [round(v, 2) for v in anchor], "readings_per_cycle": args.machines * 24}
+                            "anchor_new_cycle_s": [round(v, 2) for v in anchor], "readings_per_cycle": machines_n * 24}
 
             if args.profile:
                 import cProfile
@@ -227,8 +243,7 @@ def main() -> int:
             gw.stop()
     out["goals"] = {"single_p99_under_20ms": out["single"]["health"]["p99_ms"] < 20 and out["single"]["predict"]["p99_ms"] < 20,
                     "fleet_under_2s": out["fleet"]["median_s"] < 2, "swap_under_2s_plus_download": out["swap"]["finalized_to_served_s"] - out["swap"]["pull_verified_s"] < 2}
-    print(json.dumps(out, indent=2))
-    return 0
+    return out
 
 
 if __name__ == "__main__":
