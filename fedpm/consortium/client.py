@@ -258,6 +258,9 @@ class ConsortiumRegistry(ContractClient):
     def add_node(self, sender: TxSender, enode: str) -> Receipt:
         return self.send(sender, "addNode", enode)
 
+    def remove_node(self, sender: TxSender, enode: str) -> Receipt:
+        return self.send(sender, "removeNode", enode)
+
     # ---------------------------------------------------------------- machines and devices
 
     def machine(self, machine_id: str) -> MachineView | None:
