@@ -29,11 +29,12 @@ $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Mosquitto (MQTT broker), Chromium (explorer browser tests), promtool and amtool (monitoring config checks, in
-# Debian's `prometheus` and `prometheus-alertmanager`) come from Debian's packages, looked up as the tests do
+# Mosquitto (MQTT broker), Chromium (explorer browser tests), promtool and amtool (monitoring config checks), and
+# Prometheus and Alertmanager themselves (the end-to-end alert test; Debian's `prometheus` and
+# `prometheus-alertmanager` hold all four) come from Debian's packages, looked up as the tests do
 # (tests/parts.py). Without them their tests skip, so the stamp is only written once all are there; with CI set
 # (.ci/run) a missing one stops make, as it would fail those tests.
-SYS_PARTS := mosquitto chromium promtool amtool
+SYS_PARTS := mosquitto chromium promtool amtool prometheus alertmanager
 SYS_PKGS := mosquitto chromium prometheus prometheus-alertmanager
 $(SYS_STAMP): $(PY_STAMP)
 	@missing=$$($(PY) -m tests.parts $(SYS_PARTS)) || exit 1; \

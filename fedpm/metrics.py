@@ -6,7 +6,10 @@ their series. Names follow Prometheus' conventions and are checked when a metric
 
 - every name starts with `fedpm_`, is snake_case, and says its unit: counters end in `_total`, histograms in
   `_seconds` (or `_bytes`), gauges name what they hold (`fedpm_machine_rul_cycles`, `fedpm_model_round`);
-- labels are few and bounded: `machine`, `machine_class`, `task`, `outcome`, `level`, `reason`, `route`, `status`.
+- labels are few and bounded: `machine`, `machine_class`, `task`, `outcome`, `level`, `reason`, `route`, `status`,
+  `action`.
+
+State a component already keeps (the gateway's store) is read at scrape time by a collector (`collect_from`).
 
     metrics = Metrics()
     served = metrics.counter("fedpm_predictions_total", "predictions answered", ["machine_class", "outcome"])
@@ -19,9 +22,10 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.exposition import make_wsgi_app
 
 _NAME = re.compile(r"^fedpm_[a-z][a-z0-9_]*[a-z0-9]$")
@@ -49,6 +53,10 @@ def check_name(name: str, kind: str, labels: Sequence[str] = ()) -> None:
             raise MetricNameError(f"label {label!r} of {name!r} is not snake_case")
 
 
+class Collector(Protocol):
+    def collect(self) -> Iterable[Metric]: ...
+
+
 class Metrics:
     """The metrics of one component, on a registry of its own."""
 
@@ -67,6 +75,13 @@ class Metrics:
     def histogram(self, name: str, doc: str, labels: Sequence[str] = (), buckets: Sequence[float] = LATENCY_BUCKETS) -> Histogram:
         check_name(name, "histogram", labels)
         return Histogram(name, doc, list(labels), registry=self.registry, buckets=tuple(buckets))
+
+    def collect_from(self, collector: Collector, names: Mapping[str, str]) -> None:
+        """Register a collector that reads state at scrape time; `names` maps each metric it yields to its kind
+        (`counter` names end in `_total`, as exposed)."""
+        for name, kind in names.items():
+            check_name(name, kind)
+        self.registry.register(collector)  # type: ignore[arg-type]  # prometheus-client's Collector is an ABC
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition format and its content type: the body of GET /metrics."""

@@ -16,7 +16,7 @@ from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.store import GatewayStore
 from fl_node.coordinator import publish_task
 from fl_node.modelfile import encode_weights
-from fl_node.nodes import AggregatorNode
+from fl_node.nodes import AggregatorNode, NodeEvents
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
 from tasks.rul import cmapss
@@ -63,16 +63,20 @@ class FlEnv:
     task_id: int
     workdir: Path
 
-    def finalize(self, bias: float) -> int:
-        """One round whose every update (so the aggregate too) is `wear_model(bias)`; returns the round."""
+    def finalize(self, bias: float, events: NodeEvents | None = None) -> int:
+        """One round whose every update (so the aggregate too) is `wear_model(bias)`; returns the round. The first
+        aggregator reports to `events`, when given."""
         c = self.consortium
         r = self.fl.open_round(c.sender("gov-a"), self.task_id)
         blob = encode_weights(wear_model(bias), spec().to_json())
         cid = self.store.add(blob)
         for org in TRAINERS:
             self.fl.commit(c.sender(org), self.task_id, r, keccak(blob), cid, 10 + TRAINERS.index(org), 0.25 + TRAINERS.index(org) / 100)
-        for org in AGGREGATORS:
-            AggregatorNode(self.fl, c.sender(org), self.store, self.task_id, self.workdir / org, log=lambda _: None, retries=1).step()
+        nodes = [AggregatorNode(self.fl, c.sender(org), self.store, self.task_id, self.workdir / org, log=lambda _: None, retries=1,
+                                events=events if org == AGGREGATORS[0] else None) for org in AGGREGATORS]
+        for node in nodes:
+            node.step()
+        nodes[0].report()
         assert self.fl.round(self.task_id, r).state == RoundState.FINALIZED
         return r
 
