@@ -204,4 +204,5 @@ def test_prometheus_scrapes_every_fedpm_process_of_the_compose_file_that_serves_
     targets = sorted(t for sc in job["static_configs"] for t in sc["targets"])
     serving = sorted(f"{name}:{c[c.index('--metrics') + 1].rsplit(':', 1)[1]}" for name, s in compose["services"].items()
                      if "--metrics" in (c := s.get("command") or []))
-    assert len(serving) == 12 and targets == serving
+    services = sorted(f"{name}:{c[c.index('--port') + 1]}" for name, s in compose["services"].items() if (c := s.get("command") or [])[:1] == ["serve"])
+    assert len(serving) == 12 and len(services) == 1 and targets == sorted(serving + services)

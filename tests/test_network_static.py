@@ -88,7 +88,7 @@ def test_compose_runs_four_validators_four_ipfs_nodes_fedpm_nodes_and_monitoring
 def test_every_fedpm_command_line_is_one_the_cli_accepts(compose: dict) -> None:
     _register()
     fedpm_services = {n: s for n, s in compose["services"].items() if s["image"].startswith("fedpm")}
-    assert len(fedpm_services) == 13
+    assert len(fedpm_services) == 14  # 4 x (gateway, trainer, aggregator), the explorer, a prediction service
     for name, svc in fedpm_services.items():
         parse_cli(cli, svc["command"])
         health = svc["healthcheck"]["test"]
