@@ -93,6 +93,7 @@ bench: install
 	$(PY) bench/fl_rounds.py --quick
 	$(PY) bench/sensor_anchoring.py
 	$(PY) bench/storage_cid.py
+	$(PY) bench/serve.py --machines 50,200   # the 1000-machine point takes about 30 minutes: bench/serve.py --machines 1000
 
 # federated vs centralized vs factory-alone accuracy, 5-fold x 3 seeds x 2 splits: about 40 minutes on 2 cores
 bench-accuracy: install
