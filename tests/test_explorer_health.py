@@ -40,7 +40,7 @@ def degraded(world, consortium, ctx):
     stop = service.health(M)["alert"]
     record = Record(machine=M, time=int(time.time()), kind=Kind.PART_REPLACEMENT, component="HPC module", description="replaced on the stop alert",
                     technician_org="factory-1", technician="tech-7", answers=stop["id"])
-    with RecordStore(record_store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home), create=True) as store:
         result, _ = add_record(store, record, lambda: MaintenanceLog(consortium.ctx), lambda: consortium.sender("factory-1"))
     assert result.status == "anchored"
     url, close = start_explorer(settings, "127.0.0.1", 0)

@@ -33,7 +33,7 @@ FLEET = '{"machines": {"factory-1-m1": "turbofan", "factory-2-m1": "press"}, "cl
 
 
 @pytest.fixture
-def world(consortium, ctx, tmp_path):
+def world(snapshot, consortium, ctx, tmp_path):  # the snapshot first, also where a plugin resolves `world` itself (schemathesis)
     home = tmp_path / "home"
     (home / "fleet.json").parent.mkdir(parents=True, exist_ok=True)
     (home / "fleet.json").write_text(FLEET)

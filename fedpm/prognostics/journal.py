@@ -137,7 +137,7 @@ class Journal:
 
     def alerts(self, machine: str | None = None) -> list[Alert]:
         with self._lock:
-            sql = "SELECT body FROM alerts" + (" WHERE machine = ?" if machine else "") + " ORDER BY at, id"
+            sql = "SELECT body FROM alerts" + (" WHERE machine = ?" if machine else "") + " ORDER BY at, rowid"  # raised_at is whole seconds: ties in the order raised
             rows = self.db.execute(sql, (machine,) if machine else ()).fetchall()
         return [Alert.from_json(json.loads(bytes(b))) for (b,) in rows]
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fedpm.prognostics.alerts import severity
+from fedpm.sensors.feed import BatchRef
 from fedpm.service.engine import BadInput, HealthService, NoModel
 from ground.errors import FedpmError
 
@@ -59,18 +60,6 @@ class Window(BaseModel):
     verified_cycles: int
 
 
-class Batch(BaseModel):
-    machine: str
-    device: str
-    seq: int
-    from_ms: int
-    to_ms: int
-    count: int
-    root: str
-    tx_hash: str
-    block: int
-
-
 class MachineHealth(BaseModel):
     machine: str
     machine_class: str
@@ -81,7 +70,7 @@ class MachineHealth(BaseModel):
     model: ModelInfo | None
     stale: str | None
     window: Window | None
-    batches: list[Batch]
+    batches: list[BatchRef]  # the anchored batches the window came from
     alert: dict[str, Any] | None
     advice: dict[str, Any] | None = None
     at: float
