@@ -15,7 +15,7 @@ from eth_utils import keccak
 from chain.events import events
 from chain.sender import TxSender
 from fl_node.modelfile import encode_weights
-from fl_node.rounds import DEFAULT_MAX_SAMPLES, FederatedLearning, RoundState, RoundView, TaskConfig
+from fl_node.rounds import DEFAULT_MAX_SAMPLES, FederatedLearning, RoundState, RoundView, TaskConfig, from_digest
 from fl_node.storage import ContentStore
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
@@ -120,16 +120,16 @@ def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] 
             rep.participants.append(t)
             rep.losses[t] = a["lossMicro"] / 1e6
             rep.samples[t] = int(a["numSamples"])
-            rep.updates[t], rep.update_cids[t] = hex0x(a["updateHash"]), a["cid"]
+            rep.updates[t], rep.update_cids[t] = hex0x(a["updateHash"]), from_digest(a["cid"])
             if gas:
                 rep.gas_commit[t] = gas(ev)
         elif name == "AggregateVoted":
             agg_ = a["aggregator"]
-            rep.votes[agg_], rep.vote_cids[agg_] = hex0x(a["aggregateHash"]), a["cid"]
+            rep.votes[agg_], rep.vote_cids[agg_] = hex0x(a["aggregateHash"]), from_digest(a["cid"])
             if gas:
                 rep.gas_vote[agg_] = gas(ev)
         elif name == "RoundFinalized":
-            rep.model_hash, rep.model_cid = hex0x(a["modelHash"]), a["cid"]
+            rep.model_hash, rep.model_cid = hex0x(a["modelHash"]), from_digest(a["cid"])
         elif name == "UpdatesExcluded":
             rep.excluded = list(a["trainers"])
         elif name == "AggregatorsDissented":

@@ -122,7 +122,7 @@ class TrainerNode(_Node):
         if expired or rnd.state not in (RoundState.OPEN, RoundState.COLLECTING):
             return expired
         me = self.sender.address
-        if me not in task.trainers or self.fl.update(self.task_id, rnd.round, me).committed_at:
+        if me not in task.trainers or me in rnd.committed:
             return None  # not ours, or already committed (e.g. before a restart)
         spec = self.spec(task)
         blob, num_samples, loss = self._update_bytes(spec, rnd)
@@ -160,7 +160,7 @@ class AggregatorNode(_Node):
             return expired
         if rnd.state != RoundState.AGGREGATING or self.sender.address not in task.aggregators:
             return None
-        if self.fl.has_voted(self.task_id, rnd.round, self.sender.address):
+        if rnd.has_voted(task, self.sender.address):
             return None
         spec = self.spec(task)
         aggregate, included, excluded = self.compute(task, rnd, spec)
@@ -172,16 +172,17 @@ class AggregatorNode(_Node):
         cid = self.store.add(blob)
         if self.store.cat(cid) != blob:  # retrievable before we vote for it
             raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
-        receipt = self.fl.vote(self.sender, self.task_id, rnd.round, keccak(blob), cid, included)
+        receipt = self.fl.vote(self.sender, self.task_id, rnd.round, keccak(blob), cid, included, trainers=task.trainers)
         notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
         return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 
     def compute(self, task: TaskView, rnd: RoundView, spec: dict) -> tuple[list | None, list[str], list[tuple[str, str]]]:
         """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes."""
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
+        updates = self.fl.updates(self.task_id, rnd.round)
         candidates = []
         for trainer in rnd.committed:
-            u = self.fl.update(self.task_id, rnd.round, trainer)
+            u = updates[trainer]
             try:
                 named = decode_weights(fetch_verified(self.store, u.cid, u.hash, retries=self.retries))
                 candidates.append(agg.Candidate(trainer, named, u.num_samples))

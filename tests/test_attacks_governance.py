@@ -9,6 +9,7 @@ from ground.ids import to_bytes32
 from chain.reverts import AccountReserved, NoAccountOffer, NotEnoughApprovals, NotMember, NotRegistry, ProposalAlreadyExecuted, TextTooLong, TooManyAccounts, TooManyNodes
 from fedpm.consortium import Role, add_account, admit
 from fl_node.rounds import FederatedLearning, TaskConfig
+from fl_node.storage.cid import cid_of
 from tests.conftest import dev_key
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -40,7 +41,7 @@ def test_attack1_no_single_governor_mints_supply_changes_only_by_executed_propos
 def test_attack4_removed_coordinator_cannot_open_rounds_of_its_task(consortium):
     reg, fl = consortium.contract("ConsortiumRegistry"), FederatedLearning(consortium.ctx)
     a = consortium.accounts
-    task_id = fl.create_task(consortium.sender("gov-c"), TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [a["factory-1"].address],
+    task_id = fl.create_task(consortium.sender("gov-c"), TaskConfig(b"\1" * 32, cid_of(b"spec"), b"\2" * 32, cid_of(b"model"), [a["factory-1"].address],
                                                                     [a["agg-1"].address], 1, 600, 600, 0, 3))
     pid = reg.functions.proposalCount().call()
     consortium.sender("gov-a").transact(reg.functions.proposeRemoveOrg(to_bytes32("gov-c")))
