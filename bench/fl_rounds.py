@@ -40,8 +40,8 @@ TRAINERS = [f"factory-{i}" for i in range(1, 5)]
 AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
 
 
-def _consortium(tmp: Path, url: str):
-    """The demo's consortium (3 governors, 4 factories, 3 aggregators) on the chain at `url`, fresh keys."""
+def consortium(tmp: Path, url: str, factories: int = 4):
+    """The demo's consortium (3 governors, `factories` factories, a maker, 3 aggregators) on the chain at `url`, fresh keys."""
     from eth_account import Account
 
     from chain.connect import connect
@@ -50,7 +50,7 @@ def _consortium(tmp: Path, url: str):
 
     ctx = connect(load_settings({"home": tmp / "home", "keys.password": "bench", "keys.scrypt_n": 2**10, "keys.allow_weak_scrypt": True,
                                  "chain.rpc_url": url}, env={}))
-    plan = demo_plan()
+    plan = demo_plan(factories=factories)
     devices = {f"factory-{i}-m1": Account.create() for i in range(1, 5)}
     return bootstrap(ctx, plan, {p.org: Account.create() for p in plan}, threshold=2, devices=devices)
 
@@ -95,7 +95,7 @@ def gas_profile() -> dict:
     model = lambda v: [("00.w", np.full((3, 2), v, np.float32)), ("01.b", np.full((2,), v, np.float32))]  # noqa: E731
     out: dict = {"gas_targets": {"commit": COMMIT_GAS_TARGET, "vote": VOTE_GAS_TARGET}}
     with tempfile.TemporaryDirectory(prefix="fedpm-gas-") as tmp, LocalChain() as node:
-        c = _consortium(Path(tmp), node.url)
+        c = consortium(Path(tmp), node.url)
         fl, store = FederatedLearning(c.ctx), LocalStore(Path(tmp) / "store")
         task_id = publish_task(fl, c.sender("gov-a"), store, spec, model(0.0), rounds=2, min_participants=3,
                                trainers=[c.accounts[t].address for t in TRAINERS], aggregators=[c.accounts[a].address for a in AGGREGATORS])
@@ -134,7 +134,7 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
     trainers, aggregators = TRAINERS, AGGREGATORS
     out: dict = {"chain_rounds": rounds, "chain_local_epochs": epochs, "windows_per_factory": [int(len(x)) for x, _ in setup.factory_data]}
     with tempfile.TemporaryDirectory(prefix="fedpm-fl-rounds-") as tmp, LocalChain() as node:
-        c = _consortium(Path(tmp), node.url)
+        c = consortium(Path(tmp), node.url)
         fl = FederatedLearning(c.ctx)
         store = LocalStore(Path(tmp) / "store")
         initial = M.get_weights(M.build_model(spec, seed=0))

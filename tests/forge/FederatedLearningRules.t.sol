@@ -178,6 +178,36 @@ contract FederatedLearningRulesTest is FLFixture {
         fl.voteAggregate(id, 1, keccak256(abi.encode("agg", uint256(1))), AGG_CID, inc);
     }
 
+    /// A trainer's claimed sample count (its FedAvg weight) is bounded by the task's maxSamples (issue 11, attack 2).
+    function testFuzz_samplesAboveTheTaskBoundAreRefused(uint64 n) public {
+        (uint256 id,) = _open(4, 2);
+        uint64[3] memory edges = [MAX_SAMPLES, MAX_SAMPLES + 1, uint64(bound(n, 1, type(uint64).max))];
+        for (uint256 i = 0; i < 3; i++) {
+            vm.prank(trainers[i]);
+            if (edges[i] > MAX_SAMPLES) vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.TooManySamples.selector, id, edges[i], MAX_SAMPLES));
+            fl.commitUpdate(id, 1, keccak256(abi.encode(i)), CID, edges[i], 1);
+        }
+    }
+
+    /// One organization holds at most one trainer and one aggregator seat of a task (issue 11, attack 3).
+    function test_oneOrganizationCannotHoldTwoSeats() public {
+        address second = vm.addr(999);
+        vm.prank(trainers[0]);
+        registry.addAccount(second);
+        vm.prank(second);
+        registry.acceptAccount(bytes32(uint256(0x7400)));
+        IFederatedLearning.TaskConfig memory c = config(2, 3, 1, 0, 1);
+        c.trainers[1] = second;
+        vm.prank(governor(0));
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.SameOrganization.selector, bytes32(uint256(0x7400)), trainers[0], second));
+        fl.createTask(c);
+        c = config(2, 3, 1, 0, 1);
+        c.trainers[1] = trainers[0];
+        vm.prank(governor(0));
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.InvalidTaskConfig.selector, "duplicate trainer"));
+        fl.createTask(c);
+    }
+
     function test_openRefusesWhileARoundRuns() public {
         (uint256 id,) = _open(2, 1);
         vm.prank(governor(0));
