@@ -25,7 +25,7 @@ from chain.sender import TxSender
 from fl_node import aggregate as agg
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
-from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
+from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView, UpdateView
 from fl_node.storage import ContentStore, fetch_verified
 from fl_node.trainer import Trainer, fit_config
 from ground.errors import FedpmError
@@ -169,6 +169,7 @@ class AggregatorNode(_Node):
         if self.byzantine:
             aggregate = [(n, (a + np.float32(0.05)).astype(a.dtype)) for n, a in aggregate]
         blob = encode_weights(aggregate, spec)
+        del aggregate  # the bytes are all we need now
         cid = self.store.add(blob)
         if self.store.cat(cid) != blob:  # retrievable before we vote for it
             raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
@@ -177,16 +178,21 @@ class AggregatorNode(_Node):
         return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 
     def compute(self, task: TaskView, rnd: RoundView, spec: dict) -> tuple[list | None, list[str], list[tuple[str, str]]]:
-        """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes."""
-        base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
+        """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes.
+        Updates are fetched as the rule draws them (in trainer-address order); FedAvg holds one at a time."""
+        base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries), copy=False)
+        reference = agg.layout_of(base)  # all validation needs of the base model
+        del base
         updates = self.fl.updates(self.task_id, rnd.round)
-        candidates = []
-        for trainer in rnd.committed:
-            u = updates[trainer]
-            try:
-                named = decode_weights(fetch_verified(self.store, u.cid, u.hash, retries=self.retries))
-                candidates.append(agg.Candidate(trainer, named, u.num_samples))
-            except (StorageError, IntegrityError, ModelFileError):
-                candidates.append(agg.Candidate(trainer, None, u.num_samples, bytes_ok=False))
+        candidates = [agg.Candidate(t, None, updates[t].num_samples, load=self._loader(updates[t])) for t in rnd.committed]
         rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
-        return agg.select_and_aggregate(base, candidates, rule, max_samples=task.max_samples)
+        return agg.select_and_aggregate(reference, candidates, rule, max_samples=task.max_samples)
+
+    def _loader(self, u: UpdateView) -> Callable[[], list | None]:
+        def load() -> list | None:
+            try:  # views into the fetched bytes: one copy of the update in memory
+                return decode_weights(fetch_verified(self.store, u.cid, u.hash, retries=self.retries), copy=False)
+            except (StorageError, IntegrityError, ModelFileError):
+                return None
+
+        return load
