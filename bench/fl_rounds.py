@@ -45,7 +45,7 @@ def consortium(tmp: Path, url: str, factories: int = 4):
     from eth_account import Account
 
     from chain.connect import connect
-    from fedpm.consortium import bootstrap, demo_plan
+    from fedpm.consortium.bootstrap import bootstrap, demo_plan
     from fedpm.settings import load_settings
 
     ctx = connect(load_settings({"home": tmp / "home", "keys.password": "bench", "keys.scrypt_n": 2**10, "keys.allow_weak_scrypt": True,
@@ -89,9 +89,10 @@ def gas_profile() -> dict:
     from fl_node.modelfile import encode_weights
     from fl_node.nodes import AggregatorNode
     from fl_node.rounds import FederatedLearning, RoundState
+    from fl_node.spec import TaskSpec
     from fl_node.storage.local import LocalStore
 
-    spec = {"task": "gas-profile", "aggregation": {"rule": "fedavg", "params": {}}}
+    spec = TaskSpec.from_dict({"task": "gas-profile", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
     model = lambda v: [("00.w", np.full((3, 2), v, np.float32)), ("01.b", np.full((2,), v, np.float32))]  # noqa: E731
     out: dict = {"gas_targets": {"commit": COMMIT_GAS_TARGET, "vote": VOTE_GAS_TARGET}}
     with tempfile.TemporaryDirectory(prefix="fedpm-gas-") as tmp, LocalChain() as node:
@@ -103,7 +104,7 @@ def gas_profile() -> dict:
             start = fl.ctx.w3.eth.block_number
             fl.open_round(c.sender("gov-a"), task_id)
             for i, t in enumerate(TRAINERS):
-                blob = encode_weights(model(float(i + r)), spec)
+                blob = encode_weights(model(float(i + r)), spec.to_json())
                 fl.commit(c.sender(t), task_id, r, keccak(blob), store.add(blob), 100 + i, 0.5)
             for a in AGGREGATORS:
                 AggregatorNode(fl, c.sender(a), store, task_id, Path(tmp) / a, log=lambda _: None, byzantine=(case == "one_liar" and a == "agg-1")).step()
@@ -169,7 +170,7 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
             if view.state != RoundState.FINALIZED:
                 raise RuntimeError(f"round {opened} ended {view.state.name}")
             chain_bytes = store.cat(view.result_cid)
-            matches.append(keccak(encode_weights(mem_model, spec)) == view.result_hash)
+            matches.append(keccak(encode_weights(mem_model, spec.to_json())) == view.result_hash)
             rep = round_report(fl, task_id, opened, from_block=receipt_block)
             for kind, values in round_gas(fl, rep).items():
                 gas[kind] += values

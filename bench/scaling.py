@@ -84,7 +84,7 @@ def aggregator_work(node, task, rnd, spec) -> None:
     from fl_node.modelfile import encode_weights
 
     aggregate, _, _ = node.compute(task, rnd, spec)
-    blob = encode_weights(aggregate, spec)
+    blob = encode_weights(aggregate, spec.to_json())
     del aggregate
     if node.store.cat(node.store.add(blob)) != blob:
         raise RuntimeError("the aggregate did not come back intact from the store")
@@ -125,7 +125,7 @@ def run_config(engines, size_mb: float, n: int, epochs: int) -> dict:
         c = consortium(Path(tmp), node.url, factories=n)
         fl, store = FederatedLearning(c.ctx), LocalStore(Path(tmp) / "store")
         initial = M.get_weights(M.build_model(spec, seed=0))
-        model_bytes = len(encode_weights(initial, spec))
+        model_bytes = len(encode_weights(initial, spec.to_json()))
         addresses = [c.accounts[t].address for t in trainers]
         task_id = publish_task(fl, c.sender("gov-a"), store, spec, initial, rounds=1, min_participants=n, trainers=addresses,
                                aggregators=[c.accounts[a].address for a in AGGREGATORS])
@@ -166,7 +166,7 @@ def run_config(engines, size_mb: float, n: int, epochs: int) -> dict:
             "trainer_overhead_s": {"mean": round(sum(overhead) / n, 3), "max": round(max(overhead), 3)},
             "aggregator_s": [round(s, 3) for s in agg_s],
             "parallel_ratio": round((open_s + max(f + o for f, o in zip(fit_s, overhead)) + max(agg_s)) / (max(fit_s) + mem_aggregate_s), 3),
-            "memory_matches_chain": keccak(encode_weights(mem_model, spec)) == view.result_hash,
+            "memory_matches_chain": keccak(encode_weights(mem_model, spec.to_json())) == view.result_hash,
         }
         task, rnd = fl.task(task_id), fl.round(task_id, 1)
         _, peak = traced_peak(lambda: aggregator_work(anodes[0], task, rnd, spec))

@@ -89,8 +89,8 @@ def main() -> None:
     from chain.connect import connect
     from chain.node import LocalChain
     from eth_keys.backends import get_backend
-    from fedpm.consortium import bootstrap, demo_plan
-    from fedpm.sensors.chainops import SensorBatchRegistry
+    from fedpm.consortium.bootstrap import bootstrap, demo_plan
+    from fedpm.sensors.client import SensorBatchRegistry
     from fedpm.sensors.gateway import Gateway, GatewayConfig
     from fedpm.sensors.merkle import _k256
     from tests.conftest import dev_key, make_settings
@@ -145,12 +145,12 @@ def main() -> None:
         batches = store.execute("SELECT count, tx_hash FROM batches WHERE status = 'anchored'").fetchall()
         rcpts = {tx for _, tx in batches}
         gas = sum(ctx.w3.eth.get_transaction_receipt(h)["gasUsed"] for h in rcpts)
-        from fedpm.sensors.store import Store
+        from fedpm.sensors.store import GatewayStore
         from fedpm.sensors.verify import check_batch
 
-        st = Store(cfg.store_path)
-        contract = c.contract("SensorBatchRegistry")
-        verified = sum(check_batch(b, contract).ok for b in st.batches(status="anchored"))  # untimed: every batch vs chain
+        st = GatewayStore(cfg.store_path)
+        registry = SensorBatchRegistry(c.ctx)
+        verified = sum(check_batch(b, registry).ok for b in st.batches(status="anchored"))  # untimed: every batch vs chain
         st.close()
         rss0 = rss_mb()
         soak_offered = args.soak_rate or n_main / elapsed

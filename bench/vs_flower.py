@@ -183,7 +183,7 @@ def run_flower(setup, files: list[Path], out: Path, rounds: int, epochs: int, fl
     from tasks.rul import experiment
 
     spec_file = out / "spec.json"
-    spec_file.write_text(json.dumps(setup.spec))
+    spec_file.write_bytes(setup.spec.canonical_bytes())
     app = out / "app"
     shutil.copytree(ROOT / "bench" / "flower_app", app, ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PATH": f"{flower_bin}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}

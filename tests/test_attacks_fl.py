@@ -10,7 +10,7 @@ import pytest
 from eth_utils import keccak
 
 from chain.reverts import InvalidTaskConfig, SameOrganization, TooManySamples
-from fedpm.consortium import Role, add_account, admit
+from fedpm.consortium.client import Role
 from fl_node.modelfile import encode_weights
 from fl_node.rounds import DEFAULT_MAX_SAMPLES, RoundState, TaskConfig
 from fl_node.storage.cid import cid_of
@@ -45,7 +45,7 @@ def test_attack2_aggregators_apply_the_tasks_bound_identically(env):
 
     results = [env.aggregator(org).compute(bounded, rnd, SPEC) for org in ("agg-1", "agg-2", "agg-3")]
 
-    blobs = {encode_weights(agg, SPEC) for agg, _, _ in results}
+    blobs = {encode_weights(agg, SPEC.to_json()) for agg, _, _ in results}
     assert len(blobs) == 1  # the same bytes everywhere
     aggregate, included, excluded = results[0]
     assert sorted(included) == sorted([env.addr["factory-1"], env.addr["factory-3"]])
@@ -54,9 +54,8 @@ def test_attack2_aggregators_apply_the_tasks_bound_identically(env):
 
 
 def test_attack3_one_org_with_two_aggregator_accounts_cannot_hold_a_quorum(env):
-    reg = env.consortium.contract("ConsortiumRegistry")
     second = dev_key("agg-1-second")
-    add_account(reg, env.consortium.sender("agg-1"), env.consortium.ctx.sender(second))
+    env.consortium.registry.enroll(env.consortium.sender("agg-1"), env.consortium.ctx.sender(second))
     env.addr["agg-1-second"] = second.address
 
     with pytest.raises(SameOrganization):  # the attack: agg-1's two votes would be a 2-of-3 quorum on their own
@@ -66,9 +65,8 @@ def test_attack3_one_org_with_two_aggregator_accounts_cannot_hold_a_quorum(env):
 
 
 def test_attack3_one_org_cannot_enrol_two_trainers(env):
-    reg = env.consortium.contract("ConsortiumRegistry")
     second = dev_key("factory-1-second")
-    add_account(reg, env.consortium.sender("factory-1"), env.consortium.ctx.sender(second))
+    env.consortium.registry.enroll(env.consortium.sender("factory-1"), env.consortium.ctx.sender(second))
     env.addr["factory-1-second"] = second.address
 
     with pytest.raises(SameOrganization):  # the attack: one org's data counted twice (and twice its weight)
@@ -83,14 +81,13 @@ TASK_GAS_BOUNDS = {"createTask": 6_000_000, "commitUpdate": 100_000, "finalizing
 
 def test_attack6_task_loops_stay_within_their_gas_bounds_at_maximum_sizes(env, capsys):
     c, fl = env.consortium, env.fl
-    reg = c.contract("ConsortiumRegistry")
     max_t, max_a = fl.contract.functions.MAX_TRAINERS().call(), fl.contract.functions.MAX_AGGREGATORS().call()
     trainers = [c.sender(f"factory-{i}") for i in range(1, 5)]
     aggregators = [c.sender(f"agg-{i}") for i in range(1, 4)]
     for group, role, need in ((trainers, Role.TRAINER, max_t), (aggregators, Role.AGGREGATOR, max_a)):
         for i in range(len(group), need):
             key = dev_key(f"max-{role.name}-{i}")
-            admit(reg, c.sender("gov-a"), [c.sender("gov-b")], f"max-{role.name[:3]}-{i}", "x", role, key.address)
+            c.registry.admit(c.sender("gov-a"), [c.sender("gov-b")], f"max-{role.name[:3]}-{i}", "x", role, key.address)
             group.append(c.ctx.sender(key))
     quorum = max_a // 2 + 1
     config = TaskConfig(keccak(b"spec"), cid_of(b"spec"), keccak(b"model"), cid_of(b"model"), [s.address for s in trainers], [s.address for s in aggregators],

@@ -120,8 +120,8 @@ def test_settings_precedence_code_over_env_over_file(tmp_path):
 
 def test_deployment_file_is_reused_by_another_process_and_rejected_for_another_chain(consortium, tmp_path):
     ctx = consortium.ctx
-    code = ("from fedpm.settings import load_settings; from chain.connect import connect; from fedpm.consortium import read_members;"
-            "print(len(read_members(connect(load_settings()).contract('ConsortiumRegistry'))))")
+    code = ("from fedpm.settings import load_settings; from chain.connect import connect; from fedpm.consortium.client import ConsortiumRegistry;"
+            "print(len(ConsortiumRegistry(connect(load_settings())).members()))")
     env = {"FEDPM_CHAIN_RPC_URL": ctx.w3.provider.endpoint_uri, "FEDPM_CHAIN_DEPLOYMENT_FILE": str(ctx.deployment_path), "PATH": "/usr/bin:/bin"}
 
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
@@ -163,7 +163,7 @@ def test_ape_run_deploy_leaves_a_usable_deployment_and_keystores_and_refuses_a_t
 
     from chain.compile import compile_contracts
     from chain.connect import ChainContext
-    from fedpm.consortium import read_members
+    from fedpm.consortium.client import ConsortiumRegistry
     from tests.conftest import TEST_PASSWORD, make_settings
 
     settings = make_settings(tmp_path)
@@ -187,7 +187,7 @@ def test_ape_run_deploy_leaves_a_usable_deployment_and_keystores_and_refuses_a_t
     import web3
 
     ctx = ChainContext(settings=settings, w3=web3.Web3(web3.Web3.HTTPProvider(anvil.url)), artifacts=ours)
-    assert sorted(m.accounts[0] for m in read_members(ctx.contract("ConsortiumRegistry"))) == sorted(governors.values())
+    assert sorted(m.accounts[0] for m in ConsortiumRegistry(ctx).members()) == sorted(governors.values())
     # the keystore account signs through ape: task 0 does not exist, and that revert comes back decoded in one line
     rnd = run("round", "--task", "0", "--as", "gov-a", "--network", f"ethereum:local:{anvil.url}")
     assert rnd.returncode != 0 and "Traceback" not in rnd.stdout + rnd.stderr

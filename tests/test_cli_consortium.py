@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fedpm.consortium import Member, Role, allowlist_diff, render_besu_allowlist, sync_besu
+from fedpm.consortium.besu import allowlist_diff, render_besu_allowlist, sync_besu
+from fedpm.consortium.client import OrgView, Role
 
 
 def fedpm(home: Path, *args: str, password: str = "pw", extra_env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -112,9 +113,9 @@ def test_no_chain_configured_names_the_fix(tmp_path):
 # ---------------------------------------------------------------- Besu permissioning, pure and over JSON-RPC
 
 
-MEMBERS = [Member("gov-a", "A", Role.GOVERNOR, True, ("0xAbC0000000000000000000000000000000000001",), ("enode://aa@10.0.0.1:30303",)),
-           Member("f-1", "F", Role.OPERATOR, True, ("0x0000000000000000000000000000000000000002",), ()),
-           Member("gone", "G", Role.OPERATOR, False, ("0x0000000000000000000000000000000000000003",), ("enode://cc@10.0.0.3:30303",))]
+MEMBERS = [OrgView("gov-a", "A", Role.GOVERNOR, True, ("0xAbC0000000000000000000000000000000000001",), ("enode://aa@10.0.0.1:30303",)),
+           OrgView("f-1", "F", Role.OPERATOR, True, ("0x0000000000000000000000000000000000000002",), ()),
+           OrgView("gone", "G", Role.OPERATOR, False, ("0x0000000000000000000000000000000000000003",), ("enode://cc@10.0.0.3:30303",))]
 
 
 def test_render_besu_allowlist_lists_only_active_members_sorted_and_lowercased():

@@ -39,7 +39,7 @@ CREATE INDEX IF NOT EXISTS records_machine ON records (machine, seq);
 """
 
 
-class StoreError(FedpmError):
+class RecordStoreError(FedpmError):
     """The local maintenance store refused an operation."""
 
 
@@ -75,7 +75,8 @@ class StoredRecord:
                 "tx_hash": self.tx_hash, "block": self.block, "chain_index": self.chain_index, "error": self.error, "record": record}
 
 
-def store_path(home: Path) -> Path:
+def record_store_path(home: Path) -> Path:
+    """Where the operator's maintenance records live (the CLI's, the demo's and the explorer's)."""
     return Path(home) / "maintenance.sqlite"
 
 
@@ -119,13 +120,13 @@ class RecordStore:
                 cur = self.db.execute("INSERT INTO records (machine, record_hash, canonical, status, created_at) VALUES (?, ?, ?, ?, ?)",
                                       (record.machine, h, canonical_bytes(record).decode(), PENDING, int(_time.time())))
         except sqlite3.IntegrityError:
-            raise StoreError(f"record {h} is already in the local store", hint="change the record (a correction is a new record with --corrects)") from None
+            raise RecordStoreError(f"record {h} is already in the local store", hint="change the record (a correction is a new record with --corrects)") from None
         return self.get(int(cur.lastrowid or 0))
 
     def get(self, seq: int) -> StoredRecord:
         row = self.db.execute("SELECT * FROM records WHERE seq = ?", (seq,)).fetchone()
         if row is None:
-            raise StoreError(f"no local record #{seq}", hint="list them with `fedpm maintenance list`")
+            raise RecordStoreError(f"no local record #{seq}", hint="list them with `fedpm maintenance list`")
         return StoredRecord(**dict(row))
 
     def by_hash(self, record_hash: str) -> StoredRecord | None:

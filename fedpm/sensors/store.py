@@ -24,7 +24,6 @@ from typing import Iterable, Iterator
 from fedpm.sensors.ingest import Parsed
 from fedpm.sensors.signing import BatchHeader
 from fedpm.sqlfilter import where
-from ground.ids import to_bytes32
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -95,12 +94,8 @@ class StoredBatch:
     def header(self) -> BatchHeader:
         return BatchHeader(self.machine, self.seq, self.from_time, self.to_time, self.count, self.root)
 
-    def anchor_tuple(self) -> tuple:
-        """The contract's `Anchor` struct (only meaningful once anchored)."""
-        return (to_bytes32(self.machine), self.device, self.seq, self.from_time, self.to_time, self.count, self.root, self.submitter, self.block_number)
 
-
-def default_store_path(home: Path) -> Path:
+def gateway_store_path(home: Path) -> Path:
     """Where the gateway keeps its store unless told otherwise (the CLI's and the explorer's default)."""
     return home / "sensors" / "gateway.sqlite"
 
@@ -144,8 +139,8 @@ SELECT machine, src, prev + 1, seq - 1 FROM (
 """
 
 
-class Store:
-    """One connection; use one Store per thread (SQLite WAL lets them work side by side)."""
+class GatewayStore:
+    """One connection; use one GatewayStore per thread (SQLite WAL lets them work side by side)."""
 
     def __init__(self, path: Path, *, durable: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,6 @@ trainer seed rule `fl_node.trainer.fit_config`), so both frameworks train exactl
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from flwr.app import Array, ArrayRecord, Context, Message, MetricRecord, RecordDict
@@ -15,14 +14,14 @@ app = ClientApp()
 @app.train()
 def train(msg: Message, context: Context) -> Message:
     from fl_node.trainer import fit_config
-    from tasks.registry import trainer_for
-    from tasks.rul.trainer import CmapssFile
+    from tasks.registry import load_spec_file, trainer_for
+    from tasks.rul.trainer import CmapssEngines
 
-    spec = json.loads(Path(str(context.run_config["spec"])).read_text())
+    spec = load_spec_file(str(context.run_config["spec"]))
     seed = int(context.node_config["partition-id"])  # fedpm's trainer i runs with --seed i
     named = [(name, array.numpy()) for name, array in msg.content["arrays"].items()]  # fedpm's array names, in model order
     config = fit_config(seed, int(msg.content["config"]["server-round"]), int(context.run_config["epochs"]))
-    result = trainer_for(spec, CmapssFile(Path(str(context.node_config["data"])))).fit(named, config)
+    result = trainer_for(spec, CmapssEngines.from_file(Path(str(context.node_config["data"])))).fit(named, config)
     metrics = MetricRecord({"num-examples": int(result.num_examples), "loss": float(result.metrics["loss"])})
     arrays = ArrayRecord({name: Array(a) for name, a in result.parameters})
     return Message(content=RecordDict({"arrays": arrays, "metrics": metrics}), reply_to=msg)

@@ -18,9 +18,10 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     from tasks.model import build_model, get_weights
+    from tasks.registry import load_spec_file
 
     cfg = context.run_config
-    spec = json.loads(Path(str(cfg["spec"])).read_text())
+    spec = load_spec_file(str(cfg["spec"]))
     out, rounds, nodes = Path(str(cfg["out"])), int(cfg["rounds"]), int(cfg["nodes"])
     initial = get_weights(build_model(spec, seed=0))  # fedpm's publish_task starts from this model too
 
