@@ -68,11 +68,6 @@ def bits_of(accounts: Sequence[str], chosen: Iterable[str]) -> int:
     return bits
 
 
-def members(accounts: Sequence[str], bits: int) -> tuple[str, ...]:
-    """The accounts whose bits are set, in list order."""
-    return tuple(a for i, a in enumerate(accounts) if bits >> i & 1)
-
-
 @dataclass(frozen=True)
 class TaskView:
     task_id: int
