@@ -46,25 +46,28 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
     /// @notice Commit this trainer's update for the current round: keccak256 of its canonical bytes and its CID
     /// (digest), with the sample count it trained on (its FedAvg weight) and its training loss x 1e6.
     /// Requirements: caller is a task trainer still holding TRAINER; round open; before the commit deadline;
-    /// one commit per trainer; non-zero hash and CID; 0 < numSamples <= the task's maxSamples (TooManySamples).
+    /// one commit per trainer, and per organization as it stands now (SameOrganization: an account that moved
+    /// into an org whose trainer committed does not commit for it again); non-zero hash and CID;
+    /// 0 < numSamples <= the task's maxSamples (TooManySamples).
     /// Emits UpdateCommitted (and CommitsClosed once every trainer committed).
     function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, bytes32 cid, uint64 numSamples, uint64 lossMicro) external {
         (FederatedRounds.TaskData storage t, FederatedRounds.Seat memory seat) = _seated(taskId);
         if (seat.trainer == 0) revert NotTaskTrainer(taskId, msg.sender);
-        _checkRole(Roles.TRAINER);
-        t.commit(taskId, round, uint64(1) << (seat.trainer - 1), updateHash, cid, numSamples, lossMicro);
+        bytes32 org = _checkRole(Roles.TRAINER);
+        t.commit(taskId, round, FederatedRounds.Actor(seat.trainer, org), updateHash, cid, numSamples, lossMicro);
     }
 
     /// @notice Vote the aggregate this aggregator computed (hash and CID digest) with the set of trainers whose
     /// updates it included (bit i: trainers[i]).
-    /// Requirements: caller is a task aggregator still holding AGGREGATOR; round aggregating; one vote each;
-    /// a non-empty set of committed trainers (InvalidInclusion).
+    /// Requirements: caller is a task aggregator still holding AGGREGATOR; round aggregating; one vote each, and
+    /// one per organization as it stands now (SameOrganization); a non-empty set of committed trainers
+    /// (InvalidInclusion).
     /// Emits AggregateVoted; at quorum RoundFinalized, UpdatesExcluded and AggregatorsDissented as applicable.
     function voteAggregate(uint256 taskId, uint256 round, bytes32 aggregateHash, bytes32 cid, uint64 included) external {
         (FederatedRounds.TaskData storage t, FederatedRounds.Seat memory seat) = _seated(taskId);
         if (seat.aggregator == 0) revert NotTaskAggregator(taskId, msg.sender);
-        _checkRole(Roles.AGGREGATOR);
-        t.vote(taskId, round, uint16(1) << (seat.aggregator - 1), aggregateHash, cid, included);
+        bytes32 org = _checkRole(Roles.AGGREGATOR);
+        t.vote(taskId, round, FederatedRounds.Actor(seat.aggregator, org), aggregateHash, cid, included);
     }
 
     /// @notice Apply expired windows of the current round (anyone may call). Emits CommitsClosed or RoundFailed.

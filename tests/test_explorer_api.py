@@ -139,7 +139,7 @@ def test_machine_page_html_carries_badges_tx_hashes_and_blocks(explorer, history
 def test_everything_from_records_is_html_escaped(explorer, consortium, settings):
     hostile = Record(machine="factory-1-m1", time=1_700_000_000, kind=Kind.FAULT, component="<b>pump</b>",
                      description='<script>alert("x")</script> & "quotes"', technician_org="factory-1", technician="<img src=x onerror=alert(1)>")
-    with RecordStore(record_store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home), create=True) as store:
         add_record(store, hostile, lambda: MaintenanceLog(consortium.ctx), lambda: consortium.sender("factory-1"))
 
     _, _, page = get(f"{explorer}/machines/factory-1-m1")
@@ -209,7 +209,7 @@ def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(expl
     from fedpm.sensors.ingest import parse_payload
     from fedpm.sensors.store import GatewayStore, gateway_store_path
 
-    store = GatewayStore(gateway_store_path(settings.home))
+    store = GatewayStore(gateway_store_path(settings.home), create=True)
     blocks = [(seq, json.dumps({"ts": [1_700_000_000_000 + seq], "values": [0.5], "src": "sim-1", "seq": seq}).encode()) for seq in (0, 1, 4, 5, 9)]
     store.persist_messages([(bytes([seq]) * 16, parse_payload("factory-1-m1", "vibration", body)) for seq, body in blocks])
     store.close()

@@ -66,6 +66,6 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
 def test_no_gateway_data_is_a_clear_error(consortium, tmp_path):
     from fedpm.sensors.store import GatewayStore
 
-    GatewayStore(tmp_path / "empty.sqlite").close()
+    GatewayStore(tmp_path / "empty.sqlite", create=True).close()
     with pytest.raises(cmapss.CmapssDataError, match="fedpm simulate cmapss"):
         GatewayData(tmp_path / "empty.sqlite", SensorBatchRegistry(consortium.ctx), (M1,)).engines()

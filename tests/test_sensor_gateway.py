@@ -127,7 +127,7 @@ def test_csv_ingestion_then_tampering_is_reported_with_batch_and_position(consor
 def test_crash_after_anchoring_before_marking_does_not_double_anchor(consortium, tmp_path):
     registry = SensorBatchRegistry(consortium.ctx)
     device = consortium.devices[M1]
-    store = GatewayStore(tmp_path / "gw.sqlite")
+    store = GatewayStore(tmp_path / "gw.sqlite", create=True)
     enc = [encode_reading(Reading(M1, "current", 1_700_000_000_000 + i, 10.0 + i, "A")) for i in range(5)]
     header = BatchHeader(M1, 0, 1_700_000_000_000, 1_700_000_000_004, 5, merkle_root(enc))
     sig = sign_batch(device, header, consortium.ctx.w3.eth.chain_id, registry.address)

@@ -40,6 +40,23 @@ library FederatedRounds {
         uint8 aggregator;
     }
 
+    /// @dev Who acts: the caller's seat (1 + its index in the task's trainers or aggregators) and its org now.
+    struct Actor {
+        uint8 seat;
+        bytes32 org;
+    }
+
+    /// @dev What an organization did in the task's latest rounds (one slot): the last round one of its accounts
+    /// committed (voted) in, and that account's seat. Marked when the task is created, so that a round's first
+    /// commit or vote per org rewrites a slot instead of creating one.
+    struct OrgActs {
+        uint32 commitRound;
+        uint8 committer;
+        uint32 voteRound;
+        uint8 voter;
+        bool enrolled;
+    }
+
     struct TaskData {
         TaskInfo info;
         address coordinator;
@@ -52,6 +69,7 @@ library FederatedRounds {
         address[] trainers;
         address[] aggregators;
         mapping(address => Seat) seats;
+        mapping(bytes32 => OrgActs) acts; // org -> what it did (commits and votes count once per org)
         mapping(uint256 => RoundData) rounds; // from 1
     }
 
@@ -78,14 +96,19 @@ library FederatedRounds {
         emit IFederatedLearning.RoundOpened(taskId, r, baseHash, baseCid, round.commitDeadline);
     }
 
-    /// @param bit the caller's trainer bit
-    function commit(TaskData storage t, uint256 taskId, uint256 r, uint64 bit, bytes32 updateHash, bytes32 cid, uint64 numSamples, uint64 lossMicro) internal {
+    /// @param who the caller's trainer seat and its organization now: it commits once per round, whichever of its
+    /// accounts commits
+    function commit(TaskData storage t, uint256 taskId, uint256 r, Actor memory who, bytes32 updateHash, bytes32 cid, uint64 numSamples, uint64 lossMicro) internal {
         RoundData storage round = current(t, taskId, r);
+        uint64 bit = uint64(1) << (who.seat - 1);
         if (round.state != IFederatedLearning.RoundState.Open && round.state != IFederatedLearning.RoundState.Collecting) {
             revert IFederatedLearning.WrongRoundState(taskId, r, round.state);
         }
         if (block.timestamp > round.commitDeadline) revert IFederatedLearning.CommitWindowClosed(taskId, r, round.commitDeadline);
         if (round.committed & bit != 0) revert IFederatedLearning.UpdateAlreadyCommitted(taskId, r, msg.sender);
+        OrgActs storage acts = t.acts[who.org];
+        if (acts.commitRound == r) revert IFederatedLearning.SameOrganization(who.org, t.trainers[acts.committer - 1], msg.sender);
+        (acts.commitRound, acts.committer) = (uint32(r), who.seat);
         if (updateHash == bytes32(0) || numSamples == 0 || cid == bytes32(0)) revert IFederatedLearning.EmptyUpdate();
         if (numSamples > t.info.maxSamples) revert IFederatedLearning.TooManySamples(taskId, numSamples, t.info.maxSamples);
         uint64 committed = round.committed | bit;
@@ -96,16 +119,21 @@ library FederatedRounds {
         if (committed == _all(t.info.trainerCount)) _closeCommits(t, taskId, r);
     }
 
-    /// @param bit the caller's aggregator bit
+    /// @param who the caller's aggregator seat and its organization now: it votes once per round, whichever of its
+    /// accounts votes
     /// @return finalized whether this vote reached the quorum
-    function vote(TaskData storage t, uint256 taskId, uint256 r, uint16 bit, bytes32 aggregateHash, bytes32 cid, uint64 included)
+    function vote(TaskData storage t, uint256 taskId, uint256 r, Actor memory who, bytes32 aggregateHash, bytes32 cid, uint64 included)
         internal
         returns (bool finalized)
     {
         RoundData storage round = current(t, taskId, r);
         sync(t, taskId, r);
         if (round.state != IFederatedLearning.RoundState.Aggregating) revert IFederatedLearning.WrongRoundState(taskId, r, round.state);
+        uint16 bit = uint16(1) << (who.seat - 1);
         if (round.voted & bit != 0) revert IFederatedLearning.AlreadyVoted(taskId, r, msg.sender);
+        OrgActs storage acts = t.acts[who.org];
+        if (acts.voteRound == r) revert IFederatedLearning.SameOrganization(who.org, t.aggregators[acts.voter - 1], msg.sender);
+        (acts.voteRound, acts.voter) = (uint32(r), who.seat);
         _checkIncluded(t, round, taskId, r, included);
         bytes32 key = keccak256(abi.encode(aggregateHash, cid, included));
         uint16 voters = round.votersOf[key] | bit;

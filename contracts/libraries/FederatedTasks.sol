@@ -70,12 +70,12 @@ library FederatedTasks {
         bool trainer = role == Roles.TRAINER;
         bytes32[] memory orgs = new bytes32[](accounts.length);
         for (uint256 i = 0; i < accounts.length; i++) {
-            registry.requireRole(accounts[i], role);
+            orgs[i] = registry.requireRole(accounts[i], role);
             FederatedRounds.Seat storage seat = t.seats[accounts[i]];
             if ((trainer ? seat.trainer : seat.aggregator) != 0) revert IFederatedLearning.InvalidTaskConfig(trainer ? "duplicate trainer" : "duplicate aggregator");
             if (trainer) seat.trainer = uint8(i + 1);
             else seat.aggregator = uint8(i + 1);
-            orgs[i] = registry.orgOf(accounts[i]);
+            t.acts[orgs[i]].enrolled = true; // later commits and votes rewrite this slot (see OrgActs)
             for (uint256 j = 0; j < i; j++) {
                 if (orgs[j] == orgs[i]) revert IFederatedLearning.SameOrganization(orgs[i], accounts[j], accounts[i]);
             }

@@ -224,8 +224,8 @@ def verify_batch(app: App, machine, store, as_json) -> None:
     from fedpm.sensors.store import GatewayStore
     from fedpm.sensors.verify import VerificationFailed, check_batch, format_batch_checks
 
+    st = GatewayStore(_store_path(app, store))  # first: a wrong --store is named before the chain is asked anything
     registry = SensorBatchRegistry(app.ctx)
-    st = GatewayStore(_store_path(app, store))
     checks = [check_batch(b, registry) for b in st.batches(machine=machine)]
     echo_json([c.to_json() for c in checks]) if as_json else click.echo(format_batch_checks(checks))
     bad = [c for c in checks if not c.ok]

@@ -113,7 +113,7 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._mqtt: Any = None
         self.subscribed = threading.Event()  # set once the broker confirmed the subscription
-        self.store = GatewayStore(config.store_path, durable=config.durable)  # the core thread's connection
+        self.store = GatewayStore(config.store_path, create=True, durable=config.durable)  # the core thread's connection; creates the store
 
     # ------------------------------------------------------------ lifecycle
 
