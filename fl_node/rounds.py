@@ -57,6 +57,11 @@ def from_digest(digest: bytes) -> str:
     return "" if bytes(digest) == ZERO32 else cid_from_digest(bytes(digest))
 
 
+def members_of(accounts: Sequence[str], bits: int) -> list[str]:
+    """The entries of `accounts` whose bits are set in `bits` (bit i: accounts[i]), in list order: `bits_of`'s inverse."""
+    return [a for i, a in enumerate(accounts) if bits >> i & 1]
+
+
 def bits_of(accounts: Sequence[str], chosen: Iterable[str]) -> int:
     """The bitmap of `chosen` over `accounts` (bit i: accounts[i]); addresses compare case-insensitively."""
     index = {a.lower(): i for i, a in enumerate(accounts)}

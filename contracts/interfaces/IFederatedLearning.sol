@@ -99,7 +99,8 @@ interface IFederatedLearning {
     event CommitsClosed(uint256 indexed taskId, uint256 indexed round, uint32 commits, uint64 aggregationDeadline);
     event AggregateVoted(uint256 indexed taskId, uint256 indexed round, address indexed aggregator, bytes32 aggregateHash, bytes32 cid, uint64 included, uint32 votesForHash);
     event RoundFinalized(uint256 indexed taskId, uint256 indexed round, bytes32 modelHash, bytes32 cid, uint64 included, uint32 votes);
-    event UpdatesExcluded(uint256 indexed taskId, uint256 indexed round, address[] trainers);
-    event AggregatorsDissented(uint256 indexed taskId, uint256 indexed round, address[] aggregators);
+    /// @dev `trainers`: bit i = the task's trainers[i] (as `included`); `aggregators`: bit j = its aggregators[j].
+    event UpdatesExcluded(uint256 indexed taskId, uint256 indexed round, uint64 trainers);
+    event AggregatorsDissented(uint256 indexed taskId, uint256 indexed round, uint16 aggregators);
     event RoundFailed(uint256 indexed taskId, uint256 indexed round, string reason);
 }

@@ -143,8 +143,8 @@ library FederatedRounds {
         emit IFederatedLearning.AggregateVoted(taskId, r, msg.sender, aggregateHash, cid, included, count);
         if (count < t.info.quorum) return false;
         _finalize(t, taskId, r, aggregateHash, cid, included, count);
-        _emitExcluded(t, round, taskId, r);
-        _emitDissent(t, round, taskId, r, voters);
+        _emitExcluded(round, taskId, r);
+        _emitDissent(round, taskId, r, voters);
         return true;
     }
 
@@ -243,13 +243,13 @@ library FederatedRounds {
         emit IFederatedLearning.RoundFinalized(taskId, r, modelHash, cid, included, votes);
     }
 
-    function _emitExcluded(TaskData storage t, RoundData storage round, uint256 taskId, uint256 r) private {
+    function _emitExcluded(RoundData storage round, uint256 taskId, uint256 r) private {
         uint64 excluded = round.committed & ~round.included;
-        if (excluded != 0) emit IFederatedLearning.UpdatesExcluded(taskId, r, members(t.trainers, excluded));
+        if (excluded != 0) emit IFederatedLearning.UpdatesExcluded(taskId, r, excluded);
     }
 
-    function _emitDissent(TaskData storage t, RoundData storage round, uint256 taskId, uint256 r, uint16 winners) private {
+    function _emitDissent(RoundData storage round, uint256 taskId, uint256 r, uint16 winners) private {
         uint16 dissenters = round.voted & ~winners;
-        if (dissenters != 0) emit IFederatedLearning.AggregatorsDissented(taskId, r, members(t.aggregators, dissenters));
+        if (dissenters != 0) emit IFederatedLearning.AggregatorsDissented(taskId, r, dissenters);
     }
 }
