@@ -57,10 +57,11 @@ bench: install
 	$(PY) bench/sensor_anchoring.py
 	$(PY) bench/storage_cid.py
 
-# round overhead and aggregator memory for 4..32 trainers and ~0.4/10/100 MB models (about an hour on 2 cores)
+# round overhead and aggregator memory for 4, 8 and 16 trainers and ~0.4/10/100 MB models, 100 MB with synthetic
+# updates (about 15 minutes on 2 cores; --trainers 4,8,16,32 adds 32 trainers, about as long again)
 bench-scaling: install
 	@mkdir -p out/bench
-	$(PY) bench/scaling.py --plot docs/scaling.png | tee out/bench/scaling.json
+	$(PY) bench/scaling.py --trainers 4,8,16 --plot docs/scaling.png | tee out/bench/scaling.json
 
 # fedpm vs Flower 1.42 on the same training. Flower is a benchmark dependency only: its own venv (.venv/flower) from
 # bench/vs_flower.requirements.txt, which sees this venv's packages (TensorFlow, fedpm) through a .pth file.
