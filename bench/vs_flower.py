@@ -10,7 +10,9 @@ epochs, each framework with its parties as separate processes on loopback. Print
 Both train with fedpm's own local update (`tasks.registry.trainer_for` over the factory's C-MAPSS file, the seed rule
 of `fl_node.trainer`) from the same initial model, so only the orchestration differs; FedAvg is float64 in fedpm
 and float32 in Flower, so the models drift apart by rounding only and the final RMSEs agree within noise.
-Round 1 pays start-up (TensorFlow in every party, Flower's app install); the ratio is over rounds 2..N.
+Round 1 pays start-up (TensorFlow in every party, Flower's app install); the ratio is over rounds 2..N. Flower's
+SuperNode (default process isolation) starts a `flwr-clientapp` process for every message, so each of its rounds
+pays a Python and TensorFlow start-up per client; fedpm's node processes live for the whole task.
 
 Bytes per client and round: every trainer's (SuperNode's) TCP traffic to the chain node (SuperLink) passes a counting
 relay; fedpm's trainers also move model bytes through the content store, counted from the objects they wrote
@@ -45,6 +47,9 @@ sys.path.insert(0, str(ROOT))
 TRAINERS = [f"factory-{i}" for i in range(1, 5)]
 AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
 RATIO_TARGET = 1.10
+# Both train with the same local update from the same model; they differ by FedAvg's float rounding and TensorFlow's
+# threaded reductions only. The federated RMSE's seed-to-seed spread in bench/fl_accuracy.py is ~0.5-1.4.
+RMSE_TOLERANCE = 0.25
 
 
 @dataclass
@@ -263,6 +268,7 @@ def main() -> None:
     out = {"bench": "vs_flower", "rounds": a.rounds, "local_epochs": a.epochs, "trainers": len(TRAINERS), "fedpm": fedpm, "flower": flower,
            "round_time_ratio": round(ratio, 3), "round_time_ratio_all_rounds": round(sum(fedpm["round_seconds"]) / sum(flower["round_seconds"]), 3),
            "ratio_target": RATIO_TARGET, "ratio_target_met": ratio <= RATIO_TARGET, "rmse_difference": round(fedpm["rmse"] - flower["rmse"], 3),
+           "rmse_tolerance": RMSE_TOLERANCE, "rmse_agree": abs(fedpm["rmse"] - flower["rmse"]) <= RMSE_TOLERANCE,
            "flower_version": subprocess.run([str(a.flower_bin / "flwr"), "--version"], capture_output=True, text=True).stdout.strip(),
            "seconds": round(time.time() - t0, 1)}
     print(json.dumps(out))
