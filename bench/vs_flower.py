@@ -11,7 +11,7 @@ Both train with fedpm's own local update (`tasks.registry.trainer_for` over the 
 of `fl_node.trainer`) from the same initial model, so only the orchestration differs; FedAvg is float64 in fedpm
 and float32 in Flower, so the models drift apart by rounding only and the final RMSEs agree within noise.
 Round 1 pays start-up (TensorFlow in every party, Flower's app install); the ratio is over rounds 2..N. Flower's
-SuperNode (default process isolation) starts a `flwr-clientapp` process for every message, so each of its rounds
+SuperNode (default isolation mode `subprocess`) starts a `flwr-clientapp` process for every message, so each of its rounds
 pays a Python and TensorFlow start-up per client; fedpm's node processes live for the whole task.
 
 Bytes per client and round: every trainer's (SuperNode's) TCP traffic to the chain node (SuperLink) passes a counting
