@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from chain.reverts import AccountReserved, NoAccountOffer, NotEnoughApprovals, NotMember, NotRegistry, ProposalAlreadyExecuted, TextTooLong, TooManyAccounts, TooManyNodes
-from fedpm.consortium.client import ConsortiumRegistry, Role
+from fedpm.consortium.client import ConsortiumRegistry, ProposalKind, Role
 from fedpm.lease.client import ConsortiumToken
 from fl_node.rounds import FederatedLearning, TaskConfig
+from fl_node.storage.cid import cid_of
 from tests.conftest import dev_key
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -39,7 +40,7 @@ def test_attack1_no_single_governor_mints_supply_changes_only_by_executed_propos
 def test_attack4_removed_coordinator_cannot_open_rounds_of_its_task(consortium):
     reg, fl = consortium.registry, FederatedLearning(consortium.ctx)
     a = consortium.accounts
-    task_id = fl.create_task(consortium.sender("gov-c"), TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [a["factory-1"].address],
+    task_id = fl.create_task(consortium.sender("gov-c"), TaskConfig(b"\1" * 32, cid_of(b"spec"), b"\2" * 32, cid_of(b"model"), [a["factory-1"].address],
                                                                     [a["agg-1"].address], 1, 600, 600, 0, 3))
     reg.enact(reg.propose_remove_org(consortium.sender("gov-a"), "gov-c"), [consortium.sender("gov-b")], consortium.sender("gov-a"))
 
@@ -81,7 +82,7 @@ def test_attack5_an_offered_account_joins_only_when_its_own_key_accepts(consorti
 
 # Gas bounds per governance action (execute) at the maximum sizes the registry allows: MAX_ACCOUNTS accounts and
 # MAX_NODES enodes of MAX_ENODE_BYTES each, a MAX_NAME_BYTES name. A 30M-gas block holds every one many times over.
-EXECUTE_GAS_BOUNDS = {"AddOrg": 350_000, "RemoveOrg": 700_000, "SetRoles": 100_000, "SetThreshold": 100_000, "Mint": 150_000}
+EXECUTE_GAS_BOUNDS = {"AddOrg": 350_000, "RemoveOrg": 700_000, "SetRoles": 100_000, "SetThreshold": 100_000, "Mint": 150_000, "AddLeaseContract": 120_000}
 
 
 def _execute_gas(consortium, pid: int, proposer) -> int:
@@ -130,8 +131,10 @@ def test_attack6_every_governance_action_stays_within_its_gas_bound_at_maximum_s
     gas["SetThreshold"] = _execute_gas(consortium, reg.propose_set_threshold(gov_a, 2), gov_a)
     gas["Mint"] = _execute_gas(consortium, reg.propose_mint(gov_a, token.address, big.address, 10**24), gov_a)
     gas["RemoveOrg"] = _execute_gas(consortium, reg.propose_remove_org(gov_a, "big-org"), gov_a)
+    gas["AddLeaseContract"] = _execute_gas(consortium, reg.propose_add_lease_contract(gov_a, dev_key("a-second-lease").address), gov_a)
     with capsys.disabled():
         print(f"\ngovernance execute gas at maximum sizes: {gas} (bounds {EXECUTE_GAS_BOUNDS})")
 
     assert not reg.is_member(big.address)
     assert all(gas[kind] <= bound for kind, bound in EXECUTE_GAS_BOUNDS.items()), gas
+    assert set(EXECUTE_GAS_BOUNDS) == {k.solidity_name for k in ProposalKind}  # every kind of proposal has its bound

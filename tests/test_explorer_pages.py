@@ -1,4 +1,4 @@
-"""The explorer's leases and federated learning pages (JSON API and HTML) against a real anvil."""
+"""The explorer's leases, federated learning and device-key pages (JSON API and HTML) against a real anvil."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from chain.node import free_port
 from fedpm.explorer.server import start_explorer
 from fl_node.coordinator import publish_task, round_report
 from fl_node.rounds import FederatedLearning
+from fl_node.storage.base import InvalidCid
+from fl_node.storage.cid import cid_from_digest
 from fl_node.storage.local import LocalStore
 from tests.conftest import make_settings
-from tests.explorer_helpers import SPEC, model, record_fl_history, record_leases
+from tests.explorer_helpers import SPEC, model, record_device_history, record_fl_history, record_leases
 from tests.test_explorer_api import explorer, get, settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -84,17 +86,23 @@ def test_fl_page_html_shows_badges_hashes_and_a_loss_chart(explorer, fl_history)
     assert '<a href="/fl" aria-current="page" data-nav="fl">' in page and 'src="http' not in page and "<script" not in page
 
 
-def test_trainer_supplied_text_is_escaped_on_the_fl_page(explorer, consortium, tmp_path):
+def test_a_trainer_cannot_put_text_on_the_fl_page_only_a_cid(explorer, consortium, tmp_path):
+    """A CID was once free text from the trainer (escaped on the page); the contract now carries 32 bytes, which the
+    page shows as the CIDv0 they are the digest of, whatever a trainer sends."""
     fl = FederatedLearning(consortium.ctx)
     trainer = consortium.accounts["factory-1"].address
     task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "s"), SPEC, model(0.0), trainers=[trainer],
                            aggregators=[consortium.accounts["agg-1"].address], rounds=1, min_participants=1)
     r = fl.open_round(consortium.sender("gov-a"), task_id)
-    fl.commit(consortium.sender("factory-1"), task_id, r, keccak(b"u"), '<img src=x onerror=alert(1)>"&', 1, 0.5)
+    payload = '<img src=x onerror=alert(1)>"&'
+    with pytest.raises(InvalidCid):
+        fl.commit(consortium.sender("factory-1"), task_id, r, keccak(b"u"), payload, 1, 0.5)
+    digest = payload.encode().ljust(32, b"!")  # the payload's bytes straight to the contract
+    consortium.sender("factory-1").transact(fl.contract.functions.commitUpdate(task_id, r, keccak(b"u"), digest, 1, 500_000))
 
     _, _, page = get(f"{explorer}/fl")
 
-    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;&quot;&amp;" in page
+    assert "<img" not in page and "onerror" not in page and cid_from_digest(digest) in page
 
 
 def test_leases_api_lists_every_lease_with_status_money_and_chain_refs(explorer, leases):
@@ -176,3 +184,20 @@ def test_unreachable_rpc_and_undeployed_chain_give_clear_pages(tmp_path, anvil, 
     assert (s1, s2, s3) == (503, 503, 503)
     assert "Chain node unreachable" in page and "Traceback" not in page and json.loads(body)["title"] == "Chain node unreachable"
     assert "No consortium deployed" in fresh and '<nav aria-label="Explorer sections">' in fresh
+
+
+def test_device_key_api_shows_each_key_with_who_bound_and_revoked_it_and_the_waiting_change(explorer, consortium):
+    h = record_device_history(consortium)
+
+    status, _, body = get(f"{explorer}/api/machines/{h['machine']}")
+    page = get(f"{explorer}/machines/{h['machine']}")[2]
+
+    section = json.loads(body)["sections"]["device_keys"]
+    first, second, third = h["keys"]
+    assert status == 200 and [(k["device"], k["status"], k["rotatedIn"]) for k in section["keys"]] == [(first, "retired", False), (second, "revoked", True)]
+    revoked = section["keys"][1]["revoked"]
+    assert (revoked["by"], revoked["approved_by"], revoked["tx"]) == (consortium.accounts["maker"].address, consortium.accounts["factory-3"].address,
+                                                                      h["approved"].tx_hash)
+    assert section["keys"][0]["validUntil"] == section["keys"][1]["validFrom"]  # the rotation point
+    assert section["waiting"]["hash"] == "0x" + h["waiting"].change_hash.hex() and section["lock"]["lesseeOrg"] == "factory-3"
+    assert page.index('<section id="device_keys">') < page.index('<section id="sensor_batches">') and f'data-device="{second}"' in page
