@@ -131,7 +131,7 @@ class ModelRegistry:
                 by_round[int(ev["args"]["round"])].append(ev)
         out = []
         for r in sorted(by_round):
-            rep = fold_round(RoundReport(round=r, state=""), by_round[r])
+            rep = fold_round(RoundReport(round=r, state=""), by_round[r], task)
             if rep.model_hash and rep.ref("RoundFinalized"):
                 out.append(version_of(task, rep, self._time(rep.ref("RoundFinalized").block)))  # type: ignore[union-attr]
         return out
