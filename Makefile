@@ -29,11 +29,12 @@ $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Mosquitto (MQTT broker), Chromium (explorer browser tests), promtool and amtool (monitoring config checks, in
-# Debian's `prometheus` and `prometheus-alertmanager`) come from Debian's packages, looked up as the tests do
+# Mosquitto (MQTT broker), Chromium (explorer browser tests), promtool and amtool (monitoring config checks), and
+# Prometheus and Alertmanager themselves (the end-to-end alert test; Debian's `prometheus` and
+# `prometheus-alertmanager` hold all four) come from Debian's packages, looked up as the tests do
 # (tests/parts.py). Without them their tests skip, so the stamp is only written once all are there; with CI set
 # (.ci/run) a missing one stops make, as it would fail those tests.
-SYS_PARTS := mosquitto chromium promtool amtool
+SYS_PARTS := mosquitto chromium promtool amtool prometheus alertmanager
 SYS_PKGS := mosquitto chromium prometheus prometheus-alertmanager
 $(SYS_STAMP): $(PY_STAMP)
 	@missing=$$($(PY) -m tests.parts $(SYS_PARTS)) || exit 1; \
@@ -92,6 +93,7 @@ bench: install
 	$(PY) bench/fl_rounds.py --quick
 	$(PY) bench/sensor_anchoring.py
 	$(PY) bench/storage_cid.py
+	$(PY) bench/serve.py --machines 50,200   # the 1000-machine point takes about 30 minutes: bench/serve.py --machines 1000
 
 # round overhead and aggregator memory for 4, 8 and 16 trainers and ~0.4/10/100 MB models, 100 MB with synthetic
 # updates (about 15 minutes on 2 cores; --trainers 4,8,16,32 adds 32 trainers, about as long again)

@@ -8,6 +8,8 @@ Any node whose chain clock shows a window of the current round expired calls `ad
 trainers or aggregators died fails on time without waiting for someone else's transaction.
 Training itself is the task's `fl_node.trainer.Trainer.fit`, seeded by `local_seed`.
 `step()` does at most one action and returns a line describing it (or None); `run()` loops until the task is done.
+A node given `events` (the face wires Prometheus metrics to it) reports its transactions' latency, its votes, and,
+from `run()`, every round of its task as it ends and the current one.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 from eth_utils import keccak
@@ -34,6 +36,7 @@ from ground.errors import FedpmError
 from ground.files import atomic_write
 
 Log = Callable[[str], None]
+T = TypeVar("T")
 TrainerFor = Callable[[TaskSpec], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
 
 # Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
@@ -42,6 +45,19 @@ CLOCK_SLACK_S = 2
 
 # Reverts that only mean another node got there first (quorum reached, window closed): not a node failure.
 RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
+
+
+class NodeEvents:
+    """What a node reports as it works; this base ignores everything (a face overrides what it records)."""
+
+    def acted(self, task_id: int, round_: int, action: str, seconds: float) -> None:
+        """A `commit` or `vote` transaction was mined, `seconds` after it was sent."""
+
+    def voted(self, task_id: int, round_: int, model_hash: bytes, excluded: int) -> None:
+        """This aggregator voted `model_hash`, leaving out `excluded` committed updates."""
+
+    def round_seen(self, rnd: RoundView) -> None:
+        """The state of a round: the current one on every look, and each earlier one once as it ended."""
 
 
 def load_spec(store: ContentStore, task: TaskView, retries: int = 3, kinds: Kinds | None = None) -> TaskSpec:
@@ -61,8 +77,10 @@ class _Node:
     log: Log = print
     retries: int = 3
     kinds: Kinds | None = None  # the task kinds' spec readers (tasks.registry.KINDS); None: the task part stays raw
+    events: NodeEvents | None = None
     _spec: TaskSpec | None = field(default=None, init=False)
     _nudged: set[tuple[int, RoundState]] = field(default_factory=set, init=False)  # windows we advanced by our own clock
+    _ended: int = field(default=0, init=False)  # rounds up to this one were reported ended to `events`
 
     def spec(self, task: TaskView) -> TaskSpec:
         if self._spec is None:
@@ -93,6 +111,25 @@ class _Node:
         self.fl.advance(self.sender, self.task_id)  # a no-op if another node advanced first
         return f"round {rnd.round}: {what}; round now {self.fl.round(self.task_id, rnd.round).state.name.lower()}"
 
+    def report(self) -> None:
+        """Tell `events` about every round that ended since the last report, then the current round."""
+        if self.events is None:
+            return
+        started = self.fl.task(self.task_id).rounds_started
+        for r in range(self._ended + 1, started + 1):
+            rnd = self.fl.round(self.task_id, r)
+            self.events.round_seen(rnd)
+            if rnd.state not in (RoundState.FINALIZED, RoundState.FAILED):
+                break
+            self._ended = r
+
+    def _timed(self, round_: int, action: str, send: Callable[[], T]) -> T:
+        started = time.monotonic()
+        receipt = send()
+        if self.events is not None:
+            self.events.acted(self.task_id, round_, action, time.monotonic() - started)
+        return receipt
+
     def run(self, poll: float = 0.5, stop_when_done: bool = True, deadline: float | None = None) -> None:
         while True:
             try:
@@ -105,6 +142,7 @@ class _Node:
                 line = f"too late, waiting for the next round: {exc.message}"  # the round moved on while we worked
             if line:
                 self.log(line)
+            self.report()
             if stop_when_done and self.fl.task(self.task_id).done:
                 self.log(f"task {self.task_id} complete")
                 return
@@ -133,7 +171,7 @@ class TrainerNode(_Node):
         blob, num_samples, loss = self._update_bytes(spec, rnd)
         cid = self.store.add(blob)
         digest = keccak(blob)  # once: ~1 s per 100 MB here
-        receipt = self.fl.commit(self.sender, self.task_id, rnd.round, digest, cid, num_samples, loss)
+        receipt = self._timed(rnd.round, "commit", lambda: self.fl.commit(self.sender, self.task_id, rnd.round, digest, cid, num_samples, loss))
         return f"round {rnd.round}: committed update {digest.hex()[:12]} ({cid[:12]}…) n={num_samples} loss={loss:.4f} gas={receipt.gas_used}"
 
     def _update_bytes(self, spec: TaskSpec, rnd: RoundView) -> tuple[bytes, int, float]:
@@ -187,7 +225,9 @@ class AggregatorNode(_Node):
         if self.store.cat(cid) != blob:  # retrievable before we vote for it
             raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
         digest = keccak(blob)
-        receipt = self.fl.vote(self.sender, self.task_id, rnd.round, digest, cid, included, trainers=task.trainers)
+        receipt = self._timed(rnd.round, "vote", lambda: self.fl.vote(self.sender, self.task_id, rnd.round, digest, cid, included, trainers=task.trainers))
+        if self.events is not None:
+            self.events.voted(self.task_id, rnd.round, digest, len(excluded))
         notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
         return f"round {rnd.round}: voted {digest.hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 

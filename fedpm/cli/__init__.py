@@ -33,6 +33,9 @@ COMMANDS = [
     ("fedpm.cli.sensors", "simulate"),
     ("fedpm.cli.sensors", "verify"),
     ("fedpm.cli.lease", "lease"),
+    ("fedpm.cli.models", "model"),
+    ("fedpm.cli.serve", "serve"),
+    ("fedpm.cli.serve", "health"),
     ("fedpm.cli.network", "network"),
 ]
 
