@@ -23,6 +23,7 @@ from eth_utils import keccak
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
 from fl_node import aggregate as agg
+from fl_node import server_opt
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
@@ -177,8 +178,28 @@ class AggregatorNode(_Node):
         return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 
     def compute(self, task: TaskView, rnd: RoundView, spec: dict) -> tuple[list | None, list[str], list[tuple[str, str]]]:
-        """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes."""
+        """Fetch, check and aggregate every committed update, then apply the spec's server optimizer: the same inputs
+        give every aggregator the same bytes."""
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
+        rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
+        aggregate, included, excluded = agg.select_and_aggregate(base, self._candidates(rnd), rule, max_samples=task.max_samples)
+        if aggregate is not None:
+            aggregate = server_opt.server_step(spec, self._server_history(rnd, spec) + [(base, aggregate)])
+        return aggregate, included, excluded
+
+    def _server_history(self, rnd: RoundView, spec: dict) -> list:
+        """What the server optimizer needs from earlier rounds, read from the chain and the content store only (a
+        restarted or new aggregator derives the same): FedAvgM the base model of the previous round (its momentum
+        is the step from there to this round's base)."""
+        name = server_opt.server_config(spec)["optimizer"]
+        if name == "fedavgm" and rnd.round > 1:
+            prev = self.fl.round(self.task_id, rnd.round - 1)
+            return [(decode_weights(fetch_verified(self.store, prev.base_model_cid, prev.base_model_hash, retries=self.retries)), None)]
+        if name == "fedadam":
+            raise FedpmError("the fedadam server optimizer runs in the in-memory experiment only", hint="declare fedavg or fedavgm in the spec's aggregation.server")
+        return []
+
+    def _candidates(self, rnd: RoundView) -> list[agg.Candidate]:
         candidates = []
         for trainer in rnd.committed:
             u = self.fl.update(self.task_id, rnd.round, trainer)
@@ -187,5 +208,4 @@ class AggregatorNode(_Node):
                 candidates.append(agg.Candidate(trainer, named, u.num_samples))
             except (StorageError, IntegrityError, ModelFileError):
                 candidates.append(agg.Candidate(trainer, None, u.num_samples, bytes_ok=False))
-        rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
-        return agg.select_and_aggregate(base, candidates, rule, max_samples=task.max_samples)
+        return candidates
