@@ -18,6 +18,7 @@ import numpy as np
 
 from fl_node.modelfile import Named
 from fl_node.trainer import FitConfig, FitResult
+from tasks import architectures
 
 # Small 1D-CNN over a window of recent cycles (cmapss.WINDOW = 50): reaches FD001 RMSE ~13 in a few CPU-seconds of
 # training per factory. The final Rescaling by the RUL cap lets the dense head work in [0, 1] without a learned scale,
@@ -92,6 +93,8 @@ def build_model(spec: dict, seed: int = 0):
     elif kind == "mlp":
         for units in cfg.get("hidden", [32]):
             x = layers.Dense(int(units), activation="relu", kernel_regularizer=reg())(x)
+    elif kind in architectures.KINDS:
+        x = architectures.body(kind, cfg, x, reg)
     else:
         raise ValueError(f"unknown model kind {kind!r}")
     if cfg.get("dense"):
@@ -114,7 +117,7 @@ def _variables(model) -> list[tuple[str, Any]]:
     weighted = [layer for layer in model.layers if layer.weights]
     for i, layer in enumerate(weighted):
         for var in layer.weights:
-            short = var.path.rsplit("/", 1)[-1]
+            short = var.path.split("/", 1)[-1].replace("/", ".")  # "kernel", or "query.kernel" inside attention
             out.append((f"{i:02d}.{type(layer).__name__.lower()}.{short}", var))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
@@ -157,15 +160,33 @@ def epoch_schedule(spec: dict, epochs_per_round: int | None = None) -> Callable[
     return lambda epoch: learning_rate_for(spec, epoch // max(per, 1) + 1)
 
 
+def _proximal(model, anchor: Named, mu: float):
+    """FedProx's pull toward the round's global model, applied after every batch as a decoupled proximal step
+    w <- w - lr * mu * (w - w_global) (with SGD this is the gradient of the paper's mu/2 |w - w_global|^2 term; here the
+    pull does not pass through Adam's per-coordinate scaling)."""
+    import keras
+
+    pairs = [(var, np.asarray(a, dtype=np.float32)) for (_, var), (_, a) in zip(_variables(model), anchor, strict=True)]
+
+    class Proximal(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            step = float(model.optimizer.learning_rate) * mu
+            for var, w0 in pairs:
+                var.assign(var - step * (var - w0))
+
+    return Proximal()
+
+
 def train_local(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int, learning_rate: float | None = None, classes: int = 0,
-                schedule: Callable[[int], float] | None = None) -> dict:
+                schedule: Callable[[int], float] | None = None, prox_mu: float = 0.0) -> dict:
     """Train in place with a fresh optimizer (as a node does each round). Returns metrics incl. num_samples.
-    `schedule(epoch)` (0-based) overrides the learning rate per epoch (baselines that follow the round schedule)."""
+    `schedule(epoch)` (0-based) overrides the learning rate per epoch (baselines that follow the round schedule).
+    `prox_mu` > 0 pulls the weights toward their values at the start (FedProx; `_proximal`)."""
     import keras
 
     set_seed(seed)
     lr = float(learning_rate if learning_rate is not None else DEFAULT_MODEL["learning_rate"])
-    callbacks = []
+    callbacks = [_proximal(model, get_weights(model), float(prox_mu))] if prox_mu else []
     if schedule is not None:
         lr = float(schedule(0))
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: float(schedule(epoch))))
@@ -202,6 +223,7 @@ class KerasTrainer:
         net = build_model(self.spec)
         set_weights(net, parameters)
         classes = int(model_config(self.spec).get("classes", 0))
-        m = train_local(net, self.x, self.y, config.epochs, int(self.spec.get("train", {}).get("batch_size", 256)),
-                        seed=config.seed, learning_rate=learning_rate_for(self.spec, config.round), classes=classes)
+        train = self.spec.get("train", {})
+        m = train_local(net, self.x, self.y, config.epochs, int(train.get("batch_size", 256)), seed=config.seed,
+                        learning_rate=learning_rate_for(self.spec, config.round), classes=classes, prox_mu=float(train.get("prox_mu", 0.0)))
         return FitResult(get_weights(net), int(len(self.x)), {k: float(v) for k, v in m.items() if k != "num_samples"})
