@@ -2,7 +2,7 @@
 JSON object per run (one config, split and seed) and appends it to --log (JSON lines), so a long search survives
 interruptions and every configuration tried stays on record (docs/rul-model-search.md is drawn from the log: --table).
 
-A config is JSON: {"name": ..., "model": {...}, "train": {...}, "aggregation": {...}, "window": W, "rul_cap": C,
+A config is JSON: {"name": ..., "model": {...}, "train": {...}, "aggregation": {...}, "window": W, "rul_cap": C, "age_scale": A,
 "rounds": R, "epochs": E, "norm": "minmax"|"zscore"}; every key but name is optional (defaults: the task spec's and
 5 rounds x 2 local epochs). The federated model is scored after every round (`fed_rmse_by_round`): the per-round
 learning rate does not depend on the number of rounds, so round k of a longer run is the k-round federation.
@@ -38,7 +38,7 @@ def run(engines, cfg: dict, split: str, seed: int, folds: int, contenders: set[s
     from tasks.rul.evaluate import rmse
 
     rounds, epochs = int(cfg.get("rounds", 5)), int(cfg.get("epochs", 2))
-    kw = {k: cfg[k] for k in ("window", "rul_cap") if k in cfg}
+    kw = {k: cfg[k] for k in ("window", "rul_cap", "age_scale") if k in cfg}
     ys, fed, central, local, t0 = [], [], [], [], time.time()
     for fold in range(folds):
         s = experiment.prepare(engines, split=split, seed=seed, fold=fold, folds=folds, model=cfg.get("model"), train=cfg.get("train"),

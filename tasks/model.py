@@ -62,7 +62,7 @@ def model_config(spec: dict) -> dict:
 def input_shape(spec: dict) -> tuple[int, ...]:
     if "input_shape" in spec:
         return tuple(int(v) for v in spec["input_shape"])
-    return (int(spec["window"]), len(spec["normalization"]["features"]))
+    return (int(spec["window"]), len(spec["normalization"]["features"]) + (1 if float(spec.get("age_scale", 0.0)) > 0 else 0))
 
 
 def build_model(spec: dict, seed: int = 0):

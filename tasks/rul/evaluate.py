@@ -42,7 +42,7 @@ def test_set(spec: dict, test: cmapss.Engines, true_rul: np.ndarray) -> tuple[np
     if len(test.units) != len(true_rul):
         raise EvaluationError(f"test file has {len(test.units)} engines but the RUL file has {len(true_rul)} values", hint="pass the RUL file that belongs to the test file")
     norm = cmapss.Normalization.from_dict(spec["normalization"])
-    x = cmapss.last_windows(test, norm, int(spec["window"]))
+    x = cmapss.last_windows(test, norm, int(spec["window"]), float(spec.get("age_scale", 0.0)))
     return x, np.minimum(true_rul, float(spec.get("rul_cap", cmapss.RUL_CAP)))
 
 

@@ -31,9 +31,11 @@ from tasks.rul.evaluate import metrics, rmse
 DEFAULT_TRAIN: dict = {"epochs": 2, "batch_size": 32, "lr_decay": 0.7}
 
 
-def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None) -> dict:
-    """The task spec (JSON-able): what every node and evaluator needs to agree on."""
-    return {
+def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None,
+              age_scale: float = 0.0) -> dict:
+    """The task spec (JSON-able): what every node and evaluator needs to agree on. `age_scale` > 0 adds the engine's
+    age as an input (`cmapss.model_inputs`); without it the spec has no age_scale key."""
+    spec = {
         "task": "cmapss_rul",
         "window": int(window),
         "rul_cap": int(rul_cap),
@@ -41,6 +43,7 @@ def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: 
         "model": {**DEFAULT_MODEL, "output_scale": float(rul_cap), **(model or {})},
         "train": {**DEFAULT_TRAIN, **(train or {})},
     }
+    return {**spec, "age_scale": float(age_scale)} if age_scale > 0 else spec
 
 
 @dataclass
@@ -62,7 +65,7 @@ def owners(engines: cmapss.Engines, n_factories: int, split: str, seed: int) -> 
     raise ValueError(f"unknown split {split!r}")
 
 
-def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax", rul_cap: int = cmapss.RUL_CAP) -> Setup:
+def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax", rul_cap: int = cmapss.RUL_CAP, age_scale: float = 0.0) -> Setup:
     """Give the engines to factories, hold out fold `fold` of `folds` (the same share of every factory's engines),
     derive normalization federatedly from the rest, window the data. `truncations` cuts each held-out engine at that
     many random cycles (separate test engines) so the RMSE is less noisy."""
@@ -72,13 +75,14 @@ def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", s
     parts = [engines.subset(f) for f in factories]
     stats = cmapss.combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
-    spec = make_spec(norm, window, rul_cap, model=model, train=train)
-    data = [cmapss.training_windows(p, norm, window, spec["rul_cap"]) for p in parts]
+    spec = make_spec(norm, window, rul_cap, model=model, train=train, age_scale=age_scale)
+    age = float(spec.get("age_scale", 0.0))
+    data = [cmapss.training_windows(p, norm, window, spec["rul_cap"], age) for p in parts]
     test = engines.subset(held)
     xs, ys = [], []
     for t in range(truncations):
         cut, rul = cmapss.truncate_engines(test, seed=_truncation_seed(seed, fold, t))
-        xs.append(cmapss.last_windows(cut, norm, window))
+        xs.append(cmapss.last_windows(cut, norm, window, age))
         ys.append(np.minimum(rul, spec["rul_cap"]))
     return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64), sorted(held))
 

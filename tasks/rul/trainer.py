@@ -32,7 +32,7 @@ class CmapssFile:
 def windows(engines: cmapss.Engines, spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """Training windows and capped RUL of `engines` as the spec shapes them."""
     norm = cmapss.Normalization.from_dict(spec["normalization"])
-    return cmapss.training_windows(engines, norm, int(spec["window"]), int(spec["rul_cap"]))
+    return cmapss.training_windows(engines, norm, int(spec["window"]), int(spec["rul_cap"]), float(spec.get("age_scale", 0.0)))
 
 
 def trainer_for(spec: dict, source: DataSource) -> KerasTrainer:
