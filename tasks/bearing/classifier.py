@@ -15,10 +15,10 @@ import numpy as np
 
 from tasks import model as M
 from tasks.rul.cmapss import Stats
-from tasks.bearing.vibration import Bearing, STATES
+from tasks.bearing.vibration import Bearing, Condition, STATES
 
 N_BANDS = 8
-FEATURES = ("log_rms", "kurtosis", "log_crest") + tuple(f"band{i}" for i in range(N_BANDS)) + ("env_bpfo", "env_2bpfo", "env_bpfi", "env_2bpfi", "temperature", "current_rms")
+FEATURES = ("log_rms", "kurtosis", "log_crest") + tuple(f"band{i}" for i in range(N_BANDS)) + ("env_bpfo", "env_2bpfo", "env_bpfi", "env_2bpfi", "temperature", "current_rms", "speed_hz", "load")
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:
@@ -40,9 +40,11 @@ def _peak_near(spectrum: np.ndarray, freqs: np.ndarray, f: float, tol: float = 0
     return float(spectrum[band].max()) if band.any() else 0.0
 
 
-def features(window: dict[str, np.ndarray], fs: float = 12_000.0, bearing: Bearing | None = None) -> np.ndarray:
-    """Feature vector (float32, len(FEATURES)) of one simulate_window() output."""
-    bearing = bearing or Bearing()
+def features(window: dict[str, np.ndarray], fs: float = 12_000.0, bearing: Bearing | None = None, condition: Condition | None = None) -> np.ndarray:
+    """Feature vector (float32, len(FEATURES)) of one simulate_window() output at its operating `condition` (the
+    machine knows its speed and load: the envelope peaks are read at that speed's BPFO/BPFI, and both are inputs)."""
+    c = condition or Condition()
+    bearing = bearing or c.bearing()
     x = np.asarray(window["vibration"], np.float64)
     x = x - x.mean()
     rms = float(np.sqrt(np.mean(x**2))) + 1e-12
@@ -57,11 +59,11 @@ def features(window: dict[str, np.ndarray], fs: float = 12_000.0, bearing: Beari
     peaks = [_peak_near(env_spec, freqs, f) / rms for f in (bearing.bpfo, 2 * bearing.bpfo, bearing.bpfi, 2 * bearing.bpfi)]
     temp = float(np.mean(window["temperature"]))
     cur = float(np.sqrt(np.mean(np.asarray(window["current"], np.float64) ** 2)))
-    return np.asarray([np.log10(rms), np.log(kurt), np.log(crest), *bands, *peaks, temp, cur], dtype=np.float32)
+    return np.asarray([np.log10(rms), np.log(kurt), np.log(crest), *bands, *peaks, temp, cur, bearing.shaft_hz, c.load], dtype=np.float32)
 
 
-def feature_matrix(windows: Sequence[dict[str, np.ndarray]], fs: float = 12_000.0, bearing: Bearing | None = None) -> np.ndarray:
-    return np.stack([features(w, fs, bearing) for w in windows]) if windows else np.zeros((0, len(FEATURES)), np.float32)
+def feature_matrix(windows: Sequence[dict[str, np.ndarray]], fs: float = 12_000.0, bearing: Bearing | None = None, condition: Condition | None = None) -> np.ndarray:
+    return np.stack([features(w, fs, bearing, condition) for w in windows]) if windows else np.zeros((0, len(FEATURES)), np.float32)
 
 
 def local_feature_stats(x: np.ndarray) -> Stats:
@@ -88,12 +90,14 @@ def standardize(spec: dict, x: np.ndarray) -> np.ndarray:
 
 
 def report(pred: np.ndarray, true: np.ndarray) -> dict:
-    """Per-class recall, accuracy, and the false-alarm rate: share of healthy windows flagged as not healthy."""
+    """Per-class recall, accuracy, the false-alarm rate (share of healthy windows flagged as degraded or worse) and
+    the confusion matrix (rows: true state, columns: predicted, in STATES order)."""
     pred, true = np.asarray(pred), np.asarray(true)
     recall = {s: (float(np.mean(pred[true == k] == k)) if np.any(true == k) else None) for k, s in enumerate(STATES)}
     healthy = true == 0
     false_alarm = float(np.mean(pred[healthy] != 0)) if healthy.any() else None
-    return {"accuracy": float(np.mean(pred == true)) if len(true) else None, "recall": recall, "false_alarm_rate": false_alarm}
+    confusion = [[int(np.sum((true == t) & (pred == p))) for p in range(len(STATES))] for t in range(len(STATES))]
+    return {"accuracy": float(np.mean(pred == true)) if len(true) else None, "recall": recall, "false_alarm_rate": false_alarm, "confusion": confusion}
 
 
 def train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, model=None):
