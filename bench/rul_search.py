@@ -64,6 +64,8 @@ def run(engines, cfg: dict, split: str, seed: int, folds: int, contenders: set[s
     if fed and fed[0]:
         out["fed_rmse_by_round"] = [round(rmse(np.concatenate([f[r] for f in fed]), y), 3) for r in range(rounds)]
         out["fed_rmse"] = out["fed_rmse_by_round"][-1]
+        out["fed_pred"] = [round(float(p), 2) for p in np.concatenate([f[-1] for f in fed])]  # for error analyses, with y
+        out["y"] = [float(v) for v in y]
     if central:
         out["central_rmse"] = round(rmse(np.concatenate(central), y), 3)
     if local:
