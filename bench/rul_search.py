@@ -47,9 +47,7 @@ def run(engines, cfg: dict, split: str, seed: int, folds: int, contenders: set[s
     ys, fed, central, local, by_fold, t0 = [], [], [], [], [], time.time()
     for fold in range(folds):
         s = experiment.prepare(engines, split=split, seed=seed, fold=fold, folds=folds, model=cfg.get("model"), train=cfg.get("train"),
-                               norm_kind=cfg.get("norm", "minmax"), **kw)
-        if cfg.get("aggregation"):
-            s.spec["aggregation"] = cfg["aggregation"]
+                               norm_kind=cfg.get("norm", "minmax"), aggregation=cfg.get("aggregation"), **kw)
         ys.append(np.minimum(s.test_y, EVAL_CAP))
         per_round: list[np.ndarray] = []
         if "fed" in contenders:

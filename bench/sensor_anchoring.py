@@ -35,12 +35,13 @@ def rss_mb() -> float:
     return 0.0
 
 
-def publisher_main(port: int, machines: list[str], block: int, go, jobs, done) -> None:
+def publisher_main(port: int, machines: list[str], block: int, seq_file: Path, go, jobs, done) -> None:
     """Publisher process: for each (n, offset, rate) job, publish n readings as `block`-reading QoS 1 messages,
-    as fast as possible (rate 0) or paced at `rate` readings/s. At most 2,000 messages await the broker's ack."""
+    as fast as possible (rate 0) or paced at `rate` readings/s. At most 2,000 messages await the broker's ack.
+    Its sequence numbers are kept in `seq_file`, as `fedpm simulate` keeps them (one file write per message)."""
     from fedpm.sensors.simulate import Publisher
 
-    pub = Publisher("127.0.0.1", port, client_id=f"bench-pub-{os.getpid()}")
+    pub = Publisher("127.0.0.1", port, client_id=f"bench-pub-{os.getpid()}", seq_file=seq_file)
     pub.wait_connected(10)
     go.set()
     while True:
@@ -49,6 +50,7 @@ def publisher_main(port: int, machines: list[str], block: int, go, jobs, done) -
             break
         n, offset, rate = job
         start = time.monotonic()
+        cpu0 = os.times()
         for k in range(n // block):
             m = machines[k % len(machines)]
             t0 = T_BASE + offset + (k // len(machines)) * block
@@ -57,7 +59,9 @@ def publisher_main(port: int, machines: list[str], block: int, go, jobs, done) -
                 time.sleep(ahead)
             while len(pub._pending) > 2000:  # flow control: never run unboundedly ahead of the broker
                 time.sleep(0.001)
-        done.put(pub.wait_published(600))
+        cpu1 = os.times()
+        cpu_us = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1e6 / max(1, n // block)  # per message, incl. its seq-file write
+        done.put((pub.wait_published(600), cpu_us))
     pub.close()
 
 
@@ -77,6 +81,27 @@ class AnchoredCounter:
         return self.total
 
 
+def seq_file_write_us(folder: Path, n: int = 2000) -> dict:
+    """The publisher's per-message seq-file write (`SeqCounter.take`: atomic_write without fsync) beside the same
+    write fsynced, interleaved in rounds of 100 so both see the same disk and load; microseconds per write."""
+    from fedpm.sensors.simulate import SeqCounter
+    from ground.files import atomic_write
+
+    counter = SeqCounter(folder / "take.seq.json")
+    took = synced = 0.0
+    for r in range(n // 100):
+        t0 = time.perf_counter()
+        for i in range(100):
+            counter.take(f"m{i % 2}")
+        t1 = time.perf_counter()
+        for i in range(100):
+            atomic_write(folder / "synced.seq.json", json.dumps(counter.next), sync=True)
+        t2 = time.perf_counter()
+        took, synced = took + t1 - t0, synced + t2 - t1
+    per = 1e6 / (n // 100 * 100)
+    return {"take_us": round(took * per, 1), "fsynced_us": round(synced * per, 1), "fsynced_over_take": round(synced / took, 1), "writes": n}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readings", type=int, default=100_000)
@@ -89,8 +114,8 @@ def main() -> None:
     from chain.connect import connect
     from chain.node import LocalChain
     from eth_keys.backends import get_backend
-    from fedpm.consortium import bootstrap, demo_plan
-    from fedpm.sensors.chainops import SensorBatchRegistry
+    from fedpm.consortium.bootstrap import bootstrap, demo_plan
+    from fedpm.sensors.client import SensorBatchRegistry
     from fedpm.sensors.gateway import Gateway, GatewayConfig
     from fedpm.sensors.merkle import _k256
     from tests.conftest import dev_key, make_settings
@@ -110,7 +135,7 @@ def main() -> None:
         gw.connect_mqtt()
         spawn = mp.get_context("spawn")
         go, jobs, done = spawn.Event(), spawn.Queue(), spawn.Queue()
-        proc = spawn.Process(target=publisher_main, args=(broker.port, machines, args.block, go, jobs, done), daemon=True)
+        proc = spawn.Process(target=publisher_main, args=(broker.port, machines, args.block, tmp / "publisher.seq.json", go, jobs, done), daemon=True)
         proc.start()
         if not go.wait(60):
             raise SystemExit("publisher did not connect")
@@ -140,17 +165,18 @@ def main() -> None:
         elapsed = run(n_main, 0)
         cpu1 = os.times()
         cpu_us = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1e6 / n_main  # this process: the gateway's threads
-        assert done.get(timeout=60), "publisher: not every message was acknowledged by the broker"
+        acked, publisher_cpu_us = done.get(timeout=60)
+        assert acked, "publisher: not every message was acknowledged by the broker"
         store = sqlite3.connect(cfg.store_path)
         batches = store.execute("SELECT count, tx_hash FROM batches WHERE status = 'anchored'").fetchall()
         rcpts = {tx for _, tx in batches}
         gas = sum(ctx.w3.eth.get_transaction_receipt(h)["gasUsed"] for h in rcpts)
-        from fedpm.sensors.store import Store
+        from fedpm.sensors.store import GatewayStore
         from fedpm.sensors.verify import check_batch
 
-        st = Store(cfg.store_path)
-        contract = c.contract("SensorBatchRegistry")
-        verified = sum(check_batch(b, contract).ok for b in st.batches(status="anchored"))  # untimed: every batch vs chain
+        st = GatewayStore(cfg.store_path)
+        registry = SensorBatchRegistry(c.ctx)
+        verified = sum(check_batch(b, registry).ok for b in st.batches(status="anchored"))  # untimed: every batch vs chain
         st.close()
         rss0 = rss_mb()
         soak_offered = args.soak_rate or n_main / elapsed
@@ -160,18 +186,20 @@ def main() -> None:
         if soak_n:
             samples.clear()
             soak_elapsed = run(soak_n, n_main, soak_offered)
-            assert done.get(timeout=60), "publisher: not every message was acknowledged by the broker"
+            assert done.get(timeout=60)[0], "publisher: not every message was acknowledged by the broker"
             soak_rate = round(soak_n / soak_elapsed)
         rss1 = rss_mb()
         jobs.put(None)
         proc.join(30)
         gw.stop()
         broker.stop()
+        seq_write = seq_file_write_us(tmp)
         load = os.getloadavg()
         print(json.dumps({
             "readings_per_s": round(n_main / elapsed),
             "gas_per_batch": round(gas / len(batches)),
             "gas_per_reading": round(gas / sum(n for n, _ in batches), 2), "gateway_cpu_us_per_reading": round(cpu_us, 2),
+            "publisher_cpu_us_per_message": round(publisher_cpu_us, 1), "seq_file_write": seq_write,
             "rss_growth_mb": round(rss1 - rss0, 1), "rss_mb": round(rss1, 1),
             "readings": n_main, "batches": len(batches), "batches_verified": verified, "transactions": len(rcpts),
             "soak_s": args.soak_s, "soak_offered_per_s": round(soak_offered), "soak_readings_per_s": soak_rate, "rss_samples_s_mb": samples[-25:],

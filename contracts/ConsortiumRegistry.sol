@@ -156,8 +156,8 @@ contract ConsortiumRegistry is IConsortiumRegistry {
 
     // ------------------------------------------------------------------ views
 
-    function requireRole(address account, uint256 role) external view {
-        _members.requireRole(account, role);
+    function requireRole(address account, uint256 role) external view returns (bytes32 orgId) {
+        return _members.requireRole(account, role);
     }
 
     function hasRole(address account, uint256 role) external view returns (bool) {

@@ -29,20 +29,22 @@ from chain.connect import connect
 from chain.keystore import Keystore
 from chain.node import LocalChain
 from fedpm.broker import LocalBroker, mosquitto_path
-from fedpm.consortium import Consortium, bootstrap, demo_plan, format_members, read_members
+from fedpm.consortium.bootstrap import Consortium, bootstrap, demo_plan
+from fedpm.consortium.client import format_members
 from fedpm.explorer.server import start_explorer
 from fedpm.hints import REVERT_HINTS
 from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
 from fedpm.maintenance.audit import format_audit_table
-from fedpm.maintenance.chain import MaintenanceChain, audit_machine
+from fedpm.maintenance.client import MaintenanceLog, audit_machine
 from fedpm.maintenance.demo import record_demo_history
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
 from fedpm.settings import Settings, load_settings
 from tasks.rul import cmapss
 from tasks.rul import experiment
 from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
 from tasks.rul.experiment import evaluate_named
+from tasks.rul.spec import RulSpec
 from tasks.model import build_model, get_weights
 from fl_node.modelfile import decode_weights
 from fl_node.rounds import FederatedLearning, RoundState
@@ -99,7 +101,7 @@ def build_consortium(settings: Settings, p: Progress) -> Consortium:
     c = bootstrap(ctx, plan, accounts, threshold=2, devices=devices)
     for name, info in c.deployment.contracts.items():
         p.info(f"{name:<22} {info['address']}")
-    print("    " + format_members(read_members(ctx.contract("ConsortiumRegistry"))).replace("\n", "\n    "))
+    print("    " + format_members(c.registry.members()).replace("\n", "\n    "))
     return c
 
 
@@ -185,7 +187,7 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
     return FlResult(table, {"rmse": table[-1]["rmse"], "score": table[-1]["score"]}, central, local, model, float(np.mean(commits)), float(np.mean(votes)))
 
 
-def evaluate_bytes(spec: dict, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def evaluate_bytes(spec: RulSpec, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return evaluate_named(spec, decode_weights(model), x, y)
 
 
@@ -245,8 +247,8 @@ def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str,
     machines = sorted(c.devices)
     summary = record_demo_history(c, settings, machines)
     p.info(f"{sum(len(m['entries']) for m in summary['machines'].values())} records on {len(machines)} machines (one correction each)")
-    with RecordStore(store_path(settings.home)) as store:
-        report = audit_machine(MaintenanceChain(c.ctx), store, machines[0])
+    with RecordStore(record_store_path(settings.home)) as store:
+        report = audit_machine(MaintenanceLog(c.ctx), store, machines[0])
     print("    " + format_audit_table(report).replace("\n", "\n    "))
     summary["audit_ok"] = report.ok
     return summary

@@ -6,10 +6,10 @@ generic ones (`chain.reverts.GENERIC_HINTS`).
 
 from __future__ import annotations
 
-from fedpm import consortium
+from fedpm.consortium import client as consortium
 from fedpm.lease import client as lease
-from fedpm.maintenance import chain as maintenance
-from fedpm.sensors import chainops as sensors
+from fedpm.maintenance import client as maintenance
+from fedpm.sensors import client as sensors
 from fl_node import rounds
 
 REVERT_HINTS: dict[str, str] = {**rounds.REVERT_HINTS, **consortium.REVERT_HINTS, **maintenance.REVERT_HINTS, **sensors.REVERT_HINTS, **lease.REVERT_HINTS}

@@ -27,13 +27,14 @@ from fl_node import server_opt
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
+from fl_node.spec import Kinds, TaskSpec
 from fl_node.storage import ContentStore, fetch_verified
 from fl_node.trainer import Trainer, fit_config
 from ground.errors import FedpmError
 from ground.files import atomic_write
 
 Log = Callable[[str], None]
-TrainerFor = Callable[[dict], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
+TrainerFor = Callable[[TaskSpec], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
 
 # Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
 # we send an `advance` the chain's latest block does not call for yet.
@@ -43,9 +44,11 @@ CLOCK_SLACK_S = 2
 RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
 
 
-def load_spec(store: ContentStore, task: TaskView, retries: int = 3) -> dict:
+def load_spec(store: ContentStore, task: TaskView, retries: int = 3, kinds: Kinds | None = None) -> TaskSpec:
+    """The task's spec, fetched by its CID, checked against its hash on chain, validated (its task part typed by
+    `kinds`, when given)."""
     raw = fetch_verified(store, task.spec_cid, task.spec_hash, retries=retries)
-    return json.loads(raw)
+    return TaskSpec.from_json(raw, kinds=kinds, source=f"of task {task.task_id} ({task.spec_cid})")
 
 
 @dataclass
@@ -57,12 +60,13 @@ class _Node:
     workdir: Path
     log: Log = print
     retries: int = 3
-    _spec: dict | None = field(default=None, init=False)
+    kinds: Kinds | None = None  # the task kinds' spec readers (tasks.registry.KINDS); None: the task part stays raw
+    _spec: TaskSpec | None = field(default=None, init=False)
     _nudged: set[tuple[int, RoundState]] = field(default_factory=set, init=False)  # windows we advanced by our own clock
 
-    def spec(self, task: TaskView) -> dict:
+    def spec(self, task: TaskView) -> TaskSpec:
         if self._spec is None:
-            self._spec = load_spec(self.store, task, self.retries)
+            self._spec = load_spec(self.store, task, self.retries, self.kinds)
         return self._spec
 
     def current(self) -> tuple[TaskView, RoundView | None]:
@@ -131,7 +135,7 @@ class TrainerNode(_Node):
         receipt = self.fl.commit(self.sender, self.task_id, rnd.round, keccak(blob), cid, num_samples, loss)
         return f"round {rnd.round}: committed update {keccak(blob).hex()[:12]} ({cid[:12]}…) n={num_samples} loss={loss:.4f} gas={receipt.gas_used}"
 
-    def _update_bytes(self, spec: dict, rnd: RoundView) -> tuple[bytes, int, float]:
+    def _update_bytes(self, spec: TaskSpec, rnd: RoundView) -> tuple[bytes, int, float]:
         kept = self.workdir / f"task{self.task_id}-round{rnd.round}.safetensors"
         meta = kept.with_suffix(".json")
         if kept.exists() and meta.exists():  # trained before a crash: commit exactly those bytes
@@ -141,8 +145,8 @@ class TrainerNode(_Node):
         if self._trainer is None:
             assert self.trainer_for is not None, "a trainer node needs its task's trainer"
             self._trainer = self.trainer_for(spec)
-        result = self._trainer.fit(base, fit_config(self.seed, rnd.round, int(spec.get("train", {}).get("epochs", 1))))
-        blob = encode_weights(result.parameters, spec)
+        result = self._trainer.fit(base, fit_config(self.seed, rnd.round, spec.train.epochs))
+        blob = encode_weights(result.parameters, spec.to_json())
         atomic_write(kept, blob)
         atomic_write(meta, json.dumps({"num_samples": result.num_examples, "loss": result.metrics["loss"]}).encode())
         return blob, result.num_examples, float(result.metrics["loss"])
@@ -169,7 +173,7 @@ class AggregatorNode(_Node):
             return f"round {rnd.round}: no valid update to aggregate ({'; '.join(r for _, r in excluded)})"
         if self.byzantine:
             aggregate = [(n, (a + np.float32(0.05)).astype(a.dtype)) for n, a in aggregate]
-        blob = encode_weights(aggregate, spec)
+        blob = encode_weights(aggregate, spec.to_json())
         cid = self.store.add(blob)
         if self.store.cat(cid) != blob:  # retrievable before we vote for it
             raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
@@ -177,21 +181,20 @@ class AggregatorNode(_Node):
         notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
         return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 
-    def compute(self, task: TaskView, rnd: RoundView, spec: dict) -> tuple[list | None, list[str], list[tuple[str, str]]]:
+    def compute(self, task: TaskView, rnd: RoundView, spec: TaskSpec) -> tuple[list | None, list[str], list[tuple[str, str]]]:
         """Fetch, check and aggregate every committed update, then apply the spec's server optimizer: the same inputs
         give every aggregator the same bytes."""
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
-        rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
-        aggregate, included, excluded = agg.select_and_aggregate(base, self._candidates(rnd), rule, max_samples=task.max_samples)
+        aggregate, included, excluded = agg.select_and_aggregate(base, self._candidates(rnd), spec.rule(), max_samples=task.max_samples)
         if aggregate is not None:
-            aggregate = server_opt.server_step(spec, self._server_history(rnd, spec) + [(base, aggregate)])
+            aggregate = server_opt.server_step(spec.server(), self._server_history(rnd, spec) + [(base, aggregate)])
         return aggregate, included, excluded
 
-    def _server_history(self, rnd: RoundView, spec: dict) -> list:
+    def _server_history(self, rnd: RoundView, spec: TaskSpec) -> list:
         """What the server optimizer needs from earlier rounds, read from the chain and the content store only (a
         restarted or new aggregator derives the same): FedAvgM the base model of the previous round (its momentum
         is the step from there to this round's base)."""
-        name = server_opt.server_config(spec)["optimizer"]
+        name = server_opt.server_config(spec.server())["optimizer"]
         if name == "fedavgm" and rnd.round > 1:
             prev = self.fl.round(self.task_id, rnd.round - 1)
             return [(decode_weights(fetch_verified(self.store, prev.base_model_cid, prev.base_model_hash, retries=self.retries)), None)]

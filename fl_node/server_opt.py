@@ -15,12 +15,13 @@ memory, which a restarted or newly joined aggregator would not have:
 - FedAdam: the moments m and v are not recoverable from the models alone, so `fedadam` replays them over every
   finalized round's (base_r, avg_r); avg_r is the aggregation rule over round r's included updates, all of which the
   chain pins (hashes, CIDs, the included list of the winning vote).
-The spec declares the optimizer: `aggregation.server = {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.9}`.
+The spec declares the optimizer: `aggregation.server = {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.9}`
+(`fl_node.spec.AggregationSpec.server`, checked by `config_problem` when the spec loads).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from fl_node.aggregate import AggregationError
 from fl_node.modelfile import Named
 
 OPTIMIZERS = ("fedavg", "fedavgm", "fedadam")
+PARAMS = {"fedavg": (), "fedavgm": ("lr", "momentum"), "fedadam": ("lr", "beta1", "beta2", "tau")}
 
 
 def _check(a: Named, b: Named) -> None:
@@ -74,19 +76,43 @@ def fedadam(rounds: Sequence[tuple[Named, Named]], lr: float = 0.01, beta1: floa
     return [(name, (np.asarray(b, np.float64) - lr * m[i] / (np.sqrt(v[i]) + tau)).astype(np.asarray(b).dtype)) for i, (name, b) in enumerate(last)]
 
 
-def server_config(spec: dict) -> dict[str, Any]:
-    """The spec's server optimizer section (default: plain FedAvg, i.e. the aggregate is the new global model)."""
-    cfg = dict(spec.get("aggregation", {}).get("server", {}) or {})
-    name = cfg.pop("optimizer", "fedavg")
+def config_problem(server: Mapping[str, Any] | None) -> str | None:
+    """What is wrong with a spec's `aggregation.server` section (None: nothing): an unknown optimizer, an unknown
+    parameter, a parameter that is not a number or out of its bounds. Pure."""
+    if server is None:
+        return None
+    name = server.get("optimizer", "fedavg")
     if name not in OPTIMIZERS:
-        raise AggregationError(f"unknown server optimizer {name!r}; known: {list(OPTIMIZERS)}")
-    return {"optimizer": name, **cfg}
+        return f"unknown server optimizer {name!r}; known: {', '.join(OPTIMIZERS)}"
+    params = {k: v for k, v in server.items() if k != "optimizer"}
+    if unknown := sorted(set(params) - set(PARAMS[name])):
+        return f"server optimizer {name} has no parameter {unknown[0]!r} (parameters: {', '.join(PARAMS[name]) or 'none'})"
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in params.values()):
+        return f"server optimizer {name}: parameters must be numbers"
+    try:
+        if name == "fedavgm":
+            fedavgm([], [], None, **params)
+        elif name == "fedadam":
+            fedadam([([], [])], **params)
+    except AggregationError as exc:
+        return str(exc)
+    return None
 
 
-def server_step(spec: dict, history: Sequence[tuple[Named, Named]]) -> Named:
-    """The round's new global model from the history of finalized rounds [(base_r, avg_r)], the current round last:
-    what every aggregator computes after the aggregation rule. Reads only chain-derivable inputs."""
-    cfg = server_config(spec)
+def server_config(server: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A spec's `aggregation.server` section as {"optimizer": name, **params} (absent: plain FedAvg, i.e. the
+    aggregate is the new global model)."""
+    if (why := config_problem(server)) is not None:
+        raise AggregationError(why)
+    cfg = dict(server or {})
+    return {"optimizer": cfg.pop("optimizer", "fedavg"), **cfg}
+
+
+def server_step(server: Mapping[str, Any] | None, history: Sequence[tuple[Named, Named]]) -> Named:
+    """The round's new global model from the history of finalized rounds [(base_r, avg_r)], the current round last,
+    under the spec's `aggregation.server` section: what every aggregator computes after the aggregation rule. Reads
+    only chain-derivable inputs."""
+    cfg = server_config(server)
     name = cfg.pop("optimizer")
     base, averaged = history[-1]
     if name == "fedavg":

@@ -12,8 +12,8 @@ def _named(*values):
 
 def test_plain_fedavg_keeps_the_average():
     history = [(_named(1.0, 2.0), _named(0.5, 1.0))]
-    assert so.server_step({}, history) is history[-1][1]
-    assert so.server_step({"aggregation": {"server": {"optimizer": "fedavg"}}}, history) is history[-1][1]
+    assert so.server_step(None, history) is history[-1][1]
+    assert so.server_step({"optimizer": "fedavg"}, history) is history[-1][1]
 
 
 def test_fedavgm_without_history_is_a_scaled_fedavg_step():
@@ -90,8 +90,7 @@ def test_aggregators_with_their_own_copies_of_the_chain_compute_the_same_bytes()
     rng = np.random.default_rng(3)
     m = lambda: [("00.conv1d.kernel", rng.normal(size=(3, 2, 4)).astype(np.float32)), ("00.conv1d.bias", rng.normal(size=4).astype(np.float32))]
     stored = [(encode_weights(m()), encode_weights(m())) for _ in range(4)]
-    specs = [{"aggregation": {"server": {"optimizer": "fedavgm", "lr": 0.8, "momentum": 0.9}}},
-             {"aggregation": {"server": {"optimizer": "fedadam", "lr": 0.01}}}]
+    specs = [{"optimizer": "fedavgm", "lr": 0.8, "momentum": 0.9}, {"optimizer": "fedadam", "lr": 0.01}]
     for spec in specs:
         # Execute
         outs = [encode_weights(so.server_step(spec, [(decode_weights(b), decode_weights(a)) for b, a in stored])) for _ in range(3)]
@@ -104,8 +103,8 @@ def test_server_step_is_byte_identical_across_calls_and_reads_the_spec():
     rng = np.random.default_rng(1)
     m = lambda: [("a", rng.normal(size=(4, 3)).astype(np.float32)), ("b", rng.normal(size=3).astype(np.float32))]
     history = [(m(), m()), (m(), m()), (m(), m())]
-    spec = {"aggregation": {"rule": "fedavg", "server": {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.9}}}
-    adam = {"aggregation": {"server": {"optimizer": "fedadam", "lr": 0.01}}}
+    spec = {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.9}
+    adam = {"optimizer": "fedadam", "lr": 0.01}
     # Execute
     a, b = so.server_step(spec, history), so.server_step(spec, [(x, y) for x, y in history])
     c = so.server_step(adam, history)
@@ -116,14 +115,17 @@ def test_server_step_is_byte_identical_across_calls_and_reads_the_spec():
     assert encode_weights(a) != encode_weights(history[-1][1])  # momentum moved it beyond the average
 
 
-@pytest.mark.parametrize("spec,match", [
-    ({"aggregation": {"server": {"optimizer": "sgd"}}}, "unknown server optimizer"),
-    ({"aggregation": {"server": {"optimizer": "fedavgm", "momentum": 1.0}}}, "momentum"),
-    ({"aggregation": {"server": {"optimizer": "fedadam", "tau": 0}}}, "tau"),
+@pytest.mark.parametrize("server,match", [
+    ({"optimizer": "sgd"}, "unknown server optimizer 'sgd'"),
+    ({"optimizer": "fedavgm", "momentum": 1.0}, "momentum"),
+    ({"optimizer": "fedadam", "tau": 0}, "tau"),
+    ({"optimizer": "fedavgm", "beta1": 0.9}, "fedavgm has no parameter 'beta1'"),
+    ({"optimizer": "fedadam", "lr": "0.1"}, "must be numbers"),
 ])
-def test_bad_server_optimizer_settings_are_refused(spec, match):
+def test_bad_server_optimizer_settings_are_refused(server, match):
+    assert match in (so.config_problem(server) or "")
     with pytest.raises(AggregationError, match=match):
-        so.server_step(spec, [(_named(1.0), _named(0.5))])
+        so.server_step(server, [(_named(1.0), _named(0.5))])
 
 
 def test_models_of_another_layout_are_refused():

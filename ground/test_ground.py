@@ -32,6 +32,18 @@ def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path: Path):
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]
 
 
+def test_atomic_write_fsyncs_unless_told_not_to(tmp_path: Path, monkeypatch):
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    target = tmp_path / "seq.json"
+
+    atomic_write(target, "durable")
+    atomic_write(target, "hot path", sync=False)
+
+    assert len(synced) == 1 and target.read_text() == "hot path"
+    assert [p.name for p in tmp_path.iterdir()] == ["seq.json"]
+
+
 def test_atomic_write_failure_keeps_the_old_file(tmp_path: Path):
     target = tmp_path / "f"
     atomic_write(target, b"old")

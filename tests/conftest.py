@@ -17,7 +17,7 @@ from eth_utils import keccak
 from chain.connect import ChainContext, connect
 from chain.node import LocalChain
 from chain.toolchain import REPO_ROOT
-from fedpm.consortium import Consortium, bootstrap, demo_plan
+from fedpm.consortium.bootstrap import Consortium, bootstrap, demo_plan
 from fedpm.settings import Settings, load_settings
 from tests.parts import require
 

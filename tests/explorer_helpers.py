@@ -12,20 +12,21 @@ from typing import Any
 import numpy as np
 from eth_utils import keccak
 
-from fedpm.lease import client
 from fedpm.lease.tariff import UNIT_SCALE
 from fedpm.sensors.encoding import Reading, encode_reading
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.merkle import merkle_root
 from fedpm.sensors.signing import BatchHeader, sign_batch
 from fl_node.coordinator import publish_task
 from fl_node.modelfile import encode_weights
 from fl_node.nodes import AggregatorNode
 from fl_node.rounds import FederatedLearning
+from fl_node.spec import TaskSpec
 from fl_node.storage.local import LocalStore
 from tests.conftest import advance_time
 from tests.test_lease_helpers import UNIT, Leasing
 
-SPEC = {"task": "explorer-test", "aggregation": {"rule": "fedavg", "params": {}}}
+SPEC = TaskSpec.from_dict({"task": "explorer-test", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
 TRAINERS = ["factory-1", "factory-2", "factory-3"]
 AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
 HOUR = UNIT_SCALE
@@ -39,7 +40,7 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = 
     """For each machine of `plan` (machine -> number of batches), batches of vibration readings signed by the machine's
     device key, seq 0, 1, ..., batch k holding 8 + 4k readings, each anchored in its own transaction relayed by `relayer`.
     Returns per batch its header, device and submitter addresses, encoded readings and anchoring receipt, in anchoring order."""
-    registry = consortium.contract("SensorBatchRegistry")
+    registry = SensorBatchRegistry(consortium.ctx)
     chain_id = consortium.ctx.w3.eth.chain_id
     submitter, out = consortium.sender(relayer), []
     for machine, count in plan.items():
@@ -49,7 +50,7 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = 
             readings = [encode_reading(Reading(machine, "vibration", t0 + i, 0.01 * i - 0.5, "g")) for i in range(n)]
             header = BatchHeader(machine, seq, t0, t0 + n - 1, n, merkle_root(readings))
             signature = sign_batch(device, header, chain_id, registry.address)
-            receipt = submitter.transact(registry.functions.anchorBatch(header.to_chain(), device.address, signature))
+            receipt = registry.anchor_batch(submitter, header, device.address, signature)
             out.append({"header": header, "device": device.address, "submitter": submitter.address, "readings": readings, "receipt": receipt})
     return out
 
@@ -72,16 +73,16 @@ def record_fl_history(consortium: Any, workdir: Path) -> dict[str, Any]:
     commits: dict[tuple[int, str], Any] = {}
     r1 = fl.open_round(gov, task_id)
     for org, value, n, loss in (("factory-1", 1.0, 10, 0.9), ("factory-3", 3.0, 30, 0.7)):
-        blob = encode_weights(model(value), SPEC)
+        blob = encode_weights(model(value), SPEC.to_json())
         commits[(r1, org)] = fl.commit(consortium.sender(org), task_id, r1, keccak(blob), store.add(blob), n, loss)
-    good, other = encode_weights(model(9.0), SPEC), encode_weights(model(7.0), SPEC)
+    good, other = encode_weights(model(9.0), SPEC.to_json()), encode_weights(model(7.0), SPEC.to_json())
     commits[(r1, "factory-2")] = fl.commit(consortium.sender("factory-2"), task_id, r1, keccak(good), store.add(other), 20, 0.8)
     aggregate("agg-3", byzantine=True)
     aggregate("agg-1")
     aggregate("agg-2")
 
     r2 = fl.open_round(gov, task_id)
-    blob = encode_weights(model(2.0), SPEC)
+    blob = encode_weights(model(2.0), SPEC.to_json())
     commits[(r2, "factory-1")] = fl.commit(consortium.sender("factory-1"), task_id, r2, keccak(blob), store.add(blob), 10, 0.4)
     advance_time(consortium.ctx, 121)
     aggregate("agg-1")  # closes the expired window on chain: too few updates, the round fails
@@ -94,17 +95,17 @@ def record_leases(consortium: Any) -> dict[str, Any]:
     leasing = Leasing(consortium)
     closed = leasing.open(deposit=20 * UNIT)
     leasing.report(closed, 2 * HOUR)
-    client.close(leasing.lease, consortium.sender("factory-1"), closed, leasing.sign(closed, 3 * HOUR))
-    advance_time(consortium.ctx, leasing.lease.functions.DISPUTE_WINDOW().call())
-    client.claim_refund(leasing.lease, consortium.sender("factory-1"), closed)
+    leasing.lease.close(consortium.sender("factory-1"), closed, leasing.sign(closed, 3 * HOUR))
+    advance_time(consortium.ctx, leasing.lease.dispute_window())
+    leasing.lease.claim_refund(consortium.sender("factory-1"), closed)
 
     m2 = "factory-2-m1"
-    active, offer_rcpt = client.offer(leasing.lease, consortium.sender("maker"), m2, _tariff(leasing, "t-hour-2"))
+    active, offer_rcpt = leasing.lease.offer(consortium.sender("maker"), m2, _tariff(leasing, "t-hour-2"))
     leasing.fund("factory-2", 30 * UNIT)
-    accept_rcpt = client.accept(leasing.lease, leasing.token, consortium.sender("factory-2"), active, 30 * UNIT, leasing.sign(active, 0, machine=m2))
+    accept_rcpt = leasing.lease.accept(consortium.sender("factory-2"), active, 30 * UNIT, leasing.sign(active, 0, machine=m2))
     usage_rcpt = leasing.report(active, 5 * HOUR, machine=m2)
 
-    offered, _ = client.offer(leasing.lease, consortium.sender("maker"), "factory-3-m1", _tariff(leasing, "t-hour-3"))
+    offered, _ = leasing.lease.offer(consortium.sender("maker"), "factory-3-m1", _tariff(leasing, "t-hour-3"))
     return {"closed": closed, "active": active, "offered": offered, "receipts": [offer_rcpt, accept_rcpt, usage_rcpt], "leasing": leasing}
 
 

@@ -10,7 +10,7 @@ import pytest
 from eth_utils import keccak
 
 from chain.reverts import InvalidTaskConfig, SameOrganization, TooManySamples
-from fedpm.consortium import Role, add_account, admit
+from fedpm.consortium.client import Role
 from fl_node.modelfile import encode_weights
 from fl_node.rounds import DEFAULT_MAX_SAMPLES, RoundState, TaskConfig
 from tests.conftest import dev_key
@@ -44,7 +44,7 @@ def test_attack2_aggregators_apply_the_tasks_bound_identically(env):
 
     results = [env.aggregator(org).compute(bounded, rnd, SPEC) for org in ("agg-1", "agg-2", "agg-3")]
 
-    blobs = {encode_weights(agg, SPEC) for agg, _, _ in results}
+    blobs = {encode_weights(agg, SPEC.to_json()) for agg, _, _ in results}
     assert len(blobs) == 1  # the same bytes everywhere
     aggregate, included, excluded = results[0]
     assert sorted(included) == sorted([env.addr["factory-1"], env.addr["factory-3"]])
@@ -53,9 +53,8 @@ def test_attack2_aggregators_apply_the_tasks_bound_identically(env):
 
 
 def test_attack3_one_org_with_two_aggregator_accounts_cannot_hold_a_quorum(env):
-    reg = env.consortium.contract("ConsortiumRegistry")
     second = dev_key("agg-1-second")
-    add_account(reg, env.consortium.sender("agg-1"), env.consortium.ctx.sender(second))
+    env.consortium.registry.enroll(env.consortium.sender("agg-1"), env.consortium.ctx.sender(second))
     env.addr["agg-1-second"] = second.address
 
     with pytest.raises(SameOrganization):  # the attack: agg-1's two votes would be a 2-of-3 quorum on their own
@@ -65,13 +64,51 @@ def test_attack3_one_org_with_two_aggregator_accounts_cannot_hold_a_quorum(env):
 
 
 def test_attack3_one_org_cannot_enrol_two_trainers(env):
-    reg = env.consortium.contract("ConsortiumRegistry")
     second = dev_key("factory-1-second")
-    add_account(reg, env.consortium.sender("factory-1"), env.consortium.ctx.sender(second))
+    env.consortium.registry.enroll(env.consortium.sender("factory-1"), env.consortium.ctx.sender(second))
     env.addr["factory-1-second"] = second.address
 
     with pytest.raises(SameOrganization):  # the attack: one org's data counted twice (and twice its weight)
         env.new_task(trainers=["factory-1", "factory-1-second", "factory-2"])
+
+
+def _move_account(env, account: str, into: str) -> None:
+    """`account` (a task participant's key) leaves its org by itself and joins org `into` on that org's offer."""
+    reg = env.consortium.registry
+    moved = env.sender(account)
+    reg.remove_account(moved, moved.address)
+    reg.enroll(env.sender(into), moved)
+    assert reg.org_of(moved.address) == reg.org_of(env.addr[into]) == into
+
+
+def test_attack3_an_aggregator_account_moved_into_another_org_after_the_task_does_not_vote_twice_for_it(env):
+    """The task was created with one aggregator per org; then agg-1's key leaves agg-1 and joins agg-2. Both agg-2
+    accounts still hold a seat: two votes of agg-2 would be a 2-of-3 quorum of one organization."""
+    task_id = env.new_task(quorum=2)
+    r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
+    for org in ("factory-1", "factory-2", "factory-3"):
+        env.commit(task_id, r, org, 1.0)
+    _move_account(env, "agg-1", into="agg-2")
+    included = sorted(env.fl.round(task_id, r).committed)
+    env.fl.vote(env.sender("agg-2"), task_id, r, keccak(b"agg-2's choice"), "cid", included)
+
+    with pytest.raises(SameOrganization):  # the attack: agg-2's second vote finalizes agg-2's choice alone
+        env.fl.vote(env.sender("agg-1"), task_id, r, keccak(b"agg-2's choice"), "cid", included)
+
+    rnd = env.fl.round(task_id, r)
+    assert rnd.state == RoundState.AGGREGATING and rnd.votes == 1
+
+
+def test_attack3_a_trainer_account_moved_into_another_org_does_not_commit_twice_for_it(env):
+    task_id = env.new_task()
+    r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
+    env.commit(task_id, r, "factory-2", 1.0)
+    _move_account(env, "factory-1", into="factory-2")
+
+    with pytest.raises(SameOrganization):  # the attack: factory-2's data counted twice (twice its weight)
+        env.commit(task_id, r, "factory-1", 9.0)
+
+    assert env.fl.round(task_id, r).committed == (env.addr["factory-2"],)
 
 
 # Gas bounds of a task at the maximum sizes FederatedLearning allows (MAX_TRAINERS trainers, MAX_AGGREGATORS
@@ -82,14 +119,13 @@ TASK_GAS_BOUNDS = {"createTask": 6_000_000, "commitUpdate": 200_000, "finalizing
 
 def test_attack6_task_loops_stay_within_their_gas_bounds_at_maximum_sizes(env, capsys):
     c, fl = env.consortium, env.fl
-    reg = c.contract("ConsortiumRegistry")
     max_t, max_a = fl.contract.functions.MAX_TRAINERS().call(), fl.contract.functions.MAX_AGGREGATORS().call()
     trainers = [c.sender(f"factory-{i}") for i in range(1, 5)]
     aggregators = [c.sender(f"agg-{i}") for i in range(1, 4)]
     for group, role, need in ((trainers, Role.TRAINER, max_t), (aggregators, Role.AGGREGATOR, max_a)):
         for i in range(len(group), need):
             key = dev_key(f"max-{role.name}-{i}")
-            admit(reg, c.sender("gov-a"), [c.sender("gov-b")], f"max-{role.name[:3]}-{i}", "x", role, key.address)
+            c.registry.admit(c.sender("gov-a"), [c.sender("gov-b")], f"max-{role.name[:3]}-{i}", "x", role, key.address)
             group.append(c.ctx.sender(key))
     quorum = max_a // 2 + 1
     config = TaskConfig(keccak(b"spec"), "spec", keccak(b"model"), "model", [s.address for s in trainers], [s.address for s in aggregators],

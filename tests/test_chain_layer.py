@@ -35,6 +35,37 @@ def test_keystore_round_trip_and_wrong_password(tmp_path):
         ks.create("alice")
 
 
+def _altered(good: dict, **crypto: object) -> bytes:
+    return json.dumps({**good, "crypto": {**good["crypto"], **crypto}}).encode()
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda good: b"not json at all", "is not JSON"),
+    (lambda good: b"\xff\xfe\x00binary", "is not JSON"),
+    (lambda good: b"[]", "corrupt: a JSON list, not an object"),
+    (lambda good: json.dumps({k: v for k, v in good.items() if k != "version"}).encode(), 'corrupt: no "version": 3'),
+    (lambda good: json.dumps({k: v for k, v in good.items() if k != "address"}).encode(), 'corrupt: no valid "address"'),
+    (lambda good: json.dumps({k: v for k, v in good.items() if k != "crypto"}).encode(), 'corrupt: no "crypto" object'),
+    (lambda good: _altered(good, kdfparams={}), "corrupt: cannot decrypt it (KeyError: 'salt')"),
+    (lambda good: _altered(good, kdf="md5"), "corrupt: cannot decrypt it (TypeError"),
+    (lambda good: _altered(good, ciphertext="zz"), "corrupt: Non-hexadecimal"),
+])
+def test_a_corrupt_keystore_is_named_and_left_as_it_is(tmp_path, make, expected):
+    ks = Keystore(tmp_path, KeySettings(password="pw", scrypt_n=2**10, allow_weak_scrypt=True))
+    ks.create("alice")
+    broken = make(json.loads((tmp_path / "alice.json").read_text()))
+    (tmp_path / "alice.json").write_bytes(broken)
+
+    with pytest.raises(KeystoreError) as exc:
+        ks.load("alice")
+
+    assert expected in str(exc.value) and "restore it from your backup" in str(exc.value) and "alice.json" in str(exc.value)
+    assert (tmp_path / "alice.json").read_bytes() == broken  # nothing rewritten
+    if "cannot decrypt" not in expected and "Non-hex" not in expected:
+        with pytest.raises(KeystoreError, match="restore it from your backup"):
+            ks.address("alice")
+
+
 def test_password_file_wins_over_missing_password(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("from-file\n")
@@ -120,8 +151,8 @@ def test_settings_precedence_code_over_env_over_file(tmp_path):
 
 def test_deployment_file_is_reused_by_another_process_and_rejected_for_another_chain(consortium, tmp_path):
     ctx = consortium.ctx
-    code = ("from fedpm.settings import load_settings; from chain.connect import connect; from fedpm.consortium import read_members;"
-            "print(len(read_members(connect(load_settings()).contract('ConsortiumRegistry'))))")
+    code = ("from fedpm.settings import load_settings; from chain.connect import connect; from fedpm.consortium.client import ConsortiumRegistry;"
+            "print(len(ConsortiumRegistry(connect(load_settings())).members()))")
     env = {"FEDPM_CHAIN_RPC_URL": ctx.w3.provider.endpoint_uri, "FEDPM_CHAIN_DEPLOYMENT_FILE": str(ctx.deployment_path), "PATH": "/usr/bin:/bin"}
 
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
@@ -163,7 +194,7 @@ def test_ape_run_deploy_leaves_a_usable_deployment_and_keystores_and_refuses_a_t
 
     from chain.compile import compile_contracts
     from chain.connect import ChainContext
-    from fedpm.consortium import read_members
+    from fedpm.consortium.client import ConsortiumRegistry
     from tests.conftest import TEST_PASSWORD, make_settings
 
     settings = make_settings(tmp_path)
@@ -187,7 +218,7 @@ def test_ape_run_deploy_leaves_a_usable_deployment_and_keystores_and_refuses_a_t
     import web3
 
     ctx = ChainContext(settings=settings, w3=web3.Web3(web3.Web3.HTTPProvider(anvil.url)), artifacts=ours)
-    assert sorted(m.accounts[0] for m in read_members(ctx.contract("ConsortiumRegistry"))) == sorted(governors.values())
+    assert sorted(m.accounts[0] for m in ConsortiumRegistry(ctx).members()) == sorted(governors.values())
     # the keystore account signs through ape: task 0 does not exist, and that revert comes back decoded in one line
     rnd = run("round", "--task", "0", "--as", "gov-a", "--network", f"ethereum:local:{anvil.url}")
     assert rnd.returncode != 0 and "Traceback" not in rnd.stdout + rnd.stderr

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fedpm.consortium import Member, Role, allowlist_diff, render_besu_allowlist, sync_besu
+from fedpm.consortium.besu import allowlist_diff, render_besu_allowlist, sync_besu
+from fedpm.consortium.client import OrgView, Role
 
 
 def fedpm(home: Path, *args: str, password: str = "pw", extra_env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -91,6 +92,89 @@ def test_user_errors_are_one_line_with_the_fix_and_exit_non_zero(chain_home, arg
     assert len(out.stderr.strip().splitlines()) == 1 and expected in out.stderr and "(" in out.stderr
 
 
+def one_line_error(out: subprocess.CompletedProcess, *expected: str) -> bool:
+    """Exit 1 with a single `error: <what> (<fix>)` line on stderr holding every `expected` text, no traceback."""
+    lines = out.stderr.strip().splitlines()
+    return out.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ") and lines[0].endswith(")") and all(e in lines[0] for e in expected)
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"this is no keystore\n", "is not JSON"),
+    (json.dumps({"address": "ab" * 20, "crypto": {}, "id": "x"}).encode(), 'is corrupt: no "version": 3'),  # was KeyError 'version'
+])
+def test_a_corrupt_keystore_is_one_line_naming_the_file_and_stays_as_it_is(chain_home, content, expected):
+    path = chain_home / "keystores" / "broken.json"
+    path.write_bytes(content)
+    try:
+        signing = fedpm(chain_home, "consortium", "approve", "--as", "broken", "0")
+        listing = fedpm(chain_home, "account", "list")
+    finally:
+        kept = path.read_bytes()
+        path.unlink()
+
+    for out in (signing, listing):
+        assert one_line_error(out, str(path), expected, "restore it from your backup"), out.stderr
+    assert kept == content
+
+
+def test_audit_of_an_unregistered_machine_is_an_error_not_an_empty_history(chain_home):
+    from fedpm.maintenance.store import RecordStore, record_store_path
+
+    with RecordStore(record_store_path(chain_home), create=True):  # an operator's store (empty): only the machine is wrong
+        pass
+
+    out = fedpm(chain_home, "audit", "maintenance", "--machine", "nosuch")
+
+    assert one_line_error(out, "machine 'nosuch' is not registered", "fedpm machine list"), out.stderr
+    assert "OK" not in out.stdout
+
+
+GATEWAY_STORE_READERS = [("gateway", "status"), ("verify", "batch"), ("verify", "reading", "--machine", "m", "--seq", "0", "--index", "0")]
+
+
+@pytest.mark.parametrize("command", GATEWAY_STORE_READERS, ids=lambda c: " ".join(c[:2]))
+def test_reading_a_mistyped_gateway_store_creates_nothing(tmp_path, command):
+    home, store = tmp_path / "home", tmp_path / "gatway.sqlite"  # sic: the mistyped name
+
+    given = fedpm(home, *command, "--store", str(store))
+    default = fedpm(home, *command)
+
+    assert one_line_error(given, f"no gateway store at {store}", "check --store"), given.stderr
+    assert one_line_error(default, f"no gateway store at {home / 'sensors' / 'gateway.sqlite'}"), default.stderr
+    assert not store.exists() and not (home / "sensors").exists()
+
+
+@pytest.mark.parametrize("command", GATEWAY_STORE_READERS, ids=lambda c: " ".join(c[:2]))
+def test_a_gateway_store_that_is_no_sqlite_or_another_database_is_refused_untouched(tmp_path, command):
+    import sqlite3
+
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(b"readings, but not a database\n" * 100)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE mine (x)")
+    before = other.read_bytes()
+
+    not_sqlite = fedpm(tmp_path, *command, "--store", str(junk))  # sqlite3.DatabaseError before
+    foreign = fedpm(tmp_path, *command, "--store", str(other))
+
+    assert one_line_error(not_sqlite, f"{junk} is not a gateway store", "check --store"), not_sqlite.stderr
+    assert one_line_error(foreign, f"{other} is an SQLite database but no gateway store"), foreign.stderr
+    assert junk.read_bytes() == b"readings, but not a database\n" * 100 and other.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("maintenance", "list"), ("maintenance", "export", "--machine", "m"), ("maintenance", "sync", "--as", "g1"),
+                                     ("audit", "maintenance", "--machine", "m")], ids=lambda c: " ".join(c[:2]))
+def test_reading_the_maintenance_store_of_a_wrong_home_creates_nothing(tmp_path, command):
+    out = fedpm(tmp_path, *command)
+    (tmp_path / "maintenance.sqlite").write_bytes(b"\0not sqlite")
+    junk = fedpm(tmp_path, *command)
+
+    assert one_line_error(out, f"no local maintenance store at {tmp_path / 'maintenance.sqlite'}", "FEDPM_HOME"), out.stderr
+    assert one_line_error(junk, "is not a local maintenance store: file is not a database"), junk.stderr
+    assert (tmp_path / "maintenance.sqlite").read_bytes() == b"\0not sqlite"
+
+
 def test_deployment_file_for_another_chain_is_refused(chain_home, tmp_path):
     (dep,) = (chain_home / "deployments").glob("*.json")
     data = json.loads(dep.read_text())
@@ -112,9 +196,9 @@ def test_no_chain_configured_names_the_fix(tmp_path):
 # ---------------------------------------------------------------- Besu permissioning, pure and over JSON-RPC
 
 
-MEMBERS = [Member("gov-a", "A", Role.GOVERNOR, True, ("0xAbC0000000000000000000000000000000000001",), ("enode://aa@10.0.0.1:30303",)),
-           Member("f-1", "F", Role.OPERATOR, True, ("0x0000000000000000000000000000000000000002",), ()),
-           Member("gone", "G", Role.OPERATOR, False, ("0x0000000000000000000000000000000000000003",), ("enode://cc@10.0.0.3:30303",))]
+MEMBERS = [OrgView("gov-a", "A", Role.GOVERNOR, True, ("0xAbC0000000000000000000000000000000000001",), ("enode://aa@10.0.0.1:30303",)),
+           OrgView("f-1", "F", Role.OPERATOR, True, ("0x0000000000000000000000000000000000000002",), ()),
+           OrgView("gone", "G", Role.OPERATOR, False, ("0x0000000000000000000000000000000000000003",), ("enode://cc@10.0.0.3:30303",))]
 
 
 def test_render_besu_allowlist_lists_only_active_members_sorted_and_lowercased():

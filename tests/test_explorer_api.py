@@ -9,14 +9,14 @@ import urllib.request
 
 import pytest
 
-from ground.ids import to_bytes32
 from chain.node import free_port
 from fedpm.explorer.sections import SectionRegistry, default_sections
 from fedpm.explorer.server import start_explorer
-from fedpm.maintenance.chain import MaintenanceChain, add_record
+from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.records import Kind, Record
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
+from fedpm.sensors.client import Anchor, SensorBatchRegistry
 from fedpm.sensors.merkle import merkle_root
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
@@ -49,7 +49,7 @@ def history(consortium, settings):
     """Demo history on two machines, then one local record of factory-1-m1 edited after anchoring."""
     summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
     edited = summary["machines"]["factory-1-m1"]["entries"][0]["hash"]
-    with sqlite3.connect(store_path(settings.home)) as db:
+    with sqlite3.connect(record_store_path(settings.home)) as db:
         (canonical,) = db.execute("SELECT canonical FROM records WHERE record_hash = ?", (edited,)).fetchone()
         db.execute("UPDATE records SET canonical = ? WHERE record_hash = ?", (canonical.replace("2.1 mm/s", "1.2 mm/s"), edited))
     return summary
@@ -91,13 +91,13 @@ def test_sensor_api_lists_the_machines_anchored_batches_as_the_chain_holds_them(
         assert section["available"] is True
         assert [shown_batch(b["fields"], b["tx_hash"], b["block"]) for b in section["batches"]] == expected, machine
     assert len(sections["factory-1-m1"]["batches"]) == 2 and sections["factory-3-m1"]["batches"] == []
-    registry = consortium.contract("SensorBatchRegistry")
+    registry = SensorBatchRegistry(consortium.ctx)
     for shown, sent in zip(sections["factory-1-m1"]["batches"], sensor_batches):  # verified: the chain attests what is shown
         f = shown["fields"]
         root = bytes.fromhex(f["merkleRoot"][2:])
         assert root == merkle_root(sent["readings"])
-        assert registry.functions.isAnchored((to_bytes32(f["machineId"]), f["device"], f["deviceSeq"], f["fromTime"], f["toTime"], f["count"],
-                                              root, f["submitter"], shown["block"])).call()
+        assert registry.is_anchored(Anchor(f["machineId"], f["device"], f["deviceSeq"], f["fromTime"], f["toTime"], f["count"], root, f["submitter"],
+                                           shown["block"]))
 
 
 def test_machine_page_html_shows_each_anchored_batch_with_tx_and_block(explorer, sensor_batches):
@@ -139,8 +139,8 @@ def test_machine_page_html_carries_badges_tx_hashes_and_blocks(explorer, history
 def test_everything_from_records_is_html_escaped(explorer, consortium, settings):
     hostile = Record(machine="factory-1-m1", time=1_700_000_000, kind=Kind.FAULT, component="<b>pump</b>",
                      description='<script>alert("x")</script> & "quotes"', technician_org="factory-1", technician="<img src=x onerror=alert(1)>")
-    with RecordStore(store_path(settings.home)) as store:
-        add_record(store, hostile, lambda: MaintenanceChain(consortium.ctx), lambda: consortium.sender("factory-1"))
+    with RecordStore(record_store_path(settings.home), create=True) as store:
+        add_record(store, hostile, lambda: MaintenanceLog(consortium.ctx), lambda: consortium.sender("factory-1"))
 
     _, _, page = get(f"{explorer}/machines/factory-1-m1")
 
@@ -207,9 +207,9 @@ def test_registered_section_appears_on_the_page_and_in_the_api(settings, history
 
 def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(explorer, settings, sensor_batches):
     from fedpm.sensors.ingest import parse_payload
-    from fedpm.sensors.store import Store, default_store_path
+    from fedpm.sensors.store import GatewayStore, gateway_store_path
 
-    store = Store(default_store_path(settings.home))
+    store = GatewayStore(gateway_store_path(settings.home), create=True)
     blocks = [(seq, json.dumps({"ts": [1_700_000_000_000 + seq], "values": [0.5], "src": "sim-1", "seq": seq}).encode()) for seq in (0, 1, 4, 5, 9)]
     store.persist_messages([(bytes([seq]) * 16, parse_payload("factory-1-m1", "vibration", body)) for seq, body in blocks])
     store.close()

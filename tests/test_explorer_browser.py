@@ -23,7 +23,7 @@ from chain.node import free_port
 from chain.toolchain import REPO_ROOT
 from fedpm.explorer.server import start_explorer
 from fedpm.maintenance.demo import record_demo_history
-from fedpm.maintenance.store import store_path
+from fedpm.maintenance.store import record_store_path
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
 from tests.parts import require
@@ -116,7 +116,7 @@ def explorer(tmp_path, anvil, consortium):
     summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
     batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1})
     edited = summary["machines"]["factory-1-m1"]["entries"][2]["hash"]  # the maker's part replacement
-    with sqlite3.connect(store_path(settings.home)) as db:
+    with sqlite3.connect(record_store_path(settings.home)) as db:
         db.execute("UPDATE records SET canonical = replace(canonical, 'lot 22-17', 'lot 23-01') WHERE record_hash = ?", (edited,))
     url, stop = start_explorer(settings, "127.0.0.1", 0)
     yield url, summary, batches

@@ -7,6 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.encoding import decode_batch, encode_batch
 from tasks.rul import cmapss
 from tasks.rul.experiment import make_spec
@@ -37,7 +38,7 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
     store = tmp_path / "gw.sqlite"
     done = fedpm("gateway", "csv", "--as", "relayer", "--device", f"{M1}=d1", "--device", f"{M2}=d2", "--store", str(store), "--batch-size", "240", str(csv_file), env=env)
     assert done.returncode == 0, done.stderr
-    source = GatewayData(store, consortium.contract("SensorBatchRegistry"), (M1, M2))
+    source = GatewayData(store, SensorBatchRegistry(consortium.ctx), (M1, M2))
 
     engines = source.engines()
 
@@ -47,7 +48,7 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
     stats = cmapss.local_stats(engines)
     spec = make_spec(cmapss.normalization_from_stats(stats, cmapss.select_features(stats)), window=10)
     x, y = source.load(spec)
-    assert x.shape[1:] == (10, len(spec["normalization"]["features"])) and len(x) == len(y) == (40 - 10 + 1) + (30 - 10 + 1)
+    assert x.shape[1:] == (10, len(spec.params.normalization.features)) and len(x) == len(y) == (40 - 10 + 1) + (30 - 10 + 1)
 
     # Tamper with one stored batch of M1: its readings stop counting, so its cycles drop out whole.
     db = sqlite3.connect(store)
@@ -63,8 +64,8 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
 
 
 def test_no_gateway_data_is_a_clear_error(consortium, tmp_path):
-    from fedpm.sensors.store import Store
+    from fedpm.sensors.store import GatewayStore
 
-    Store(tmp_path / "empty.sqlite").close()
+    GatewayStore(tmp_path / "empty.sqlite", create=True).close()
     with pytest.raises(cmapss.CmapssDataError, match="fedpm simulate cmapss"):
-        GatewayData(tmp_path / "empty.sqlite", consortium.contract("SensorBatchRegistry"), (M1,)).engines()
+        GatewayData(tmp_path / "empty.sqlite", SensorBatchRegistry(consortium.ctx), (M1,)).engines()

@@ -11,7 +11,8 @@ from chain.keystore import Keystore
 from fedpm.cli import cli
 from fedpm.cli.consortium import consortium as consortium_group
 from fedpm.cli.lease import lease as lease_group
-from fedpm.lease import client
+from fedpm.lease.client import MachineLease
+from fedpm.lease.tariff import LeaseStatus
 from fedpm.lease.demo import format_lease_demo, run_lease_demo
 from tests.conftest import advance_time
 from tests.test_lease_helpers import LESSEE, MACHINE, OWNER, UNIT, Leasing, leasing  # noqa: F401
@@ -85,7 +86,7 @@ def test_demo_runs_one_lease_from_offer_to_refund_on_anvil(consortium, snapshot)
     summary = run_lease_demo(consortium, consortium.ctx.settings)
 
     assert summary.refund_claimed and summary.reconciled
-    assert summary.invoice.status == "Closed"
+    assert summary.invoice.status == LeaseStatus.CLOSED
     assert summary.invoice.charged == 2 * UNIT * 4.5  # 1.5 + 2 + 0.75 + 0.25 hours at 2 tokens
     assert "Lease" in format_lease_demo(summary)
-    assert client.read_lease(consortium.contract("MachineLease"), summary.lease_id).refunded == summary.invoice.refunded
+    assert MachineLease(consortium.ctx).lease(summary.lease_id).refunded == summary.invoice.refunded

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from fedpm.lease import client
+from fedpm.lease.client import LeaseView, MachineLease
 from fedpm.lease.tariff import Tariff, Unit
 from fedpm.lease.usage import SignedReport
 from tests.conftest import advance_time
@@ -31,13 +31,14 @@ def make_tariff(ctx: Any, **overrides: Any) -> Tariff:
 
 
 class Leasing:
-    """The deployed MachineLease and ConsortiumToken with the test consortium, and shortcuts over `client`."""
+    """The deployed MachineLease (or `lease`, another instance) and its token with the test consortium, and shortcuts
+    over the clients."""
 
-    def __init__(self, consortium: Any, lease: Any = None, token: Any = None) -> None:
+    def __init__(self, consortium: Any, lease: MachineLease | None = None) -> None:
         self.c = consortium
         self.ctx = consortium.ctx
-        self.lease = lease if lease is not None else consortium.contract("MachineLease")
-        self.token = token if token is not None else consortium.contract("ConsortiumToken")
+        self.lease = lease if lease is not None else MachineLease(consortium.ctx)
+        self.token = self.lease.token
         self.accepted: Any = None  # the receipt of the last `open`'s accept transaction
 
     def fund(self, org: str, amount: int) -> None:
@@ -45,27 +46,27 @@ class Leasing:
 
     def balance(self, who: str) -> int:
         address = self.c.accounts[who].address if who in self.c.accounts else who
-        return self.token.functions.balanceOf(address).call()
+        return self.token.balance_of(address)
 
     def offer(self, machine: str = MACHINE, owner: str = OWNER, **tariff: Any) -> int:
-        lease_id, _ = client.offer(self.lease, self.c.sender(owner), machine, make_tariff(self.ctx, **tariff))
+        lease_id, _ = self.lease.offer(self.c.sender(owner), machine, make_tariff(self.ctx, **tariff))
         return lease_id
 
     def sign(self, lease_id: int, counter: int, *, read_at: int | None = None, device: Any = None, machine: str = MACHINE) -> SignedReport:
         device = device or self.c.devices[machine]
-        return client.sign_usage(self.lease, device, lease_id, machine, counter, stamp(self.ctx) if read_at is None else read_at)
+        return self.lease.sign_usage(device, lease_id, machine, counter, stamp(self.ctx) if read_at is None else read_at)
 
     def open(self, deposit: int = 20 * UNIT, *, fund: int | None = None, opening: int = 0, **tariff: Any) -> int:
         lease_id = self.offer(**tariff)
         self.fund(LESSEE, deposit if fund is None else fund)
-        self.accepted = client.accept(self.lease, self.token, self.c.sender(LESSEE), lease_id, deposit, self.sign(lease_id, opening))
+        self.accepted = self.lease.accept(self.c.sender(LESSEE), lease_id, deposit, self.sign(lease_id, opening))
         return lease_id
 
     def report(self, lease_id: int, counter: int, *, by: str = "agg-1", **kw: Any) -> Any:
-        return client.report_usage(self.lease, self.c.sender(by), self.sign(lease_id, counter, **kw))
+        return self.lease.report_usage(self.c.sender(by), self.sign(lease_id, counter, **kw))
 
-    def state(self, lease_id: int) -> client.LeaseState:
-        return client.read_lease(self.lease, lease_id)
+    def state(self, lease_id: int) -> LeaseView:
+        return self.lease.lease(lease_id)
 
 
 @pytest.fixture

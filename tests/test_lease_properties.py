@@ -24,13 +24,11 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from chain.reverts import ContractRevert
-from fedpm.lease import client
-from fedpm.lease.invoice import read_invoice
-from fedpm.lease.tariff import UNIT_SCALE
+from fedpm.lease.tariff import UNIT_SCALE, LeaseStatus
 from tests.test_lease_helpers import LESSEE, OWNER, UNIT, Leasing
 
 WINDOW = 3 * 86400  # MachineLease.DISPUTE_WINDOW
-RUNNING = ("Active", "Paused")
+RUNNING = (LeaseStatus.ACTIVE, LeaseStatus.PAUSED)
 PRICES = (7, 1999, 3 * UNIT // 2 + 1)  # per whole unit: every counter that is not a multiple of UNIT_SCALE rounds
 CAPS = ("none", "total", "per 2 days")
 
@@ -45,7 +43,7 @@ class LeaseModel:
     started_at: int
     deposited: int
     read_at: int  # of the opening reading
-    status: str = "Active"
+    status: LeaseStatus = LeaseStatus.ACTIVE
     counter: int = 0
     charged: int = 0
     unpaid: int = 0
@@ -69,7 +67,7 @@ class LeaseModel:
         return counter * self.price // UNIT_SCALE - self.counter * self.price // UNIT_SCALE
 
     def reading(self, counter: int, read_at: int, now: int) -> str | None:
-        if self.status == "Closing":
+        if self.status == LeaseStatus.CLOSING:
             if now >= self.closed_at + WINDOW:
                 return "DisputeWindowClosed"
             if read_at > self.closed_at:
@@ -92,8 +90,8 @@ class LeaseModel:
         self.unpaid += billable - paid
         self.waived += gross - billable
         self.counter, self.read_at = counter, read_at
-        if self.status == "Active" and paid == left:
-            self.status = "Paused"
+        if self.status == LeaseStatus.ACTIVE and paid == left:
+            self.status = LeaseStatus.PAUSED
         return None
 
     def top_up(self, amount: int) -> str | None:
@@ -105,8 +103,8 @@ class LeaseModel:
         self.deposited += amount
         self.unpaid -= settled
         self.charged += settled
-        if self.status == "Paused" and self.unpaid == 0 and self.available > 0:
-            self.status = "Active"
+        if self.status == LeaseStatus.PAUSED and self.unpaid == 0 and self.available > 0:
+            self.status = LeaseStatus.ACTIVE
         return None
 
     def withdraw(self) -> str | None:
@@ -120,16 +118,16 @@ class LeaseModel:
         if error is None and self.status not in RUNNING:
             error = "WrongStatus"
         if error is None:
-            self.status = "Closing"  # closed_at: the block time of the close, set by the caller from the receipt
+            self.status = LeaseStatus.CLOSING  # closed_at: the block time of the close, set by the caller from the receipt
         return error
 
     def refund(self, now: int) -> str | None:
-        if self.status != "Closing":
+        if self.status != LeaseStatus.CLOSING:
             return "WrongStatus"
         if now < self.closed_at + WINDOW:
             return "DisputeWindowOpen"
         self.refunded += self.available
-        self.status = "Closed"
+        self.status = LeaseStatus.CLOSED
         return None
 
     def ticks_to_bill(self, target: int) -> int:
@@ -198,7 +196,7 @@ def _run(h: Leasing, steps, price: int, deposit: int, cap_kind: str) -> None:
                       valid_until=_now(h) + 365 * 86400)
     opened = h.state(lease_id)
     accepted_at = h.ctx.w3.eth.get_block(h.accepted.block_number)["timestamp"]  # interval blocks may follow it
-    assert (opened.status, opened.started_at) == ("Active", accepted_at)
+    assert (opened.status, opened.started_at) == (LeaseStatus.ACTIVE, accepted_at)
     model = LeaseModel(price, cap, cap_period, opened.started_at, deposit, opened.last_read_at)
     for kind, arg in steps:
         trial = copy.copy(model)  # a reverted transaction changes nothing: then the model stays `model`
@@ -224,33 +222,33 @@ def _predict(h: Leasing, lease_id: int, trial: LeaseModel, kind: str, arg) -> tu
     if kind in ("report", "drain", "close", "dispute"):
         if kind == "dispute":  # one block later too: the window is judged at the same second by estimate and block
             _mine_at(h, _now(h) + 1)
-            signed = h.sign(lease_id, trial.counter + arg, read_at=trial.closed_at if trial.status == "Closing" else trial.read_at)
+            signed = h.sign(lease_id, trial.counter + arg, read_at=trial.closed_at if trial.status == LeaseStatus.CLOSING else trial.read_at)
         else:
             ticks = trial.ticks_to_bill(trial.available + arg) if kind == "drain" else arg
             signed = h.sign(lease_id, trial.counter + ticks)  # a fresh reading, one block later
         reading = (signed.report.counter, signed.report.read_at, _now(h))
         if kind == "close":
-            return trial.close(*reading), partial(client.close, h.lease, lessee, lease_id, signed)
-        return trial.reading(*reading), partial(client.report_usage, h.lease, h.c.sender("agg-1"), signed)
+            return trial.close(*reading), partial(h.lease.close, lessee, lease_id, signed)
+        return trial.reading(*reading), partial(h.lease.report_usage, h.c.sender("agg-1"), signed)
     if kind in ("top-up", "settle"):
         amount = arg * trial.price // 4 if kind == "top-up" else max(trial.unpaid + arg, 0)
-        return trial.top_up(amount), partial(client.top_up, h.lease, h.token, lessee, lease_id, amount)
+        return trial.top_up(amount), partial(h.lease.top_up, lessee, lease_id, amount)
     if kind == "withdraw":
-        return trial.withdraw(), partial(client.withdraw, h.lease, h.c.sender(OWNER), lease_id)
+        return trial.withdraw(), partial(h.lease.withdraw, h.c.sender(OWNER), lease_id)
     if arg != "now":  # refund: time passes first (when not closing, later readings fall in another cap period)
-        _mine_at(h, trial.closed_at + WINDOW + REFUND_AT[arg] if trial.status == "Closing" else _now(h) + WINDOW)
-    return trial.refund(_now(h)), partial(client.claim_refund, h.lease, lessee, lease_id)
+        _mine_at(h, trial.closed_at + WINDOW + REFUND_AT[arg] if trial.status == LeaseStatus.CLOSING else _now(h) + WINDOW)
+    return trial.refund(_now(h)), partial(h.lease.claim_refund, lessee, lease_id)
 
 
 def _check(h: Leasing, lease_id: int, m: LeaseModel, start: dict, fund: int) -> None:
     s = h.state(lease_id)
     assert (s.status, s.deposited, s.charged, s.unpaid, s.withdrawn, s.refunded, s.last_counter, s.last_read_at, s.closed_at) == (
         m.status, m.deposited, m.charged, m.unpaid, m.withdrawn, m.refunded, m.counter, m.read_at, m.closed_at)
-    assert h.lease.functions.available(lease_id).call() == m.available
-    assert h.lease.functions.held(lease_id).call() == m.held
+    assert h.lease.available(lease_id) == m.available
+    assert h.lease.held(lease_id) == m.held
     assert h.balance(h.lease.address) - start[h.lease.address] == m.held
     assert h.balance(OWNER) - start[OWNER] == m.withdrawn
     assert h.balance(LESSEE) - start[LESSEE] == fund - m.deposited + m.refunded
-    inv = read_invoice(h.lease, lease_id)
+    inv = h.lease.invoice(lease_id)
     assert (inv.status, inv.deposited, inv.charged, inv.unpaid, inv.waived, inv.withdrawn, inv.refunded) == (
         m.status, m.deposited, m.charged, m.unpaid, m.waived, m.withdrawn, m.refunded)

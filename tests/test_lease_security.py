@@ -11,7 +11,10 @@ from eth_utils import keccak
 
 from chain.compile import compile_contracts
 from chain.toolchain import REPO_ROOT
-from fedpm.lease import client
+from fedpm.consortium.client import ConsortiumRegistry
+from fedpm.lease.client import MachineLease
+from fedpm.lease.tariff import LeaseStatus
+from ground.ids import to_bytes32
 from tests.conftest import advance_time
 from tests.test_lease_helpers import LESSEE, MACHINE, OWNER, UNIT, Leasing, leasing, make_tariff, stamp  # noqa: F401
 
@@ -26,7 +29,7 @@ def compile_test_contracts() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def hooked(leasing: Leasing):
-    """A second MachineLease settled in HookToken, plus the attacker contract."""
+    """A second MachineLease settled in HookToken, the attacker contract, and HookToken itself (anyone may mint it)."""
     arts = compile_test_contracts()
     w3, deployer = leasing.ctx.w3, leasing.c.sender("gov-a")
 
@@ -35,51 +38,49 @@ def hooked(leasing: Leasing):
 
     token = deploy(arts["HookToken"]["abi"], arts["HookToken"]["bytecode"])
     lease_art = leasing.ctx.artifacts["MachineLease"]
-    lease = deploy(lease_art.abi, lease_art.bytecode, leasing.c.contract("ConsortiumRegistry").address, token.address)
+    lease = deploy(lease_art.abi, lease_art.bytecode, leasing.c.registry.address, token.address)
     attacker = deploy(arts["ReentrantOwner"]["abi"], arts["ReentrantOwner"]["bytecode"], lease.address)
-    return Leasing(leasing.c, lease, token), attacker
+    return Leasing(leasing.c, MachineLease(leasing.ctx, address=lease.address)), attacker, token
 
 
-def join(reg: Any, member: Any, attacker: Any) -> None:
+def join(reg: ConsortiumRegistry, member: Any, attacker: Any) -> None:
     """Add the attacker contract to `member`'s org: the member offers, the contract accepts through `exec`."""
-    member.transact(reg.functions.addAccount(attacker.address))
-    accept = reg.functions.acceptAccount(reg.functions.orgOf(member.address).call())._encode_transaction_data()
+    reg.add_account(member, attacker.address)
+    accept = reg.contract.functions.acceptAccount(to_bytes32(reg.org_of(member.address)))._encode_transaction_data()
     member.transact(attacker.functions.exec(reg.address, accept))
 
 
 def test_reentrant_withdraw_is_refused_and_pays_once(hooked):
-    h, attacker = hooked
-    reg = h.c.contract("ConsortiumRegistry")
-    join(reg, h.c.sender(OWNER), attacker)  # the contract acts for the owner org
-    h.c.sender("gov-a").transact(h.token.functions.mint(h.c.accounts[LESSEE].address, 20 * UNIT))
-    lease_id, _ = client.offer(h.lease, h.c.sender(OWNER), MACHINE, make_tariff(h.ctx))
-    client.accept(h.lease, h.token, h.c.sender(LESSEE), lease_id, 20 * UNIT, h.sign(lease_id, 0))
+    h, attacker, hook = hooked
+    join(h.c.registry, h.c.sender(OWNER), attacker)  # the contract acts for the owner org
+    h.c.sender("gov-a").transact(hook.functions.mint(h.c.accounts[LESSEE].address, 20 * UNIT))
+    lease_id, _ = h.lease.offer(h.c.sender(OWNER), MACHINE, make_tariff(h.ctx))
+    h.lease.accept(h.c.sender(LESSEE), lease_id, 20 * UNIT, h.sign(lease_id, 0))
     h.report(lease_id, 3000)  # 6 tokens earned
 
     h.c.sender(OWNER).transact(attacker.functions.attackWithdraw(lease_id))
 
     assert attacker.functions.reentryError().call()[:4] == REENTRANT
     assert not attacker.functions.reentered().call()
-    assert h.token.functions.balanceOf(attacker.address).call() == 6 * UNIT
-    assert h.token.functions.balanceOf(h.lease.address).call() == h.lease.functions.held(lease_id).call() == 14 * UNIT
+    assert h.token.balance_of(attacker.address) == 6 * UNIT
+    assert h.token.balance_of(h.lease.address) == h.lease.held(lease_id) == 14 * UNIT
 
 
 def test_reentrant_refund_is_refused_and_pays_once(hooked):
-    h, attacker = hooked
-    reg = h.c.contract("ConsortiumRegistry")
-    join(reg, h.c.sender(LESSEE), attacker)  # the contract acts for the lessee org
-    h.c.sender("gov-a").transact(h.token.functions.mint(attacker.address, 20 * UNIT))
-    lease_id, _ = client.offer(h.lease, h.c.sender(OWNER), MACHINE, make_tariff(h.ctx))
+    h, attacker, hook = hooked
+    join(h.c.registry, h.c.sender(LESSEE), attacker)  # the contract acts for the lessee org
+    h.c.sender("gov-a").transact(hook.functions.mint(attacker.address, 20 * UNIT))
+    lease_id, _ = h.lease.offer(h.c.sender(OWNER), MACHINE, make_tariff(h.ctx))
     opening = h.sign(lease_id, 0)
-    h.c.sender(LESSEE).transact(attacker.functions.exec(h.token.address, h.token.functions.approve(h.lease.address, 20 * UNIT)._encode_transaction_data()))
-    h.c.sender(LESSEE).transact(attacker.functions.exec(h.lease.address, h.lease.functions.accept(lease_id, 20 * UNIT, opening.report.to_chain(), opening.signature)._encode_transaction_data()))
+    h.c.sender(LESSEE).transact(attacker.functions.exec(h.token.address, h.token.contract.functions.approve(h.lease.address, 20 * UNIT)._encode_transaction_data()))
+    h.c.sender(LESSEE).transact(attacker.functions.exec(h.lease.address, h.lease.contract.functions.accept(lease_id, 20 * UNIT, opening.report.to_chain(), opening.signature)._encode_transaction_data()))
     final = h.sign(lease_id, 1000)  # 2 tokens
-    h.c.sender(LESSEE).transact(attacker.functions.exec(h.lease.address, h.lease.functions.close(lease_id, final.report.to_chain(), final.signature)._encode_transaction_data()))
+    h.c.sender(LESSEE).transact(attacker.functions.exec(h.lease.address, h.lease.contract.functions.close(lease_id, final.report.to_chain(), final.signature)._encode_transaction_data()))
     advance_time(h.ctx, 3 * 86400)
 
     h.c.sender(LESSEE).transact(attacker.functions.attackRefund(lease_id))
 
     assert attacker.functions.reentryError().call()[:4] == REENTRANT
-    assert h.token.functions.balanceOf(attacker.address).call() == 18 * UNIT
-    assert h.lease.functions.held(lease_id).call() == h.token.functions.balanceOf(h.lease.address).call() == 2 * UNIT
-    assert client.read_lease(h.lease, lease_id).status == "Closed"
+    assert h.token.balance_of(attacker.address) == 18 * UNIT
+    assert h.lease.held(lease_id) == h.token.balance_of(h.lease.address) == 2 * UNIT
+    assert h.lease.lease(lease_id).status == LeaseStatus.CLOSED

@@ -13,7 +13,8 @@ from chain.keystore import Keystore
 from chain.node import free_port
 from fedpm.cli import cli as root
 from fedpm.cli.maintenance import audit, explorer, maintenance
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.client import MaintenanceLog
+from fedpm.maintenance.store import RecordStore, record_store_path
 from ground.errors import FedpmError
 from tests.conftest import TEST_PASSWORD, dev_key, make_settings
 
@@ -56,7 +57,7 @@ def add_args(n: int, *, machine: str = MACHINE, who: str = "factory-1", extra: t
 
 
 def rows(home) -> list[dict]:
-    with RecordStore(store_path(home)) as store:
+    with RecordStore(record_store_path(home)) as store:
         return [r.to_json() for r in store.records()]
 
 
@@ -67,8 +68,7 @@ def test_add_keeps_the_record_and_anchors_it(fedpm, consortium):
     [row] = rows(fedpm.home)
     assert row["status"] == "anchored" and row["chain_index"] == 0 and row["tx_hash"] in out
     assert row["record"]["technician_org"] == "factory-1"  # read from the chain for the signing account
-    head = consortium.contract("MaintenanceLog").functions.head(MACHINE.encode().ljust(32, b"\0")).call()
-    assert "0x" + head.hex() == row["record_hash"]
+    assert MaintenanceLog(consortium.ctx).head(MACHINE) == row["record_hash"]
 
 
 def test_record_survives_an_unreachable_chain_and_is_resubmitted_first_by_the_next_add(fedpm):
@@ -130,7 +130,7 @@ def test_list_and_export_show_the_records(fedpm, tmp_path):
 
 
 def _tamper(home, sql: str, *args: object) -> None:
-    with sqlite3.connect(store_path(home)) as db:
+    with sqlite3.connect(record_store_path(home)) as db:
         db.execute(sql, args)
 
 

@@ -7,7 +7,7 @@ import pytest
 from ground.ids import to_bytes32
 from chain.reverts import DuplicateRecord, InvalidRecordHash, NotMachineParty, UnknownCorrection, UnknownMachine, WrongPrevHash
 from fedpm.maintenance.audit import ZERO_HASH
-from fedpm.maintenance.chain import MaintenanceChain
+from fedpm.maintenance.client import MaintenanceLog
 from fedpm.maintenance.records import Kind, Record, correction_of
 from tests.conftest import dev_key
 
@@ -34,7 +34,7 @@ def test_solidity_kind_enum_matches_python(consortium):
 
 
 def test_operator_appends_and_entries_chain_to_their_predecessor(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     op = consortium.sender("factory-1")
     first, second = rec(1), rec(2, kind=Kind.INSPECTION)
 
@@ -52,7 +52,7 @@ def test_operator_appends_and_entries_chain_to_their_predecessor(consortium):
 
 
 def test_manufacturer_may_append_to_a_machine_it_built(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
 
     log.append(consortium.sender("maker"), rec(1, technician_org="maker"))
 
@@ -60,7 +60,7 @@ def test_manufacturer_may_append_to_a_machine_it_built(consortium):
 
 
 def test_unknown_machine_is_rejected_with_named_error(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
 
     with pytest.raises(UnknownMachine) as err:
         log.append(consortium.sender("factory-1"), rec(1, machine="no-such-machine"))
@@ -70,7 +70,7 @@ def test_unknown_machine_is_rejected_with_named_error(consortium):
 
 @pytest.mark.parametrize("who", ["factory-2", "agg-1", "outsider"])
 def test_author_who_is_neither_operator_nor_manufacturer_is_rejected(consortium, who):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     sender = consortium.ctx.sender(dev_key(who)) if who == "outsider" else consortium.sender(who)
 
     with pytest.raises(NotMachineParty) as err:
@@ -81,7 +81,7 @@ def test_author_who_is_neither_operator_nor_manufacturer_is_rejected(consortium,
 
 
 def test_duplicate_submission_is_rejected(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     op = consortium.sender("factory-1")
     record = rec(1)
     log.append(op, record)
@@ -94,7 +94,7 @@ def test_duplicate_submission_is_rejected(consortium):
 
 
 def test_stale_prev_hash_is_rejected_so_concurrent_appends_cannot_fork(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     op, maker = consortium.sender("factory-1"), consortium.sender("maker")
     head_seen_by_both = log.head(MACHINE)
     log.append(op, rec(1), prev_hash=head_seen_by_both)
@@ -107,7 +107,7 @@ def test_stale_prev_hash_is_rejected_so_concurrent_appends_cannot_fork(consortiu
 
 
 def test_correction_must_name_an_entry_of_the_same_machine(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     original = rec(1)
     other_machine = rec(1, machine="factory-2-m1", technician_org="factory-2")
     log.append(consortium.sender("factory-1"), original)
@@ -122,7 +122,7 @@ def test_correction_must_name_an_entry_of_the_same_machine(consortium):
 
 
 def test_zero_record_hash_is_rejected(consortium):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     fn = log.contract.functions.append(to_bytes32(MACHINE), b"\0" * 32, b"\0" * 32, b"\0" * 32, 1, 1)
 
     with pytest.raises(InvalidRecordHash):
@@ -130,7 +130,7 @@ def test_zero_record_hash_is_rejected(consortium):
 
 
 def test_gas_per_append_stays_bounded(consortium, capsys):
-    log = MaintenanceChain(consortium.ctx)
+    log = MaintenanceLog(consortium.ctx)
     op = consortium.sender("factory-1")
 
     gas = [log.append(op, rec(n))[0].gas_used for n in range(4)]
@@ -143,9 +143,9 @@ def test_gas_per_append_stays_bounded(consortium, capsys):
 
 
 def test_demo_history_anchors_records_with_one_correction_and_audits_clean(consortium, tmp_path):
-    from fedpm.maintenance.chain import audit_machine
+    from fedpm.maintenance.client import audit_machine
     from fedpm.maintenance.demo import record_demo_history
-    from fedpm.maintenance.store import RecordStore, store_path
+    from fedpm.maintenance.store import RecordStore, record_store_path
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path)
@@ -155,5 +155,5 @@ def test_demo_history_anchors_records_with_one_correction_and_audits_clean(conso
     entries = summary["machines"]["factory-3-m1"]["entries"]
     assert len(entries) == 4 and [e["corrects"] for e in entries].count(entries[1]["hash"]) == 1
     assert {e["author"] for e in entries} == {"factory-3", "maker"} and all(summary["gas"])
-    with RecordStore(store_path(settings.home)) as store:
-        assert audit_machine(MaintenanceChain(consortium.ctx), store, "factory-3-m1").ok
+    with RecordStore(record_store_path(settings.home)) as store:
+        assert audit_machine(MaintenanceLog(consortium.ctx), store, "factory-3-m1").ok

@@ -22,11 +22,12 @@ from chain.keystore import Keystore
 from chain.node import free_port
 from chain.reverts import RoundInProgress
 from chain.toolchain import ganache_path
-from fedpm.consortium import bootstrap, demo_plan
+from fedpm.consortium.bootstrap import bootstrap, demo_plan
 from chain.errors import TransactionFailed
-from fedpm.maintenance.chain import MaintenanceChain
+from fedpm.maintenance.client import MaintenanceLog
 from fedpm.maintenance.records import Kind, Record
 from fl_node.coordinator import publish_task
+from fl_node.spec import TaskSpec
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
 from tests.conftest import TEST_PASSWORD, dev_key, make_settings
@@ -63,7 +64,8 @@ def _answers(w3: Web3) -> bool:
 
 def fedpm_cli(home, url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDPM_")}
-    env.update({"FEDPM_HOME": str(home), "FEDPM_CHAIN_RPC_URL": url, "FEDPM_KEYS_PASSWORD": TEST_PASSWORD})
+    env.update({"FEDPM_HOME": str(home), "FEDPM_CHAIN_RPC_URL": url, "FEDPM_KEYS_PASSWORD": TEST_PASSWORD, "FEDPM_KEYS_SCRYPT_N": "1024",
+                "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"})
     return subprocess.run([sys.executable, "-m", "fedpm.cli", *args], env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -93,14 +95,14 @@ def test_consortium_maintenance_and_a_round_on_ganache(ganache, tmp_path):
 
     consortium = bootstrap(ctx, plan, accounts, threshold=2, devices={"factory-1-m1": dev_key("device-1")})
 
-    registry = ctx.contract("ConsortiumRegistry")
-    assert registry.functions.orgOf(accounts["agg-1"].address).call()  # admitted by a 2-of-3 vote
+    assert consortium.registry.org_of(accounts["agg-1"].address) == "agg-1"  # admitted by a 2-of-3 vote
     record = Record(machine="factory-1-m1", time=1_700_000_000, kind=Kind.MAINTENANCE, component="spindle", description="greased",
                     technician_org="factory-1", technician="tech-7")
-    receipt, index = MaintenanceChain(ctx).append(consortium.sender("factory-1"), record)
-    assert index == 0 and len(MaintenanceChain(ctx).entries("factory-1-m1")) == 1
+    receipt, index = MaintenanceLog(ctx).append(consortium.sender("factory-1"), record)
+    assert index == 0 and len(MaintenanceLog(ctx).entries("factory-1-m1")) == 1
     fl = FederatedLearning(ctx)
-    task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "store"), {"task": mode}, [("00.w", np.zeros(3, np.float32))],
+    spec = TaskSpec.from_dict({"task": mode, "train": {"epochs": 1, "batch_size": 32}})
+    task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "store"), spec, [("00.w", np.zeros(3, np.float32))],
                            rounds=1, min_participants=1, trainers=[accounts["factory-1"].address], aggregators=[accounts["agg-1"].address])
     r = fl.open_round(consortium.sender("gov-a"), task_id)
     assert fl.round(task_id, r).state == RoundState.OPEN
@@ -116,11 +118,31 @@ def test_consortium_maintenance_and_a_round_on_ganache(ganache, tmp_path):
         assert w3.eth.get_balance(accounts["factory-1"].address) == 0  # free gas: nobody needed funds
 
 
+def test_a_fresh_account_is_told_to_fund_itself_where_gas_costs_something(ganache, tmp_path):
+    """`fedpm deploy` as a fresh keystore account: on London (base fee) one line naming `fedpm account fund`, and
+    nothing deployed; after `fedpm account fund` the same command works. On Berlin at gas price 0 it works unfunded."""
+    mode, url = ganache
+    assert fedpm_cli(tmp_path, url, "account", "new", "fresh").returncode == 0
+    deploy = ("deploy", "--as", "fresh", "--governor", "fresh", "--threshold", "1")
+
+    first = fedpm_cli(tmp_path, url, *deploy)
+
+    if mode == "london":
+        lines = first.stderr.strip().splitlines()
+        assert first.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: account ") and "holds 0 wei" in lines[0], first.stderr
+        address = Keystore(tmp_path / "keystores", make_settings(tmp_path).keys).address("fresh")
+        assert f"fedpm account fund {address} --amount ETH" in lines[0] and "Traceback" not in first.stderr, first.stderr
+        assert not list((tmp_path / "deployments").glob("*.json"))
+        assert fedpm_cli(tmp_path, url, "account", "fund", "fresh", "--amount", "1").returncode == 0
+        first = fedpm_cli(tmp_path, url, *deploy)
+    assert first.returncode == 0, first.stderr
+    assert list((tmp_path / "deployments").glob("*.json"))
+
+
 def test_zero_gas_eip1559_anvil_takes_type_2_transactions_at_fee_0_from_unfunded_accounts(consortium, snapshot):
     w3 = consortium.ctx.w3
     assert w3.eth.get_block("latest")["baseFeePerGas"] == 0 and w3.eth.gas_price == 0
-    registry = consortium.contract("ConsortiumRegistry")
-    receipt = consortium.sender("factory-1").transact(registry.functions.registerMachine(b"m-zero-gas".ljust(32, b"\0"), b"maker".ljust(32, b"\0"), b"\0" * 32))
+    receipt = consortium.registry.register_machine(consortium.sender("factory-1"), "m-zero-gas", "maker")
 
     tx = w3.eth.get_transaction(receipt.tx_hash)
     assert tx["type"] == 2 and tx["maxFeePerGas"] == 0 and tx["maxPriorityFeePerGas"] == 0

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from fedpm.sensors.store import Store
+from fedpm.sensors.client import SensorBatchRegistry
+from fedpm.sensors.store import GatewayStore
 from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -80,7 +81,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
         last = {m: max(sent[m]) for m in sent}
 
         def settled() -> bool:
-            st = Store(store)
+            st = GatewayStore(store)
             try:
                 got = {s["machine"]: s["last_seq"] for s in st.reception()["streams"] if s["src"] == SRC}
                 c = st.counts()
@@ -88,7 +89,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
             finally:
                 st.close()
 
-        assert wait_for(settled, 60), (Store(store).counts(), last, log.read_text()[-3000:])
+        assert wait_for(settled, 60), (GatewayStore(store).counts(), last, log.read_text()[-3000:])
         gw.send_signal(signal.SIGTERM)
         gw.communicate(timeout=30)
         status = fedpm("gateway", "status", "--store", str(store), env=env)
@@ -101,7 +102,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
             gw.kill()
         broker.stop()
 
-    st = Store(store)
+    st = GatewayStore(store)
     total_missing = 0
     for m in (M1, M2):
         anchored = set(st.block_seqs(m, SRC, "anchored"))
@@ -110,7 +111,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
         assert not anchored & missing
         in_batches = sum(b.count for b in st.batches(machine=m, status="anchored"))
         assert in_batches == BLOCK * len(anchored)  # each received reading anchored exactly once
-        assert consortium.contract("SensorBatchRegistry").functions.nextSeq(consortium.devices[m].address).call() == len(list(st.batches(machine=m, status="anchored")))
+        assert SensorBatchRegistry(consortium.ctx).next_seq(consortium.devices[m].address) == len(list(st.batches(machine=m, status="anchored")))
         total_missing += len(missing)
     assert report["blocks_missing"] == total_missing
     assert ("never received" in status.stderr) == (total_missing > 0)

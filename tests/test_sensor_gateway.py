@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from fedpm.sensors.chainops import SensorBatchRegistry
+from fedpm.sensors.client import Anchor, SensorBatchRegistry
 from fedpm.sensors.encoding import Reading, decode_batch, encode_batch, encode_reading, split_batch
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.merkle import leaf_hash, merkle_root
 from fedpm.sensors.signing import BatchHeader, sign_batch
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -73,13 +73,13 @@ def test_no_reading_is_lost_across_broker_and_gateway_restarts(consortium, ctx, 
         assert pub.wait_published(30)
 
         ok = wait_for(lambda: store.exists() and len(anchored_readings(store)) >= len(expected), 60)
-        assert ok, (Store(store).counts(), len(expected), (tmp_path / "gw.log").read_text()[-2000:])
+        assert ok, (GatewayStore(store).counts(), len(expected), (tmp_path / "gw.log").read_text()[-2000:])
         time.sleep(1.0)  # any late duplicate would show up now
         got = [(r.ts_ms, r.value) for r in anchored_readings(store)]
         assert sorted(got) == sorted(expected)  # every reading exactly once
         device = consortium.devices[M1].address
         n_batches = sqlite3.connect(store).execute("SELECT COUNT(*) FROM batches WHERE status='anchored'").fetchone()[0]
-        assert consortium.contract("SensorBatchRegistry").functions.nextSeq(device).call() == n_batches
+        assert SensorBatchRegistry(consortium.ctx).next_seq(device) == n_batches
         assert gw.poll() is None  # malformed payloads did not stop it
         gw.send_signal(signal.SIGTERM)
         out, _ = gw.communicate(timeout=30)
@@ -120,26 +120,26 @@ def test_csv_ingestion_then_tampering_is_reported_with_batch_and_position(consor
     assert proof.returncode == 2 and json.loads(proof.stdout)["chain_ok"] is False
 
     from fedpm.sensors.api import verified_readings
-    got = verified_readings(store, consortium.contract("SensorBatchRegistry"), M1)
+    got = verified_readings(store, SensorBatchRegistry(consortium.ctx), M1)
     assert len(got) == 15 and all(r.value != 99.0 for r in got)  # the tampered batch is left out entirely
 
 
 def test_crash_after_anchoring_before_marking_does_not_double_anchor(consortium, tmp_path):
-    contract = consortium.contract("SensorBatchRegistry")
+    registry = SensorBatchRegistry(consortium.ctx)
     device = consortium.devices[M1]
-    store = Store(tmp_path / "gw.sqlite")
+    store = GatewayStore(tmp_path / "gw.sqlite", create=True)
     enc = [encode_reading(Reading(M1, "current", 1_700_000_000_000 + i, 10.0 + i, "A")) for i in range(5)]
     header = BatchHeader(M1, 0, 1_700_000_000_000, 1_700_000_000_004, 5, merkle_root(enc))
-    sig = sign_batch(device, header, consortium.ctx.w3.eth.chain_id, contract.address)
+    sig = sign_batch(device, header, consortium.ctx.w3.eth.chain_id, registry.address)
     store.close_batch(header, device.address, sig, encode_batch([]) [:4] + (5).to_bytes(4, "big") + b"".join(len(e).to_bytes(2, "big") + e for e in enc), b"".join(map(leaf_hash, enc)), [])
-    SensorBatchRegistry(consortium.ctx).anchor(consortium.sender("factory-1"), store.unanchored())  # mined, then "crash" before marking
+    registry.anchor(consortium.sender("factory-1"), store.unanchored())  # mined, then "crash" before marking
 
-    gw = Gateway(GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}), consortium.sender("factory-1"), SensorBatchRegistry(consortium.ctx), consortium.ctx.w3.eth.chain_id)
+    gw = Gateway(GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}), consortium.sender("factory-1"), registry, consortium.ctx.w3.eth.chain_id)
     gw.recover()
 
     (b,) = list(store.batches())
     assert b.status == "anchored" and b.block_number is not None
-    assert contract.functions.nextSeq(device.address).call() == 1
-    assert contract.functions.isAnchored(b.anchor_tuple()).call()
+    assert registry.next_seq(device.address) == 1
+    assert registry.is_anchored(Anchor.of(b))
     assert gw._seq[M1] == 1
     assert split_batch(b.data) == enc

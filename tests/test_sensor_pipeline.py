@@ -13,10 +13,10 @@ import time
 import pytest
 
 from chain.connect import web3_at
-from fedpm.sensors.chainops import SensorBatchRegistry
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.ingest import encode_block
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from tests.sensor_helpers import REPO, Mosquitto, TcpProxy, gateway_env, needs_mosquitto
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -42,8 +42,8 @@ def test_sensor_demo_anchors_batches_and_verifies_a_proof(consortium, tmp_path):
     assert summary["batches_anchored"] >= 2 and summary["batches_verified"] == summary["batches_anchored"]
     proof = summary["proof"]
     assert proof["local_ok"] is True and proof["chain_ok"] is True and proof["proof"]["siblings"]
-    contract = consortium.contract("SensorBatchRegistry")
-    assert sum(contract.functions.nextSeq(consortium.devices[m].address).call() for m in (M1, M2)) == summary["batches_anchored"]
+    registry = SensorBatchRegistry(consortium.ctx)
+    assert sum(registry.next_seq(consortium.devices[m].address) for m in (M1, M2)) == summary["batches_anchored"]
     assert "FAIL" not in format_sensor_demo(summary)
 
 
@@ -54,7 +54,7 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
     cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", devices={M1: device}, batch_size=10, max_age_s=0.2)
     gw = Gateway(cfg, via.sender(consortium.accounts["factory-1"]), SensorBatchRegistry(via), ctx.w3.eth.chain_id)
     gw.start()
-    store = Store(cfg.store_path)
+    store = GatewayStore(cfg.store_path)
     try:
         proxy.stop()  # the chain goes away
         for k in range(5):
@@ -66,7 +66,7 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
         time.sleep(1.5)  # several failed anchoring attempts with backoff
         while_down = store.counts()
         assert while_down.get("batches_signed") == 5 and not while_down.get("batches_anchored")
-        assert ctx.contract("SensorBatchRegistry").functions.nextSeq(device.address).call() == 0
+        assert SensorBatchRegistry(ctx).next_seq(device.address) == 0
         assert gw._threads[1].is_alive()  # the anchor thread backs off, it does not die
 
         proxy.start()  # the chain is back on the same address
@@ -76,7 +76,7 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
         gw.stop()
         proxy.stop()
     assert after["batches_anchored"] == 5 and after["readings_anchored"] == 50 and not after.get("batches_signed")
-    assert ctx.contract("SensorBatchRegistry").functions.nextSeq(device.address).call() == 5  # each batch exactly once
+    assert SensorBatchRegistry(ctx).next_seq(device.address) == 5  # each batch exactly once
     assert sorted(b.seq for b in store.batches(status="anchored")) == [0, 1, 2, 3, 4]
 
 
@@ -95,7 +95,7 @@ def test_stdin_json_lines_are_signed_and_anchored(consortium, ctx, tmp_path):
     verified = cli("verify", "batch", "--store", str(store), "--json", env=env)
     assert verified.returncode == 0, verified.stderr
     assert [c["status"] for c in json.loads(verified.stdout)] == ["ok"] * 3
-    assert ctx.contract("SensorBatchRegistry").functions.nextSeq(consortium.devices[M1].address).call() == 3
+    assert SensorBatchRegistry(ctx).next_seq(consortium.devices[M1].address) == 3
 
 
 @needs_mosquitto
@@ -117,7 +117,7 @@ def test_simulate_commands_publish_what_a_gateway_anchors(consortium, ctx, tmp_p
         assert rep.returncode == 0, rep.stderr
         vib_out, rep_out = json.loads(vib.stdout), json.loads(rep.stdout)
         expected = vib_out["readings"] + rep_out["readings"]
-        store = Store(cfg.store_path)
+        store = GatewayStore(cfg.store_path)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and store.counts()["readings_anchored"] < expected:
             gw.request_flush()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ground.ids import to_bytes32
 from chain.reverts import (BadDeviceSignature, DeviceNotActive, DeviceOfAnotherMachine, EmptyBatch, InconsistentBatch, NotMember,
                            ReplayedSeq, SkippedSeq, UnknownDevice)
+from fedpm.sensors.client import Anchor, SensorBatchRegistry
 from fedpm.sensors.encoding import Reading, encode_reading
 from fedpm.sensors.merkle import leaf_hash, merkle_root, prove
 from fedpm.sensors.signing import BatchHeader, recover_signer, sign_batch
@@ -22,7 +25,7 @@ def readings(machine: str, n: int, t0: int = 1_700_000_000_000) -> list[bytes]:
 
 
 def signed(consortium, machine: str, seq: int, n: int = 8, *, device=None, t0: int = 1_700_000_000_000, **changes):
-    reg = consortium.contract("SensorBatchRegistry")
+    reg = SensorBatchRegistry(consortium.ctx)
     enc = readings(machine, n, t0)
     fields = dict(machine=machine, device_seq=seq, from_time=t0, to_time=t0 + max(n - 1, 0), count=n, merkle_root=merkle_root(enc) if enc else b"\0" * 32)
     fields.update(changes)
@@ -32,8 +35,8 @@ def signed(consortium, machine: str, seq: int, n: int = 8, *, device=None, t0: i
     return reg, header, device.address, sig, enc
 
 
-def anchor(consortium, org: str, reg, header, device, sig):
-    return consortium.sender(org).transact(reg.functions.anchorBatch(header.to_chain(), device, sig))
+def anchor(consortium, org: str, reg: SensorBatchRegistry, header, device, sig):
+    return reg.anchor_batch(consortium.sender(org), header, device, sig)
 
 
 def test_python_signature_digest_matches_contract(consortium):
@@ -44,7 +47,7 @@ def test_python_signature_digest_matches_contract(consortium):
     from fedpm.sensors.signing import BATCH_TYPES, domain
 
     signable = encode_typed_data(domain_data=domain(consortium.ctx.w3.eth.chain_id, reg.address).to_dict(), message_types=BATCH_TYPES, message_data=header.message())
-    assert reg.functions.batchDigest(header.to_chain()).call() == _hash_eip191_message(signable)
+    assert reg.batch_digest(header) == _hash_eip191_message(signable)
 
 
 def test_member_relays_device_signed_batch_and_event_carries_the_anchor(consortium):
@@ -52,13 +55,13 @@ def test_member_relays_device_signed_batch_and_event_carries_the_anchor(consorti
 
     rcpt = anchor(consortium, "factory-2", reg, header, device, sig)  # any member may relay
 
-    (ev,) = reg.events.BatchAnchored().process_receipt(rcpt.raw)
+    (ev,) = reg.receipt_logs("BatchAnchored", rcpt)
     assert ev["args"]["machineId"] == to_bytes32(M1) and ev["args"]["device"] == device and ev["args"]["deviceSeq"] == 0
     assert bytes(ev["args"]["merkleRoot"]) == header.merkle_root and ev["args"]["count"] == 8
-    assert reg.functions.nextSeq(device).call() == 1
-    anchor_t = (to_bytes32(M1), device, 0, header.from_time, header.to_time, 8, header.merkle_root, consortium.accounts["factory-2"].address, rcpt.block_number)
-    assert reg.functions.isAnchored(anchor_t).call()
-    assert not reg.functions.isAnchored(anchor_t[:-1] + (rcpt.block_number + 1,)).call()
+    assert reg.next_seq(device) == 1
+    anchored = Anchor(M1, device, 0, header.from_time, header.to_time, 8, header.merkle_root, consortium.accounts["factory-2"].address, rcpt.block_number)
+    assert reg.is_anchored(anchored)
+    assert not reg.is_anchored(dataclasses.replace(anchored, block_number=rcpt.block_number + 1))
 
 
 def test_non_member_cannot_submit(consortium):
@@ -66,7 +69,7 @@ def test_non_member_cannot_submit(consortium):
     outsider = consortium.ctx.sender(dev_key("sensor-outsider"))
 
     with pytest.raises(NotMember):
-        outsider.transact(reg.functions.anchorBatch(header.to_chain(), device, sig))
+        reg.anchor_batch(outsider, header, device, sig)
 
 
 def test_signature_over_other_fields_is_rejected(consortium):
@@ -89,9 +92,8 @@ def test_unregistered_device_is_unknown(consortium):
 
 
 def test_revoked_device_is_rejected(consortium):
-    registry = consortium.contract("ConsortiumRegistry")
     device = consortium.devices[M1]
-    consortium.sender("factory-1").transact(registry.functions.revokeDevice(device.address))
+    consortium.registry.revoke_device(consortium.sender("factory-1"), device.address)
     reg, header, addr, sig, _ = signed(consortium, M1, 0)
 
     with pytest.raises(DeviceNotActive):
@@ -120,7 +122,7 @@ def test_replayed_and_skipped_sequence_numbers_are_rejected(consortium):
     assert (skip.value.error_args["seq"], skip.value.error_args["expected"]) == (2, 1)
     _, h1, _, sig1, _ = signed(consortium, M1, 1)
     anchor(consortium, "factory-1", reg, h1, device, sig1)
-    assert reg.functions.nextSeq(device).call() == 2
+    assert reg.next_seq(device) == 2
 
 
 def test_empty_batch_is_rejected(consortium):
@@ -142,19 +144,19 @@ def test_count_and_times_must_agree(consortium, changes):
 def test_on_chain_proof_check_agrees_with_python(consortium, n):
     reg, header, device, sig, enc = signed(consortium, M1, 0, n=n)
     rcpt = anchor(consortium, "factory-1", reg, header, device, sig)
-    anchor_t = (to_bytes32(M1), device, 0, header.from_time, header.to_time, n, header.merkle_root, consortium.accounts["factory-1"].address, rcpt.block_number)
+    anchored = Anchor(M1, device, 0, header.from_time, header.to_time, n, header.merkle_root, consortium.accounts["factory-1"].address, rcpt.block_number)
 
     for i in sorted({0, n // 2, n - 1}):
         proof = prove(enc, i)
-        assert reg.functions.leafHash(enc[i]).call() == leaf_hash(enc[i])
-        assert reg.functions.verifyReading(anchor_t, enc[i], i, list(proof.siblings)).call()
+        assert reg.leaf_hash(enc[i]) == leaf_hash(enc[i])
+        assert reg.verify_reading(anchored, enc[i], i, proof.siblings)
         other = (i + 1) % n
         if other != i:
-            assert not reg.functions.verifyReading(anchor_t, enc[other], i, list(proof.siblings)).call()  # wrong reading
-            assert not reg.functions.verifyReading(anchor_t, enc[i], other, list(proof.siblings)).call()  # wrong position
+            assert not reg.verify_reading(anchored, enc[other], i, proof.siblings)  # wrong reading
+            assert not reg.verify_reading(anchored, enc[i], other, proof.siblings)  # wrong position
     tampered = bytearray(enc[0])
     tampered[45] ^= 1
-    assert not reg.functions.verifyReading(anchor_t, bytes(tampered), 0, list(prove(enc, 0).siblings)).call()
+    assert not reg.verify_reading(anchored, bytes(tampered), 0, prove(enc, 0).siblings)
 
 
 def test_gas_per_anchor_is_within_budget(consortium):
@@ -163,9 +165,9 @@ def test_gas_per_anchor_is_within_budget(consortium):
     _, h1, _, sig1, _ = signed(consortium, M1, 1, n=1000, t0=1_700_000_010_000)
     steady = anchor(consortium, "factory-1", reg, h1, device, sig1)
     batches = [signed(consortium, M1, 2 + k, n=1000, t0=1_700_000_020_000 + 1000 * k) for k in range(8)]
-    multi = consortium.sender("factory-1").transact(reg.functions.anchorBatches([b[1].to_chain() for b in batches], [device] * 8, [b[3] for b in batches]))
+    multi = reg.anchor_batches(consortium.sender("factory-1"), [b[1] for b in batches], [device] * 8, [b[3] for b in batches])
 
     print(f"gas: first={first.gas_used} steady={steady.gas_used} per-batch-in-8={multi.gas_used / 8:.0f}")
     assert steady.gas_used <= 80_000
     assert multi.gas_used / 8 < steady.gas_used
-    assert reg.functions.nextSeq(device).call() == 10
+    assert reg.next_seq(device) == 10

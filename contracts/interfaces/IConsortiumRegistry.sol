@@ -85,8 +85,9 @@ interface IConsortiumRegistry is IConsortiumErrors {
     event DeviceRevoked(address indexed device, bytes32 indexed machineId);
 
     // --- views other contracts use ---
-    /// @notice Reverts with NotMember or MissingRole unless `account` belongs to an active org holding `role`.
-    function requireRole(address account, uint256 role) external view;
+    /// @notice Reverts with NotMember or MissingRole unless `account` belongs to an active org holding `role`;
+    /// returns that org.
+    function requireRole(address account, uint256 role) external view returns (bytes32 orgId);
 
     function hasRole(address account, uint256 role) external view returns (bool);
 

@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.consortium import Role, format_members, read_members, render_besu_allowlist, sync_besu
 from ground.errors import FedpmError
-from ground.ids import from_bytes32, to_bytes32
 
-KINDS = ["AddOrg", "RemoveOrg", "SetRoles", "SetThreshold", "Mint"]
+
+def _registry(app: App):  # noqa: ANN202 - ConsortiumRegistry
+    from fedpm.consortium.client import ConsortiumRegistry
+
+    return ConsortiumRegistry(app.ctx)
 
 
 @click.group()
@@ -31,25 +33,27 @@ def consortium() -> None:
 @pass_app
 def propose(app: App, as_: str, add_org: str | None, remove_org: str | None, roles_org: str | None, set_threshold: int | None, name: str | None, roles: str | None, account: str | None) -> None:
     """Create a membership proposal (your org's approval counts at once); prints its id."""
+    from fedpm.consortium.client import Role
+
     chosen = [x for x in (add_org, remove_org, roles_org, set_threshold) if x is not None]
     if len(chosen) != 1:
         raise FedpmError("choose exactly one of --add, --remove, --set-roles, --set-threshold", hint="see `fedpm consortium propose --help`")
-    reg = app.ctx.contract("ConsortiumRegistry")
+    reg = _registry(app)
     if add_org is not None:
         if not (roles and account):
             raise FedpmError("--add needs --roles and --account", hint="e.g. --roles OPERATOR,TRAINER --account factory-5")
         address = app.address_of(account)
-        fn = reg.functions.proposeAddOrg(to_bytes32(add_org), name or add_org, int(Role.parse(roles)), address)
+        role = Role.parse(roles)
+        pid = reg.propose_add_org(app.ctx.sender_for(as_), add_org, name or add_org, role, address)
     elif remove_org is not None:
-        fn = reg.functions.proposeRemoveOrg(to_bytes32(remove_org))
+        pid = reg.propose_remove_org(app.ctx.sender_for(as_), remove_org)
     elif roles_org is not None:
         if not roles:
             raise FedpmError("--set-roles needs --roles", hint="e.g. --roles OPERATOR,TRAINER")
-        fn = reg.functions.proposeSetRoles(to_bytes32(roles_org), int(Role.parse(roles)))
+        role = Role.parse(roles)
+        pid = reg.propose_set_roles(app.ctx.sender_for(as_), roles_org, role)
     else:
-        fn = reg.functions.proposeSetThreshold(set_threshold)
-    pid = reg.functions.proposalCount().call()
-    app.ctx.sender_for(as_).transact(fn)
+        pid = reg.propose_set_threshold(app.ctx.sender_for(as_), set_threshold)
     click.echo(pid)
 
 
@@ -59,7 +63,7 @@ def propose(app: App, as_: str, add_org: str | None, remove_org: str | None, rol
 @pass_app
 def approve(app: App, as_: str, proposal_id: int) -> None:
     """Approve a proposal on behalf of your governor org."""
-    app.ctx.sender_for(as_).transact(app.ctx.contract("ConsortiumRegistry").functions.approve(proposal_id))
+    _registry(app).approve(app.ctx.sender_for(as_), proposal_id)
     click.echo(f"approved proposal {proposal_id}")
 
 
@@ -69,7 +73,7 @@ def approve(app: App, as_: str, proposal_id: int) -> None:
 @pass_app
 def execute(app: App, as_: str, proposal_id: int) -> None:
     """Apply a proposal that reached the threshold."""
-    app.ctx.sender_for(as_).transact(app.ctx.contract("ConsortiumRegistry").functions.execute(proposal_id))
+    _registry(app).execute(app.ctx.sender_for(as_), proposal_id)
     click.echo(f"executed proposal {proposal_id}")
 
 
@@ -78,7 +82,9 @@ def execute(app: App, as_: str, proposal_id: int) -> None:
 @pass_app
 def members(app: App, as_json: bool) -> None:
     """The member table: organizations, roles, accounts."""
-    rows = read_members(app.ctx.contract("ConsortiumRegistry"))
+    from fedpm.consortium.client import format_members
+
+    rows = _registry(app).members()
     if as_json:
         echo_json([{"org": m.org_id, "name": m.name, "roles": m.roles.label(), "accounts": list(m.accounts), "enodes": list(m.enodes)} for m in rows])
     else:
@@ -89,11 +95,9 @@ def members(app: App, as_json: bool) -> None:
 @pass_app
 def proposals(app: App) -> None:
     """Every proposal with its approvals and state."""
-    reg = app.ctx.contract("ConsortiumRegistry")
-    for pid in range(reg.functions.proposalCount().call()):
-        p, approvers = reg.functions.proposal(pid).call()
-        state = "executed" if p[8] else "open"
-        click.echo(f"{pid:>3}  {KINDS[p[0]]:<12} {from_bytes32(p[1]) or '-':<14} approvals={','.join(from_bytes32(a) for a in approvers):<20} {state}")
+    for p in _registry(app).proposals():
+        state = "executed" if p.executed else "open"
+        click.echo(f"{p.proposal_id:>3}  {p.kind.solidity_name:<12} {p.org_id or '-':<14} approvals={','.join(p.approvers):<20} {state}")
 
 
 @consortium.command("besu-allowlist")
@@ -102,7 +106,9 @@ def proposals(app: App) -> None:
 @pass_app
 def besu_allowlist(app: App, output: Path | None, sync_url: str | None) -> None:
     """Render Besu's local permissioning file from the registry, or sync a running node."""
-    rows = read_members(app.ctx.contract("ConsortiumRegistry"))
+    from fedpm.consortium.besu import render_besu_allowlist, sync_besu
+
+    rows = _registry(app).members()
     if sync_url:
         diff = sync_besu(sync_url, rows)
         click.echo(f"accounts +{len(diff.add_accounts)} -{len(diff.remove_accounts)}, nodes +{len(diff.add_nodes)} -{len(diff.remove_nodes)}")

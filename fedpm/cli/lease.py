@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 from eth_utils import is_address, to_checksum_address
-from web3.logs import DISCARD
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
@@ -41,8 +40,10 @@ def parse_counter(text: str) -> int:
     return int(value)
 
 
-def _contracts(app: App) -> tuple[Any, Any]:
-    return app.ctx.contract("MachineLease"), app.ctx.contract("ConsortiumToken")
+def _lease(app: App):  # noqa: ANN202 - MachineLease
+    from fedpm.lease.client import MachineLease
+
+    return MachineLease(app.ctx)
 
 
 def _address(app: App, who: str) -> str:
@@ -51,7 +52,6 @@ def _address(app: App, who: str) -> str:
 
 def _reading(app: App, lease: Any, lease_id: int, device: str | None, counter: str | None, report: Path | None, read_at: int | None = None) -> Any:
     """A signed report: from a file, or signed here with the device's keystore."""
-    from fedpm.lease import client
     from fedpm.lease.usage import SignedReport, verify
 
     if report is not None:
@@ -62,8 +62,8 @@ def _reading(app: App, lease: Any, lease_id: int, device: str | None, counter: s
         return signed
     if device is None or counter is None:
         raise FedpmError("a reading is needed", hint="give --device KEYSTORE --counter N, or --report FILE")
-    machine = client.read_lease(lease, lease_id).machine_id
-    return client.sign_usage(lease, app.ctx.keystore.load(device), lease_id, machine, parse_counter(counter), read_at)
+    machine = lease.lease(lease_id).machine_id
+    return lease.sign_usage(app.ctx.keystore.load(device), lease_id, machine, parse_counter(counter), read_at)
 
 
 def reading_options(f: Any) -> Any:
@@ -85,10 +85,12 @@ def lease() -> None:
 @pass_app
 def mint(app: App, as_: str, to: str, amount: str) -> None:
     """Propose minting consortium tokens (a governor); they are minted when the proposal is executed k-of-n."""
-    _, token = _contracts(app)
-    reg = app.ctx.contract("ConsortiumRegistry")
-    pid = reg.functions.proposalCount().call()
-    app.ctx.sender_for(as_).transact(reg.functions.proposeMint(token.address, _address(app, to), parse_amount(amount)))
+    from fedpm.consortium.client import ConsortiumRegistry
+    from fedpm.lease.client import ConsortiumToken
+
+    token, registry = ConsortiumToken(app.ctx), ConsortiumRegistry(app.ctx)
+    receiver, base_units = _address(app, to), parse_amount(amount)
+    pid = registry.propose_mint(app.ctx.sender_for(as_), token.address, receiver, base_units)
     click.echo(f"proposal {pid}: mint {amount} to {to}; other governors run `fedpm consortium approve {pid}`, then `fedpm consortium execute {pid}`")
 
 
@@ -106,7 +108,6 @@ def mint(app: App, as_: str, to: str, amount: str) -> None:
 @pass_app
 def offer(app: App, as_: str, machine: str, tariff_file: Path | None, tariff_id: str, unit: str, price: str | None, min_deposit: str, cap: str, cap_period: int, days: int) -> None:
     """Offer a machine you manufactured for lease."""
-    from fedpm.lease import client
     from fedpm.lease.tariff import Tariff, Unit
 
     if tariff_file:
@@ -115,8 +116,7 @@ def offer(app: App, as_: str, machine: str, tariff_file: Path | None, tariff_id:
         raise FedpmError("no tariff given", hint="give --price (and --unit) or --tariff FILE")
     else:
         tariff = Tariff(tariff_id, Unit.parse(unit), parse_amount(price), int(time.time()) + days * 86400, parse_amount(min_deposit), parse_amount(cap), cap_period)
-    lease_c, _ = _contracts(app)
-    lease_id, rcpt = client.offer(lease_c, app.ctx.sender_for(as_), machine, tariff)
+    lease_id, rcpt = _lease(app).offer(app.ctx.sender_for(as_), machine, tariff)
     click.echo(f"lease {lease_id} offered for {machine} (gas {rcpt.gas_used})")
 
 
@@ -128,10 +128,8 @@ def offer(app: App, as_: str, machine: str, tariff_file: Path | None, tariff_id:
 @pass_app
 def accept(app: App, as_: str, lease_id: int, deposit: str, device: str | None, counter: str | None, report: Path | None) -> None:
     """Accept an offer with a deposit and the device-signed opening reading."""
-    from fedpm.lease import client
-
-    lease_c, token = _contracts(app)
-    rcpt = client.accept(lease_c, token, app.ctx.sender_for(as_), lease_id, parse_amount(deposit), _reading(app, lease_c, lease_id, device, counter, report))
+    lease_c = _lease(app)
+    rcpt = lease_c.accept(app.ctx.sender_for(as_), lease_id, parse_amount(deposit), _reading(app, lease_c, lease_id, device, counter, report))
     click.echo(f"lease {lease_id} accepted with {deposit} deposited (gas {rcpt.gas_used})")
 
 
@@ -144,8 +142,7 @@ def accept(app: App, as_: str, lease_id: int, deposit: str, device: str | None, 
 @pass_app
 def sign_usage(app: App, device: str, lease_id: int, counter: str, read_at: int | None, out: Path | None) -> None:
     """Sign a cumulative usage counter with a device key (what a gateway does)."""
-    lease_c, _ = _contracts(app)
-    text = _reading(app, lease_c, lease_id, device, counter, None, read_at).to_json()
+    text = _reading(app, _lease(app), lease_id, device, counter, None, read_at).to_json()
     if out:
         out.write_text(text)
         click.echo(f"wrote {out}")
@@ -160,12 +157,10 @@ def sign_usage(app: App, device: str, lease_id: int, counter: str, read_at: int 
 @pass_app
 def report_usage(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
     """Submit a device-signed cumulative reading (anyone may submit)."""
-    from fedpm.lease import client
-
-    lease_c, _ = _contracts(app)
-    rcpt = client.report_usage(lease_c, app.ctx.sender_for(as_), _reading(app, lease_c, lease_id, device, counter, report))
-    s = client.read_lease(lease_c, lease_id)
-    click.echo(f"lease {lease_id}: charged {s.charged}, available {s.available}, unpaid {s.unpaid}, {s.status} (gas {rcpt.gas_used})")
+    lease_c = _lease(app)
+    rcpt = lease_c.report_usage(app.ctx.sender_for(as_), _reading(app, lease_c, lease_id, device, counter, report))
+    s = lease_c.lease(lease_id)
+    click.echo(f"lease {lease_id}: charged {s.charged}, available {s.available}, unpaid {s.unpaid}, {s.status.solidity_name} (gas {rcpt.gas_used})")
 
 
 @lease.command("top-up")
@@ -175,11 +170,9 @@ def report_usage(app: App, as_: str, lease_id: int, device: str | None, counter:
 @pass_app
 def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
     """Add to the deposit (settles unpaid usage first, resumes a paused lease)."""
-    from fedpm.lease import client
-
-    lease_c, token = _contracts(app)
-    rcpt = client.top_up(lease_c, token, app.ctx.sender_for(as_), lease_id, parse_amount(amount))
-    click.echo(f"lease {lease_id}: topped up {amount}, now {client.read_lease(lease_c, lease_id).status} (gas {rcpt.gas_used})")
+    lease_c = _lease(app)
+    rcpt = lease_c.top_up(app.ctx.sender_for(as_), lease_id, parse_amount(amount))
+    click.echo(f"lease {lease_id}: topped up {amount}, now {lease_c.lease(lease_id).status.solidity_name} (gas {rcpt.gas_used})")
 
 
 @lease.command()
@@ -188,12 +181,8 @@ def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
 @pass_app
 def withdraw(app: App, as_: str, lease_id: int) -> None:
     """Pull the owner's earnings."""
-    from fedpm.lease import client
-
-    lease_c, _ = _contracts(app)
-    rcpt = client.withdraw(lease_c, app.ctx.sender_for(as_), lease_id)
-    (log,) = lease_c.events.EarningsWithdrawn().process_receipt(rcpt.raw, errors=DISCARD)
-    click.echo(f"lease {lease_id}: withdrew {log['args']['amount']} (gas {rcpt.gas_used})")
+    amount, rcpt = _lease(app).withdraw(app.ctx.sender_for(as_), lease_id)
+    click.echo(f"lease {lease_id}: withdrew {amount} (gas {rcpt.gas_used})")
 
 
 @lease.command()
@@ -203,12 +192,10 @@ def withdraw(app: App, as_: str, lease_id: int) -> None:
 @pass_app
 def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
     """Close with a final device-signed reading; refund after the dispute window (`fedpm lease refund`)."""
-    from fedpm.lease import client
-
-    lease_c, _ = _contracts(app)
-    rcpt = client.close(lease_c, app.ctx.sender_for(as_), lease_id, _reading(app, lease_c, lease_id, device, counter, report))
-    s = client.read_lease(lease_c, lease_id)
-    click.echo(f"lease {lease_id} closing; refund of {s.available} claimable from {s.closed_at + lease_c.functions.DISPUTE_WINDOW().call()} (gas {rcpt.gas_used})")
+    lease_c = _lease(app)
+    rcpt = lease_c.close(app.ctx.sender_for(as_), lease_id, _reading(app, lease_c, lease_id, device, counter, report))
+    s = lease_c.lease(lease_id)
+    click.echo(f"lease {lease_id} closing; refund of {s.available} claimable from {s.closed_at + lease_c.dispute_window()} (gas {rcpt.gas_used})")
 
 
 @lease.command()
@@ -217,11 +204,9 @@ def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | 
 @pass_app
 def refund(app: App, as_: str, lease_id: int) -> None:
     """Claim the uncharged deposit after the dispute window."""
-    from fedpm.lease import client
-
-    lease_c, _ = _contracts(app)
-    rcpt = client.claim_refund(lease_c, app.ctx.sender_for(as_), lease_id)
-    click.echo(f"lease {lease_id} closed; refunded {client.read_lease(lease_c, lease_id).refunded} (gas {rcpt.gas_used})")
+    lease_c = _lease(app)
+    rcpt = lease_c.claim_refund(app.ctx.sender_for(as_), lease_id)
+    click.echo(f"lease {lease_id} closed; refunded {lease_c.lease(lease_id).refunded} (gas {rcpt.gas_used})")
 
 
 @lease.command()
@@ -230,11 +215,11 @@ def refund(app: App, as_: str, lease_id: int) -> None:
 @pass_app
 def invoice(app: App, lease_id: int, as_json: bool) -> None:
     """The lease statement rebuilt from chain events, reconciled with the contract."""
-    from fedpm.lease.invoice import format_invoice, read_invoice, reconcile
+    from fedpm.lease.invoice import format_invoice
 
-    lease_c, _ = _contracts(app)
-    inv = read_invoice(lease_c, lease_id, from_block=app.ctx.deployment.contracts["MachineLease"]["block"])
-    rec = reconcile(lease_c, inv)
+    lease_c = _lease(app)
+    inv = lease_c.invoice(lease_id)
+    rec = lease_c.reconcile(inv)
     if as_json:
         echo_json(inv.to_json_dict() | {"reconciled": rec.ok, "contractHeld": rec.contract_held})
         return

@@ -6,7 +6,12 @@ import click
 from eth_utils import keccak
 
 from fedpm.cli.app import App, as_option, pass_app
-from ground.ids import from_bytes32, to_bytes32
+
+
+def _registry(app: App):  # noqa: ANN202 - ConsortiumRegistry
+    from fedpm.consortium.client import ConsortiumRegistry
+
+    return ConsortiumRegistry(app.ctx)
 
 
 @click.group()
@@ -23,18 +28,15 @@ def machine() -> None:
 def machine_register(app: App, as_: str, machine_id: str, manufacturer: str, metadata: str) -> None:
     """Register MACHINE_ID as operated by your org."""
     meta_hash = keccak(text=metadata) if metadata else b"\0" * 32
-    reg = app.ctx.contract("ConsortiumRegistry")
-    app.ctx.sender_for(as_).transact(reg.functions.registerMachine(to_bytes32(machine_id), to_bytes32(manufacturer), meta_hash))
+    _registry(app).register_machine(app.ctx.sender_for(as_), machine_id, manufacturer, meta_hash)
     click.echo(f"registered machine {machine_id}")
 
 
 @machine.command("list")
 @pass_app
 def machine_list(app: App) -> None:
-    reg = app.ctx.contract("ConsortiumRegistry")
-    for raw in reg.functions.machineIds().call():
-        op, maker, _meta, _ = reg.functions.machine(raw).call()
-        click.echo(f"{from_bytes32(raw):<20} operator={from_bytes32(op):<14} manufacturer={from_bytes32(maker)}")
+    for m in _registry(app).machines():
+        click.echo(f"{m.machine_id:<20} operator={m.operator_org:<14} manufacturer={m.manufacturer_org}")
 
 
 @click.group()
@@ -50,8 +52,7 @@ def device() -> None:
 def device_register(app: App, as_: str, device: str, machine_id: str) -> None:
     """Bind DEVICE (an address or a keystore name) to a machine of your org."""
     address = app.address_of(device)
-    reg = app.ctx.contract("ConsortiumRegistry")
-    app.ctx.sender_for(as_).transact(reg.functions.registerDevice(address, to_bytes32(machine_id)))
+    _registry(app).register_device(app.ctx.sender_for(as_), address, machine_id)
     click.echo(f"device {address} bound to {machine_id}")
 
 
@@ -62,5 +63,5 @@ def device_register(app: App, as_: str, device: str, machine_id: str) -> None:
 def device_revoke(app: App, as_: str, device: str) -> None:
     """Revoke DEVICE (address or keystore name): its signatures stop counting."""
     address = app.address_of(device)
-    app.ctx.sender_for(as_).transact(app.ctx.contract("ConsortiumRegistry").functions.revokeDevice(address))
+    _registry(app).revoke_device(app.ctx.sender_for(as_), address)
     click.echo(f"device {address} revoked")

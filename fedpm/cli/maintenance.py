@@ -12,15 +12,14 @@ from chain.errors import ChainUnreachable
 from fedpm.cli.app import App, as_option, echo_json, pass_app
 from fedpm.maintenance.audit import AuditDiscrepancy
 from fedpm.maintenance.records import Kind, Record, attachment_hash, normalize_hash
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from ground.errors import FedpmError
-from ground.ids import from_bytes32
 
 
-def _log(app: App):  # noqa: ANN202 - MaintenanceChain
-    from fedpm.maintenance.chain import MaintenanceChain
+def _log(app: App):  # noqa: ANN202 - MaintenanceLog
+    from fedpm.maintenance.client import MaintenanceLog
 
-    return MaintenanceChain(app.ctx)
+    return MaintenanceLog(app.ctx)
 
 
 def _submit_line(r) -> str:  # noqa: ANN001
@@ -50,19 +49,20 @@ def maintenance() -> None:
 def add(app: App, as_: str, machine: str, kind: str, component: str, description: str, technician: str, technician_org: str | None,
         when: int | None, files: tuple[Path, ...], hashes: tuple[str, ...], corrects: str | None) -> None:
     """Write a record locally, then append its hash on chain (earlier pending records go first)."""
-    from fedpm.maintenance.chain import add_record
+    from fedpm.consortium.client import ConsortiumRegistry
+    from fedpm.maintenance.client import add_record
 
     if technician_org is None:
         try:
             address = app.ctx.keystore.address(as_)
-            technician_org = from_bytes32(app.ctx.contract("ConsortiumRegistry").functions.orgOf(address).call())
+            technician_org = ConsortiumRegistry(app.ctx).org_of(address)
         except ChainUnreachable as exc:
             raise ChainUnreachable(exc.url, hint="give --technician-org to keep the record locally (pending) while the chain is down") from None
     record = Record(machine=machine, time=int(_time.time()) if when is None else when, kind=Kind.parse(kind), component=component,
                     description=description, technician_org=technician_org, technician=technician,
                     attachments=tuple(attachment_hash(p.read_bytes()) for p in files) + tuple(normalize_hash(h, "attachment") for h in hashes),
                     corrects=corrects)
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home), create=True) as store:
         result, earlier = add_record(store, record, lambda: _log(app), lambda: app.ctx.sender_for(as_))
     for r in earlier:
         click.echo(_submit_line(r))
@@ -78,9 +78,9 @@ def add(app: App, as_: str, machine: str, kind: str, component: str, description
 @pass_app
 def sync(app: App, as_: str) -> None:
     """Resubmit records still pending (in local order)."""
-    from fedpm.maintenance.chain import sync_pending
+    from fedpm.maintenance.client import sync_pending
 
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         results = sync_pending(_log(app), store, app.ctx.sender_for(as_))
     for r in results:
         click.echo(_submit_line(r))
@@ -96,7 +96,7 @@ def sync(app: App, as_: str) -> None:
 @pass_app
 def list_(app: App, machine: str | None, as_json: bool) -> None:
     """Local records with their anchoring state."""
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         rows = store.records(machine)
     if as_json:
         echo_json([r.to_json() for r in rows])
@@ -112,7 +112,7 @@ def list_(app: App, machine: str | None, as_json: bool) -> None:
 @pass_app
 def export(app: App, machine: str, out: Path | None) -> None:
     """The machine's records as JSON (canonical record, hash, anchoring), to hand to a lessor or auditor."""
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         rows = store.records(machine)
     doc = json.dumps({"format": "fedpm-maintenance-export/1", "machine": machine, "records": [r.to_json() for r in rows]}, indent=2, sort_keys=True, ensure_ascii=False)
     if out:
@@ -134,9 +134,9 @@ def audit() -> None:
 def audit_maintenance(app: App, machine: str, as_json: bool) -> None:
     """Re-hash every local record and compare with the chain; exits 2 on any discrepancy."""
     from fedpm.maintenance.audit import format_audit_json, format_audit_table
-    from fedpm.maintenance.chain import audit_machine
+    from fedpm.maintenance.client import audit_machine
 
-    with RecordStore(store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home)) as store:
         report = audit_machine(_log(app), store, machine)
     click.echo(format_audit_json(report) if as_json else format_audit_table(report))
     if not report.ok:

@@ -18,9 +18,9 @@ from ground.errors import FedpmError
 
 
 def _store_path(app: App, store: Path | None) -> Path:
-    from fedpm.sensors.store import default_store_path
+    from fedpm.sensors.store import gateway_store_path
 
-    return store or default_store_path(app.settings.home)
+    return store or gateway_store_path(app.settings.home)
 
 
 def _publisher(app: App, host: str | None, port: int | None, client_id: str):
@@ -44,7 +44,7 @@ def _device_map(app: App, pairs: tuple[str, ...]) -> dict:
 
 
 def _gateway(app: App, as_: str, devices: tuple[str, ...], store: Path | None, batch_size: int, max_age: float, **mqtt: object):
-    from fedpm.sensors.chainops import SensorBatchRegistry
+    from fedpm.sensors.client import SensorBatchRegistry
     from fedpm.sensors.gateway import Gateway, GatewayConfig
 
     ctx = app.ctx
@@ -136,9 +136,9 @@ def gateway_stdin(app: App, as_, devices, store, batch_size, max_age) -> None:
 @pass_app
 def gateway_status(app: App, store: Path | None) -> None:
     """Counts of pending, signed and anchored readings and batches, and the sequenced blocks never received (gaps)."""
-    from fedpm.sensors.store import Store
+    from fedpm.sensors.store import GatewayStore
 
-    st = Store(_store_path(app, store))
+    st = GatewayStore(_store_path(app, store))
     reception = st.reception()
     echo_json({**st.counts(), **st.stats(), **reception})
     if reception["gaps"]:
@@ -220,12 +220,13 @@ def verify() -> None:
 @pass_app
 def verify_batch(app: App, machine, store, as_json) -> None:
     """Recompute every stored batch's root and compare with the chain; exit 2 on any mismatch."""
-    from fedpm.sensors.store import Store
+    from fedpm.sensors.client import SensorBatchRegistry
+    from fedpm.sensors.store import GatewayStore
     from fedpm.sensors.verify import VerificationFailed, check_batch, format_batch_checks
 
-    contract = app.ctx.contract("SensorBatchRegistry")
-    st = Store(_store_path(app, store))
-    checks = [check_batch(b, contract) for b in st.batches(machine=machine)]
+    st = GatewayStore(_store_path(app, store))  # first: a wrong --store is named before the chain is asked anything
+    registry = SensorBatchRegistry(app.ctx)
+    checks = [check_batch(b, registry) for b in st.batches(machine=machine)]
     echo_json([c.to_json() for c in checks]) if as_json else click.echo(format_batch_checks(checks))
     bad = [c for c in checks if not c.ok]
     if bad:
@@ -242,14 +243,15 @@ def verify_batch(app: App, machine, store, as_json) -> None:
 @pass_app
 def verify_reading(app: App, machine, seq, index, store) -> None:
     """Prove one stored reading against the anchored root (locally and with the contract's view)."""
-    from fedpm.sensors.store import Store
+    from fedpm.sensors.client import SensorBatchRegistry
+    from fedpm.sensors.store import GatewayStore
     from fedpm.sensors.verify import VerificationFailed, check_reading
 
-    st = Store(_store_path(app, store))
+    st = GatewayStore(_store_path(app, store))
     batch = st.batch(machine, seq)
     if batch is None:
         raise FedpmError(f"no stored batch {machine} seq {seq}", hint="list batches with `fedpm verify batch`")
-    result = check_reading(batch, index, app.ctx.contract("SensorBatchRegistry"))
+    result = check_reading(batch, index, SensorBatchRegistry(app.ctx))
     echo_json(result.to_json())
     if not result.ok:
         raise VerificationFailed(f"reading {index} of {machine} seq {seq} does not verify against the anchored root", hint="the stored reading was altered")

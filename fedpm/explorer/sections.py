@@ -2,7 +2,7 @@
 
 A section has a `key` (its JSON key under `sections` in `/api/machines/<id>` and its HTML id), a `title`,
 `load(source, machine) -> dict` (JSON-able; `{"available": False, "message": ...}` when its contract is not
-deployed) and `render(data) -> str` (escaped HTML, see `views.esc`). To add leases or federated learning
+deployed) and `render(data) -> str` (escaped HTML, see `pages.esc`). To add leases or federated learning
 rounds later, write such a class and register it (leases are built in: `LeaseSection`):
 
     sections = default_sections()
@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
 from chain.connect import ChainContext
-from chain.events import events
-from fedpm.explorer import views
-from fedpm.lease.invoice import InvoiceError, read_invoice, reconcile
-from fedpm.lease.tariff import fmt_amount
-from fedpm.lease.view import lease_rows
+from fedpm.explorer import pages
+from fedpm.lease.client import MachineLease
+from fedpm.lease.invoice import Invoice, InvoiceError
+from fedpm.lease.tariff import UNIT_SCALE, fmt_amount
 from fedpm.maintenance.audit import audit_history
-from fedpm.maintenance.chain import CONTRACT, MaintenanceChain
-from fedpm.maintenance.store import RecordStore, store_path
-from fedpm.sensors.store import Store, default_store_path
+from fedpm.maintenance.client import MaintenanceLog
+from fedpm.maintenance.store import RecordStore, record_store_path
+from fedpm.sensors.client import Anchor, SensorBatchRegistry
+from fedpm.sensors.store import GatewayStore, gateway_store_path
 from fedpm.settings import Settings
-from ground.ids import from_bytes32, hex0x, to_bytes32
+from ground.ids import hex0x
 
 
 @dataclass(frozen=True)
@@ -85,10 +85,10 @@ class MaintenanceSection:
     title = "Maintenance history"
 
     def load(self, source: Source, machine: MachineInfo) -> dict[str, Any]:
-        if not source.deployed(CONTRACT):
+        if not source.deployed(MaintenanceLog.CONTRACT):
             return unavailable("no maintenance log deployed")
-        chain_entries = MaintenanceChain(source.ctx).entries(machine.id)
-        path = store_path(source.settings.home)
+        chain_entries = MaintenanceLog(source.ctx).entries(machine.id)
+        path = record_store_path(source.settings.home)
         local = []
         if path.exists():
             with RecordStore(path) as store:
@@ -97,41 +97,25 @@ class MaintenanceSection:
         return {"available": True, **report.to_json()}
 
     def render(self, data: dict[str, Any]) -> str:
-        return views.render_maintenance(data)
+        return pages.render_maintenance(data)
 
 
 class SensorBatchSection:
-    """Batches anchored by SensorBatchRegistry (event `BatchAnchored`), read generically from its ABI; and, when
-    this home holds a gateway store, the machine's sequenced blocks that never reached the gateway (`reception`)."""
+    """Batches anchored by SensorBatchRegistry (its `BatchAnchored` events); and, when this home holds a gateway
+    store, the machine's sequenced blocks that never reached the gateway (`reception`)."""
 
     key = "sensor_batches"
     title = "Anchored sensor batches"
-    contract = "SensorBatchRegistry"
-    event = "BatchAnchored"
 
     def load(self, source: Source, machine: MachineInfo) -> dict[str, Any]:
-        if not source.deployed(self.contract):
+        if not source.deployed(SensorBatchRegistry.CONTRACT):
             return unavailable("no sensor registry deployed")
-        contract = source.ctx.contract(self.contract)
-        abi = next((i for i in contract.abi if i.get("type") == "event" and i.get("name") == self.event), None)
-        if abi is None:
-            return unavailable(f"{self.contract} has no {self.event} event")
-        inputs = {i["name"]: i for i in abi["inputs"]}
-        key = next((n for n in ("machineId", "machine") if n in inputs), None)
-        filters = {key: to_bytes32(machine.id)} if key and inputs[key].get("indexed") and inputs[key]["type"] == "bytes32" else None
-        from_block = int(source.ctx.deployment.contracts[self.contract].get("block", 0))
-        logs = events(getattr(contract.events, self.event), from_block=from_block, argument_filters=filters, chunk=source.settings.chain.log_chunk_blocks)
-        batches = []
-        for log in logs:
-            args = dict(log["args"])
-            if key and from_bytes32(args.get(key, b"")) != machine.id:
-                continue
-            batches.append({"fields": {k: _show(v, inputs.get(k, {}).get("type", "")) for k, v in args.items()},
-                            "tx_hash": log["transactionHash"].to_0x_hex(), "block": int(log["blockNumber"])})
-        path = default_store_path(source.settings.home)
+        batches = [{"fields": _anchor_fields(a), "tx_hash": a.tx_hash, "block": a.block_number}
+                   for a in SensorBatchRegistry(source.ctx).anchors(machine.id)]
+        path = gateway_store_path(source.settings.home)
         reception = None
         if path.exists():
-            store = Store(path)
+            store = GatewayStore(path)
             try:
                 reception = store.reception(machine.id)
             finally:
@@ -139,36 +123,42 @@ class SensorBatchSection:
         return {"available": True, "batches": batches, "reception": reception}
 
     def render(self, data: dict[str, Any]) -> str:
-        return views.render_sensor_batches(data)
+        return pages.render_sensor_batches(data)
 
 
-LEASE_CONTRACT = "MachineLease"
+def _anchor_fields(a: Anchor) -> dict[str, Any]:
+    """A BatchAnchored event's fields as the page and the API show them (readable machine id, hex root)."""
+    return {"machineId": a.machine, "device": a.device, "deviceSeq": a.seq, "fromTime": a.from_time, "toTime": a.to_time, "count": a.count,
+            "merkleRoot": hex0x(a.root), "submitter": a.submitter}
+
+
+def lease_display(inv: Invoice) -> dict[str, object]:
+    """One row of display values of the lease table (pure)."""
+    t = inv.tariff
+    return {"lease": inv.lease_id, "machine": inv.machine_id, "owner": inv.owner_org, "lessee": inv.lessee_org or "-",
+            "status": inv.status_name, "tariff": f"{fmt_amount(t.unit_price)} {t.currency}/{t.unit.json_name}" if t else "-",
+            "usage": f"{inv.usage / UNIT_SCALE:g}", "deposited": fmt_amount(inv.deposited), "charged": fmt_amount(inv.charged),
+            "unpaid": fmt_amount(inv.unpaid), "withdrawn": fmt_amount(inv.withdrawn), "refunded": fmt_amount(inv.refunded),
+            "held": fmt_amount(inv.held)}
 
 
 def load_leases(source: Source, machine_id: str | None = None) -> dict[str, Any]:
     """Every lease (or those of `machine_id`), each rebuilt from its events and reconciled with the contract's balances.
 
     A lease whose events do not make a statement shows as `{"leaseId", "error"}` instead of failing the page."""
-    if not source.deployed(LEASE_CONTRACT):
+    if not source.deployed(MachineLease.CONTRACT):
         return unavailable("no MachineLease contract deployed")
-    lease = source.ctx.contract(LEASE_CONTRACT)
-    from_block = int(source.ctx.deployment.contracts[LEASE_CONTRACT].get("block", 0))
-    if machine_id is None:
-        ids = list(range(1, lease.functions.leaseCount().call() + 1))
-    else:
-        offers = events(lease.events.LeaseOffered, from_block=from_block, argument_filters={"machineId": to_bytes32(machine_id)},
-                        chunk=source.settings.chain.log_chunk_blocks)
-        ids = sorted({int(log["args"]["leaseId"]) for log in offers})
+    lease = MachineLease(source.ctx)
     out = []
-    for lease_id in ids:
+    for lease_id in lease.lease_ids(machine_id):
         try:
-            inv = read_invoice(lease, lease_id, from_block=from_block)
+            inv = lease.invoice(lease_id)
         except InvoiceError as exc:
             out.append({"leaseId": lease_id, "error": exc.message})
             continue
-        rec = reconcile(lease, inv)
+        rec = lease.reconcile(inv)
         data = inv.to_json_dict()
-        data["display"] = lease_rows([inv])[0]
+        data["display"] = lease_display(inv)
         for line in data["lines"]:
             line["amount_display"] = fmt_amount(line["amount"])
         data["reconciled"] = rec.ok
@@ -187,18 +177,7 @@ class LeaseSection:
         return load_leases(source, machine.id)
 
     def render(self, data: dict[str, Any]) -> str:
-        return views.render_leases(data, show_machine=False)
-
-
-def _show(value: Any, typ: str) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        raw = bytes(value)
-        if typ == "bytes32" and raw.rstrip(b"\0") and all(32 <= c < 127 for c in raw.rstrip(b"\0")) and raw.endswith(b"\0"):
-            return from_bytes32(raw)  # a readable id (machine, org)
-        return hex0x(raw)
-    if isinstance(value, (list, tuple)):
-        return [_show(v, typ.rstrip("[]")) for v in value]
-    return value if isinstance(value, (int, str, bool)) or value is None else str(value)
+        return pages.render_leases(data, show_machine=False)
 
 
 def default_sections() -> SectionRegistry:

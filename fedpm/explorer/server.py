@@ -22,17 +22,18 @@ from typing import Any, Callable
 from urllib.parse import unquote, urlsplit
 
 import requests
-from web3.exceptions import ContractLogicError
 
 from chain.connect import connect, rpc_url
 from chain.errors import ChainUnreachable, DeploymentError
-from fedpm.explorer import views
+from fedpm.consortium.client import ConsortiumRegistry, MachineView
+from fedpm.explorer import pages
+from fedpm.explorer.fl import read_tasks
 from fedpm.explorer.sections import MachineInfo, MaintenanceSection, SectionRegistry, Source, default_sections, load_leases, unavailable
 from fedpm.settings import Settings
 from fl_node.rounds import FederatedLearning
-from fl_node.view import read_tasks
 from ground.errors import ConfigError, FedpmError
-from ground.ids import from_bytes32, hex0x, to_bytes32
+from ground.ids import hex0x, to_bytes32
+import chain.reverts as reverts
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +56,14 @@ class Explorer:
         return Source(self.settings, ctx), chain
 
     @staticmethod
-    def _machine(source: Source, raw_id: bytes) -> MachineInfo:
-        operator, maker, metadata, registered = source.ctx.contract("ConsortiumRegistry").functions.machine(raw_id).call()
-        if not registered:
-            raise NotFound(f"machine {from_bytes32(raw_id)!r} is not registered", hint="pick one from the machines list")
-        return MachineInfo(from_bytes32(raw_id), from_bytes32(operator), from_bytes32(maker), hex0x(metadata))
+    def _info(m: MachineView) -> MachineInfo:
+        return MachineInfo(m.machine_id, m.operator_org, m.manufacturer_org, hex0x(m.metadata_hash))
 
     def machines(self) -> dict[str, Any]:
         source, chain = self._source()
         out = []
-        for raw_id in source.ctx.contract("ConsortiumRegistry").functions.machineIds().call():
-            m = self._machine(source, raw_id)
+        for view in ConsortiumRegistry(source.ctx).machines():
+            m = self._info(view)
             row = m.to_json()
             maint = MaintenanceSection().load(source, m)
             if maint.get("available"):
@@ -76,11 +74,14 @@ class Explorer:
 
     def machine(self, machine_id: str) -> dict[str, Any]:
         try:
-            raw = to_bytes32(machine_id)
+            to_bytes32(machine_id)
         except FedpmError:
             raise NotFound(f"{machine_id!r} is not a machine id", hint="pick one from the machines list") from None
         source, chain = self._source()
-        m = self._machine(source, raw)
+        view = ConsortiumRegistry(source.ctx).machine(machine_id)
+        if view is None:
+            raise NotFound(f"machine {machine_id!r} is not registered", hint="pick one from the machines list")
+        m = self._info(view)
         return {"chain": chain, "machine": m.to_json(), "sections": {s.key: s.load(source, m) for s in self.sections}}
 
     def leases(self) -> dict[str, Any]:
@@ -90,14 +91,10 @@ class Explorer:
     def fl(self) -> dict[str, Any]:
         """Every federated learning task with its rounds; `names` maps the addresses shown to their consortium orgs."""
         source, chain = self._source()
-        if not source.deployed(FL_CONTRACT):
+        if not source.deployed(FederatedLearning.CONTRACT):
             return {"chain": chain, **unavailable("no FederatedLearning contract deployed")}
-        from_block = int(source.ctx.deployment.contracts[FL_CONTRACT].get("block", 0))
-        tasks = read_tasks(FederatedLearning(source.ctx), from_block=from_block, chunk=self.settings.chain.log_chunk_blocks)
+        tasks = read_tasks(FederatedLearning(source.ctx))
         return {"chain": chain, "available": True, "tasks": tasks, "names": _org_names(source, _addresses(tasks))}
-
-
-FL_CONTRACT = "FederatedLearning"
 
 
 def _addresses(tasks: list[dict[str, Any]]) -> set[str]:
@@ -112,12 +109,12 @@ def _addresses(tasks: list[dict[str, Any]]) -> set[str]:
 
 def _org_names(source: Source, addresses: set[str]) -> dict[str, str]:
     """Address -> org id for the accounts of active members (others stay unnamed)."""
-    registry = source.ctx.contract("ConsortiumRegistry")
+    registry = ConsortiumRegistry(source.ctx)
     names = {}
     for address in sorted(addresses):
         try:
-            names[address] = from_bytes32(registry.functions.orgOf(address).call())
-        except ContractLogicError:  # NotMember: an account that left, or never was one
+            names[address] = registry.org_of(address)
+        except reverts.NotMember:  # an account that left, or never was one
             continue
     return names
 
@@ -158,7 +155,7 @@ def make_handler(explorer: Explorer) -> type[BaseHTTPRequestHandler]:
                 if api:
                     body, ctype = json.dumps({"error": message, "title": title, "hint": hint}), "application/json"
                 else:
-                    body, ctype = views.error_page(title, message, hint), "text/html; charset=utf-8"
+                    body, ctype = pages.error_page(title, message, hint), "text/html; charset=utf-8"
             self._send(status, body, ctype)
 
         def _route(self, path: str, api: bool) -> tuple[HTTPStatus, str, str]:
@@ -167,17 +164,17 @@ def make_handler(explorer: Explorer) -> type[BaseHTTPRequestHandler]:
                 parts = parts[1:]
             if parts == [] and not api or parts == ["machines"] and api:
                 data = explorer.machines()
-                return HTTPStatus.OK, *(self._json(data) if api else (views.machines_page(data), "text/html; charset=utf-8"))
+                return HTTPStatus.OK, *(self._json(data) if api else (pages.machines_page(data), "text/html; charset=utf-8"))
             if len(parts) == 2 and parts[0] == "machines":
                 data = explorer.machine(parts[1])
-                html = lambda: views.machine_page(data, explorer.sections.renderers())  # noqa: E731
+                html = lambda: pages.machine_page(data, explorer.sections.renderers())  # noqa: E731
                 return HTTPStatus.OK, *(self._json(data) if api else (html(), "text/html; charset=utf-8"))
             if parts == ["leases"]:
                 data = explorer.leases()
-                return HTTPStatus.OK, *(self._json(data) if api else (views.leases_page(data), "text/html; charset=utf-8"))
+                return HTTPStatus.OK, *(self._json(data) if api else (pages.leases_page(data), "text/html; charset=utf-8"))
             if parts == ["fl"]:
                 data = explorer.fl()
-                return HTTPStatus.OK, *(self._json(data) if api else (views.fl_page(data), "text/html; charset=utf-8"))
+                return HTTPStatus.OK, *(self._json(data) if api else (pages.fl_page(data), "text/html; charset=utf-8"))
             raise NotFound(f"no page at {path}", hint="start at /")
 
         @staticmethod

@@ -13,7 +13,7 @@ Why settle in an ERC-20 consortium token (`ConsortiumToken`) rather than the cha
 - the governors (k-of-n in the registry) control supply, e.g. against an off-chain fiat settlement;
 - approve/transferFrom and pull payments give clean accounting without payable functions or ether transfers.
 
-Modules: `tariff` (KOSMoS-shaped tariff and billing dataclasses, JSON), `usage` (EIP-712 usage reports: build,
-sign, verify, files), `client` (chain calls), `invoice` (statement from events), `view` (explorer HTML),
-`demo` (one lease from offer to invoice).
+Modules: `tariff` (KOSMoS-shaped tariff and billing dataclasses, JSON, the `Unit` and `LeaseStatus` mirrors),
+`usage` (EIP-712 usage reports: build, sign, verify, files), `invoice` (the statement folded from events, pure),
+`client` (the MachineLease and ConsortiumToken clients), `demo` (one lease from offer to invoice).
 """

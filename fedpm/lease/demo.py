@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fedpm.lease import client
-from fedpm.lease.invoice import Invoice, format_invoice, read_invoice, reconcile
+from fedpm.lease.client import MachineLease
+from fedpm.lease.invoice import Invoice, format_invoice
 from fedpm.lease.tariff import UNIT_SCALE, Tariff, Unit
-from ground.ids import to_bytes32
 
 TOKEN = 10**18
 
@@ -52,7 +51,7 @@ def _tick(w3: Any, anvil: bool, seconds: int) -> int:
 
 def run_lease_demo(consortium: Any, settings: Any = None, *, lessee: str | None = None, owner: str = "maker", governors: list[str] | None = None) -> LeaseDemoSummary:
     w3 = consortium.ctx.w3
-    lease, token = consortium.contract("MachineLease"), consortium.contract("ConsortiumToken")
+    lease = MachineLease(consortium.ctx)
     lessee = lessee or next(iter(consortium.machines))
     governors = governors or [org for org in consortium.accounts if org.startswith("gov")]
     machine_id = consortium.machines[lessee]
@@ -62,38 +61,38 @@ def run_lease_demo(consortium: Any, settings: Any = None, *, lessee: str | None 
     notes: list[str] = []
 
     gas["mint"] = consortium.mint(governors, consortium.accounts[lessee].address, 50 * TOKEN).gas_used  # the executed Mint proposal
-    active = lease.functions.activeLease(to_bytes32(machine_id)).call()
+    active = lease.active_lease(machine_id)
     if active:
         notes.append(f"machine {machine_id} already had open lease {active}; cancelling/closing is left to its parties")
     tariff = Tariff(f"demo-{machine_id}"[:31], Unit.OPERATING_HOUR, 2 * TOKEN, _now(w3) + 30 * 86400, min_deposit=10 * TOKEN,
                     cap=40 * TOKEN, cap_period=86400)
-    lease_id, rcpt = client.offer(lease, consortium.sender(owner), machine_id, tariff)
+    lease_id, rcpt = lease.offer(consortium.sender(owner), machine_id, tariff)
     gas["offer"] = rcpt.gas_used
     base = _now(w3) - 10  # readings strictly increase; on a real chain the block clock cannot be advanced
-    opening = client.sign_usage(lease, device, lease_id, machine_id, 1_000 * UNIT_SCALE, base)
-    gas["accept"] = client.accept(lease, token, consortium.sender(lessee), lease_id, 20 * TOKEN, opening).gas_used
+    opening = lease.sign_usage(device, lease_id, machine_id, 1_000 * UNIT_SCALE, base)
+    gas["accept"] = lease.accept(consortium.sender(lessee), lease_id, 20 * TOKEN, opening).gas_used
     counter = 1_000 * UNIT_SCALE
     for i, hours in enumerate((1.5, 2.0, 0.75), start=1):
         counter += int(hours * UNIT_SCALE)
         read_at = _tick(w3, anvil, 3600) if anvil else base + i
-        gas[f"report_{i}"] = client.report_usage(lease, consortium.sender(owner), client.sign_usage(lease, device, lease_id, machine_id, counter, read_at)).gas_used
-    gas["withdraw"] = client.withdraw(lease, consortium.sender(owner), lease_id).gas_used
+        gas[f"report_{i}"] = lease.report_usage(consortium.sender(owner), lease.sign_usage(device, lease_id, machine_id, counter, read_at)).gas_used
+    gas["withdraw"] = lease.withdraw(consortium.sender(owner), lease_id)[1].gas_used
     final_at = _tick(w3, anvil, 600) if anvil else base + 4
     counter += UNIT_SCALE // 4
-    gas["close"] = client.close(lease, consortium.sender(lessee), lease_id, client.sign_usage(lease, device, lease_id, machine_id, counter, final_at)).gas_used
+    gas["close"] = lease.close(consortium.sender(lessee), lease_id, lease.sign_usage(device, lease_id, machine_id, counter, final_at)).gas_used
     refunded = False
     if anvil:
-        _tick(w3, anvil, int(lease.functions.DISPUTE_WINDOW().call()))
-        gas["claim_refund"] = client.claim_refund(lease, consortium.sender(lessee), lease_id).gas_used
+        _tick(w3, anvil, lease.dispute_window())
+        gas["claim_refund"] = lease.claim_refund(consortium.sender(lessee), lease_id).gas_used
         refunded = True
     else:
         notes.append("refund skipped: not an anvil chain, the dispute window cannot be fast-forwarded (claim it later with `fedpm lease refund`)")
-    inv = read_invoice(lease, lease_id)
-    return LeaseDemoSummary(lease_id, machine_id, inv, reconcile(lease, inv).ok, refunded, notes, gas)
+    inv = lease.invoice(lease_id)
+    return LeaseDemoSummary(lease_id, machine_id, inv, lease.reconcile(inv).ok, refunded, notes, gas)
 
 
 def format_lease_demo(summary: LeaseDemoSummary) -> str:
-    lines = [f"lease demo: lease {summary.lease_id} on {summary.machine_id}: {summary.invoice.status}, "
+    lines = [f"lease demo: lease {summary.lease_id} on {summary.machine_id}: {summary.invoice.status_name}, "
              f"reconciled with contract: {'yes' if summary.reconciled else 'NO'}, refund {'claimed' if summary.refund_claimed else 'skipped'}"]
     lines += [f"  note: {n}" for n in summary.notes]
     lines.append("  gas: " + ", ".join(f"{k} {v}" for k, v in summary.gas.items()))

@@ -3,7 +3,8 @@
 `build_invoice(lease_id, events)` is pure: it folds the decoded MachineLease events of one lease (in chain order)
 into usage periods, charges, top-ups, withdrawals and the refund, and derives the balances
 (held = deposited - withdrawn - refunded, which must equal `MachineLease.held(id)`; the sum over all leases
-must equal the token balance of the contract). `read_lease_events` is the only chain access.
+must equal the token balance of the contract). This module reads no chain: the MachineLease client
+(`fedpm.lease.client`) fetches the events (`decode_event` shapes each) and reconciles the statement.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from chain.events import iter_events
-from fedpm.lease.tariff import UNIT_SCALE, Balances, BillingPeriod, Tariff, Unit, fmt_amount, fmt_time
+from fedpm.lease.tariff import UNIT_SCALE, Balances, BillingPeriod, LeaseStatus, Tariff, Unit, fmt_amount, fmt_time
 from ground.errors import FedpmError
 from ground.ids import from_bytes32
 
@@ -53,7 +53,7 @@ class Invoice(Balances):
     owner: str = ""
     lessee_org: str = ""
     lessee: str = ""
-    status: str = "Unknown"
+    status: LeaseStatus | None = None  # None until the offer is folded in
     tariff: Tariff | None = None
     periods: list[BillingPeriod] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
@@ -66,12 +66,17 @@ class Invoice(Balances):
     usage: int = 0  # milli-units charged or waived since the opening reading
 
     @property
+    def status_name(self) -> str:
+        """The status as statements show it ("Active"; "Unknown" before any event)."""
+        return self.status.solidity_name if self.status is not None else "Unknown"
+
+    @property
     def earnings_due(self) -> int:
         return self.charged - self.withdrawn
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
-            "leaseId": self.lease_id, "machineId": self.machine_id, "status": self.status,
+            "leaseId": self.lease_id, "machineId": self.machine_id, "status": self.status_name,
             "owner": {"org": self.owner_org, "account": self.owner}, "lessee": {"org": self.lessee_org, "account": self.lessee},
             "tariff": self.tariff.to_json_dict() if self.tariff else None,
             "billing": [p.to_json_dict() for p in self.periods],
@@ -98,22 +103,22 @@ def _apply(inv: Invoice, e: LeaseEvent) -> None:
     if e.name == "LeaseOffered":
         inv.machine_id, inv.owner_org, inv.owner = _text(a["machineId"]), _text(a["ownerOrg"]), a["owner"]
         inv.tariff = Tariff.from_chain(_tariff_tuple(a["tariff"]))
-        inv.status = "Offered"
+        inv.status = LeaseStatus.OFFERED
         inv.lines.append(Line("offer", e.block, e.tx, 0, f"tariff {inv.tariff.tariff_id}: {fmt_amount(inv.tariff.unit_price)} {inv.tariff.currency} per {inv.tariff.unit.json_name}"))
     elif e.name == "OfferCancelled":
-        inv.status = "Cancelled"
+        inv.status = LeaseStatus.CANCELLED
         inv.lines.append(Line("cancel", e.block, e.tx))
     elif e.name == "LeaseAccepted":
-        inv.lessee_org, inv.lessee, inv.status = _text(a["lesseeOrg"]), a["lessee"], "Active"
+        inv.lessee_org, inv.lessee, inv.status = _text(a["lesseeOrg"]), a["lessee"], LeaseStatus.ACTIVE
         inv.deposited += a["deposit"]
         inv.lines.append(Line("accept", e.block, e.tx, a["deposit"], f"opening counter {a['openingCounter']} at {fmt_time(a['openingReadAt'])}"))
     elif e.name == "UsageCharged":
         _usage(inv, e)
     elif e.name == "LeasePaused":
-        inv.status = "Paused"
+        inv.status = LeaseStatus.PAUSED
         inv.lines.append(Line("pause", e.block, e.tx, a["unpaid"], "deposit used up; usage accrues as unpaid"))
     elif e.name == "LeaseResumed":
-        inv.status = "Active"
+        inv.status = LeaseStatus.ACTIVE
         inv.lines.append(Line("resume", e.block, e.tx))
     elif e.name == "ToppedUp":
         inv.deposited += a["amount"]
@@ -124,11 +129,11 @@ def _apply(inv: Invoice, e: LeaseEvent) -> None:
         inv.withdrawn += a["amount"]
         inv.lines.append(Line("withdrawal", e.block, e.tx, a["amount"], f"to {a['to']}"))
     elif e.name == "LeaseClosing":
-        inv.status = "Closing"
+        inv.status = LeaseStatus.CLOSING
         inv.lines.append(Line("closing", e.block, e.tx, 0, f"closed at {fmt_time(a['closedAt'])}, refund from {fmt_time(a['disputeEndsAt'])}"))
     elif e.name == "Refunded":
         inv.refunded += a["amount"]
-        inv.status = "Closed"
+        inv.status = LeaseStatus.CLOSED
         inv.lines.append(Line("refund", e.block, e.tx, a["amount"], f"to {a['to']}"))
 
 
@@ -160,7 +165,7 @@ def format_invoice(inv: Invoice) -> str:
     """A human-readable statement (amounts in whole tokens, times in UTC)."""
     t = inv.tariff
     cur = t.currency if t else "FCT"
-    out = [f"Lease {inv.lease_id} — machine {inv.machine_id} — {inv.status}",
+    out = [f"Lease {inv.lease_id} — machine {inv.machine_id} — {inv.status_name}",
            f"  owner  {inv.owner_org} ({inv.owner})", f"  lessee {inv.lessee_org or '-'} ({inv.lessee or '-'})"]
     if t:
         cap = f", cap {fmt_amount(t.cap)} per {t.cap_period}s" if t.cap and t.cap_period else (f", cap {fmt_amount(t.cap)} total" if t.cap else "")
@@ -186,7 +191,7 @@ def invoice_json(inv: Invoice) -> str:
     return json.dumps(inv.to_json_dict(), indent=2, sort_keys=True)
 
 
-# ---------------------------------------------------------------- chain access
+# ---------------------------------------------------------------- events in, reconciliation out
 
 
 def decode_event(name: str, log: Any) -> LeaseEvent:
@@ -202,20 +207,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_lease_events(lease: Any, lease_id: int, *, from_block: int = 0) -> list[LeaseEvent]:
-    """Every MachineLease event of `lease_id`, decoded, in chain order."""
-    found = []
-    for name in EVENT_NAMES:
-        event = getattr(lease.events, name)
-        for log in iter_events(event, from_block=from_block, argument_filters={"leaseId": lease_id}):
-            found.append(decode_event(name, log))
-    return sorted(found, key=lambda e: (e.block, e.log_index))
-
-
-def read_invoice(lease: Any, lease_id: int, *, from_block: int = 0) -> Invoice:
-    return build_invoice(lease_id, read_lease_events(lease, lease_id, from_block=from_block))
-
-
 @dataclass(frozen=True)
 class Reconciliation:
     statement_held: int
@@ -226,8 +217,3 @@ class Reconciliation:
     @property
     def ok(self) -> bool:
         return self.statement_held == self.contract_held and self.statement_available == self.contract_available
-
-
-def reconcile(lease: Any, inv: Invoice) -> Reconciliation:
-    """Compare the statement built from events with the contract's own per-lease balances."""
-    return Reconciliation(inv.held, lease.functions.held(inv.lease_id).call(), inv.available, lease.functions.available(inv.lease_id).call())

@@ -2,8 +2,9 @@
 
 A tariff: id, unit, unit price, currency (the settlement token), validity, plus the lease terms the contract
 enforces (minimum deposit, cap per period or total). A billing record: period, usage, amount. Pure data with
-JSON (de)serialization and the tuple `MachineLease.offer` takes. Amounts are integers in token base units;
-usage counters are integers in milli-units of the tariff unit (`UNIT_SCALE` ticks = one priced unit).
+JSON (de)serialization and the tuple `MachineLease.offer` takes, the mirrors of IMachineLease's `Unit` and `Status`,
+and the balance identities (`Balances`). Amounts are integers in token base units; usage counters are integers in
+milli-units of the tariff unit (`UNIT_SCALE` ticks = one priced unit).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class TariffError(FedpmError):
 
 
 class Unit(enum.IntEnum):
-    """Mirrors IMachineLease.Unit. JSON names follow KOSMoS style."""
+    """Mirrors IMachineLease.Unit (tests/test_enum_mirrors.py checks they agree). JSON names follow KOSMoS style."""
 
     OPERATING_HOUR = 0
     PART = 1
@@ -42,6 +43,23 @@ class Unit(enum.IntEnum):
             return names[text.strip().lower()]
         except KeyError:
             raise TariffError(f"unknown usage unit {text!r}", hint="use operatingHour, part or kWh") from None
+
+
+class LeaseStatus(enum.IntEnum):
+    """Mirrors IMachineLease.Status (tests/test_enum_mirrors.py checks they agree): a lease's life on chain."""
+
+    NONE = 0
+    OFFERED = 1
+    ACTIVE = 2
+    PAUSED = 3
+    CLOSING = 4
+    CLOSED = 5
+    CANCELLED = 6
+
+    @property
+    def solidity_name(self) -> str:
+        """The name statements, the CLI and the explorer show ("Closing")."""
+        return self.name.capitalize()
 
 
 def _int(data: dict[str, Any], key: str, default: int | None = None) -> int:

@@ -11,7 +11,7 @@ from eth_utils import keccak
 
 from ground.ids import to_bytes32
 from fedpm.lease.invoice import Invoice, InvoiceError, LeaseEvent, Line, Reconciliation, build_invoice, decode_event, format_invoice, invoice_json
-from fedpm.lease.tariff import Balances, BillingPeriod, Tariff, TariffError, Unit, fmt_amount, fmt_time
+from fedpm.lease.tariff import Balances, BillingPeriod, LeaseStatus, Tariff, TariffError, Unit, fmt_amount, fmt_time
 from fedpm.lease.usage import SignedReport, UsageReport, UsageReportError, digest, sign_report, verify
 from ground.ids import to_bytes32
 
@@ -75,7 +75,7 @@ def _events():
 def test_invoice_folds_events_into_balances():
     inv = build_invoice(1, reversed(_events()))  # order restored by block
     assert (inv.deposited, inv.charged, inv.unpaid, inv.withdrawn, inv.available, inv.held) == (16e18, 14e18, 0, 14e18, 2e18, 2e18)
-    assert inv.status == "Active" and inv.lessee_org == "f-1" and len(inv.periods) == 1
+    assert inv.status == LeaseStatus.ACTIVE and inv.lessee_org == "f-1" and len(inv.periods) == 1
     assert "held by contract" in format_invoice(inv)
     assert json.loads(invoice_json(inv))["totals"]["held"] == 2 * 10**18
 
@@ -236,7 +236,7 @@ Lease 7 — machine m-7 — Closed
 def test_closed_lease_statement_is_exact():
     inv = build_invoice(7, _closed_lease_events())
     assert (inv.status, inv.deposited, inv.charged, inv.waived, inv.unpaid, inv.withdrawn, inv.refunded, inv.usage) == (
-        "Closed", 4 * 10**18, 3 * 10**18, 6 * 10**17, 0, 2 * 10**18, 10**18, 12_000)
+        LeaseStatus.CLOSED, 4 * 10**18, 3 * 10**18, 6 * 10**17, 0, 2 * 10**18, 10**18, 12_000)
     assert (inv.available, inv.held, inv.earnings_due) == (0, 10**18, 10**18)
     assert [(p.period_from, p.usage, p.amount, p.waived, p.tariff_id, p.unit) for p in inv.periods] == [
         (1_700_000_000, 0, 0, 0, "t-cap", Unit.PART), (1_700_000_000, 2500, 75 * 10**16, 0, "t-cap", Unit.PART),
@@ -265,18 +265,18 @@ def test_paused_lease_settles_unpaid_on_top_up_and_resumes():
         ("top-up", 6 * 10**18, "settled unpaid 4000000000000000000"), ("resume", 0, ""), ("withdrawal", 14 * 10**18, "to 0xO")]
     assert "    1970-01-01 00:00:05Z .. 1970-01-01 00:00:09Z         7 operatingHour       10 FCT  unpaid 4\n" in format_invoice(inv)
     paused = build_invoice(1, _events()[:4])
-    assert (paused.status, paused.unpaid) == ("Paused", 4 * 10**18)
+    assert (paused.status, paused.unpaid) == (LeaseStatus.PAUSED, 4 * 10**18)
 
 
 def test_cancelled_offer_and_a_total_cap():
     offer = _ev("LeaseOffered", 1, machineId=to_bytes32("m-2"), ownerOrg=to_bytes32("maker"), owner="0xO",
                 tariff=(to_bytes32("t-2"), 2, 10**18, 0, 5 * 10**18, 0, 1_800_000_000))
     inv = build_invoice(1, [offer, _ev("OfferCancelled", 2)])
-    assert inv.status == "Cancelled" and [line.kind for line in inv.lines] == ["offer", "cancel"]
+    assert inv.status == LeaseStatus.CANCELLED and [line.kind for line in inv.lines] == ["offer", "cancel"]
     text = format_invoice(inv)
     assert "  lessee - (-)\n" in text and ", cap 5 total, until" in text and "    (no usage)\n" in text
     offered = build_invoice(1, [offer])
-    assert offered.status == "Offered" and offered.tariff == Tariff("t-2", Unit.KWH, 10**18, 1_800_000_000, cap=5 * 10**18)
+    assert offered.status == LeaseStatus.OFFERED and offered.tariff == Tariff("t-2", Unit.KWH, 10**18, 1_800_000_000, cap=5 * 10**18)
 
 
 @pytest.mark.parametrize("events", [[], [_ev("LeaseAccepted", 1, lesseeOrg="f", lessee="0xL", deposit=1, openingCounter=0, openingReadAt=0)],

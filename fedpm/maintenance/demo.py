@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from fedpm.maintenance.chain import MaintenanceChain, add_record
+from fedpm.consortium.client import ConsortiumRegistry
+from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.records import Kind, Record, attachment_hash, correction_of
-from fedpm.maintenance.store import RecordStore, store_path
+from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.settings import Settings
-from ground.ids import from_bytes32, to_bytes32
 
 BASE_TIME = 1_735_689_600  # 2025-01-01T00:00:00Z: fixed, so demo hashes are reproducible
 
@@ -30,13 +30,13 @@ def demo_records(machine: str, operator: str, maker: str, n: int) -> list[tuple[
 
 def record_demo_history(consortium: Any, settings: Settings, machines: Iterable[str]) -> dict[str, Any]:
     """Write and anchor the demo records of `machines` in `settings.home`'s store; summarize per machine."""
-    log = MaintenanceChain(consortium.ctx)
-    registry = consortium.contract("ConsortiumRegistry")
+    log = MaintenanceLog(consortium.ctx)
+    registry = ConsortiumRegistry(consortium.ctx)
     summary: dict[str, Any] = {"machines": {}, "gas": []}
-    with RecordStore(store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home), create=True) as store:
         for n, machine in enumerate(machines):
-            m = registry.functions.machine(to_bytes32(machine)).call()
-            operator, maker = from_bytes32(m[0]), from_bytes32(m[1])
+            m = registry.machine(machine)
+            operator, maker = m.operator_org, m.manufacturer_org
             entries = []
             for org, record in demo_records(machine, operator, maker, n):
                 result, _ = add_record(store, record, lambda: log, lambda org=org: consortium.sender(org))

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from fedpm.maintenance.audit import LocalEntry
 from fedpm.maintenance.records import InvalidRecord, Record, canonical_bytes, parse_canonical
-from fedpm.sqlfilter import where
+from fedpm.sqlstore import open_db, where
 from ground.errors import FedpmError
 
 PENDING, ANCHORED, REJECTED = "pending", "anchored", "rejected"
@@ -39,7 +39,7 @@ CREATE INDEX IF NOT EXISTS records_machine ON records (machine, seq);
 """
 
 
-class StoreError(FedpmError):
+class RecordStoreError(FedpmError):
     """The local maintenance store refused an operation."""
 
 
@@ -75,15 +75,20 @@ class StoredRecord:
                 "tx_hash": self.tx_hash, "block": self.block, "chain_index": self.chain_index, "error": self.error, "record": record}
 
 
-def store_path(home: Path) -> Path:
+def record_store_path(home: Path) -> Path:
+    """Where the operator's maintenance records live (the CLI's, the demo's and the explorer's)."""
     return Path(home) / "maintenance.sqlite"
 
 
 class RecordStore:
-    """`with RecordStore(path) as store:` — opens (and creates) the SQLite file; one connection per instance."""
+    """`with RecordStore(path) as store:` — opens the SQLite file; one connection per instance.
 
-    def __init__(self, path: Path) -> None:
+    Only writers pass `create=True` (`maintenance add`, the demo): readers (list, export, sync, audit, the explorer)
+    never create the file, so a wrong home is an error naming it rather than an empty store left behind."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        self.create = create
         self._db: sqlite3.Connection | None = None
 
     def __enter__(self) -> "RecordStore":
@@ -94,10 +99,13 @@ class RecordStore:
         self.close()
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        db = open_db(self.path, create=self.create, tables=frozenset({"records"}), noun="local maintenance store", error=RecordStoreError,
+                     hint="check --home / FEDPM_HOME; `fedpm maintenance add` creates <home>/maintenance.sqlite with the first record",
+                     timeout=10, check_same_thread=False)
+        if self.create:
+            db.executescript(SCHEMA)
+        db.row_factory = sqlite3.Row
+        self._db = db
 
     def close(self) -> None:
         if self._db is not None:
@@ -119,13 +127,13 @@ class RecordStore:
                 cur = self.db.execute("INSERT INTO records (machine, record_hash, canonical, status, created_at) VALUES (?, ?, ?, ?, ?)",
                                       (record.machine, h, canonical_bytes(record).decode(), PENDING, int(_time.time())))
         except sqlite3.IntegrityError:
-            raise StoreError(f"record {h} is already in the local store", hint="change the record (a correction is a new record with --corrects)") from None
+            raise RecordStoreError(f"record {h} is already in the local store", hint="change the record (a correction is a new record with --corrects)") from None
         return self.get(int(cur.lastrowid or 0))
 
     def get(self, seq: int) -> StoredRecord:
         row = self.db.execute("SELECT * FROM records WHERE seq = ?", (seq,)).fetchone()
         if row is None:
-            raise StoreError(f"no local record #{seq}", hint="list them with `fedpm maintenance list`")
+            raise RecordStoreError(f"no local record #{seq}", hint="list them with `fedpm maintenance list`")
         return StoredRecord(**dict(row))
 
     def by_hash(self, record_hash: str) -> StoredRecord | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from fedpm.sensors.api import verified_readings
+from fedpm.sensors.client import SensorBatchRegistry
 from tasks.rul import cmapss, trainer
+from tasks.rul.spec import RulSpec
 
 CHANNELS = cmapss.COLUMNS[2:]  # settings and sensors, in file order
 
@@ -23,14 +24,14 @@ CHANNELS = cmapss.COLUMNS[2:]  # settings and sensors, in file order
 @dataclass(frozen=True)
 class GatewayData:
     store: Path
-    contract: Any  # the SensorBatchRegistry, to check every batch against its anchor
+    registry: SensorBatchRegistry  # to check every batch against its anchor
     machines: tuple[str, ...]
 
     def engines(self) -> cmapss.Engines:
         rows: list[list[float]] = []
         for unit, machine in enumerate(self.machines, 1):
             by_ts: dict[int, dict[str, float]] = {}
-            for r in verified_readings(self.store, self.contract, machine, channels=set(CHANNELS)):
+            for r in verified_readings(self.store, self.registry, machine, channels=set(CHANNELS)):
                 by_ts.setdefault(r.ts_ms, {})[r.channel] = r.value
             complete = [ts for ts in sorted(by_ts) if len(by_ts[ts]) == len(CHANNELS)]
             rows += [[unit, cycle, *(by_ts[ts][c] for c in CHANNELS)] for cycle, ts in enumerate(complete, 1)]
@@ -39,5 +40,5 @@ class GatewayData:
                                          hint="stream the machines' data through the gateway first (fedpm simulate cmapss + fedpm gateway run)")
         return cmapss.parse_rows(np.asarray(rows, dtype=np.float64), source=str(self.store))
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    def load(self, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
         return trainer.windows(self.engines(), spec)

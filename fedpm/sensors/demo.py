@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fedpm.sensors.chainops import SensorBatchRegistry
+from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.simulate import Publisher, run_vibration
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from fedpm.sensors.verify import check_batch, check_reading
 
 
@@ -30,15 +30,15 @@ def run_sensor_demo(consortium: Any, store_path: Path, host: str, port: int, mac
         sent = run_vibration(pub, states, seconds, realtime=False)
         pub.wait_published(30)
         deadline = time.monotonic() + 30
-        st = Store(store_path)
+        st = GatewayStore(store_path)
         while time.monotonic() < deadline and st.counts().get("readings_anchored", 0) < sent:
             time.sleep(0.1)
             if time.monotonic() > deadline - 29:
                 gw.request_flush()
         counts = st.counts()
         batches = list(st.batches(status="anchored"))
-        checks = [check_batch(b, registry.contract) for b in batches]
-        proof = check_reading(batches[0], batches[0].count // 2, registry.contract) if batches else None
+        checks = [check_batch(b, registry) for b in batches]
+        proof = check_reading(batches[0], batches[0].count // 2, registry) if batches else None
         st.close()
     finally:
         pub.close()

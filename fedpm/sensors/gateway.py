@@ -11,7 +11,7 @@ Pipeline (one process, three threads):
   marks them anchored. After a restart the store's inbox and signed batches are picked up again; batches the
   chain already holds (crash after mining, before marking) are reconciled by (device, seq), never re-sent.
 Duplicate deliveries are dropped by message digest and by (machine, src, seq) for sequenced blocks; the store
-records every sequenced block received, so blocks lost upstream show as gaps (`Store.gaps`, `gateway status`);
+records every sequenced block received, so blocks lost upstream show as gaps (`GatewayStore.gaps`, `gateway status`);
 malformed messages are counted, logged and acknowledged.
 """
 
@@ -33,12 +33,12 @@ from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.sensors.chainops import SensorBatchRegistry, reconcile
+from fedpm.sensors.client import SensorBatchRegistry, reconcile
 from fedpm.sensors.encoding import batch_from_records
 from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
 from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves
 from fedpm.sensors.signing import BatchHeader, sign_batch
-from fedpm.sensors.store import Store
+from fedpm.sensors.store import GatewayStore
 from ground.errors import FedpmError
 
 log = logging.getLogger("fedpm.sensors.gateway")
@@ -113,7 +113,7 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._mqtt: Any = None
         self.subscribed = threading.Event()  # set once the broker confirmed the subscription
-        self.store = Store(config.store_path, durable=config.durable)  # the core thread's connection
+        self.store = GatewayStore(config.store_path, create=True, durable=config.durable)  # the core thread's connection; creates the store
 
     # ------------------------------------------------------------ lifecycle
 
@@ -320,7 +320,7 @@ class Gateway:
     # ------------------------------------------------------------ anchor thread
 
     def _anchor_loop(self) -> None:
-        store = Store(self.config.store_path, durable=self.config.durable)
+        store = GatewayStore(self.config.store_path, durable=self.config.durable)
         backoff = 0.2
         while True:
             self._anchor_wake.wait(timeout=0.5)
@@ -343,7 +343,7 @@ class Gateway:
                 break
         store.close()
 
-    def _anchor_group(self, store: Store, pending: list) -> None:
+    def _anchor_group(self, store: GatewayStore, pending: list) -> None:
         try:
             rcpt = self.registry.anchor(self.sender, pending)
         except ContractRevert as exc:
@@ -365,7 +365,7 @@ class Gateway:
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Wait until the queue is drained and every closed batch is anchored."""
         deadline = time.monotonic() + timeout
-        probe = Store(self.config.store_path)
+        probe = GatewayStore(self.config.store_path)
         try:
             while time.monotonic() < deadline:
                 if self.queue.empty() and self._idle.is_set() and not probe.unanchored(limit=1):

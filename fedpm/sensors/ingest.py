@@ -12,7 +12,7 @@ Sequence numbers: a block (or single reading) object may carry `"src": "<publish
 publisher's per-(src, machine) counter, 0, 1, 2, ... with no holes, kept across publisher restarts. They are
 fields of the block itself (not MQTT metadata) so that a device signing its blocks at the source signs them too.
 The gateway records every (machine, src, seq) it receives: a repeated seq is a duplicate, a seq never received
-below the highest one is a gap it reports (`Store.gaps`). Blocks without them (CSV, stdin) are not tracked.
+below the highest one is a gap it reports (`GatewayStore.gaps`). Blocks without them (CSV, stdin) are not tracked.
 """
 
 from __future__ import annotations

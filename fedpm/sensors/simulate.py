@@ -11,7 +11,6 @@ The `Publisher` stamps every block with `"src"` (its client id) and `"seq"`, its
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from ground.errors import FedpmError
+from ground.files import atomic_write
 from tasks.bearing.vibration import simulate_window
 from tasks.rul.cmapss import COLUMNS
 
@@ -61,8 +61,10 @@ def cmapss_messages(path: Path, machines: dict[int, str], t0_ms: int, cycle_ms: 
 class SeqCounter:
     """A publisher's next sequence number per machine, kept in a JSON file (when given) across restarts.
 
-    The file is replaced atomically BEFORE the block goes out: a crash can skip a seq (the gateway then reports
-    it missing), never reuse one. Without a file the numbers start at 0: give each run its own publisher id."""
+    The file is replaced atomically BEFORE the block goes out: a crash of the publisher can skip a seq (the gateway
+    then reports it missing), never reuse one. It is not fsynced (one write per block; bench/sensor_anchoring.py
+    measures it), so after a power loss of the publisher's host give it a new --client-id. Without a file the
+    numbers start at 0: give each run its own publisher id."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
@@ -82,9 +84,7 @@ class SeqCounter:
         seq = self.next.get(machine, 0)
         self.next[machine] = seq + 1
         if self.path is not None:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.next))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(self.next), sync=False)  # once per block: no fsync on this hot path
         return seq
 
 

@@ -9,7 +9,7 @@ import pytest
 from fedpm.sensors.ingest import MalformedPayload, parse_payload
 from fedpm.sensors.signing import BatchHeader
 from fedpm.sensors.simulate import SeqCounter
-from fedpm.sensors.store import Gap, Store
+from fedpm.sensors.store import Gap, GatewayStore
 from ground.errors import FedpmError
 
 M = "factory-1-m1"
@@ -32,7 +32,7 @@ def test_a_block_carries_its_src_and_seq_and_bad_ones_are_malformed():
 
 
 def test_the_store_drops_a_repeated_seq_and_reports_every_hole_by_stream(tmp_path):
-    st = Store(tmp_path / "gw.sqlite")
+    st = GatewayStore(tmp_path / "gw.sqlite", create=True)
     received = [0, 1, 3, 4, 4, 8]  # 2 and 5..7 never arrive; 4 arrives twice with different bytes (other digest)
     rows = [(bytes([i]) * 16, parse_payload(M, "v", block(s))) for i, s in enumerate(received)]
     rows.append((b"o" * 16, parse_payload(M, "v", block(0, src="sim-b"))))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fedpm.sensors.client import Anchor, SensorBatchRegistry
 from fedpm.sensors.encoding import EncodingError, decode_reading, split_batch
 from fedpm.sensors.merkle import Proof, leaf_hash, levels, prove_from_levels, root_of_leaves, verify
 from fedpm.sensors.store import StoredBatch
@@ -35,7 +36,7 @@ class BatchCheck:
         return {"machine": self.machine, "seq": self.seq, "count": self.count, "status": self.status, "positions": self.positions, "detail": self.detail}
 
 
-def check_batch(batch: StoredBatch, contract: Any) -> BatchCheck:
+def check_batch(batch: StoredBatch, registry: SensorBatchRegistry) -> BatchCheck:
     """Recompute the batch's root from its stored readings and compare with the store's leaves and the chain."""
     base = dict(machine=batch.machine, seq=batch.seq, count=batch.count)
     try:
@@ -50,7 +51,7 @@ def check_batch(batch: StoredBatch, contract: Any) -> BatchCheck:
     root = root_of_leaves(leaves)
     if batch.status != "anchored":
         return BatchCheck(**base, status="unanchored", positions=positions, detail=f"status {batch.status}")
-    on_chain = contract.functions.isAnchored(batch.anchor_tuple()).call()
+    on_chain = registry.is_anchored(Anchor.of(batch))
     if positions:
         return BatchCheck(**base, status="tampered", positions=positions, detail=f"reading(s) at position {', '.join(map(str, positions[:10]))} differ from what was signed")
     if root != batch.root:
@@ -81,7 +82,7 @@ class ReadingCheck:
                 "root": hex0x(self.root), "proof": self.proof.to_json(), "local_ok": self.local_ok, "chain_ok": self.chain_ok}
 
 
-def check_reading(batch: StoredBatch, index: int, contract: Any) -> ReadingCheck:
+def check_reading(batch: StoredBatch, index: int, registry: SensorBatchRegistry) -> ReadingCheck:
     """Build an inclusion proof of stored reading `index` and check it locally and with the contract's view.
 
     The proof's siblings are computed from the stored reading bytes of the other readings; the anchored root
@@ -92,7 +93,7 @@ def check_reading(batch: StoredBatch, index: int, contract: Any) -> ReadingCheck
     tree = levels([leaf_hash(r) for r in records])
     proof = prove_from_levels(tree, index)
     local_ok = verify(records[index], proof, batch.root)
-    chain_ok = batch.status == "anchored" and contract.functions.verifyReading(batch.anchor_tuple(), records[index], index, list(proof.siblings)).call()
+    chain_ok = batch.status == "anchored" and registry.verify_reading(Anchor.of(batch), records[index], index, proof.siblings)
     return ReadingCheck(batch.machine, batch.seq, index, decode_reading(records[index]), proof, batch.root, local_ok, bool(chain_ok))
 
 

@@ -18,8 +18,9 @@ from fl_node.trainer import memory_round
 from tasks import model as M
 from tasks.bearing import classifier as sc
 from tasks.bearing import vibration as vib
+from tasks.bearing.spec import BearingSpec
 from tasks.bearing.trainer import Features, trainer_for
-from tasks.rul.cmapss import combine_stats
+from tasks.stats import combine_stats
 
 
 def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, rounds: int = 3, epochs: int = 10, seed: int = 0, n: int = 2048) -> dict:
@@ -59,7 +60,7 @@ def simulate(factory: Factory, counts, rng: np.random.Generator, n: int = 4096) 
     return Features(sc.feature_matrix(windows, condition=factory.condition), y)
 
 
-def federated(spec: dict, data: list[Features], rounds: int, epochs: int, seed: int) -> Named:
+def federated(spec: BearingSpec, data: list[Features], rounds: int, epochs: int, seed: int) -> Named:
     """`rounds` of fedavg over the one local update, factory i with trainer seed `seed * len(data) + i`."""
     trainers = [trainer_for(spec, d) for d in data]
     seeds = [seed * len(data) + i for i in range(len(data))]
@@ -69,11 +70,12 @@ def federated(spec: dict, data: list[Features], rounds: int, epochs: int, seed: 
     return named
 
 
-def alone(spec: dict, data: Features, epochs: int, seed: int) -> Named:
+def alone(spec: BearingSpec, data: Features, epochs: int, seed: int) -> Named:
     """One party's model trained without anyone else for `epochs` (the federation's rounds x local epochs), in one go
     with one optimizer, as the RUL baselines (`tasks.rul.experiment.solo_train`)."""
     net = M.build_model(spec, seed=seed)
-    M.train_local(net, sc.standardize(spec, data.x), data.y, epochs, spec["train"]["batch_size"], seed, spec["model"]["learning_rate"], classes=len(vib.STATES))
+    M.train_local(net, spec.params.standardization.apply(data.x), data.y, epochs, spec.train.batch_size, seed, spec.params.model.resolved().learning_rate,
+                  classes=len(vib.STATES))
     return M.get_weights(net)
 
 
@@ -85,7 +87,7 @@ def run_factories(factories: tuple[Factory, ...] = FACTORIES, test_per_state: in
     tests = [simulate(f, [test_per_state] * len(vib.STATES), rng(100 + i), n) for i, f in enumerate(factories)]
     fleet = Features(np.concatenate([t.x for t in tests]), np.concatenate([t.y for t in tests]))
 
-    def score(spec: dict, named: Named) -> dict:
+    def score(spec: BearingSpec, named: Named) -> dict:
         net = M.build_model(spec)
         M.set_weights(net, named)
         out = sc.report(sc.classify(spec, net, fleet.x), fleet.y)

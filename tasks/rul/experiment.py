@@ -21,7 +21,10 @@ from fl_node.trainer import fit_config, memory_round
 from tasks import model as M
 from tasks.model import DEFAULT_MODEL, KerasTrainer
 from tasks.rul import cmapss, partition
+from tasks.rul import spec as rul_spec
+from tasks.rul.spec import RulSpec
 from tasks.rul.evaluate import metrics, rmse
+from tasks.stats import combine_stats
 
 # Local training per round (tuned on FD001 over seeds 0-2, IID and non-IID, 5 rounds x 2 local epochs):
 # batch 32 gives each factory ~110 steps per epoch (batch 256 gave ~14: the federation under-fitted, worst for some
@@ -31,24 +34,28 @@ from tasks.rul.evaluate import metrics, rmse
 DEFAULT_TRAIN: dict = {"epochs": 2, "batch_size": 32, "lr_decay": 0.7}
 
 
-def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None,
-              age_scale: float = 0.0) -> dict:
-    """The task spec (JSON-able): what every node and evaluator needs to agree on. `age_scale` > 0 adds the engine's
-    age as an input (`cmapss.model_inputs`); without it the spec has no age_scale key."""
-    spec = {
-        "task": "cmapss_rul",
+def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None,
+              train: dict | None = None, aggregation: dict | None = None, age_scale: float = 0.0) -> RulSpec:
+    """The task spec: what every node and evaluator needs to agree on. `model`, `train` override the defaults field by
+    field; `aggregation` ({"rule", "params"}, optionally "server": `fl_node.server_opt`) names the rule (absent:
+    fedavg). `age_scale` > 0 adds the engine's age as an input (`cmapss.model_inputs`); without it the spec has no
+    age_scale field. Malformed overrides raise SpecError."""
+    value = {
+        "task": rul_spec.KIND,
         "window": int(window),
         "rul_cap": int(rul_cap),
         "normalization": norm.to_dict(),
-        "model": {**DEFAULT_MODEL, "output_scale": float(rul_cap), **(model or {})},
+        "model": {**DEFAULT_MODEL.to_json(), "output_scale": float(rul_cap), **(model or {})},
         "train": {**DEFAULT_TRAIN, **(train or {})},
     }
-    return {**spec, "age_scale": float(age_scale)} if age_scale > 0 else spec
+    if age_scale > 0:
+        value["age_scale"] = float(age_scale)
+    return rul_spec.load(value if aggregation is None else {**value, "aggregation": aggregation})
 
 
 @dataclass
 class Setup:
-    spec: dict
+    spec: RulSpec
     factories: list[list[int]]  # training engine ids per factory (its engines minus the fold's held-out ones)
     factory_data: list[tuple[np.ndarray, np.ndarray]]  # (x, y) per factory
     test_x: np.ndarray
@@ -65,7 +72,8 @@ def owners(engines: cmapss.Engines, n_factories: int, split: str, seed: int) -> 
     raise ValueError(f"unknown split {split!r}")
 
 
-def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax", rul_cap: int = cmapss.RUL_CAP, age_scale: float = 0.0) -> Setup:
+def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax", rul_cap: int = cmapss.RUL_CAP, age_scale: float = 0.0,
+            aggregation: dict | None = None) -> Setup:
     """Give the engines to factories, hold out fold `fold` of `folds` (the same share of every factory's engines),
     derive normalization federatedly from the rest, window the data. `truncations` cuts each held-out engine at that
     many random cycles (separate test engines) so the RMSE is less noisy."""
@@ -73,17 +81,17 @@ def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", s
     held = set(partition.fold_holdout(owned, folds, fold, seed))
     factories = [[u for u in units if u not in held] for units in owned]
     parts = [engines.subset(f) for f in factories]
-    stats = cmapss.combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
+    stats = combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
-    spec = make_spec(norm, window, rul_cap, model=model, train=train, age_scale=age_scale)
-    age = float(spec.get("age_scale", 0.0))
-    data = [cmapss.training_windows(p, norm, window, spec["rul_cap"], age) for p in parts]
+    spec = make_spec(norm, window, rul_cap, model=model, train=train, aggregation=aggregation, age_scale=age_scale)
+    age = spec.params.age_scale or 0.0
+    data = [cmapss.training_windows(p, norm, window, spec.params.rul_cap, age) for p in parts]
     test = engines.subset(held)
     xs, ys = [], []
     for t in range(truncations):
         cut, rul = cmapss.truncate_engines(test, seed=_truncation_seed(seed, fold, t))
         xs.append(cmapss.last_windows(cut, norm, window, age))
-        ys.append(np.minimum(rul, spec["rul_cap"]))
+        ys.append(np.minimum(rul, spec.params.rul_cap))
     return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64), sorted(held))
 
 
@@ -91,7 +99,7 @@ def _truncation_seed(seed: int, fold: int, t: int) -> int:
     return (seed * 1000 + fold) * 1000 + t
 
 
-def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
+def federated_train(spec: RulSpec, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
     """K rounds of: every factory fits the global model locally (the node's local update and seed rule, factory i
     with trainer seed `seed * len(factory_data) + i`), then `rule` by sample count, then the spec's server optimizer
     (`fl_node.server_opt`; plain FedAvg keeps the average)."""
@@ -101,21 +109,21 @@ def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndar
     history: list[tuple[Named, Named]] = []
     for r in range(rounds):
         history.append((global_named, memory_round(trainers, seeds, global_named, r + 1, epochs, rule)))
-        global_named = server_opt.server_step(spec, history)
+        global_named = server_opt.server_step(spec.server(), history)
         if on_round:
             on_round(r, global_named)
     return global_named
 
 
-def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, epochs_per_round: int | None = None, restart_optimizer: bool = False) -> Named:
+def solo_train(spec: RulSpec, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, epochs_per_round: int | None = None, restart_optimizer: bool = False) -> Named:
     """One party trains alone (centralized baseline on pooled data, or one factory alone): same total epochs and the
     same learning rate at each epoch as a federation with `epochs_per_round` (default spec train.epochs) local epochs.
     `restart_optimizer`: a fresh Adam every `epochs_per_round` epochs, as a node gets every round (apples to apples);
     otherwise one Adam across all epochs."""
     net = M.build_model(spec, seed=seed)
-    per = max(int(epochs_per_round or spec["train"].get("epochs", 1)), 1)
+    per = max(int(epochs_per_round or spec.train.epochs), 1)
     if not restart_optimizer:
-        M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed, schedule=M.epoch_schedule(spec, per))
+        M.train_local(net, x, y, epochs, spec.train.batch_size, seed=seed, schedule=M.epoch_schedule(spec, per))
         return M.get_weights(net)
     trainer, named, done, r = KerasTrainer(spec, x, y), M.get_weights(net), 0, 0
     while done < epochs:  # the node's local update, round after round, without aggregation
@@ -125,13 +133,13 @@ def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int 
     return named
 
 
-def predict_named(spec: dict, named: Named, x: np.ndarray) -> np.ndarray:
+def predict_named(spec: RulSpec, named: Named, x: np.ndarray) -> np.ndarray:
     net = M.build_model(spec)
     M.set_weights(net, named)
     return M.predict(net, x).reshape(-1).astype(np.float64)
 
 
-def evaluate_named(spec: dict, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def evaluate_named(spec: RulSpec, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return metrics(predict_named(spec, named, x), y)
 
 

@@ -58,6 +58,13 @@ abstract contract Base {
         return vm.addr(1 + i);
     }
 
+    /// @dev One of the 4 newest proposals of `registry` (older ones have mostly expired); `any` is false if none.
+    function recentProposal(ConsortiumRegistry registry, uint256 seed) internal view returns (bool any, uint256 id) {
+        uint256 n = registry.proposalCount();
+        if (n == 0) return (false, 0);
+        return (true, n - 1 - bound(seed, 0, n < 4 ? n - 1 : 3));
+    }
+
     /// @dev Admit an org by k-of-n vote of the founding governors, as fedpm.consortium.admit does.
     function admit(ConsortiumRegistry registry, uint256 k, bytes32 orgId, uint256 roles, address account) internal {
         vm.prank(governor(0));
@@ -68,5 +75,15 @@ abstract contract Base {
         }
         vm.prank(governor(0));
         registry.execute(pid);
+    }
+}
+
+/// @dev The handler of an invariant test: its actions record the first rule they see broken in `violation`, which the
+/// invariant reports (a reverted action is just a rejected one).
+abstract contract Handler is Base {
+    string public violation;
+
+    function _violate(string memory what) internal {
+        if (bytes(violation).length == 0) violation = what;
     }
 }

@@ -5,7 +5,7 @@ import {ConsortiumRegistry} from "../../contracts/ConsortiumRegistry.sol";
 import {ConsortiumToken} from "../../contracts/ConsortiumToken.sol";
 import {MachineLease} from "../../contracts/MachineLease.sol";
 import {IMachineLease} from "../../contracts/interfaces/IMachineLease.sol";
-import {Base} from "./Base.sol";
+import {Base, Handler} from "./Base.sol";
 
 /// @dev A manufacturer org, a factory org operating machine m1 with one device key, the consortium token
 /// (funding the factory) and MachineLease over them.
@@ -62,8 +62,7 @@ abstract contract LeaseFixture is Base {
 /// @dev Random offers (with and without a total cap), cancels, accepts, signed readings (also stale, future and
 /// rolled back), top-ups, withdrawals, closes, disputes, refunds and time warps on one machine.
 /// Records the first broken rule in `violation`, and what went in and out of the lease contract.
-contract LeaseHandler is LeaseFixture {
-    string public violation;
+contract LeaseHandler is LeaseFixture, Handler {
     uint256 public paidIn; // deposits and top-ups the lease contract received
     uint256 public paidOut; // withdrawals and refunds it sent
     mapping(uint256 => uint256) public openingCounter;
@@ -175,10 +174,6 @@ contract LeaseHandler is LeaseFixture {
 
     function _between(uint256 lo, uint256 hi, uint256 seed) private pure returns (uint256) {
         return lo > hi ? lo : bound(seed, lo, hi);
-    }
-
-    function _violate(string memory what) private {
-        if (bytes(violation).length == 0) violation = what;
     }
 }
 

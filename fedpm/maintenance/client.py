@@ -1,4 +1,5 @@
-"""Maintenance records meet the chain: append hashes to MaintenanceLog, read entries back, resubmit pending.
+"""Maintenance records meet the chain: the MaintenanceLog client (append hashes, read entries back as typed views),
+and the submit workflow over the local record store (resubmit pending, audit).
 
 The local record is always written before anything is sent, so a failure on chain never loses it: transient
 failures (node unreachable, transaction not mined, a concurrent append moved the head) leave it `pending`
@@ -14,10 +15,9 @@ from typing import Any
 import requests
 
 from chain.client import ContractClient
-from chain.connect import ChainContext
 from chain.errors import ChainUnreachable, TransactionFailed
-from chain.events import events
 from chain.sender import Receipt, TxSender
+from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.maintenance.audit import ZERO_HASH, AuditReport, ChainEntry, audit_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import PENDING, REJECTED, RecordStore, StoredRecord
@@ -35,7 +35,10 @@ REVERT_HINTS: dict[str, str] = {
 }
 
 
-CONTRACT = "MaintenanceLog"
+class MachineNotRegistered(FedpmError):
+    """A machine id the consortium registry does not know (its history would read as empty)."""
+
+
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
 
 
@@ -44,7 +47,7 @@ def _b32(h: str | None) -> bytes:
 
 
 @dataclass(frozen=True)
-class StoredEntry:
+class EntryView:
     """What MaintenanceLog keeps under one record hash (its `Entry` struct)."""
 
     machine: str
@@ -54,14 +57,10 @@ class StoredEntry:
     kind: Kind
 
 
-class MaintenanceChain(ContractClient):
-    """The MaintenanceLog contract of one deployment."""
+class MaintenanceLog(ContractClient):
+    """Reads and writes of the MaintenanceLog contract for one chain context."""
 
-    CONTRACT = CONTRACT
-
-    def __init__(self, ctx: ChainContext) -> None:
-        super().__init__(ctx)
-        self.from_block = int(ctx.deployment.contracts[CONTRACT].get("block", 0))
+    CONTRACT = "MaintenanceLog"
 
     def head(self, machine: str) -> str:
         return hex0x(self.call("head", to_bytes32(machine)))
@@ -69,26 +68,29 @@ class MaintenanceChain(ContractClient):
     def count(self, machine: str) -> int:
         return int(self.call("entryCount", to_bytes32(machine)))
 
-    def entry(self, machine_id: str, record_hash: str) -> StoredEntry | None:
+    def require_registered(self, machine: str) -> None:
+        """Raises MachineNotRegistered unless the registry (the one MaintenanceLog asks) knows `machine`."""
+        if ConsortiumRegistry(self.ctx).machine(machine) is None:
+            raise MachineNotRegistered(f"machine {machine!r} is not registered", hint="check --machine; `fedpm machine list` shows the registered machines")
+
+    def entry(self, machine_id: str, record_hash: str) -> EntryView | None:
         """The entry stored under `record_hash` for `machine_id`, or None (the contract's author is zero for an
         unknown hash: uniqueness is per machine)."""
         machine, corrects, author, time, kind = self.call("entry", to_bytes32(machine_id), _b32(record_hash))
         if int(author, 16) == 0:
             return None
-        return StoredEntry(from_bytes32(machine), None if hex0x(corrects) == ZERO_HASH else hex0x(corrects), author, int(time), Kind(kind))
+        return EntryView(from_bytes32(machine), None if hex0x(corrects) == ZERO_HASH else hex0x(corrects), author, int(time), Kind(kind))
 
     def append(self, sender: TxSender, record: Record, *, prev_hash: str | None = None) -> tuple[Receipt, int]:
         """Append `record`'s hash after the current head (or `prev_hash`); returns the receipt and position."""
         prev = prev_hash if prev_hash is not None else self.head(record.machine)
         rcpt = self.send(sender, "append", to_bytes32(record.machine), _b32(record.hash), _b32(prev), _b32(record.corrects), int(record.kind), record.time)
-        logs = self.contract.events.EntryAppended().process_receipt(rcpt.raw)
-        return rcpt, int(logs[0]["args"]["index"])
+        (log,) = self.receipt_logs("EntryAppended", rcpt)
+        return rcpt, int(log["args"]["index"])
 
     def entries(self, machine: str) -> list[ChainEntry]:
         """The machine's entries in chain order, with the transaction and block that appended each."""
-        logs = events(self.contract.events.EntryAppended, from_block=self.from_block, argument_filters={"machineId": to_bytes32(machine)},
-                      chunk=self.ctx.settings.chain.log_chunk_blocks)
-        out = [_entry(log) for log in logs]
+        out = [_entry(log) for log in self.logs("EntryAppended", machineId=to_bytes32(machine))]
         count = self.count(machine)
         if len(out) != count:
             raise FedpmError(f"read {len(out)} EntryAppended events for {machine} but the contract holds {count} entries",
@@ -125,7 +127,7 @@ class SubmitResult:
     error: FedpmError | None = None
 
 
-def submit(log: MaintenanceChain, store: RecordStore, sender: TxSender, row: StoredRecord, *, reject_unauthorized: bool = True) -> SubmitResult:
+def submit(log: MaintenanceLog, store: RecordStore, sender: TxSender, row: StoredRecord, *, reject_unauthorized: bool = True) -> SubmitResult:
     """Send one stored record's hash; update its local state whatever happens."""
     record = row.record()
     try:
@@ -153,7 +155,7 @@ def submit(log: MaintenanceChain, store: RecordStore, sender: TxSender, row: Sto
     return SubmitResult(row.seq, row.record_hash, "anchored", rcpt.tx_hash, rcpt.block_number, index, rcpt.gas_used)
 
 
-def sync_pending(log: MaintenanceChain, store: RecordStore, sender: TxSender, *, except_seq: int | None = None) -> list[SubmitResult]:
+def sync_pending(log: MaintenanceLog, store: RecordStore, sender: TxSender, *, except_seq: int | None = None) -> list[SubmitResult]:
     """Resubmit every pending record in local order. Records this sender may not append for stay pending."""
     results = []
     for row in store.pending():
@@ -165,7 +167,7 @@ def sync_pending(log: MaintenanceChain, store: RecordStore, sender: TxSender, *,
 def add_record(store: RecordStore, record: Record, connect_log: Any, sender_for: Any) -> tuple[SubmitResult, list[SubmitResult]]:
     """Keep `record` locally, then anchor it (after resubmitting older pending records).
 
-    `connect_log()` returns a MaintenanceChain and `sender_for()` the TxSender; both are called only after the
+    `connect_log()` returns a MaintenanceLog client and `sender_for()` the TxSender; both are called only after the
     record is stored, so a node that is down costs nothing but a `pending` mark.
     """
     existing = store.by_hash(record.hash)
@@ -190,5 +192,8 @@ def add_record(store: RecordStore, record: Record, connect_log: Any, sender_for:
     return submit(log, store, sender, store.get(row.seq)), earlier
 
 
-def audit_machine(log: MaintenanceChain, store: RecordStore, machine: str) -> AuditReport:
+def audit_machine(log: MaintenanceLog, store: RecordStore, machine: str) -> AuditReport:
+    """The audit of `machine`'s local records against its history on chain; an unknown machine is an error, not
+    an empty history that would pass."""
+    log.require_registered(machine)
     return audit_history(machine, store.local_entries(machine), log.entries(machine))

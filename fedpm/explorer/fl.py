@@ -1,6 +1,6 @@
-"""The explorer's view of federated learning: every task of the FederatedLearning contract and its rounds as
-JSON-able dicts, rebuilt from the contract's views and events (the rounds with `coordinator.fold_round`, the same
-fold `round_report` uses).
+"""The explorer's federated learning data: every task of the FederatedLearning contract and its rounds as
+JSON-able dicts, rebuilt from the client's typed views and the contract's events (the rounds with
+`coordinator.fold_round`, the same fold `round_report` uses).
 
 `read_tasks` is the chain access: one log query per event type for the whole contract (not per round), then
 `task_json`/`round_json` (pure) shape the result. Addresses stay addresses; the caller may name them.
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-from chain.events import events
 from fl_node.coordinator import ROUND_EVENTS, RoundReport, fold_round
 from fl_node.rounds import FederatedLearning, RoundView, TaskView
 from ground.ids import hex0x
@@ -63,15 +62,14 @@ def task_json(task: TaskView, rounds: Iterable[dict[str, Any]], created: dict[st
             "trainers": list(task.trainers), "aggregators": list(task.aggregators), "created": created, "rounds": list(rounds)}
 
 
-def read_tasks(fl: FederatedLearning, *, from_block: int = 0, chunk: int = 2000) -> list[dict[str, Any]]:
+def read_tasks(fl: FederatedLearning) -> list[dict[str, Any]]:
     """Every task with every started round, newest task first."""
-    c = fl.contract
     by_round: dict[tuple[int, int], list[Any]] = defaultdict(list)
     for name in ROUND_EVENTS:
-        for ev in events(getattr(c.events, name), from_block=from_block, chunk=chunk):
+        for ev in fl.logs(name):
             by_round[(int(ev["args"]["taskId"]), int(ev["args"]["round"]))].append(ev)
     created = {int(ev["args"]["taskId"]): {"tx": ev["transactionHash"].to_0x_hex(), "block": int(ev["blockNumber"])}
-               for ev in events(c.events.TaskCreated, from_block=from_block, chunk=chunk)}
+               for ev in fl.logs("TaskCreated")}
     tasks = []
     for task_id in reversed(range(fl.task_count())):
         task = fl.task(task_id)
