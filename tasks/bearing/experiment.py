@@ -56,8 +56,9 @@ FACTORIES: tuple[Factory, ...] = (
 
 
 def simulate(factory: Factory, counts, rng: np.random.Generator, n: int = 4096) -> Features:
+    """Windows at the factory's operating point, with speed and load as inputs (`classifier.OPERATING`)."""
     windows, y = vib.simulate_dataset(counts, rng, n=n, condition=factory.condition)
-    return Features(sc.feature_matrix(windows, condition=factory.condition), y)
+    return Features(sc.feature_matrix(windows, condition=factory.condition, operating=True), y)
 
 
 def federated(spec: BearingSpec, data: list[Features], rounds: int, epochs: int, seed: int) -> Named:
@@ -94,9 +95,9 @@ def run_factories(factories: tuple[Factory, ...] = FACTORIES, test_per_state: in
         out["per_factory_accuracy"] = [sc.report(sc.classify(spec, net, t.x), t.y)["accuracy"] for t in tests]
         return out
 
-    spec = sc.make_spec(combine_stats([sc.local_feature_stats(d.x) for d in train]))
+    spec = sc.make_spec(combine_stats([sc.local_feature_stats(d.x, operating=True) for d in train]))
     pooled = Features(np.concatenate([d.x for d in train]), np.concatenate([d.y for d in train]))
-    own_specs = [sc.make_spec(sc.local_feature_stats(d.x)) for d in train]
+    own_specs = [sc.make_spec(sc.local_feature_stats(d.x, operating=True)) for d in train]
     return {
         "federated": score(spec, federated(spec, train, rounds, epochs, seed)),
         "centralized": score(spec, alone(spec, pooled, rounds * epochs, seed)),
