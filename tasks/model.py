@@ -159,8 +159,12 @@ def _variables(model) -> list[tuple[str, Any]]:
     out = []
     weighted = [layer for layer in model.layers if layer.weights]
     for i, layer in enumerate(weighted):
-        for var in layer.weights:
-            short = var.path.split("/", 1)[-1].replace("/", ".")  # "kernel", or "query.kernel" inside attention
+        # a variable's own name ("kernel"), unless two in the layer share it: then its path inside the layer
+        # ("query.kernel" in attention), so the names of the plain layers stay what they always were
+        leaf = [var.path.rsplit("/", 1)[-1] for var in layer.weights]
+        for var, short in zip(layer.weights, leaf):
+            if leaf.count(short) > 1:
+                short = var.path.split("/", 1)[-1].replace("/", ".")
             out.append((f"{i:02d}.{type(layer).__name__.lower()}.{short}", var))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):

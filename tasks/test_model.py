@@ -118,6 +118,12 @@ def test_transformer_names_keep_attention_projections_apart():
     assert "01.positionembedding.embedding" in names
 
 
+def test_layers_without_clashing_variables_keep_their_short_names():
+    # the sub-layer path only where a layer's variables would clash: a GRU's cell stays out of its names
+    names = [n for n, _ in M.get_weights(M.build_model(spec(model={"kind": "gru", "units": 4})))]
+    assert names[:3] == ["00.gru.kernel", "00.gru.recurrent_kernel", "00.gru.bias"]
+
+
 def test_fedprox_pulls_the_local_model_toward_the_round_start():
     # Prepare: the same start, data and seed; only the proximal term differs
     x, y = _data()
