@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.stamp-$(shell sha256sum package-lock.json 2>/dev/null
 SYS_STAMP := $(VENV)/.stamp-system
 MUT_STAMP := $(VENV)/.stamp-mutation-$(shell sha256sum tools/mutation/requirements.txt 2>/dev/null | cut -c1-12)
 
-.PHONY: install engines demo test bench bench-accuracy bench-rul bench-state mutate mutate-py mutate-sol clean
+.PHONY: install engines demo test bench bench-accuracy bench-rul bench-state bench-scaling bench-flower mutate mutate-py mutate-sol clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(SYS_STAMP)
 	@$(PY) -m chain.toolchain >/dev/null
@@ -92,6 +92,27 @@ bench: install
 	$(PY) bench/fl_rounds.py --quick
 	$(PY) bench/sensor_anchoring.py
 	$(PY) bench/storage_cid.py
+
+# round overhead and aggregator memory for 4, 8 and 16 trainers and ~0.4/10/100 MB models, 100 MB with synthetic
+# updates (about 15 minutes on 2 cores; --trainers 4,8,16,32 adds 32 trainers, about as long again)
+bench-scaling: install
+	@mkdir -p out/bench
+	$(PY) bench/scaling.py --trainers 4,8,16 --plot docs/scaling.png | tee out/bench/scaling.json
+
+# fedpm vs Flower 1.42 on the same training. Flower is a benchmark dependency only: its own venv (.venv/flower) from
+# bench/vs_flower.requirements.txt, which sees this venv's packages (TensorFlow, fedpm) through a .pth file.
+FLOWER_VENV := $(VENV)/flower
+FLOWER_STAMP := $(FLOWER_VENV)/.stamp-$(shell sha256sum bench/vs_flower.requirements.txt 2>/dev/null | cut -c1-12)
+$(FLOWER_STAMP): | $(PY_STAMP)
+	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
+	@echo "import site; site.addsitedir('$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")')" \
+	  > $$($(FLOWER_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/fedpm-main-venv.pth
+	$(FLOWER_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/vs_flower.requirements.txt
+	@rm -f $(FLOWER_VENV)/.stamp-*; touch $@
+
+bench-flower: install $(FLOWER_STAMP)
+	@mkdir -p out/bench
+	$(PY) bench/vs_flower.py | tee out/bench/vs_flower.json
 
 # federated vs centralized vs factory-alone accuracy, 5-fold x 3 seeds x 2 splits: about 40 minutes on 2 cores
 bench-accuracy: install

@@ -27,7 +27,7 @@ from fl_node import aggregate as agg
 from fl_node import server_opt
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
-from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
+from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView, UpdateView
 from fl_node.spec import Kinds, TaskSpec
 from fl_node.storage import ContentStore, fetch_verified
 from fl_node.trainer import Trainer, fit_config
@@ -128,13 +128,14 @@ class TrainerNode(_Node):
         if expired or rnd.state not in (RoundState.OPEN, RoundState.COLLECTING):
             return expired
         me = self.sender.address
-        if me not in task.trainers or self.fl.update(self.task_id, rnd.round, me).committed_at:
+        if me not in task.trainers or me in rnd.committed:
             return None  # not ours, or already committed (e.g. before a restart)
         spec = self.spec(task)
         blob, num_samples, loss = self._update_bytes(spec, rnd)
         cid = self.store.add(blob)
-        receipt = self.fl.commit(self.sender, self.task_id, rnd.round, keccak(blob), cid, num_samples, loss)
-        return f"round {rnd.round}: committed update {keccak(blob).hex()[:12]} ({cid[:12]}…) n={num_samples} loss={loss:.4f} gas={receipt.gas_used}"
+        digest = keccak(blob)  # once: ~1 s per 100 MB here
+        receipt = self.fl.commit(self.sender, self.task_id, rnd.round, digest, cid, num_samples, loss)
+        return f"round {rnd.round}: committed update {digest.hex()[:12]} ({cid[:12]}…) n={num_samples} loss={loss:.4f} gas={receipt.gas_used}"
 
     def _update_bytes(self, spec: TaskSpec, rnd: RoundView) -> tuple[bytes, int, float]:
         kept = self.workdir / f"task{self.task_id}-round{rnd.round}.safetensors"
@@ -172,7 +173,7 @@ class AggregatorNode(_Node):
             return self.replicate(rnd, retry=True)
         if rnd.state != RoundState.AGGREGATING:
             return None
-        if self.fl.has_voted(self.task_id, rnd.round, self.sender.address):
+        if rnd.has_voted(task, self.sender.address):
             return None
         self.replicate(rnd, retry=False)  # the last commit closes the window at once: pin what is not ours yet
         spec = self.spec(task)
@@ -182,20 +183,25 @@ class AggregatorNode(_Node):
         if self.byzantine:
             aggregate = [(n, (a + np.float32(0.05)).astype(a.dtype)) for n, a in aggregate]
         blob = encode_weights(aggregate, spec.to_json())
+        del aggregate  # the bytes are all we need now
         cid = self.store.add(blob)
         if self.store.cat(cid) != blob:  # retrievable before we vote for it
             raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
-        receipt = self.fl.vote(self.sender, self.task_id, rnd.round, keccak(blob), cid, included)
+        digest = keccak(blob)
+        receipt = self.fl.vote(self.sender, self.task_id, rnd.round, digest, cid, included, trainers=task.trainers)
         notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
-        return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
+        return f"round {rnd.round}: voted {digest.hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 
     def replicate(self, rnd: RoundView, *, retry: bool) -> str | None:
         """Pin every committed update into this aggregator's own store as the commits arrive, so the round can still be
         aggregated when the trainer's node that pinned an update goes away. Best effort: while commits are open an
         unreachable update is tried again at every poll; once they are closed, once (then fetched when computing)."""
         pinned = []
-        for trainer in rnd.committed:
-            cid = self.fl.update(self.task_id, rnd.round, trainer).cid
+        try:
+            committed = self.fl.updates(self.task_id, rnd.round)  # one scan of the round's UpdateCommitted events
+        except IntegrityError:
+            return None  # the node's logs lag its state (a commit landing now): the next poll tries again
+        for cid in (u.cid for u in committed.values()):
             if cid in self._replicated or (not retry and cid in self._tried):
                 continue
             self._tried.add(cid)
@@ -209,10 +215,16 @@ class AggregatorNode(_Node):
 
     def compute(self, task: TaskView, rnd: RoundView, spec: TaskSpec) -> tuple[list | None, list[str], list[tuple[str, str]]]:
         """Fetch, check and aggregate every committed update, then apply the spec's server optimizer: the same inputs
-        give every aggregator the same bytes."""
-        base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
-        aggregate, included, excluded = agg.select_and_aggregate(base, self._candidates(rnd), spec.rule(), max_samples=task.max_samples)
-        if aggregate is not None:
+        give every aggregator the same bytes. Updates are fetched as the rule draws them (in trainer-address order);
+        FedAvg holds one at a time, and the base model is fetched again only for a server optimizer."""
+        base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries), copy=False)
+        reference = agg.layout_of(base)  # all validation needs of the base model
+        del base
+        updates = self.fl.updates(self.task_id, rnd.round)
+        candidates = [agg.Candidate(t, None, updates[t].num_samples, load=self._loader(updates[t])) for t in rnd.committed]
+        aggregate, included, excluded = agg.select_and_aggregate(reference, candidates, spec.rule(), max_samples=task.max_samples)
+        if aggregate is not None and server_opt.server_config(spec.server())["optimizer"] != "fedavg":
+            base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
             aggregate = server_opt.server_step(spec.server(), self._server_history(rnd, spec) + [(base, aggregate)])
         return aggregate, included, excluded
 
@@ -228,13 +240,11 @@ class AggregatorNode(_Node):
             raise FedpmError("the fedadam server optimizer runs in the in-memory experiment only", hint="declare fedavg or fedavgm in the spec's aggregation.server")
         return []
 
-    def _candidates(self, rnd: RoundView) -> list[agg.Candidate]:
-        candidates = []
-        for trainer in rnd.committed:
-            u = self.fl.update(self.task_id, rnd.round, trainer)
-            try:
-                named = decode_weights(fetch_verified(self.store, u.cid, u.hash, retries=self.retries))
-                candidates.append(agg.Candidate(trainer, named, u.num_samples))
+    def _loader(self, u: UpdateView) -> Callable[[], list | None]:
+        def load() -> list | None:
+            try:  # views into the fetched bytes: one copy of the update in memory
+                return decode_weights(fetch_verified(self.store, u.cid, u.hash, retries=self.retries), copy=False)
             except (StorageError, IntegrityError, ModelFileError):
-                candidates.append(agg.Candidate(trainer, None, u.num_samples, bytes_ok=False))
-        return candidates
+                return None
+
+        return load
