@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.stamp-$(shell sha256sum package-lock.json 2>/dev/null
 SYS_STAMP := $(VENV)/.stamp-system
 MUT_STAMP := $(VENV)/.stamp-mutation-$(shell sha256sum tools/mutation/requirements.txt 2>/dev/null | cut -c1-12)
 
-.PHONY: install engines demo test bench bench-accuracy bench-scaling bench-flower mutate mutate-py mutate-sol clean
+.PHONY: install engines demo test bench bench-accuracy bench-rul bench-state bench-scaling bench-flower mutate mutate-py mutate-sol clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(SYS_STAMP)
 	@$(PY) -m chain.toolchain >/dev/null
@@ -120,6 +120,16 @@ bench-flower: install $(FLOWER_STAMP)
 bench-accuracy: install
 	@mkdir -p out/bench
 	$(PY) bench/fl_accuracy.py --plot out/bench/fl_accuracy.png | tee out/bench/fl_accuracy.json
+
+# the RUL recipe of docs/rul-model-search.md (10 rounds, lr x 0.85 per round) on the same protocol: ~80 minutes on 2 cores
+bench-rul: install
+	@mkdir -p out/bench
+	$(PY) bench/fl_accuracy.py --rounds 10 --train '{"lr_decay": 0.85}' --plot out/bench/fl_accuracy_recipe.png | tee out/bench/fl_accuracy_recipe.json
+
+# bearing-state classifier across 4 plants at different operating points: federated vs centralized vs each alone, 3 seeds
+bench-state: install
+	@mkdir -p out/bench
+	$(PY) bench/state_classifier.py | tee out/bench/state_classifier.json
 
 # Mutation testing, not part of `make test`: run it before submitting changes to the pure cores. Reports in
 # out/mutation/; fails when a module kills fewer than 90% of its mutants.

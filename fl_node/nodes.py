@@ -26,6 +26,7 @@ from eth_utils import keccak
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
 from fl_node import aggregate as agg
+from fl_node import server_opt
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView, UpdateView
@@ -253,14 +254,31 @@ class AggregatorNode(_Node):
         return f"round {rnd.round}: pinned {len(pinned)} committed update(s) into our store" if pinned else None
 
     def compute(self, task: TaskView, rnd: RoundView, spec: TaskSpec) -> tuple[list | None, list[str], list[tuple[str, str]]]:
-        """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes.
-        Updates are fetched as the rule draws them (in trainer-address order); FedAvg holds one at a time."""
+        """Fetch, check and aggregate every committed update, then apply the spec's server optimizer: the same inputs
+        give every aggregator the same bytes. Updates are fetched as the rule draws them (in trainer-address order);
+        FedAvg holds one at a time, and the base model is fetched again only for a server optimizer."""
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries), copy=False)
         reference = agg.layout_of(base)  # all validation needs of the base model
         del base
         updates = self.fl.updates(self.task_id, rnd.round)
         candidates = [agg.Candidate(t, None, updates[t].num_samples, load=self._loader(updates[t])) for t in rnd.committed]
-        return agg.select_and_aggregate(reference, candidates, spec.rule(), max_samples=task.max_samples)
+        aggregate, included, excluded = agg.select_and_aggregate(reference, candidates, spec.rule(), max_samples=task.max_samples)
+        if aggregate is not None and server_opt.server_config(spec.server())["optimizer"] != "fedavg":
+            base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
+            aggregate = server_opt.server_step(spec.server(), self._server_history(rnd, spec) + [(base, aggregate)])
+        return aggregate, included, excluded
+
+    def _server_history(self, rnd: RoundView, spec: TaskSpec) -> list:
+        """What the server optimizer needs from earlier rounds, read from the chain and the content store only (a
+        restarted or new aggregator derives the same): FedAvgM the base model of the previous round (its momentum
+        is the step from there to this round's base)."""
+        name = server_opt.server_config(spec.server())["optimizer"]
+        if name == "fedavgm" and rnd.round > 1:
+            prev = self.fl.round(self.task_id, rnd.round - 1)
+            return [(decode_weights(fetch_verified(self.store, prev.base_model_cid, prev.base_model_hash, retries=self.retries)), None)]
+        if name == "fedadam":
+            raise FedpmError("the fedadam server optimizer runs in the in-memory experiment only", hint="declare fedavg or fedavgm in the spec's aggregation.server")
+        return []
 
     def _loader(self, u: UpdateView) -> Callable[[], list | None]:
         def load() -> list | None:

@@ -54,8 +54,8 @@ def env(consortium, tmp_path):
         extra[org], addr[org] = consortium.ctx.sender(account), account.address
 
     def new_task(min_participants: int = 2, commit_window: int = 600, trainers: list[str] = TRAINERS, aggregators: list[str] = AGGREGATORS,
-                 rounds: int = 2, quorum: int = 0, aggregation_window: int = 600) -> int:
-        return publish_task(fl, consortium.sender("gov-a"), store, SPEC, model(0.0), trainers=[addr[t] for t in trainers],
+                 rounds: int = 2, quorum: int = 0, aggregation_window: int = 600, spec: TaskSpec = SPEC) -> int:
+        return publish_task(fl, consortium.sender("gov-a"), store, spec, model(0.0), trainers=[addr[t] for t in trainers],
                             aggregators=[addr[a] for a in aggregators], rounds=rounds, min_participants=min_participants,
                             commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum)
 
@@ -455,6 +455,23 @@ def test_an_expired_aggregation_window_fails_the_round_and_the_next_starts_from_
     assert (task.rounds_finalized, task.model_hash) == (1, last)
     r3 = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     assert env.fl.round(task_id, r3).base_model_hash == last != keccak(encode_weights(model(0.0), SPEC.to_json()))
+
+
+def test_server_momentum_comes_from_the_chain_so_fresh_aggregators_agree_on_it(env):
+    # Prepare: a FedAvgM task (server lr 1, momentum 0.5) from the initial model 0
+    spec = TaskSpec.from_dict({**SPEC.to_json(), "aggregation": {"rule": "fedavg", "params": {}, "server": {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.5}}})
+    task_id = env.new_task(spec=spec, rounds=3)
+    # Execute: every step by aggregator nodes made afresh (no memory of earlier rounds)
+    r1 = open_with_commits(env, task_id, 2.0)
+    run_aggregators(env, task_id)
+    r2 = open_with_commits(env, task_id, 3.0)
+    run_aggregators(env, task_id)
+    # Assert: round 1 has no momentum yet: the average, 2. Round 2 by hand: delta = 2 - 3 = -1, momentum from the chain's
+    # models (0 - 2) / 1 = -2, v = 0.5 * -2 - 1 = -2, x = 2 + 2 = 4 (plain FedAvg would give 3)
+    results = [dict(decode_weights(env.store.cat(env.fl.round(task_id, r).result_cid))) for r in (r1, r2)]
+    assert np.all(results[0]["00.w"] == 2.0) and np.all(results[1]["00.w"] == 4.0)
+    rep = round_report(env.fl, task_id, r2)
+    assert len(set(rep.votes.values())) == 1 and len(rep.votes) == 2
 
 
 # ---------------------------------------------------------------- lying aggregators in every position
