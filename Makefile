@@ -14,7 +14,7 @@ NPM_STAMP := node_modules/.stamp-$(shell sha256sum package-lock.json 2>/dev/null
 SYS_STAMP := $(VENV)/.stamp-system
 MUT_STAMP := $(VENV)/.stamp-mutation-$(shell sha256sum tools/mutation/requirements.txt 2>/dev/null | cut -c1-12)
 
-.PHONY: install engines demo test bench bench-accuracy mutate mutate-py mutate-sol clean
+.PHONY: install engines demo test bench bench-accuracy bench-rul bench-state bench-scaling bench-flower mutate mutate-py mutate-sol clean
 
 install: $(PY_STAMP) $(NPM_STAMP) $(SYS_STAMP)
 	@$(PY) -m chain.toolchain >/dev/null
@@ -29,11 +29,12 @@ $(NPM_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# Mosquitto (MQTT broker), Chromium (explorer browser tests), promtool and amtool (monitoring config checks, in
-# Debian's `prometheus` and `prometheus-alertmanager`) come from Debian's packages, looked up as the tests do
+# Mosquitto (MQTT broker), Chromium (explorer browser tests), promtool and amtool (monitoring config checks), and
+# Prometheus and Alertmanager themselves (the end-to-end alert test; Debian's `prometheus` and
+# `prometheus-alertmanager` hold all four) come from Debian's packages, looked up as the tests do
 # (tests/parts.py). Without them their tests skip, so the stamp is only written once all are there; with CI set
 # (.ci/run) a missing one stops make, as it would fail those tests.
-SYS_PARTS := mosquitto chromium promtool amtool
+SYS_PARTS := mosquitto chromium promtool amtool prometheus alertmanager
 SYS_PKGS := mosquitto chromium prometheus prometheus-alertmanager
 $(SYS_STAMP): $(PY_STAMP)
 	@missing=$$($(PY) -m tests.parts $(SYS_PARTS)) || exit 1; \
@@ -92,11 +93,43 @@ bench: install
 	$(PY) bench/fl_rounds.py --quick
 	$(PY) bench/sensor_anchoring.py
 	$(PY) bench/storage_cid.py
+	$(PY) bench/serve.py --machines 50,200   # the 1000-machine point takes about 30 minutes: bench/serve.py --machines 1000
+
+# round overhead and aggregator memory for 4, 8 and 16 trainers and ~0.4/10/100 MB models, 100 MB with synthetic
+# updates (about 15 minutes on 2 cores; --trainers 4,8,16,32 adds 32 trainers, about as long again)
+bench-scaling: install
+	@mkdir -p out/bench
+	$(PY) bench/scaling.py --trainers 4,8,16 --plot docs/scaling.png | tee out/bench/scaling.json
+
+# fedpm vs Flower 1.42 on the same training. Flower is a benchmark dependency only: its own venv (.venv/flower) from
+# bench/vs_flower.requirements.txt, which sees this venv's packages (TensorFlow, fedpm) through a .pth file.
+FLOWER_VENV := $(VENV)/flower
+FLOWER_STAMP := $(FLOWER_VENV)/.stamp-$(shell sha256sum bench/vs_flower.requirements.txt 2>/dev/null | cut -c1-12)
+$(FLOWER_STAMP): | $(PY_STAMP)
+	@test -x $(FLOWER_VENV)/bin/python || $(PYTHON) -m venv $(FLOWER_VENV)
+	@echo "import site; site.addsitedir('$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")')" \
+	  > $$($(FLOWER_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/fedpm-main-venv.pth
+	$(FLOWER_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/vs_flower.requirements.txt
+	@rm -f $(FLOWER_VENV)/.stamp-*; touch $@
+
+bench-flower: install $(FLOWER_STAMP)
+	@mkdir -p out/bench
+	$(PY) bench/vs_flower.py | tee out/bench/vs_flower.json
 
 # federated vs centralized vs factory-alone accuracy, 5-fold x 3 seeds x 2 splits: about 40 minutes on 2 cores
 bench-accuracy: install
 	@mkdir -p out/bench
 	$(PY) bench/fl_accuracy.py --plot out/bench/fl_accuracy.png | tee out/bench/fl_accuracy.json
+
+# the RUL recipe of docs/rul-model-search.md (10 rounds, lr x 0.85 per round) on the same protocol: ~80 minutes on 2 cores
+bench-rul: install
+	@mkdir -p out/bench
+	$(PY) bench/fl_accuracy.py --rounds 10 --train '{"lr_decay": 0.85}' --plot out/bench/fl_accuracy_recipe.png | tee out/bench/fl_accuracy_recipe.json
+
+# bearing-state classifier across 4 plants at different operating points: federated vs centralized vs each alone, 3 seeds
+bench-state: install
+	@mkdir -p out/bench
+	$(PY) bench/state_classifier.py | tee out/bench/state_classifier.json
 
 # Mutation testing, not part of `make test`: run it before submitting changes to the pure cores. Reports in
 # out/mutation/; fails when a module kills fewer than 90% of its mutants.

@@ -12,9 +12,10 @@ import {Roles} from "./libraries/Roles.sol";
 /// @notice Runs federated learning rounds among consortium members; see IFederatedLearning.
 contract FederatedLearning is IFederatedLearning, RegistryGated {
     using FederatedRounds for FederatedRounds.TaskData;
-    using FederatedTasks for FederatedRounds.TaskData[];
+    using FederatedTasks for FederatedTasks.Tasks;
+    using FederatedTasks for FederatedRounds.TaskData;
 
-    FederatedRounds.TaskData[] private _tasks;
+    FederatedTasks.Tasks private _tasks;
 
     constructor(IConsortiumRegistry registry) RegistryGated(registry) {}
 
@@ -25,8 +26,8 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
     /// Requirements: caller's org is a GOVERNOR; every trainer holds TRAINER, every aggregator AGGREGATOR;
     /// no duplicates; no two trainers (or two aggregators) of one organization (SameOrganization);
     /// at most MAX_TRAINERS trainers and MAX_AGGREGATORS aggregators; 1 <= minParticipants <= trainers;
-    /// rounds and windows > 0; non-zero spec and initial model hashes; maxSamples > 0; quorum a strict majority of
-    /// the aggregators (InvalidTaskConfig names the broken rule). Emits TaskCreated.
+    /// rounds and windows > 0; non-zero spec and initial model hashes and CIDs; maxSamples > 0; quorum a strict
+    /// majority of the aggregators (InvalidTaskConfig names the broken rule). Emits TaskCreated.
     function createTask(TaskConfig calldata c) external onlyRole(Roles.GOVERNOR) returns (uint256 taskId) {
         return _tasks.create(c, registry());
     }
@@ -37,28 +38,36 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
     /// remain. Emits RoundOpened (and RoundFailed/CommitsClosed if an expired window is applied first).
     function openRound(uint256 taskId) external returns (uint256 round) {
         FederatedRounds.TaskData storage t = _tasks.get(taskId);
-        if (msg.sender != t.info.coordinator) revert NotCoordinator(taskId, msg.sender);
+        if (msg.sender != t.coordinator) revert NotCoordinator(taskId, msg.sender);
         _checkRole(Roles.GOVERNOR);
         return t.open(taskId);
     }
 
-    /// @notice Commit this trainer's update for the current round: keccak256 of its canonical bytes and CID.
+    /// @notice Commit this trainer's update for the current round: keccak256 of its canonical bytes and its CID
+    /// (digest), with the sample count it trained on (its FedAvg weight) and its training loss x 1e6.
     /// Requirements: caller is a task trainer still holding TRAINER; round open; before the commit deadline;
     /// one commit per trainer, and per organization as it stands now (SameOrganization: an account that moved
-    /// into an org whose trainer committed does not commit for it again); 0 < numSamples <= the task's maxSamples
-    /// (TooManySamples). Emits UpdateCommitted (and CommitsClosed once every trainer committed).
-    function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, string calldata cid, uint64 numSamples, uint64 lossMicro) external {
-        (FederatedRounds.TaskData storage t, bytes32 org) = _taskTrainer(taskId);
-        t.commit(taskId, round, org, Update(updateHash, cid, numSamples, lossMicro, 0));
+    /// into an org whose trainer committed does not commit for it again); non-zero hash and CID;
+    /// 0 < numSamples <= the task's maxSamples (TooManySamples).
+    /// Emits UpdateCommitted (and CommitsClosed once every trainer committed).
+    function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, bytes32 cid, uint64 numSamples, uint64 lossMicro) external {
+        (FederatedRounds.TaskData storage t, FederatedRounds.Seat memory seat) = _seated(taskId);
+        if (seat.trainer == 0) revert NotTaskTrainer(taskId, msg.sender);
+        bytes32 org = _checkRole(Roles.TRAINER);
+        t.commit(taskId, round, FederatedRounds.Actor(seat.trainer, org), updateHash, cid, numSamples, lossMicro);
     }
 
-    /// @notice Vote the aggregate this aggregator computed, with the ascending list of trainers it included.
+    /// @notice Vote the aggregate this aggregator computed (hash and CID digest) with the set of trainers whose
+    /// updates it included (bit i: trainers[i]).
     /// Requirements: caller is a task aggregator still holding AGGREGATOR; round aggregating; one vote each, and
-    /// one per organization as it stands now (SameOrganization). Emits AggregateVoted; at quorum RoundFinalized,
-    /// UpdatesExcluded and AggregatorsDissented as applicable.
-    function voteAggregate(uint256 taskId, uint256 round, bytes32 aggregateHash, string calldata cid, address[] calldata included) external {
-        (FederatedRounds.TaskData storage t, bytes32 org) = _taskAggregator(taskId);
-        t.vote(taskId, round, org, aggregateHash, cid, included);
+    /// one per organization as it stands now (SameOrganization); a non-empty set of committed trainers
+    /// (InvalidInclusion).
+    /// Emits AggregateVoted; at quorum RoundFinalized, UpdatesExcluded and AggregatorsDissented as applicable.
+    function voteAggregate(uint256 taskId, uint256 round, bytes32 aggregateHash, bytes32 cid, uint64 included) external {
+        (FederatedRounds.TaskData storage t, FederatedRounds.Seat memory seat) = _seated(taskId);
+        if (seat.aggregator == 0) revert NotTaskAggregator(taskId, msg.sender);
+        bytes32 org = _checkRole(Roles.AGGREGATOR);
+        t.vote(taskId, round, FederatedRounds.Actor(seat.aggregator, org), aggregateHash, cid, included);
     }
 
     /// @notice Apply expired windows of the current round (anyone may call). Emits CommitsClosed or RoundFailed.
@@ -70,43 +79,33 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
     // ------------------------------------------------------------------ views
 
     function taskCount() external view returns (uint256) {
-        return _tasks.length;
+        return _tasks.count;
     }
 
     function task(uint256 taskId) external view returns (Task memory info, address[] memory trainers, address[] memory aggregators) {
         FederatedRounds.TaskData storage t = _tasks.get(taskId);
-        return (t.info, t.trainers, t.aggregators);
+        return (t.taskView(), t.trainers, t.aggregators);
     }
 
+    /// @notice Round `r` with the addresses of the trainers that committed (in the task's trainer order). Update
+    /// hashes, CIDs and sample counts are in the UpdateCommitted events (from the task's roundOpenedBlock on for
+    /// the current round).
     function round(uint256 taskId, uint256 r) external view returns (Round memory info, address[] memory committed) {
         FederatedRounds.TaskData storage t = _tasks.get(taskId);
         if (r == 0 || r > t.info.roundsStarted) revert UnknownRound(taskId, r);
-        return (t.rounds[r].info, t.rounds[r].committed);
+        return t.roundView(r);
     }
 
-    function update(uint256 taskId, uint256 r, address trainer) external view returns (Update memory) {
-        return _tasks.get(taskId).rounds[r].updates[trainer];
-    }
-
-    function voteOf(uint256 taskId, uint256 r, address aggregator) external view returns (bytes32) {
-        return _tasks.get(taskId).rounds[r].voteKey[aggregator];
+    /// @notice The aggregators (bit j: aggregators[j]) who voted exactly this (aggregate hash, CID, included set).
+    function votersOf(uint256 taskId, uint256 r, bytes32 aggregateHash, bytes32 cid, uint64 included) external view returns (uint16) {
+        return _tasks.get(taskId).rounds[r].votersOf[keccak256(abi.encode(aggregateHash, cid, included))];
     }
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev The task and the caller's org, if the caller is one of its trainers and its org still holds TRAINER
-    /// (checked in this order).
-    function _taskTrainer(uint256 taskId) private view returns (FederatedRounds.TaskData storage t, bytes32 org) {
+    /// @dev The task and the caller's seats in it.
+    function _seated(uint256 taskId) private view returns (FederatedRounds.TaskData storage t, FederatedRounds.Seat memory seat) {
         t = _tasks.get(taskId);
-        if (!t.isTrainer[msg.sender]) revert NotTaskTrainer(taskId, msg.sender);
-        org = _checkRole(Roles.TRAINER);
-    }
-
-    /// @dev The task and the caller's org, if the caller is one of its aggregators and its org still holds
-    /// AGGREGATOR (in this order).
-    function _taskAggregator(uint256 taskId) private view returns (FederatedRounds.TaskData storage t, bytes32 org) {
-        t = _tasks.get(taskId);
-        if (!t.isAggregator[msg.sender]) revert NotTaskAggregator(taskId, msg.sender);
-        org = _checkRole(Roles.AGGREGATOR);
+        seat = t.seats[msg.sender];
     }
 }

@@ -5,8 +5,11 @@
 2. Signed sensor batches (needs Mosquitto), maintenance history with an audit, and a pay-per-use lease.
 3. Federated learning on NASA C-MAPSS FD001: 4 factory nodes and 3 aggregator nodes, each its own process,
    several rounds; a table per round, then global model vs each factory alone vs all data centrally.
-Outputs in out/demo/: summary.json, global_model.safetensors, training_curve.png, node logs, and the chain
-state (anvil-state.json) so the explorer can be opened on it later.
+4. Predictive maintenance in service: `fedpm serve`'s service on the final global model; a held-out engine replayed
+   as a live machine through the gateway degrades, the alert fires, a maintenance record answering it is hashed on
+   chain and audited, and the engine's verified history becomes labeled training data.
+Outputs in out/demo/: summary.json, global_model.safetensors, training_curve.png, fleet_health.png, node logs, and
+the chain state (anvil-state.json) so the explorer can be opened on it later.
 """
 
 from __future__ import annotations
@@ -125,6 +128,9 @@ class FlResult:
     model_bytes: bytes
     gas_per_trainer: float
     gas_per_aggregator: float
+    task_id: int = 0
+    engines: Any = None  # the C-MAPSS engines, for the service's replayed machine
+    test_units: list[int] = field(default_factory=list)  # held out from every factory
 
 
 def write_factory_files(engines, factories: list[list[int]], folder: Path) -> list[Path]:
@@ -192,7 +198,8 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
     local = [experiment.evaluate_named(spec, experiment.solo_train(spec, x, y, rounds * epochs), setup.test_x, setup.test_y) for x, y in setup.factory_data]
     commits = [g for row in table for g in row["gas_commit"].values()]
     votes = [g for row in table for g in row["gas_vote"].values()]
-    return FlResult(table, {"rmse": table[-1]["rmse"], "score": table[-1]["score"]}, central, local, model, float(np.mean(commits)), float(np.mean(votes)))
+    return FlResult(table, {"rmse": table[-1]["rmse"], "score": table[-1]["score"]}, central, local, model, float(np.mean(commits)), float(np.mean(votes)),
+                    task_id, engines, list(setup.test_units))
 
 
 def evaluate_bytes(spec: RulSpec, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -268,6 +275,14 @@ def run_lease(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
     return lease_demo_json(summary)
 
 
+def run_service(c: Consortium, settings: Settings, res: FlResult, out: Path, p: Progress) -> dict[str, Any]:
+    from fedpm.service.demo import run_service_demo
+
+    lives = res.engines.subset(res.test_units).lives()
+    unit = sorted(lives, key=lambda u: (lives[u], u))[len(lives) // 2]  # a held-out engine of median life
+    return run_service_demo(c, settings, res.task_id, res.engines, unit, out, info=p.info)
+
+
 def show_explorer(settings: Settings, out: Path, linger: float | None) -> None:
     url, stop = start_explorer(settings)
     print(f"\n    explorer: {url}")
@@ -306,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    p = Progress(total=7)
+    p = Progress(total=8)
     try:
         with LocalChain(state_file=out / "anvil-state.json", log_file=out / "anvil.log") as chain:
             settings = demo_settings(out, chain.url)
@@ -325,13 +340,15 @@ def main(argv: list[str] | None = None) -> int:
             print(format_comparison(res))
             (out / "global_model.safetensors").write_bytes(res.model_bytes)
             plot_curve(res, out / "training_curve.png")
+            p.step("predictive maintenance in service: the final global model predicts a replayed engine's remaining life from verified data")
+            service = run_service(c, settings, res, out, p)
             summary = {"chain_id": c.deployment.chain_id, "contracts": {k: v["address"] for k, v in c.deployment.contracts.items()},
                        "rounds": res.rounds, "federated": res.fed, "centralized": res.central, "local": res.local,
                        "gas": {"per_trainer_commit": res.gas_per_trainer, "per_aggregator_vote": res.gas_per_aggregator},
-                       "devices": devices, "sensors": sensors, "maintenance": maintenance, "lease": lease}
+                       "devices": devices, "sensors": sensors, "maintenance": maintenance, "lease": lease, "service": service}
             (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
             p.step("outputs and explorer")
-            for name in ("summary.json", "global_model.safetensors", "training_curve.png", "logs/"):
+            for name in ("summary.json", "global_model.safetensors", "training_curve.png", "fleet_health.png", "logs/"):
                 p.info(str(out / name))
             show_explorer(settings, out, args.linger)
     except FedpmError as exc:

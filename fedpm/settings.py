@@ -1,6 +1,7 @@
 """The app's one settings object: the home folder plus each wing's typed section.
 
-Sections: `chain`, `keys` (chain.settings), `storage`, `fl` (fl_node.settings), `mqtt` (fedpm.sensors.settings).
+Sections: `chain`, `keys` (chain.settings), `storage`, `fl` (fl_node.settings), `mqtt` (fedpm.sensors.settings), `serve`
+(fedpm.prognostics.settings).
 Precedence, highest first: code (overrides passed to `load_settings`) > environment (`FEDPM_<SECTION>_<FIELD>`,
 e.g. `FEDPM_CHAIN_RPC_URL`) > file (`fedpm.toml` in the working directory, or the path in `FEDPM_CONFIG`) >
 defaults (`ground.config` does the loading). Nothing is read at import time.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from chain.settings import ChainSettings, KeySettings
+from fedpm.prognostics.settings import ServeSettings
 from fedpm.sensors.settings import MqttSettings
 from fl_node.settings import FlSettings, StorageSettings
 from ground.config import load_section, read_config_file
@@ -28,6 +30,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     fl: FlSettings = field(default_factory=FlSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def keystore_dir(self) -> Path:

@@ -6,7 +6,10 @@ Every aggregator must compute the same global model bit for bit, so that their v
 - a bad update is excluded by the same rule everywhere (`validate_update`), with a reason that can be logged.
 
 A rule is any function `(updates: list[(named_arrays, num_samples)]) -> named_arrays`: `fedavg`, `median`,
-`trimmed_mean(beta)`, `krum(f)`, or your own.
+`trimmed_mean(beta)`, `krum(f)`, or your own. FedAvg streams (`FedAvg`, and `fedavg` over any iterable): it keeps one
+float64 accumulator per array and never the updates, so `select_and_aggregate` with candidates that `load` their
+update on demand holds one update at a time: memory O(model size), not O(trainers x model size). The robust rules
+need every update at once and get a list.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -43,19 +46,67 @@ def _stack(updates: Sequence[Update], i: int) -> np.ndarray:
     return np.stack([np.asarray(named[i][1], dtype=np.float64) for named, _ in updates])
 
 
-def fedavg(updates: Sequence[Update]) -> Named:
-    """Mean of each array weighted by num_samples, summed in the given order in float64."""
-    layout = _layout(updates)
-    total = sum(int(n) for _, n in updates)
-    if total <= 0 or any(int(n) < 0 for _, n in updates):
-        raise AggregationError("sample counts must be non-negative with a positive total")
-    out: Named = []
-    for i, (name, shape, dtype) in enumerate(layout):
-        acc = np.zeros(shape, dtype=np.float64)
-        for named, n in updates:  # explicit loop: a fixed summation order, whatever numpy would vectorize
-            acc += np.asarray(named[i][1], dtype=np.float64) * float(n)
-        out.append((name, (acc / float(total)).astype(dtype)))
-    return out
+# Elements per vectorized step of the streaming sums: bounds their float64 temporaries (2 MiB), not the results.
+CHUNK = 1 << 18
+
+
+def _chunks(size: int) -> Iterator[slice]:
+    return (slice(i, min(i + CHUNK, size)) for i in range(0, size, CHUNK))
+
+
+class FedAvg:
+    """FedAvg as a running sum: `add` each update in the fixed order, then `result` once. Per element it computes
+    exactly `acc += float64(x) * n` in the order given, then `acc / total` cast back to the array's dtype, so its
+    bytes are those of the batch formula; only chunked (`CHUNK`), so no temporary is as large as an array."""
+
+    def __init__(self) -> None:
+        self._layout: list[tuple[str, tuple[int, ...], np.dtype]] | None = None
+        self._acc: list[np.ndarray] = []
+        self._total = 0
+
+    def add(self, named: Named, num_samples: int) -> None:
+        n = int(num_samples)
+        if n < 0:
+            raise AggregationError("sample counts must be non-negative with a positive total")
+        layout = [(name, np.shape(a), np.asarray(a).dtype) for name, a in named]
+        if self._layout is None:
+            self._layout, self._acc = layout, [np.zeros(shape, dtype=np.float64) for _, shape, _ in layout]
+        elif layout != self._layout:
+            raise AggregationError("updates disagree on names, shapes or dtypes")
+        for acc, (_, a) in zip(self._acc, named):
+            flat, x = acc.reshape(-1), np.asarray(a).reshape(-1)
+            for part in _chunks(flat.size):
+                flat[part] += x[part].astype(np.float64) * float(n)
+        self._total += n
+
+    def result(self) -> Named:
+        if self._layout is None:
+            raise AggregationError("no updates to aggregate")
+        if self._total <= 0:
+            raise AggregationError("sample counts must be non-negative with a positive total")
+        out: Named = []
+        for (name, shape, dtype), acc in zip(self._layout, self._acc):
+            res, flat = np.empty(shape, dtype=dtype), acc.reshape(-1)
+            res_flat = res.reshape(-1)
+            for part in _chunks(flat.size):
+                res_flat[part] = (flat[part] / float(self._total)).astype(dtype)
+            out.append((name, res))
+        return out
+
+
+def fedavg(updates: Iterable[Update]) -> Named:
+    """Mean of each array weighted by num_samples, summed in the given order in float64. Streams: an iterator of
+    updates is consumed one update at a time, each released before the next is drawn."""
+    acc = FedAvg()
+    for update in updates:
+        acc.add(*update)
+        del update  # the loop variable would keep this update alive while the iterator loads the next
+    return acc.result()
+
+
+def streams(rule: Rule) -> bool:
+    """Whether `rule` takes its updates one at a time (FedAvg), so they need not all be in memory."""
+    return getattr(rule, "func", rule) is fedavg
 
 
 def median(updates: Sequence[Update]) -> Named:
@@ -155,6 +206,17 @@ def rule_by_name(name: str, **params: float) -> Rule:
     return partial(RULES[name], **params) if params else RULES[name]
 
 
+def _parts(arr: np.ndarray) -> Iterator[np.ndarray]:
+    flat = arr.reshape(-1)
+    return (flat[part] for part in _chunks(flat.size))
+
+
+def layout_of(named: Named) -> Named:
+    """Stand-ins for `named` that cost no memory (read-only broadcast views) with its names, shapes and dtypes: all
+    `validate_update` compares, so an aggregator need not keep the base model to check updates against it."""
+    return [(name, np.broadcast_to(np.zeros((), dtype=np.asarray(a).dtype), np.shape(a))) for name, a in named]
+
+
 def validate_update(reference: Named, update: Named) -> str | None:
     """Why `update` cannot be aggregated with `reference`'s layout, or None if it can."""
     if len(update) != len(reference):
@@ -167,7 +229,7 @@ def validate_update(reference: Named, update: Named) -> str | None:
             return f"{name}: shape {arr.shape}, expected {np.shape(ref)}"
         if arr.dtype != np.asarray(ref).dtype:
             return f"{name}: dtype {arr.dtype}, expected {np.asarray(ref).dtype}"
-        if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+        if arr.dtype.kind in "fc" and not all(np.isfinite(part).all() for part in _parts(arr)):
             return f"{name}: contains NaN or Inf"
     return None
 
@@ -175,36 +237,56 @@ def validate_update(reference: Named, update: Named) -> str | None:
 @dataclass(frozen=True)
 class Candidate:
     trainer: str  # address; sorting key
-    named: Named | None  # None when the bytes could not be fetched or decoded
+    named: Named | None  # None when the bytes could not be fetched or decoded (or when `load` fetches them)
     num_samples: int
     bytes_ok: bool = True  # content hash matched what the trainer committed on chain
+    load: Callable[[], Named | None] | None = None  # fetch and decode on demand (None: could not), instead of `named`
+
+
+def _prepend(first: Update, rest: Iterator[Update]) -> Iterator[Update]:
+    """`first`, then `rest`; unlike itertools.chain it lets go of `first` once it is drawn."""
+    yield first
+    first = None  # type: ignore[assignment]
+    yield from rest
 
 
 def select_and_aggregate(reference: Named, candidates: Sequence[Candidate], rule: Rule = fedavg, max_samples: int | None = None) -> tuple[Named | None, list[str], list[tuple[str, str]]]:
     """Validate candidates, aggregate the valid ones (sorted by lower-cased trainer address) with `rule`.
 
     Returns (aggregate or None if nothing is valid, included trainers, [(excluded trainer, reason)]),
-    both lists in address order, so every aggregator reports the same exclusions."""
-    included: list[Candidate] = []
+    both lists in address order, so every aggregator reports the same exclusions. A streaming rule (FedAvg) gets the
+    valid updates one at a time: candidates with `load` are fetched as it draws them and released after."""
+    included: list[str] = []
     excluded: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for c in sorted(candidates, key=lambda c: (c.trainer.lower(), c.trainer)):
-        key = c.trainer.lower()
-        reason = None
-        if key in seen:
-            reason = "duplicate update from the same trainer"
-        elif not c.bytes_ok or c.named is None:
-            reason = "update bytes missing or do not match the committed hash"
-        elif c.num_samples <= 0 or (max_samples is not None and c.num_samples > max_samples):
-            reason = f"sample count {c.num_samples} out of range"
-        else:
-            reason = validate_update(reference, c.named)
-        seen.add(key)
-        if reason is None:
-            included.append(c)
-        else:
-            excluded.append((c.trainer, reason))
-    if not included:
+
+    def valid() -> Iterator[Update]:
+        seen: set[str] = set()
+        for c in sorted(candidates, key=lambda c: (c.trainer.lower(), c.trainer)):
+            key = c.trainer.lower()
+            named = None if key in seen else c.named if c.load is None else c.load()
+            if key in seen:
+                reason = "duplicate update from the same trainer"
+            elif not c.bytes_ok or named is None:
+                reason = "update bytes missing or do not match the committed hash"
+            elif c.num_samples <= 0 or (max_samples is not None and c.num_samples > max_samples):
+                reason = f"sample count {c.num_samples} out of range"
+            else:
+                reason = validate_update(reference, named)
+            seen.add(key)
+            if reason is None:
+                included.append(c.trainer)
+                yield named, c.num_samples  # type: ignore[misc]
+            else:
+                excluded.append((c.trainer, reason))
+            del named  # released before the next candidate loads
+
+    updates = valid()
+    first = next(updates, None)
+    if first is None:
         return None, [], excluded
-    aggregate = rule([(c.named, c.num_samples) for c in included])  # type: ignore[misc]
-    return aggregate, [c.trainer for c in included], excluded
+    rest = _prepend(first, updates)
+    del first
+    aggregate = rule(rest) if streams(rule) else rule(list(rest))
+    if next(rest, None) is not None:
+        raise AggregationError("the rule stopped before the last update")
+    return aggregate, included, excluded

@@ -14,7 +14,7 @@ from eth_utils import keccak
 
 from chain.sender import TxSender
 from fl_node.modelfile import encode_weights
-from fl_node.rounds import DEFAULT_MAX_SAMPLES, FederatedLearning, RoundState, RoundView, TaskConfig
+from fl_node.rounds import DEFAULT_MAX_SAMPLES, FederatedLearning, RoundState, RoundView, TaskConfig, TaskView, from_digest, members_of
 from fl_node.spec import TaskSpec
 from fl_node.storage import ContentStore
 from ground.errors import FedpmError
@@ -110,8 +110,9 @@ class RoundReport:
         return found[-1] if found else None
 
 
-def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] | None = None) -> RoundReport:
-    """Fold a round's decoded FederatedLearning logs (any order; sorted here) into `rep`. Pure unless `gas` reads receipts."""
+def fold_round(rep: RoundReport, logs: Iterable[Any], task: TaskView, gas: Callable[[Any], int] | None = None) -> RoundReport:
+    """Fold a round's decoded FederatedLearning logs (any order; sorted here) into `rep`; `task` names the trainers and
+    aggregators behind the events' bitmaps. Pure unless `gas` reads receipts."""
     for ev in sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"]))):
         name, a = ev["event"], ev["args"]
         account = a.get("trainer") or a.get("aggregator") or ""
@@ -121,20 +122,20 @@ def fold_round(rep: RoundReport, logs: Iterable[Any], gas: Callable[[Any], int] 
             rep.participants.append(t)
             rep.losses[t] = a["lossMicro"] / 1e6
             rep.samples[t] = int(a["numSamples"])
-            rep.updates[t], rep.update_cids[t] = hex0x(a["updateHash"]), a["cid"]
+            rep.updates[t], rep.update_cids[t] = hex0x(a["updateHash"]), from_digest(a["cid"])
             if gas:
                 rep.gas_commit[t] = gas(ev)
         elif name == "AggregateVoted":
             agg_ = a["aggregator"]
-            rep.votes[agg_], rep.vote_cids[agg_] = hex0x(a["aggregateHash"]), a["cid"]
+            rep.votes[agg_], rep.vote_cids[agg_] = hex0x(a["aggregateHash"]), from_digest(a["cid"])
             if gas:
                 rep.gas_vote[agg_] = gas(ev)
         elif name == "RoundFinalized":
-            rep.model_hash, rep.model_cid = hex0x(a["modelHash"]), a["cid"]
+            rep.model_hash, rep.model_cid = hex0x(a["modelHash"]), from_digest(a["cid"])
         elif name == "UpdatesExcluded":
-            rep.excluded = list(a["trainers"])
+            rep.excluded = members_of(task.trainers, int(a["trainers"]))
         elif name == "AggregatorsDissented":
-            rep.dissenters = list(a["aggregators"])
+            rep.dissenters = members_of(task.aggregators, int(a["aggregators"]))
         elif name == "RoundFailed":
             rep.failure = a["reason"]
     return rep
@@ -148,4 +149,4 @@ def round_report(fl: FederatedLearning, task_id: int, r: int, from_block: int = 
         return int(w3.eth.get_transaction_receipt(ev["transactionHash"])["gasUsed"])
 
     logs = [ev for name in ROUND_EVENTS for ev in fl.logs(name, from_block=from_block, taskId=task_id, round=r)]
-    return fold_round(RoundReport(round=r, state=view.state.name.lower()), logs, gas)
+    return fold_round(RoundReport(round=r, state=view.state.name.lower()), logs, fl.task(task_id), gas)

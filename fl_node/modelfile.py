@@ -39,8 +39,9 @@ class ModelFileError(FedpmError):
     """Model bytes are not a canonical fedpm safetensors model."""
 
 
-def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = None) -> bytes:
-    """Canonical bytes of named arrays (order kept), optionally with a task spec embedded as canonical JSON."""
+def _encode(named: Sequence[tuple[str, np.ndarray]], spec: dict | None) -> tuple[bytes, list[np.ndarray]]:
+    """The canonical prefix (length + header) and each array as contiguous little-endian bytes (views where the
+    array already is, so encoding copies the data once, into the joined result)."""
     header: dict[str, Any] = {"__metadata__": {"format": "fedpm-v1"}}
     if spec is not None:
         header["__metadata__"]["fedpm"] = canonical_json(spec).decode("ascii")
@@ -52,16 +53,22 @@ def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = 
             raise ModelFileError(f"array {name!r} has unsupported dtype {arr.dtype}", hint=f"use one of {sorted(_DTYPES)}")
         if not name or name == "__metadata__" or name in header:
             raise ModelFileError(f"array name {name!r} is empty, reserved or repeated", hint="give every array a unique name")
-        blob = np.ascontiguousarray(arr, dtype=np.dtype(_DTYPES[code])).tobytes()
-        header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
+        blob = np.ascontiguousarray(arr, dtype=np.dtype(_DTYPES[code])).reshape(-1).view(np.uint8)
+        header[name] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + blob.size]}
         blobs.append(blob)
-        offset += len(blob)
+        offset += blob.size
     text = canonical_json(header)
     text += b" " * (-len(text) % 8)
-    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+    return struct.pack("<Q", len(text)) + text, blobs
 
 
-def _parse(data: bytes) -> tuple[dict[str, Any], Named]:
+def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = None) -> bytes:
+    """Canonical bytes of named arrays (order kept), optionally with a task spec embedded as canonical JSON."""
+    prefix, blobs = _encode(named, spec)
+    return b"".join([prefix, *blobs])
+
+
+def _parse(data: bytes, copy: bool = True) -> tuple[dict[str, Any], Named]:
     if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) < 8:
         raise ModelFileError("model bytes are shorter than a safetensors header", hint="the download is truncated or not a model")
     data = bytes(data)
@@ -92,7 +99,7 @@ def _parse(data: bytes) -> tuple[dict[str, Any], Named]:
         size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if begin != cursor or end - begin != size or end > len(body) or min(shape, default=0) < 0:
             raise ModelFileError(f"tensor {name!r} does not fit its data offsets", hint="the bytes are corrupt")
-        named.append((name, np.frombuffer(body[begin:end], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))))
+        named.append((name, np.frombuffer(body[begin:end], dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=copy)))
         cursor = end
     if cursor != len(body):
         raise ModelFileError("model bytes have trailing data after the last tensor", hint="the bytes are corrupt")
@@ -101,11 +108,16 @@ def _parse(data: bytes) -> tuple[dict[str, Any], Named]:
     return meta, named
 
 
-def decode_weights(data: bytes) -> Named:
-    """Named arrays in their encoded order. Non-canonical or corrupt bytes raise ModelFileError."""
-    meta, named = _parse(data)
+def decode_weights(data: bytes, *, copy: bool = True) -> Named:
+    """Named arrays in their encoded order. Non-canonical or corrupt bytes raise ModelFileError.
+    `copy=False`: read-only views into `data` where the byte order allows (no second copy of the model in memory),
+    for readers that only read, such as an aggregator streaming updates."""
+    meta, named = _parse(data, copy)
     spec = json.loads(meta["fedpm"]) if "fedpm" in meta else None
-    if encode_weights(named, spec) != bytes(data):
+    # The data is the arrays' bytes back to back (_parse checked each offset), so only the prefix can differ from
+    # the canonical encoding of what was read.
+    prefix, _ = _encode(named, spec)
+    if bytes(data[: len(prefix)]) != prefix or len(data) != len(prefix) + sum(a.nbytes for _, a in named):
         raise ModelFileError("model bytes are not in canonical form", hint="re-encode them with fl_node.modelfile.encode_weights")
     return named
 

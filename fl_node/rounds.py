@@ -1,16 +1,25 @@
 """The FederatedLearning contract as the nodes see it: typed views of tasks, rounds and updates, and the
 transactions they send. One place decodes the contract's tuples so the nodes never index into them.
+
+The contract carries CIDs as the 32-byte digest of their sha2-256 multihash and sets of trainers (aggregators) as
+bitmaps over the task's list; here they are CIDv0 strings and address tuples. An update's hash, CID and sample
+count live in its UpdateCommitted event only (`updates` reads them from the round's opening block on).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 from chain.client import ContractClient
+from chain.events import events
 from chain.reverts import format_enum
 from chain.sender import Receipt, TxSender
+from fl_node.errors import IntegrityError
+from fl_node.storage.base import check_cid
+from fl_node.storage.cid import cid_digest, cid_from_digest
+from ground.errors import FedpmError
 
 # Default per-trainer sample bound of a task (its FedAvg weight cap): far above an honest trainer's few thousand
 # C-MAPSS windows, so honest counts are never clipped; a coordinator who knows its trainers' data sets it tighter.
@@ -40,6 +49,35 @@ class RoundState(enum.IntEnum):
 REVERT_FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {"WrongRoundState": {"state": format_enum(RoundState)}}
 
 
+ZERO32 = b"\0" * 32
+
+
+def to_digest(cid: str) -> bytes:
+    """The 32 bytes the contract stores for `cid` (InvalidCid unless a CIDv0)."""
+    return cid_digest(check_cid(cid))
+
+
+def from_digest(digest: bytes) -> str:
+    """The CIDv0 of a digest the contract returned; "" for none (zero)."""
+    return "" if bytes(digest) == ZERO32 else cid_from_digest(bytes(digest))
+
+
+def members_of(accounts: Sequence[str], bits: int) -> list[str]:
+    """The entries of `accounts` whose bits are set in `bits` (bit i: accounts[i]), in list order: `bits_of`'s inverse."""
+    return [a for i, a in enumerate(accounts) if bits >> i & 1]
+
+
+def bits_of(accounts: Sequence[str], chosen: Iterable[str]) -> int:
+    """The bitmap of `chosen` over `accounts` (bit i: accounts[i]); addresses compare case-insensitively."""
+    index = {a.lower(): i for i, a in enumerate(accounts)}
+    bits = 0
+    for a in chosen:
+        if a.lower() not in index:
+            raise FedpmError(f"{a} is not one of the task's {len(accounts)} listed accounts", hint="fedpm task show lists its trainers and aggregators")
+        bits |= 1 << index[a.lower()]
+    return bits
+
+
 @dataclass(frozen=True)
 class TaskView:
     task_id: int
@@ -56,6 +94,7 @@ class TaskView:
     model_hash: bytes
     model_cid: str
     max_samples: int
+    round_opened_block: int  # the current round's events are from this block on
     trainers: tuple[str, ...]
     aggregators: tuple[str, ...]
 
@@ -77,7 +116,13 @@ class RoundView:
     base_model_cid: str
     result_hash: bytes
     result_cid: str
-    committed: tuple[str, ...]
+    committed: tuple[str, ...]  # in the task's trainer order
+    committed_bits: int = 0
+    included_bits: int = 0  # of the finalized result
+    voted_bits: int = 0  # bit j: the task's aggregators[j] voted
+
+    def has_voted(self, task: TaskView, aggregator: str) -> bool:
+        return bool(self.voted_bits & bits_of(task.aggregators, [aggregator]))
 
 
 @dataclass(frozen=True)
@@ -87,7 +132,7 @@ class UpdateView:
     cid: str
     num_samples: int
     loss_micro: int
-    committed_at: int
+    block: int  # where its UpdateCommitted event is
 
 
 @dataclass(frozen=True)
@@ -106,7 +151,7 @@ class TaskConfig:
     max_samples: int = DEFAULT_MAX_SAMPLES
 
     def to_chain(self) -> tuple[Any, ...]:
-        return (self.spec_hash, self.spec_cid, self.initial_model_hash, self.initial_model_cid, self.trainers, self.aggregators,
+        return (self.spec_hash, to_digest(self.spec_cid), self.initial_model_hash, to_digest(self.initial_model_cid), self.trainers, self.aggregators,
                 self.min_participants, self.commit_window, self.aggregation_window, self.quorum, self.rounds, self.max_samples)
 
 
@@ -119,19 +164,41 @@ class FederatedLearning(ContractClient):
 
     def task(self, task_id: int) -> TaskView:
         info, trainers, aggregators = self.call("task", task_id)
-        return TaskView(task_id, *info, trainers=tuple(trainers), aggregators=tuple(aggregators))
+        (coordinator, spec_hash, spec_cid, min_p, commit_w, agg_w, quorum, rounds, started, finalized, model_hash, model_cid, max_samples,
+         opened_block) = info
+        return TaskView(task_id, coordinator, spec_hash, from_digest(spec_cid), min_p, commit_w, agg_w, quorum, rounds, started, finalized, model_hash,
+                        from_digest(model_cid), max_samples, opened_block, trainers=tuple(trainers), aggregators=tuple(aggregators))
 
     def round(self, task_id: int, r: int) -> RoundView:
         info, committed = self.call("round", task_id, r)
-        state, commit_dl, agg_dl, commits, votes, base_hash, base_cid, res_hash, res_cid, _included = info
-        return RoundView(task_id, r, RoundState(state), commit_dl, agg_dl, commits, votes, base_hash, base_cid, res_hash, res_cid, tuple(committed))
+        state, commit_dl, agg_dl, commits, votes, base_hash, base_cid, res_hash, res_cid, committed_bits, included, voted = info
+        return RoundView(task_id, r, RoundState(state), commit_dl, agg_dl, commits, votes, base_hash, from_digest(base_cid), res_hash,
+                         from_digest(res_cid), tuple(committed), committed_bits, included, voted)
 
-    def update(self, task_id: int, r: int, trainer: str) -> UpdateView:
-        h, cid, n, loss, at = self.call("update", task_id, r, trainer)
-        return UpdateView(trainer, h, cid, n, loss, at)
+    def updates(self, task_id: int, r: int, from_block: int | None = None) -> dict[str, UpdateView]:
+        """Every update committed in round `r` (by trainer), from its UpdateCommitted events: from the round's opening block
+        for the current round, else from `from_block` (default 0). Checked against the round's committed set, so a
+        node that lags behind the chain's logs raises IntegrityError (retry) instead of leaving an update out."""
+        task = self.task(task_id)
+        start = task.round_opened_block if r == task.rounds_started else (from_block or 0)
+        committed = set(self.round(task_id, r).committed)
+        found = {}
+        for ev in events(self.contract.events.UpdateCommitted, from_block=start, argument_filters={"taskId": task_id, "round": r}):
+            a = ev["args"]
+            found[a["trainer"]] = UpdateView(a["trainer"], a["updateHash"], from_digest(a["cid"]), a["numSamples"], a["lossMicro"], int(ev["blockNumber"]))
+        if set(found) != committed:
+            raise IntegrityError(f"round {r} of task {task_id}: {len(committed)} commit(s) on chain, {len(found)} UpdateCommitted event(s) found",
+                                 hint="the node's logs lag behind its state; retry")
+        return found
+
+    def update(self, task_id: int, r: int, trainer: str) -> UpdateView | None:
+        return self.updates(task_id, r).get(trainer)
+
+    def has_committed(self, task_id: int, r: int, trainer: str) -> bool:
+        return trainer in self.round(task_id, r).committed
 
     def has_voted(self, task_id: int, r: int, aggregator: str) -> bool:
-        return self.call("voteOf", task_id, r, aggregator) != b"\0" * 32
+        return self.round(task_id, r).has_voted(self.task(task_id), aggregator)
 
     def task_count(self) -> int:
         return self.call("taskCount")
@@ -148,10 +215,13 @@ class FederatedLearning(ContractClient):
         return self.task(task_id).rounds_started
 
     def commit(self, sender: TxSender, task_id: int, r: int, update_hash: bytes, cid: str, num_samples: int, loss: float) -> Receipt:
-        return self.send(sender, "commitUpdate", task_id, r, update_hash, cid, num_samples, max(0, int(round(loss * 1e6))))
+        return self.send(sender, "commitUpdate", task_id, r, update_hash, to_digest(cid), num_samples, max(0, int(round(loss * 1e6))))
 
-    def vote(self, sender: TxSender, task_id: int, r: int, aggregate_hash: bytes, cid: str, included: list[str]) -> Receipt:
-        return self.send(sender, "voteAggregate", task_id, r, aggregate_hash, cid, included)
+    def vote(self, sender: TxSender, task_id: int, r: int, aggregate_hash: bytes, cid: str, included: Iterable[str],
+             trainers: Sequence[str] | None = None) -> Receipt:
+        """Vote an aggregate over the updates of `included` (addresses; `trainers`, the task's list, is read if not given)."""
+        bits = bits_of(trainers if trainers is not None else self.task(task_id).trainers, included)
+        return self.send(sender, "voteAggregate", task_id, r, aggregate_hash, to_digest(cid), bits)
 
     def advance(self, sender: TxSender, task_id: int) -> Receipt:
         return self.send(sender, "advance", task_id)

@@ -30,6 +30,7 @@ from typing import Any, Callable, Generic, Iterator, Mapping, Protocol, TypeVar
 from eth_utils import keccak
 
 from fl_node import aggregate as agg
+from fl_node import server_opt
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
 
@@ -222,25 +223,31 @@ class TrainSpec:
 
 @dataclass(frozen=True)
 class AggregationSpec:
-    """`aggregation`: the rule every aggregator applies (`fl_node.aggregate.RULES`) and its parameters. Loading
-    checks the rule and the parameters' bounds; task creation checks them against the trainers
-    (`TaskSpec.check_trainers`)."""
+    """`aggregation`: the rule every aggregator applies (`fl_node.aggregate.RULES`) and its parameters, and the
+    optional server optimizer applied after it (`server`, `fl_node.server_opt`; absent: the aggregate is the new
+    global model). Loading checks the rule, the optimizer and their parameters' bounds; task creation checks the
+    rule against the trainers (`TaskSpec.check_trainers`)."""
 
     rule: str = "fedavg"
     params: Json = field(default_factory=Json)
+    server: Json | None = None  # e.g. {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.9}
 
     @classmethod
     def read(cls, f: Fields) -> AggregationSpec:
         rule = f.text("rule", f"one of {', '.join(sorted(agg.RULES))}")
         params = f.section("params")
+        server = f.optional_section("server", 'an object {"optimizer": ..., parameters}')
         f.refuse_rest("the aggregation section")
-        spec = cls(rule, params.rest())
+        spec = cls(rule, params.rest(), None if server is None else server.rest())
         if (why := agg.rule_problem(spec.rule, spec.params)) is not None:
             raise f.fail(why, hint=f"rules: {agg.describe_rules()}")
+        if (why := server_opt.config_problem(spec.server)) is not None:
+            raise f.fail(why, hint="server optimizers: " + "; ".join(f"{k} ({', '.join(v) or 'no parameters'})" for k, v in server_opt.PARAMS.items()))
         return spec
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "params": thaw(self.params)}
+        out = {"rule": self.rule, "params": thaw(self.params)}
+        return out if self.server is None else {**out, "server": thaw(self.server)}
 
 
 class TaskParams(Protocol):
@@ -291,6 +298,10 @@ class TaskSpec(Generic[P]):
     def rule(self) -> agg.Rule:
         a = self.aggregation or AggregationSpec()
         return agg.rule_by_name(a.rule, **a.params)
+
+    def server(self) -> Json | None:
+        """The server optimizer section (`fl_node.server_opt.server_step` reads it); None: plain FedAvg."""
+        return None if self.aggregation is None else self.aggregation.server
 
     def check_trainers(self, n: int) -> None:
         """Refuse a rule that cannot aggregate this many trainers' updates (e.g. Krum's f too large)."""

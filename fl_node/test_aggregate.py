@@ -1,4 +1,5 @@
 import inspect
+import weakref
 from fractions import Fraction
 
 import numpy as np
@@ -285,6 +286,84 @@ def test_krum_defaults_to_one_byzantine_update_and_at_least_one_neighbour():
 def test_candidates_are_immutable():
     with pytest.raises(AttributeError):
         agg.Candidate("0x1", None, 1).num_samples = 2  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------- streaming FedAvg: O(model), same bytes
+
+
+def _batch_fedavg(updates):
+    """The formula FedAvg had before it streamed (every update in memory, whole-array float64 sums): the reference
+    its bytes must keep equal."""
+    total = sum(n for _, n in updates)
+    out = []
+    for i, (name, a0) in enumerate(updates[0][0]):
+        acc = np.zeros(np.shape(a0), dtype=np.float64)
+        for named, n in updates:
+            acc += np.asarray(named[i][1], dtype=np.float64) * float(n)
+        out.append((name, (acc / float(total)).astype(np.asarray(a0).dtype)))
+    return out
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64, np.float16, np.int32]))
+def test_streaming_fedavg_gives_the_batch_formulas_bytes_across_chunks(n_updates, seed, dtype):
+    # Prepare: one array longer than a chunk (not a multiple of it), a 0-d one and an empty one, wildly scaled values
+    rng = np.random.default_rng(seed)
+    size = agg.CHUNK * 2 + 3
+    updates = [([("00.big", (rng.normal(size=size) * 10.0 ** rng.integers(-3, 4, size=size)).astype(dtype)),
+                 ("01.scalar", np.asarray(rng.normal(), dtype=dtype)), ("02.empty", np.zeros((0, 3), dtype=dtype))], int(rng.integers(1, 10_000)))
+               for _ in range(n_updates)]
+    # Execute
+    streamed = agg.fedavg(iter(updates))  # an iterator: consumed once, in order
+    # Assert
+    assert encode_weights(streamed) == encode_weights(_batch_fedavg(updates))
+
+
+def test_select_and_aggregate_holds_one_loaded_update_at_a_time_under_fedavg_and_all_under_median():
+    # Prepare: candidates that load on demand and count how many of their updates are alive
+    alive, most = [0], [0]
+
+    def loader(seed: int):
+        def load():
+            named, _ = _update(seed)
+            alive[0] += 1
+            most[0] = max(most[0], alive[0])
+            weakref.finalize(named[0][1], lambda: alive.__setitem__(0, alive[0] - 1))
+            return named
+        return load
+
+    cands = [agg.Candidate(f"0x{i + 1:x}", None, 10 + i, load=loader(i)) for i in range(6)]
+    cands.append(agg.Candidate("0x9", None, 5, load=lambda: None))  # its bytes could not be fetched
+    ref = agg.layout_of(_update(0)[0])
+    # Execute
+    streamed, included, excluded = agg.select_and_aggregate(ref, cands)
+    most_fedavg, most[0] = most[0], 0
+    robust, _, _ = agg.select_and_aggregate(ref, cands, agg.median)
+    # Assert
+    assert most_fedavg == 1 and most[0] == 6
+    assert included == [f"0x{i}" for i in range(1, 7)] and excluded == [("0x9", "update bytes missing or do not match the committed hash")]
+    assert encode_weights(streamed) == encode_weights(agg.fedavg([(_update(i)[0], 10 + i) for i in range(6)]))
+    assert encode_weights(robust) == encode_weights(agg.median([(_update(i)[0], 10 + i) for i in range(6)]))
+
+
+def test_layout_of_keeps_what_validation_compares_and_costs_no_memory():
+    named, _ = _update(1)
+    ref = agg.layout_of(named)
+    assert [(n, a.shape, a.dtype) for n, a in ref] == [(n, a.shape, a.dtype) for n, a in named]
+    assert all(a.strides == (0,) * a.ndim for _, a in ref)  # one element, broadcast
+    assert agg.validate_update(ref, named) is None
+    assert "shape" in agg.validate_update(ref, [(named[0][0], named[0][1].T), named[1]])
+
+
+def test_fedavg_still_refuses_no_updates_mixed_layouts_and_bad_counts():
+    with pytest.raises(agg.AggregationError, match="no updates"):
+        agg.fedavg(iter([]))
+    with pytest.raises(agg.AggregationError, match="disagree"):
+        agg.fedavg([_update(1), ([("00.dense.kernel", np.zeros((2, 3), np.float32)), ("00.dense.bias", np.zeros(2, np.float32))], 1)])
+    with pytest.raises(agg.AggregationError, match="non-negative"):
+        agg.fedavg([_update(1, n=0)])
+    with pytest.raises(agg.AggregationError, match="non-negative"):
+        agg.fedavg([_update(1, n=3), _update(2, n=-1)])
 
 
 @pytest.mark.parametrize("name,params,n,problem", [

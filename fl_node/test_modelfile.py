@@ -200,3 +200,22 @@ def test_a_scalar_tensor_round_trips():
     data = mf.encode_weights([("00.step", np.array(3.5, np.float64)), ("01.w", np.ones((2, 0), np.float32))])
     (name, scalar), (_, empty) = mf.decode_weights(data)
     assert name == "00.step" and scalar.shape == () and scalar.item() == 3.5 and empty.shape == (2, 0)
+
+
+def test_decode_without_copy_gives_read_only_views_of_the_bytes_and_stays_strict():
+    # Prepare
+    data = mf.encode_weights(_named(), {"a": 1})
+    n = struct.unpack("<Q", data[:8])[0]
+    text = json.dumps(json.loads(data[8 : 8 + n]), indent=1).encode()
+    text += b" " * (-len(text) % 8)
+    non_canonical = struct.pack("<Q", len(text)) + text + data[8 + n :]
+    # Execute
+    views = mf.decode_weights(data, copy=False)
+    copies = mf.decode_weights(data)
+    # Assert: same arrays; the views share the bytes' memory and cannot be written
+    assert [(name, a.dtype, a.shape, a.tobytes()) for name, a in views] == [(name, a.dtype, a.shape, a.tobytes()) for name, a in copies]
+    assert all(not a.flags.writeable for _, a in views) and all(a.flags.writeable for _, a in copies)
+    assert all(np.shares_memory(a, np.frombuffer(data, np.uint8)) for _, a in views)
+    assert mf.encode_weights(views, {"a": 1}) == data
+    with pytest.raises(mf.ModelFileError, match="canonical"):
+        mf.decode_weights(non_canonical, copy=False)

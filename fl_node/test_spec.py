@@ -130,10 +130,30 @@ def test_specs_are_frozen_and_equal_when_their_bytes_are():
      "task spec s.json: aggregation: trimmed_mean's beta must be a number in [0, 0.5), got 0.5"),
     (b'{"task": "toy", "train": {"epochs": 2, "batch_size": 2}, "size": 1, "aggregation": {"rule": "krum", "params": {"f": -1}}}',
      "task spec s.json: aggregation: krum's f must be an integer in [0, inf), got -1"),
+    (b'{"task": "toy", "train": {"epochs": 2, "batch_size": 2}, "size": 1, "aggregation": {"rule": "fedavg", "params": {}, "server": "adam"}}',
+     'task spec s.json: "aggregation.server" must be an object {"optimizer": ..., parameters}, got "adam"'),
+    (b'{"task": "toy", "train": {"epochs": 2, "batch_size": 2}, "size": 1, "aggregation": {"rule": "fedavg", "params": {}, "server": {"optimizer": "sgd"}}}',
+     "task spec s.json: aggregation: unknown server optimizer 'sgd'; known: fedavg, fedavgm, fedadam"),
+    (b'{"task": "toy", "train": {"epochs": 2, "batch_size": 2}, "size": 1, "aggregation": {"rule": "fedavg", "params": {}, "server": {"optimizer": "fedavgm", "momentum": 1}}}',
+     "task spec s.json: aggregation: fedavgm needs lr > 0 and 0 <= momentum < 1"),
+    (b'{"task": "toy", "train": {"epochs": 2, "batch_size": 2}, "size": 1, "aggregation": {"rule": "fedavg", "params": {}, "server": {"optimizer": "fedavgm", "beta1": 0.9}}}',
+     "task spec s.json: aggregation: server optimizer fedavgm has no parameter 'beta1' (parameters: lr, momentum)"),
 ])
 def test_a_bad_spec_is_refused_naming_the_field_and_the_fix(value, message):
     err = refused(value, kinds=KINDS, source="s.json")
     assert err.message == message
+
+
+def test_a_server_optimizer_is_typed_and_keeps_the_bytes():
+    # Prepare
+    server = {"optimizer": "fedavgm", "lr": 1, "momentum": 0.9}
+    value = {**BASE, "size": 1, "aggregation": {"rule": "median", "params": {}, "server": server}}
+    # Execute
+    spec = TaskSpec.from_dict(value, kinds=KINDS)
+    # Assert: the section reaches fl_node.server_opt as given (2 stays an int), and a spec without it has none
+    assert spec.canonical_bytes() == canonical_json(value) and dict(spec.server()) == server
+    assert TaskSpec.from_dict({**BASE, "size": 1}, kinds=KINDS).server() is None
+    assert "fedadam (lr, beta1, beta2, tau)" in refused({**value, "aggregation": {"rule": "median", "params": {}, "server": {"optimizer": "x"}}}).hint
 
 
 def test_values_that_json_cannot_carry_are_refused_from_dicts_too():

@@ -8,7 +8,7 @@ rule `local_seed`. This module knows no ML library: parameters are named arrays 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 from fl_node import aggregate
 from fl_node.modelfile import Named
@@ -49,6 +49,14 @@ def fit_config(trainer_seed: int, round_number: int, epochs: int) -> FitConfig:
 def memory_round(trainers: Sequence[Trainer], seeds: Sequence[int], base: Named, round_number: int, epochs: int,
                  rule: aggregate.Rule = aggregate.fedavg) -> Named:
     """One round without chain or storage: every trainer fits from `base` (in the given order, which must be the
-    chain's trainer-address order to reproduce its aggregate), then `rule` aggregates by sample count."""
-    results = [t.fit(base, fit_config(s, round_number, epochs)) for t, s in zip(trainers, seeds, strict=True)]
-    return rule([(r.parameters, r.num_examples) for r in results])
+    chain's trainer-address order to reproduce its aggregate), then `rule` aggregates by sample count. A streaming
+    rule (FedAvg) takes each local update as it is trained, so the round holds one update at a time."""
+    fits = _local_updates(trainers, seeds, base, round_number, epochs)
+    return rule(fits) if aggregate.streams(rule) else rule(list(fits))
+
+
+def _local_updates(trainers: Sequence[Trainer], seeds: Sequence[int], base: Named, round_number: int, epochs: int) -> Iterator[aggregate.Update]:
+    for trainer, seed in zip(trainers, seeds, strict=True):
+        result = trainer.fit(base, fit_config(seed, round_number, epochs))
+        yield result.parameters, result.num_examples
+        del result  # released before the next trainer fits

@@ -20,6 +20,7 @@ import numpy as np
 from fl_node.modelfile import Named
 from fl_node.spec import Fields, Json, TaskParams, TaskSpec, present, thaw
 from fl_node.trainer import FitConfig, FitResult
+from tasks import architectures
 
 # Small 1D-CNN over a window of recent cycles (cmapss.WINDOW = 50): reaches FD001 RMSE ~13 in a few CPU-seconds of
 # training per factory. The final Rescaling by the RUL cap lets the dense head work in [0, 1] without a learned scale,
@@ -40,7 +41,7 @@ class ModelSpec:
     """The `model` section of a Keras task's spec. A field the spec does not set is None, and takes DEFAULT_MODEL's
     value when the model is built (`resolved`); fields this version does not read stay in `extra` (they are hashed)."""
 
-    kind: str | None = None  # one of MODEL_KINDS
+    kind: str | None = None  # one of MODEL_KINDS or architectures.KINDS (whose own fields, e.g. kernels or heads, stay in extra)
     filters: tuple[int, ...] | None = None  # cnn1d: filters of each Conv1D layer
     kernel: int | None = None  # cnn1d: kernel size
     units: int | None = None  # gru: units (default 32)
@@ -58,7 +59,8 @@ class ModelSpec:
 
     @classmethod
     def read(cls, f: Fields) -> "ModelSpec":
-        return cls(kind=f.value("kind", f"one of {', '.join(MODEL_KINDS)}", lambda v: v in MODEL_KINDS, optional=True),
+        kinds = MODEL_KINDS + architectures.KINDS
+        return cls(kind=f.value("kind", f"one of {', '.join(kinds)}", lambda v: v in kinds, optional=True),
                    filters=f.integers("filters", optional=True), kernel=f.integer("kernel", optional=True),
                    units=f.integer("units", optional=True), hidden=f.integers("hidden", optional=True),
                    dense=f.integer("dense", minimum=0, optional=True), dropout=f.number("dropout", minimum=0, optional=True),
@@ -134,9 +136,11 @@ def build_model(spec: KerasSpec, seed: int = 0):
         x = layers.Flatten()(x)
     elif cfg.kind == "gru":
         x = layers.GRU(int(cfg.units or 32), kernel_regularizer=reg())(x)
-    else:  # mlp
+    elif cfg.kind == "mlp":
         for units in cfg.hidden or (32,):
             x = layers.Dense(int(units), activation="relu", kernel_regularizer=reg())(x)
+    else:  # architectures.KINDS: their own fields (kernels, dilations, heads, ...) sit in the section's extra
+        x = architectures.body(cfg.kind, cfg.to_json(), x, reg)
     if cfg.dense:
         x = layers.Dense(int(cfg.dense), activation="relu", kernel_regularizer=reg())(x)
     if cfg.dropout:
@@ -155,8 +159,12 @@ def _variables(model) -> list[tuple[str, Any]]:
     out = []
     weighted = [layer for layer in model.layers if layer.weights]
     for i, layer in enumerate(weighted):
-        for var in layer.weights:
-            short = var.path.rsplit("/", 1)[-1]
+        # a variable's own name ("kernel"), unless two in the layer share it: then its path inside the layer
+        # ("query.kernel" in attention), so the names of the plain layers stay what they always were
+        leaf = [var.path.rsplit("/", 1)[-1] for var in layer.weights]
+        for var, short in zip(layer.weights, leaf):
+            if leaf.count(short) > 1:
+                short = var.path.split("/", 1)[-1].replace("/", ".")
             out.append((f"{i:02d}.{type(layer).__name__.lower()}.{short}", var))
     names = [n for n, _ in out]
     if len(set(names)) != len(names):
@@ -197,15 +205,33 @@ def epoch_schedule(spec: KerasSpec, epochs_per_round: int | None = None) -> Call
     return lambda epoch: learning_rate_for(spec, epoch // max(per, 1) + 1)
 
 
+def _proximal(model, anchor: Named, mu: float):
+    """FedProx's pull toward the round's global model, applied after every batch as a decoupled proximal step
+    w <- w - lr * mu * (w - w_global) (with SGD this is the gradient of the paper's mu/2 |w - w_global|^2 term; here the
+    pull does not pass through Adam's per-coordinate scaling)."""
+    import keras
+
+    pairs = [(var, np.asarray(a, dtype=np.float32)) for (_, var), (_, a) in zip(_variables(model), anchor, strict=True)]
+
+    class Proximal(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            step = float(model.optimizer.learning_rate) * mu
+            for var, w0 in pairs:
+                var.assign(var - step * (var - w0))
+
+    return Proximal()
+
+
 def train_local(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int, learning_rate: float | None = None, classes: int = 0,
-                schedule: Callable[[int], float] | None = None) -> dict:
+                schedule: Callable[[int], float] | None = None, prox_mu: float = 0.0) -> dict:
     """Train in place with a fresh optimizer (as a node does each round). Returns metrics incl. num_samples.
-    `schedule(epoch)` (0-based) overrides the learning rate per epoch (baselines that follow the round schedule)."""
+    `schedule(epoch)` (0-based) overrides the learning rate per epoch (baselines that follow the round schedule).
+    `prox_mu` > 0 pulls the weights toward their values at the start (FedProx; `_proximal`)."""
     import keras
 
     set_seed(seed)
     lr = float(learning_rate if learning_rate is not None else DEFAULT_MODEL.learning_rate or 0.0)
-    callbacks = []
+    callbacks = [_proximal(model, get_weights(model), float(prox_mu))] if prox_mu else []
     if schedule is not None:
         lr = float(schedule(0))
         callbacks.append(keras.callbacks.LearningRateScheduler(lambda epoch, _lr: float(schedule(epoch))))
@@ -242,5 +268,6 @@ class KerasTrainer:
         net = build_model(self.spec)
         set_weights(net, parameters)
         m = train_local(net, self.x, self.y, config.epochs, self.spec.train.batch_size, seed=config.seed,
-                        learning_rate=learning_rate_for(self.spec, config.round), classes=int(self.spec.params.model.classes or 0))
+                        learning_rate=learning_rate_for(self.spec, config.round), classes=int(self.spec.params.model.classes or 0),
+                        prox_mu=float(self.spec.train.extra.get("prox_mu", 0.0)))
         return FitResult(get_weights(net), int(len(self.x)), {k: float(v) for k, v in m.items() if k != "num_samples"})

@@ -90,6 +90,54 @@ def test_optional_regularizers_keep_the_weight_layout_and_train_deterministicall
     assert np.array_equal(M.predict(a, x), M.predict(a, x))  # noise and dropout are off at inference
 
 
+@pytest.mark.parametrize("body", [
+    {"kind": "mscnn", "filters": [4], "kernels": [3, 5], "mix": 4},
+    {"kind": "tcn", "channels": 4, "dilations": [1, 2], "pool": "avg"},
+    {"kind": "cnn_attn", "filters": [4], "attention": 4},
+    {"kind": "transformer", "d_model": 8, "heads": 2, "blocks": 1, "ff": 8, "pool": "last"},
+])
+def test_every_architecture_has_stable_unique_names_seeded_weights_and_learns(body):
+    # Prepare
+    s = spec(model=body)
+    x, y = _data()
+    # Execute
+    a, b = M.build_model(s, seed=7), M.build_model(s, seed=7)
+    before = rmse(M.predict(a, x).ravel(), y)
+    M.train_local(a, x, y, epochs=15, batch_size=16, seed=5, learning_rate=0.01)
+    # Assert: names are a function of the architecture (attention's query/key/value kernels stay apart), the seed fixes
+    # the initial weights, training lowers the error
+    names = [n for n, _ in M.get_weights(b)]
+    assert len(set(names)) == len(names) and names == [n for n, _ in M.get_weights(M.build_model(s, seed=8))]
+    assert all(np.array_equal(p, q) for (_, p), (_, q) in zip(M.get_weights(b), M.get_weights(M.build_model(s, seed=7))))
+    assert rmse(M.predict(a, x).ravel(), y) < 0.8 * before
+
+
+def test_transformer_names_keep_attention_projections_apart():
+    names = [n for n, _ in M.get_weights(M.build_model(spec(model={"kind": "transformer", "d_model": 8, "heads": 2, "blocks": 1, "ff": 8})))]
+    assert {"02.multiheadattention.query.kernel", "02.multiheadattention.key.kernel", "02.multiheadattention.value.kernel"} <= set(names)
+    assert "01.positionembedding.embedding" in names
+
+
+def test_layers_without_clashing_variables_keep_their_short_names():
+    # the sub-layer path only where a layer's variables would clash: a GRU's cell stays out of its names
+    names = [n for n, _ in M.get_weights(M.build_model(spec(model={"kind": "gru", "units": 4})))]
+    assert names[:3] == ["00.gru.kernel", "00.gru.recurrent_kernel", "00.gru.bias"]
+
+
+def test_fedprox_pulls_the_local_model_toward_the_round_start():
+    # Prepare: the same start, data and seed; only the proximal term differs
+    x, y = _data()
+    start = M.get_weights(M.build_model(SPEC, seed=1))
+    distance = {}
+    for mu in (0.0, 50.0):
+        net = M.build_model(SPEC, seed=1)
+        # Execute
+        M.train_local(net, x, y, epochs=5, batch_size=16, seed=5, learning_rate=0.01, prox_mu=mu)
+        distance[mu] = sum(float(np.sum((w - w0) ** 2)) for (_, w), (_, w0) in zip(M.get_weights(net), start))
+    # Assert
+    assert 0 < distance[50.0] < 0.5 * distance[0.0]
+
+
 def test_model_section_keeps_what_the_spec_sets_and_builds_with_the_defaults_for_the_rest():
     # Prepare: a section setting three fields, plus one this version does not read
     section = {"filters": [4], "kernel": 3, "dense": 8, "note": "kept"}
@@ -103,7 +151,7 @@ def test_model_section_keeps_what_the_spec_sets_and_builds_with_the_defaults_for
 
 
 @pytest.mark.parametrize("model,error", [
-    ({"kind": "transformer"}, '"model.kind" must be one of cnn1d, gru, mlp, got "transformer"'),
+    ({"kind": "lstm"}, '"model.kind" must be one of cnn1d, gru, mlp, mscnn, tcn, cnn_attn, transformer, got "lstm"'),
     ({"filters": []}, '"model.filters" must be a non-empty list of integers >= 1, got []'),
     ({"dropout": "0.2"}, '"model.dropout" must be a number >= 0, got "0.2"'),
     ({"learning_rate": 0}, '"model.learning_rate" must be a number > 0, got 0'),

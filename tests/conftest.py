@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -63,6 +64,11 @@ def snapshot(ctx: ChainContext) -> Iterator[None]:
     snap = ctx.w3.provider.make_request("evm_snapshot", [])["result"]
     yield
     ctx.w3.provider.make_request("evm_revert", [snap])
+    # anvil's revert takes its clock back to the snapshot's block too: without this block at wall-clock time the chain
+    # falls behind by every reverted test's duration, and late in a session nodes comparing round deadlines with
+    # their own clock (fl_node.nodes.CLOCK_SLACK_S) see windows expire that the chain has not reached
+    head = ctx.w3.eth.get_block("latest")["timestamp"]
+    ctx.w3.provider.make_request("evm_mine", [max(head + 1, int(time.time()))])
 
 
 def advance_time(ctx: ChainContext, seconds: int) -> None:

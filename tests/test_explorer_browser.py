@@ -221,7 +221,7 @@ ROUNDS_JS = """JSON.stringify([...document.querySelectorAll('li.round')].map(r =
 
 def check_nav(browser: Browser, width: int, current: str) -> None:
     links = json.loads(browser.js(NAV_JS))
-    assert [link["key"] for link in links] == ["machines", "leases", "fl"]
+    assert [link["key"] for link in links] == ["machines", "fleet", "leases", "fl"]
     assert [link["key"] for link in links if link["current"] == "page"] == [current]
     assert all(link["right"] <= width and link["height"] >= 24 for link in links), "nav links must fit and stay tappable"
 

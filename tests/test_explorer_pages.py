@@ -13,6 +13,8 @@ from chain.node import free_port
 from fedpm.explorer.server import start_explorer
 from fl_node.coordinator import publish_task, round_report
 from fl_node.rounds import FederatedLearning
+from fl_node.storage.base import InvalidCid
+from fl_node.storage.cid import cid_from_digest
 from fl_node.storage.local import LocalStore
 from tests.conftest import make_settings
 from tests.explorer_helpers import SPEC, model, record_device_history, record_fl_history, record_leases
@@ -84,17 +86,23 @@ def test_fl_page_html_shows_badges_hashes_and_a_loss_chart(explorer, fl_history)
     assert '<a href="/fl" aria-current="page" data-nav="fl">' in page and 'src="http' not in page and "<script" not in page
 
 
-def test_trainer_supplied_text_is_escaped_on_the_fl_page(explorer, consortium, tmp_path):
+def test_a_trainer_cannot_put_text_on_the_fl_page_only_a_cid(explorer, consortium, tmp_path):
+    """A CID was once free text from the trainer (escaped on the page); the contract now carries 32 bytes, which the
+    page shows as the CIDv0 they are the digest of, whatever a trainer sends."""
     fl = FederatedLearning(consortium.ctx)
     trainer = consortium.accounts["factory-1"].address
     task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "s"), SPEC, model(0.0), trainers=[trainer],
                            aggregators=[consortium.accounts["agg-1"].address], rounds=1, min_participants=1)
     r = fl.open_round(consortium.sender("gov-a"), task_id)
-    fl.commit(consortium.sender("factory-1"), task_id, r, keccak(b"u"), '<img src=x onerror=alert(1)>"&', 1, 0.5)
+    payload = '<img src=x onerror=alert(1)>"&'
+    with pytest.raises(InvalidCid):
+        fl.commit(consortium.sender("factory-1"), task_id, r, keccak(b"u"), payload, 1, 0.5)
+    digest = payload.encode().ljust(32, b"!")  # the payload's bytes straight to the contract
+    consortium.sender("factory-1").transact(fl.contract.functions.commitUpdate(task_id, r, keccak(b"u"), digest, 1, 500_000))
 
     _, _, page = get(f"{explorer}/fl")
 
-    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;&quot;&amp;" in page
+    assert "<img" not in page and "onerror" not in page and cid_from_digest(digest) in page
 
 
 def test_leases_api_lists_every_lease_with_status_money_and_chain_refs(explorer, leases):

@@ -21,7 +21,7 @@ from fedpm.consortium.client import Role
 from fl_node.coordinator import publish_task, round_report
 from fl_node.modelfile import decode_weights, encode_weights
 from fl_node.nodes import AggregatorNode
-from fl_node.rounds import FederatedLearning, RoundState, TaskConfig
+from fl_node.rounds import FederatedLearning, RoundState, TaskConfig, bits_of, to_digest
 from fl_node.spec import TaskSpec
 from fl_node.storage.local import LocalStore
 from tests.conftest import advance_time, dev_key
@@ -54,8 +54,8 @@ def env(consortium, tmp_path):
         extra[org], addr[org] = consortium.ctx.sender(account), account.address
 
     def new_task(min_participants: int = 2, commit_window: int = 600, trainers: list[str] = TRAINERS, aggregators: list[str] = AGGREGATORS,
-                 rounds: int = 2, quorum: int = 0, aggregation_window: int = 600) -> int:
-        return publish_task(fl, consortium.sender("gov-a"), store, SPEC, model(0.0), trainers=[addr[t] for t in trainers],
+                 rounds: int = 2, quorum: int = 0, aggregation_window: int = 600, spec: TaskSpec = SPEC) -> int:
+        return publish_task(fl, consortium.sender("gov-a"), store, spec, model(0.0), trainers=[addr[t] for t in trainers],
                             aggregators=[addr[a] for a in aggregators], rounds=rounds, min_participants=min_participants,
                             commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum)
 
@@ -206,10 +206,30 @@ def test_vote_rules(env):
         env.fl.vote(agg1, task_id, r, h, cid, included)
     with pytest.raises(NotCurrentRound):
         env.fl.vote(env.consortium.sender("agg-2"), task_id, r + 1, h, cid, included)
-    with pytest.raises(InvalidInclusion):
-        env.fl.vote(env.consortium.sender("agg-2"), task_id, r, h, cid, list(reversed(included)))
     with pytest.raises(NotTaskAggregator):
         env.fl.vote(env.consortium.sender("factory-1"), task_id, r, h, cid, included)
+    agg2 = env.consortium.sender("agg-2")
+    for bits in (0, 0b1111):  # nothing included; a bit beyond the task's 3 trainers
+        with pytest.raises(InvalidInclusion) as err:
+            agg2.transact(env.fl.contract.functions.voteAggregate(task_id, r, h, to_digest(cid), bits))
+        assert err.value.error_args["trainer"] == "0x" + "0" * 40
+    assert env.fl.round(task_id, r).votes == 1
+
+
+def test_a_vote_including_a_trainer_that_did_not_commit_is_refused_naming_it(env):
+    task_id = env.new_task(min_participants=2, commit_window=120)
+    r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
+    env.commit(task_id, r, "factory-1", 1.0)
+    env.commit(task_id, r, "factory-2", 2.0)
+    advance_time(env.consortium.ctx, 121)
+    env.fl.advance(env.consortium.sender("gov-a"), task_id)
+    assert env.fl.round(task_id, r).state == RoundState.AGGREGATING
+
+    with pytest.raises(InvalidInclusion) as err:
+        env.fl.vote(env.consortium.sender("agg-1"), task_id, r, keccak(b"x"), CID, [env.addr[t] for t in TRAINERS])
+
+    assert err.value.error_args["trainer"].lower() == env.addr["factory-3"].lower()
+    assert env.fl.round(task_id, r).votes == 0
 
 
 def test_dropped_trainer_round_goes_on_with_min_participants(env):
@@ -236,7 +256,7 @@ def test_too_few_participants_fail_the_round_and_the_next_starts_from_the_last_m
     advance_time(env.consortium.ctx, 61)
 
     with pytest.raises(WrongRoundState):
-        env.fl.vote(env.consortium.sender("agg-1"), task_id, r, keccak(b"x"), "Qm", [env.addr["factory-1"]])
+        env.fl.vote(env.consortium.sender("agg-1"), task_id, r, keccak(b"x"), CID, [env.addr["factory-1"]])
     r2 = env.fl.open_round(gov, task_id)
 
     assert env.fl.round(task_id, r).state == RoundState.FAILED
@@ -244,16 +264,20 @@ def test_too_few_participants_fail_the_round_and_the_next_starts_from_the_last_m
 
 
 def test_a_vote_that_became_the_finalizing_one_is_resent_with_fresh_gas(env):
-    """The race seen with real processes: gas estimated before another vote landed is too low once ours finalizes."""
-    task_id = env.new_task()
+    """The race seen with real processes: gas estimated before another vote landed is too low once ours finalizes.
+    (A first vote pays for its tally slot, which covers a finalizing one; so the stale estimate here is of a second
+    matching vote under a unanimous quorum, which becomes the finalizing third.)"""
+    task_id = env.new_task(quorum=3)
     r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     for org in TRAINERS:
         env.commit(task_id, r, org, 1.0)
     h, cid = keccak(b"agg"), "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG"
-    included = sorted([env.addr[t] for t in TRAINERS], key=str.lower)
+    included = [env.addr[t] for t in TRAINERS]
+    env.fl.vote(env.consortium.sender("agg-3"), task_id, r, h, cid, included)
     agg1 = env.consortium.sender("agg-1")
     stale = agg1._estimate({"from": agg1.address, "to": env.fl.contract.address,
-                            "data": env.fl.contract.functions.voteAggregate(task_id, r, h, cid, included)._encode_transaction_data(), "value": 0})
+                            "data": env.fl.contract.functions.voteAggregate(task_id, r, h, to_digest(cid), bits_of(env.fl.task(task_id).trainers, included))
+                            ._encode_transaction_data(), "value": 0})
 
     class StaleFirstEstimate(TxSender):
         estimates: list[int] = [stale]
@@ -311,6 +335,17 @@ def test_invalid_task_config_is_refused_with_its_reason(env, changes, reason):
 
     assert err.value.error_args == {"reason": reason}
     assert env.fl.task_count() == before
+
+
+@pytest.mark.parametrize("field", ["specCid", "initialModelCid"])
+def test_a_task_without_its_spec_or_model_cid_is_refused(env, field):
+    config_ = list(config(env).to_chain())
+    config_[{"specCid": 1, "initialModelCid": 3}[field]] = ZERO  # the client refuses what is no CID: straight to the contract
+
+    with pytest.raises(InvalidTaskConfig) as err:
+        env.consortium.sender("gov-a").transact(env.fl.contract.functions.createTask(tuple(config_)))
+
+    assert err.value.error_args == {"reason": "spec and initial model CIDs"}
 
 
 @pytest.mark.parametrize("aggregators,quorum,expected", [
@@ -376,20 +411,21 @@ def test_failed_rounds_do_not_use_up_the_task_and_none_opens_after_the_last(env)
     assert env.fl.task(task_id).rounds_started == 2
 
 
-@pytest.mark.parametrize("field,empty", [("hash", ZERO), ("cid", ""), ("num_samples", 0)])
+@pytest.mark.parametrize("field,empty", [("hash", ZERO), ("cid", ZERO), ("num_samples", 0)])
 def test_an_empty_update_is_refused_and_the_trainer_may_still_commit(env, field, empty):
     task_id = env.new_task()
     r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     blob = encode_weights(model(1.0), SPEC.to_json())
-    good = {"hash": keccak(blob), "cid": env.store.add(blob), "num_samples": 10}
+    good = {"hash": keccak(blob), "cid": to_digest(env.store.add(blob)), "num_samples": 10}
     bad = {**good, field: empty}
     trainer = env.consortium.sender("factory-1")
 
-    with pytest.raises(EmptyUpdate):
-        env.fl.commit(trainer, task_id, r, bad["hash"], bad["cid"], bad["num_samples"], 0.5)
-    assert (env.fl.round(task_id, r).commits, env.fl.update(task_id, r, env.addr["factory-1"]).committed_at) == (0, 0)
-    env.fl.commit(trainer, task_id, r, good["hash"], good["cid"], good["num_samples"], 0.5)
-    assert env.fl.update(task_id, r, env.addr["factory-1"]).hash == good["hash"]
+    with pytest.raises(EmptyUpdate):  # straight to the contract: the client would refuse a zero CID itself
+        trainer.transact(env.fl.contract.functions.commitUpdate(task_id, r, bad["hash"], bad["cid"], bad["num_samples"], 500_000))
+    assert (env.fl.round(task_id, r).commits, env.fl.has_committed(task_id, r, env.addr["factory-1"])) == (0, False)
+    trainer.transact(env.fl.contract.functions.commitUpdate(task_id, r, good["hash"], good["cid"], good["num_samples"], 500_000))
+    update = env.fl.update(task_id, r, env.addr["factory-1"])
+    assert (update.hash, update.cid, update.num_samples, update.loss_micro) == (good["hash"], env.store.add(blob), 10, 500_000)
 
 
 # ---------------------------------------------------------------- the aggregation deadline
@@ -419,6 +455,23 @@ def test_an_expired_aggregation_window_fails_the_round_and_the_next_starts_from_
     assert (task.rounds_finalized, task.model_hash) == (1, last)
     r3 = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     assert env.fl.round(task_id, r3).base_model_hash == last != keccak(encode_weights(model(0.0), SPEC.to_json()))
+
+
+def test_server_momentum_comes_from_the_chain_so_fresh_aggregators_agree_on_it(env):
+    # Prepare: a FedAvgM task (server lr 1, momentum 0.5) from the initial model 0
+    spec = TaskSpec.from_dict({**SPEC.to_json(), "aggregation": {"rule": "fedavg", "params": {}, "server": {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.5}}})
+    task_id = env.new_task(spec=spec, rounds=3)
+    # Execute: every step by aggregator nodes made afresh (no memory of earlier rounds)
+    r1 = open_with_commits(env, task_id, 2.0)
+    run_aggregators(env, task_id)
+    r2 = open_with_commits(env, task_id, 3.0)
+    run_aggregators(env, task_id)
+    # Assert: round 1 has no momentum yet: the average, 2. Round 2 by hand: delta = 2 - 3 = -1, momentum from the chain's
+    # models (0 - 2) / 1 = -2, v = 0.5 * -2 - 1 = -2, x = 2 + 2 = 4 (plain FedAvg would give 3)
+    results = [dict(decode_weights(env.store.cat(env.fl.round(task_id, r).result_cid))) for r in (r1, r2)]
+    assert np.all(results[0]["00.w"] == 2.0) and np.all(results[1]["00.w"] == 4.0)
+    rep = round_report(env.fl, task_id, r2)
+    assert len(set(rep.votes.values())) == 1 and len(rep.votes) == 2
 
 
 # ---------------------------------------------------------------- lying aggregators in every position

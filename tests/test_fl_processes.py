@@ -180,7 +180,7 @@ def test_nodes_killed_mid_round_resume_from_the_chain_without_redoing_their_work
         wait_until(lambda: kept.with_suffix(".json").exists() and trainer_rpc.held, 180, "factory-1 to train and start its commit", procs)
         kill9(procs.pop("factory-1"))
         kept_bytes, kept_stat = kept.read_bytes(), kept.stat()
-        assert not fl.update(task_id, r, addr["factory-1"]).committed_at
+        assert not fl.has_committed(task_id, r, addr["factory-1"])
         procs["factory-1"] = node(env, "train", "factory-1", task_id, tmp_path / "factory-1.restarted.log", "--data", str(data["factory-1"]))
         # agg-1 is the only aggregator running: its vote cannot finalize the round. Kill it once the vote is on chain.
         wait_until(lambda: fl.has_voted(task_id, r, addr["agg-1"]), 180, "agg-1's vote", procs)

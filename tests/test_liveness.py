@@ -159,7 +159,7 @@ def test_trainer_whose_commit_lands_after_the_deadline_logs_it_and_serves_the_ne
         w3.provider.make_request("evm_setAutomine", [True])
         wait_for(lambda: alive(trainer, tmp_path / "trainer.log") and fl.round(task_id, r1).state == RoundState.FAILED, 60, "round 1 to fail")
         r2 = fl.open_round(consortium.sender("gov-a"), task_id)
-        wait_for(lambda: fl.update(task_id, r2, consortium.accounts["factory-1"].address).committed_at > 0, 60, "the round 2 commit")
+        wait_for(lambda: fl.has_committed(task_id, r2, consortium.accounts["factory-1"].address), 60, "the round 2 commit")
         assert trainer.poll() is None, "the trainer exited"
     finally:
         w3.provider.make_request("evm_setAutomine", [True])

@@ -3,9 +3,14 @@ pragma solidity ^0.8.24;
 
 /// @title Contract-orchestrated federated learning with multi-aggregator consensus
 /// @notice A task names its trainers and aggregators. Each round, trainers commit the keccak256 of their
-/// update's canonical bytes (and its CID); every aggregator computes the aggregate and votes its hash together
-/// with the ordered list of updates it included. The round's global model is the first (hash, included list)
+/// update's canonical bytes (and its CID); every aggregator computes the aggregate and votes its hash and CID
+/// together with the set of updates it included. The round's global model is the first (hash, CID, included set)
 /// a quorum of aggregators agrees on; no single party can change it alone.
+/// @dev CIDs are CIDv0 (kubo's `ipfs add`), carried as the 32-byte sha2-256 digest of their multihash: the CID is
+/// base58btc(0x1220 || digest). Sets of trainers (aggregators) are bitmaps over the task's list: bit i is
+/// trainers[i] (aggregators[i]). What an update or a vote says beyond what the contract compares (update hash,
+/// CID, sample count, loss) is in the events only; the storage keeps the round's state machine, who committed and
+/// voted, the tally per (hash, CID, included set), and the models.
 interface IFederatedLearning {
     enum RoundState {
         None,
@@ -18,9 +23,9 @@ interface IFederatedLearning {
 
     struct TaskConfig {
         bytes32 specHash; // keccak256 of the canonical task spec (model, data, normalization, training)
-        string specCid;
+        bytes32 specCid; // CIDv0 digest of the spec
         bytes32 initialModelHash; // keccak256 of the canonical model bytes
-        string initialModelCid;
+        bytes32 initialModelCid;
         address[] trainers;
         address[] aggregators;
         uint32 minParticipants;
@@ -34,7 +39,7 @@ interface IFederatedLearning {
     struct Task {
         address coordinator;
         bytes32 specHash;
-        string specCid;
+        bytes32 specCid;
         uint32 minParticipants;
         uint32 commitWindow;
         uint32 aggregationWindow;
@@ -43,8 +48,9 @@ interface IFederatedLearning {
         uint32 roundsStarted;
         uint32 roundsFinalized;
         bytes32 modelHash; // current global model
-        string modelCid;
+        bytes32 modelCid;
         uint64 maxSamples;
+        uint64 roundOpenedBlock; // block in which the current round opened: its events are from there on
     }
 
     struct Round {
@@ -54,18 +60,12 @@ interface IFederatedLearning {
         uint32 commits;
         uint32 votes;
         bytes32 baseModelHash;
-        string baseModelCid;
-        bytes32 resultHash;
-        string resultCid;
-        bytes32 includedHash;
-    }
-
-    struct Update {
-        bytes32 hash; // keccak256 of the update's canonical bytes
-        string cid;
-        uint64 numSamples;
-        uint64 lossMicro; // local training loss x 1e6
-        uint64 committedAt;
+        bytes32 baseModelCid;
+        bytes32 resultHash; // zero unless Finalized
+        bytes32 resultCid;
+        uint64 committed; // bit i: trainers[i] committed an update
+        uint64 included; // bit i: the finalized result includes trainers[i]'s update
+        uint16 voted; // bit j: aggregators[j] voted
     }
 
     // --- errors ---
@@ -82,6 +82,8 @@ interface IFederatedLearning {
     error CommitWindowClosed(uint256 taskId, uint256 round, uint64 deadline);
     error UpdateAlreadyCommitted(uint256 taskId, uint256 round, address trainer);
     error AlreadyVoted(uint256 taskId, uint256 round, address aggregator);
+    /// @notice The included set is empty or names `trainer`, who committed no update this round (address(0): a bit
+    /// beyond the task's trainers, or the empty set).
     error InvalidInclusion(uint256 taskId, uint256 round, address trainer);
     error EmptyUpdate();
     /// @notice An update claims `numSamples`, above the task's per-trainer bound `maxSamples`.
@@ -92,12 +94,13 @@ interface IFederatedLearning {
 
     // --- events ---
     event TaskCreated(uint256 indexed taskId, address indexed coordinator, bytes32 specHash, bytes32 initialModelHash, uint32 rounds, uint32 quorum);
-    event RoundOpened(uint256 indexed taskId, uint256 indexed round, bytes32 baseModelHash, string baseModelCid, uint64 commitDeadline);
-    event UpdateCommitted(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 updateHash, string cid, uint64 numSamples, uint64 lossMicro);
+    event RoundOpened(uint256 indexed taskId, uint256 indexed round, bytes32 baseModelHash, bytes32 baseModelCid, uint64 commitDeadline);
+    event UpdateCommitted(uint256 indexed taskId, uint256 indexed round, address indexed trainer, bytes32 updateHash, bytes32 cid, uint64 numSamples, uint64 lossMicro);
     event CommitsClosed(uint256 indexed taskId, uint256 indexed round, uint32 commits, uint64 aggregationDeadline);
-    event AggregateVoted(uint256 indexed taskId, uint256 indexed round, address indexed aggregator, bytes32 aggregateHash, string cid, bytes32 includedHash, uint32 votesForHash);
-    event RoundFinalized(uint256 indexed taskId, uint256 indexed round, bytes32 modelHash, string cid, bytes32 includedHash, uint32 votes);
-    event UpdatesExcluded(uint256 indexed taskId, uint256 indexed round, address[] trainers);
-    event AggregatorsDissented(uint256 indexed taskId, uint256 indexed round, address[] aggregators);
+    event AggregateVoted(uint256 indexed taskId, uint256 indexed round, address indexed aggregator, bytes32 aggregateHash, bytes32 cid, uint64 included, uint32 votesForHash);
+    event RoundFinalized(uint256 indexed taskId, uint256 indexed round, bytes32 modelHash, bytes32 cid, uint64 included, uint32 votes);
+    /// @dev `trainers`: bit i = the task's trainers[i] (as `included`); `aggregators`: bit j = its aggregators[j].
+    event UpdatesExcluded(uint256 indexed taskId, uint256 indexed round, uint64 trainers);
+    event AggregatorsDissented(uint256 indexed taskId, uint256 indexed round, uint16 aggregators);
     event RoundFailed(uint256 indexed taskId, uint256 indexed round, string reason);
 }

@@ -36,6 +36,9 @@ COMMANDS = [
     ("fedpm.cli.sensors", "verify"),
     ("fedpm.cli.lease", "lease"),
     ("fedpm.cli.lease", "token"),
+    ("fedpm.cli.models", "model"),
+    ("fedpm.cli.serve", "serve"),
+    ("fedpm.cli.serve", "health"),
     ("fedpm.cli.network", "network"),
 ]
 

@@ -9,7 +9,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
@@ -86,6 +86,32 @@ ID = IdParam()
 def as_option(f: Any) -> Any:
     """`--as NAME`: the keystore account that signs."""
     return click.option("--as", "as_", metavar="ACCOUNT", required=True, help="keystore account that signs")(f)
+
+
+class ListenAddress(click.ParamType):
+    """HOST:PORT (or PORT, on 127.0.0.1) to listen on."""
+
+    name = "host:port"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        host, _, port = str(value).rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            self.fail(f"{value!r} is not HOST:PORT with a port from 1 to 65535 (e.g. 0.0.0.0:9101)", param, ctx)
+        return host or "127.0.0.1", int(port)
+
+
+def metrics_option(f: Any) -> Any:
+    """`--metrics HOST:PORT`: serve this process's Prometheus metrics there (GET /metrics)."""
+    return click.option("--metrics", "metrics_at", type=ListenAddress(), help="serve Prometheus metrics at HOST:PORT/metrics (e.g. 0.0.0.0:9101)")(f)
+
+
+def start_metrics(metrics: Any, at: tuple[str, int]) -> Callable[[], None]:
+    """Serve `metrics` (a fedpm.metrics.Metrics) in the background; says where on stderr; returns its stop()."""
+    url, stop = metrics.serve(*at)
+    click.echo(f"metrics at {url}", err=True)
+    return stop
 
 
 def echo_json(value: Any) -> None:

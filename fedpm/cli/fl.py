@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import ID, App, as_option, echo_json, pass_app
+from fedpm.cli.app import ID, App, as_option, echo_json, metrics_option, pass_app, start_metrics
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
@@ -195,6 +195,7 @@ def _node_common(f):
     f = click.option("--workdir", type=click.Path(path_type=Path), help="where the node keeps its work (default <home>/nodes/ACCOUNT)")(f)
     f = click.option("--poll", type=float, help="seconds between chain polls (default: setting chain.poll_interval_s)")(f)
     f = click.option("--once", is_flag=True, help="do at most one step and exit")(f)
+    f = metrics_option(f)
     return as_option(f)
 
 
@@ -215,12 +216,22 @@ def _start_line(app: App, as_: str, role: str, task, workdir: Path) -> None:  # 
                f"{len(task.aggregators)} aggregators) on {app.ctx.w3.provider.endpoint_uri}; store {app.settings.storage.backend}; work {workdir}")
 
 
-def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
+def _run(app: App, node_obj, once: bool, poll: float | None, metrics_at: tuple[str, int] | None) -> None:
     if once:
         line = node_obj.step()
         click.echo(line or "nothing to do")
-    else:
+        return
+    stop = None
+    if metrics_at is not None:
+        from fedpm.node_metrics import NodeMetrics
+
+        node_obj.events = NodeMetrics()
+        stop = start_metrics(node_obj.events.metrics, metrics_at)
+    try:
         node_obj.run(poll=app.settings.chain.poll_interval_s if poll is None else poll)
+    finally:
+        if stop is not None:
+            stop()
 
 
 @node.command("train")
@@ -230,8 +241,8 @@ def _run(app: App, node_obj, once: bool, poll: float | None) -> None:
 @click.option("--machine", "machines", multiple=True, help="with --gateway-store: machines whose readings to use (repeat)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @pass_app
-def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, data: Path | None,
-               gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
+def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, metrics_at: tuple[str, int] | None,
+               data: Path | None, gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise in a node's log
     from fedpm.sensors.client import SensorBatchRegistry
@@ -252,14 +263,15 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
     _start_line(app, as_, "trainer", _listed(app, fl, task_id, as_, "trainer"), workdir)
     trainer = TrainerNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
                           kinds=KINDS, trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
-    _run(app, trainer, once, poll)
+    _run(app, trainer, once, poll, metrics_at)
 
 
 @node.command("aggregate")
 @_node_common
 @click.option("--byzantine", is_flag=True, hidden=True, help="demonstration: vote a perturbed aggregate")
 @pass_app
-def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, byzantine: bool) -> None:
+def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, metrics_at: tuple[str, int] | None,
+                   byzantine: bool) -> None:
     """Watch the task; when commits close, fetch and check every update, aggregate, pin, vote."""
     from fl_node.nodes import AggregatorNode
 
@@ -267,7 +279,7 @@ def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll:
     _start_line(app, as_, "aggregator", _listed(app, fl, task_id, as_, "aggregator"), workdir)
     agg = AggregatorNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
                          byzantine=byzantine)
-    _run(app, agg, once, poll)
+    _run(app, agg, once, poll, metrics_at)
 
 
 # ---------------------------------------------------------------- evaluate

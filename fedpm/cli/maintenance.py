@@ -45,10 +45,13 @@ def maintenance() -> None:
 @click.option("--attach", "files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="file whose keccak256 the record keeps")
 @click.option("--attachment-hash", "hashes", multiple=True, help="0x… hash of an attachment kept elsewhere")
 @click.option("--corrects", help="record hash of the entry this record corrects")
+@click.option("--answers", metavar="ALERT_ID", help="id of the prediction service's alert this record answers (fedpm health alerts)")
 @pass_app
 def add(app: App, as_: str, machine: str, kind: str, component: str, description: str, technician: str, technician_org: str | None,
-        when: int | None, files: tuple[Path, ...], hashes: tuple[str, ...], corrects: str | None) -> None:
+        when: int | None, files: tuple[Path, ...], hashes: tuple[str, ...], corrects: str | None, answers: str | None) -> None:
     """Write a record locally, then append its hash on chain (earlier pending records go first)."""
+    if answers is not None:
+        answers = _check_answers(app, machine, answers)
     from fedpm.consortium.client import ConsortiumRegistry
     from fedpm.maintenance.client import add_record
 
@@ -61,7 +64,7 @@ def add(app: App, as_: str, machine: str, kind: str, component: str, description
     record = Record(machine=machine, time=int(_time.time()) if when is None else when, kind=Kind.parse(kind), component=component,
                     description=description, technician_org=technician_org, technician=technician,
                     attachments=tuple(attachment_hash(p.read_bytes()) for p in files) + tuple(normalize_hash(h, "attachment") for h in hashes),
-                    corrects=corrects)
+                    corrects=corrects, answers=answers)
     with RecordStore(record_store_path(app.settings.home), create=True) as store:
         result, earlier = add_record(store, record, lambda: _log(app), lambda: app.ctx.sender_for(as_))
     for r in earlier:
@@ -71,6 +74,26 @@ def add(app: App, as_: str, machine: str, kind: str, component: str, description
         if result.status == "pending":
             raise FedpmError(f"record {result.record_hash} kept locally as pending: {result.error.message}", hint="run `fedpm maintenance sync` when the chain is reachable")
         raise result.error
+
+
+def _check_answers(app: App, machine: str, alert_id: str) -> str:
+    """The alert id, refused when this home's prediction journal does not know it or it is another machine's."""
+    from fedpm.prognostics.journal import Journal, journal_path
+
+    alert_id = normalize_hash(alert_id, "alert id")
+    path = journal_path(app.settings.home)
+    if not path.exists():
+        raise FedpmError(f"no prediction journal at {path} to find alert {alert_id} in", hint="run the record from the home `fedpm serve` uses (--home)")
+    journal = Journal(path)
+    try:
+        alert = journal.alert(alert_id)
+    finally:
+        journal.close()
+    if alert is None:
+        raise FedpmError(f"alert {alert_id} is not in the prediction journal", hint="copy the id from `fedpm health alerts`")
+    if alert.machine != machine:
+        raise FedpmError(f"alert {alert_id} is about {alert.machine}, not {machine}", hint=f"record it with --machine {alert.machine}")
+    return alert_id
 
 
 @maintenance.command("sync")

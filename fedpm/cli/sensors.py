@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, as_option, echo_json, pass_app
+from fedpm.cli.app import App, as_option, echo_json, metrics_option, pass_app, start_metrics
 from ground.errors import FedpmError
 
 
@@ -74,8 +74,9 @@ def gateway() -> None:
 @click.option("--host", help="MQTT broker host (default settings mqtt.host)")
 @click.option("--port", type=int, help="MQTT broker port (default settings mqtt.port)")
 @click.option("--client-id", default="fedpm-gateway", show_default=True)
+@metrics_option
 @pass_app
-def gateway_run(app: App, as_: str, devices, store, batch_size, max_age, host, port, client_id) -> None:
+def gateway_run(app: App, as_: str, devices, store, batch_size, max_age, host, port, client_id, metrics_at) -> None:
     """Subscribe to <root>/<machine>/<channel> over MQTT until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     gw = _gateway(app, as_, devices, store, batch_size, max_age, mqtt_host=host, mqtt_port=port, client_id=client_id)
@@ -83,9 +84,16 @@ def gateway_run(app: App, as_: str, devices, store, batch_size, max_age, host, p
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     gw.start()
+    stop_metrics = None
+    if metrics_at is not None:
+        from fedpm.sensors.metrics import gateway_metrics
+
+        stop_metrics = start_metrics(gateway_metrics(gw), metrics_at)
     gw.connect_mqtt()
     click.echo(f"gateway: {len(gw.config.devices)} machine(s), store {gw.config.store_path}", err=True)
     done.wait()
+    if stop_metrics is not None:
+        stop_metrics()
     gw.stop()
     echo_json({**gw.store.counts(), **gw.counters()})
 

@@ -76,7 +76,7 @@ def read_tasks(fl: FederatedLearning) -> list[dict[str, Any]]:
         rounds = []
         for r in range(1, task.rounds_started + 1):
             view = fl.round(task_id, r)
-            rep = fold_round(RoundReport(round=r, state=view.state.name.lower()), by_round.get((task_id, r), []))
+            rep = fold_round(RoundReport(round=r, state=view.state.name.lower()), by_round.get((task_id, r), []), task)
             rounds.append(round_json(rep, view))
         tasks.append(task_json(task, rounds, created.get(task_id)))
     return tasks

@@ -109,7 +109,7 @@ def tx_block(tx: str | None, block: int | None) -> str:
             f'<dt>block</dt><dd data-block="{esc(block)}">{esc(block)}</dd>')
 
 
-NAV = (("machines", "/", "Machines"), ("leases", "/leases", "Leases"), ("fl", "/fl", "Federated learning"))
+NAV = (("machines", "/", "Machines"), ("fleet", "/fleet", "Fleet health"), ("leases", "/leases", "Leases"), ("fl", "/fl", "Federated learning"))
 
 
 def nav(active: str | None) -> str:

@@ -204,7 +204,10 @@ class LeaseSection:
 
 
 def default_sections() -> SectionRegistry:
+    from fedpm.explorer.health import HealthSection
+
     sections = SectionRegistry()
+    sections.register(HealthSection())
     sections.register(MaintenanceSection())
     sections.register(DeviceKeySection())
     sections.register(SensorBatchSection())

@@ -5,6 +5,8 @@
     GET /leases                every machine lease      GET /api/leases          the same as JSON
     GET /fl                    federated learning tasks GET /api/fl              the same as JSON
                                and their rounds
+    GET /fleet                 fleet health, most       GET /api/fleet           the same as JSON
+                               urgent first (the prediction service's journal)
 
 Each request opens its own chain connection, so the explorer recovers when the node comes back. A node that
 does not answer, a chain with nothing deployed, or an unknown machine give a clear page (or JSON
@@ -28,6 +30,7 @@ from chain.errors import ChainUnreachable, DeploymentError
 from fedpm.consortium.client import ConsortiumRegistry, MachineView
 from fedpm.explorer import pages
 from fedpm.explorer.fl import read_tasks
+from fedpm.explorer.health import fleet_page, load_fleet
 from fedpm.explorer.sections import MachineInfo, MaintenanceSection, SectionRegistry, Source, default_sections, load_leases, unavailable
 from fedpm.hints import REVERT_FORMATS, REVERT_HINTS
 from fedpm.settings import Settings
@@ -88,6 +91,11 @@ class Explorer:
     def leases(self) -> dict[str, Any]:
         source, chain = self._source()
         return {"chain": chain, **load_leases(source)}
+
+    def fleet(self) -> dict[str, Any]:
+        """The prediction service's view of the fleet, most urgent first, with the model served and the version choices."""
+        source, chain = self._source()
+        return {"chain": chain, **load_fleet(source)}
 
     def fl(self) -> dict[str, Any]:
         """Every federated learning task with its rounds; `names` maps the addresses shown to their consortium orgs."""
@@ -173,6 +181,9 @@ def make_handler(explorer: Explorer) -> type[BaseHTTPRequestHandler]:
             if parts == ["leases"]:
                 data = explorer.leases()
                 return HTTPStatus.OK, *(self._json(data) if api else (pages.leases_page(data), "text/html; charset=utf-8"))
+            if parts == ["fleet"]:
+                data = explorer.fleet()
+                return HTTPStatus.OK, *(self._json(data) if api else (fleet_page(data), "text/html; charset=utf-8"))
             if parts == ["fl"]:
                 data = explorer.fl()
                 return HTTPStatus.OK, *(self._json(data) if api else (pages.fl_page(data), "text/html; charset=utf-8"))

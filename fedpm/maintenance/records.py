@@ -13,7 +13,10 @@ Canonical encoding (version 1), the bytes that are hashed:
   `inspection`, `part_replacement`;
 - every text is Unicode NFC-normalized and stripped of surrounding whitespace;
 - `attachments` is a list of lowercase `0x`-prefixed 32-byte hex hashes (keccak256 of the attachment's
-  bytes), sorted and without duplicates; `corrects` is such a hash or `null`.
+  bytes), sorted and without duplicates; `corrects` is such a hash or `null`;
+- `answers`, only in a record that answers an alert of the prediction service: the alert's id (keccak256 of its
+  canonical bytes, `fedpm.prognostics.alerts.Alert.id`), such a hash. A record without it has exactly the keys
+  above, so records written before the field existed keep their bytes and hashes.
 
 The record hash is keccak256 of those bytes, written as `0x` + 64 lowercase hex digits.
 """
@@ -36,6 +39,7 @@ CANONICAL_VERSION = 1
 MAX_TEXT = 4096
 _HASH_RE = re.compile(r"^0x[0-9a-f]{64}$")
 _KEYS = ("attachments", "component", "corrects", "description", "kind", "machine", "technician", "technician_org", "time", "v")
+_OPTIONAL = ("answers",)  # present only when set
 
 
 class InvalidRecord(FedpmError):
@@ -111,6 +115,7 @@ class Record:
     technician: str  # a pseudonym, never a personal name
     attachments: tuple[str, ...] = field(default_factory=tuple)
     corrects: str | None = None
+    answers: str | None = None  # id of the alert this record answers
 
     def __post_init__(self) -> None:
         # normalize in place so equal records compare equal and hash equally
@@ -126,11 +131,14 @@ class Record:
         set_(self, "attachments", tuple(sorted({normalize_hash(a, "attachment") for a in self.attachments})))
         if self.corrects is not None:
             set_(self, "corrects", normalize_hash(self.corrects, "corrects"))
+        if self.answers is not None:
+            set_(self, "answers", normalize_hash(self.answers, "answers"))
 
     def to_json(self) -> dict[str, Any]:
         return {"v": CANONICAL_VERSION, "machine": self.machine, "time": self.time, "kind": self.kind.label,
                 "component": self.component, "description": self.description, "technician_org": self.technician_org,
-                "technician": self.technician, "attachments": list(self.attachments), "corrects": self.corrects}
+                "technician": self.technician, "attachments": list(self.attachments), "corrects": self.corrects,
+                **({"answers": self.answers} if self.answers is not None else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Record":
@@ -138,13 +146,13 @@ class Record:
             raise InvalidRecord("a record must be a JSON object", hint="see fedpm/maintenance/records.py for the format")
         if data.get("v") != CANONICAL_VERSION:
             raise InvalidRecord(f"unsupported record version {data.get('v')!r}", hint=f"this fedpm reads version {CANONICAL_VERSION}")
-        extra = set(data) - set(_KEYS)
+        extra = set(data) - set(_KEYS) - set(_OPTIONAL)
         missing = set(_KEYS) - set(data)
         if extra or missing:
             raise InvalidRecord(f"record keys differ from the format (missing {sorted(missing)}, unexpected {sorted(extra)})", hint="see fedpm/maintenance/records.py")
         return cls(machine=data["machine"], time=data["time"], kind=Kind.parse(data["kind"]), component=data["component"],
                    description=data["description"], technician_org=data["technician_org"], technician=data["technician"],
-                   attachments=tuple(data["attachments"] or ()), corrects=data["corrects"])
+                   attachments=tuple(data["attachments"] or ()), corrects=data["corrects"], answers=data.get("answers"))
 
     def canonical_bytes(self) -> bytes:
         return canonical_bytes(self)
@@ -173,7 +181,8 @@ def parse_canonical(raw: bytes | str) -> Record:
 
 def correction_of(original: Record, *, time: int, description: str, technician: str, technician_org: str | None = None,
                   component: str | None = None, kind: Kind | None = None, attachments: Iterable[str] = ()) -> Record:
-    """A new record correcting `original` (the original stays; the correction points at its hash)."""
+    """A new record correcting `original` (the original stays; the correction points at its hash, and answers the alert
+    the original answered, if any)."""
     return Record(machine=original.machine, time=time, kind=kind or original.kind, component=component or original.component,
                   description=description, technician_org=technician_org or original.technician_org, technician=technician,
-                  attachments=tuple(attachments), corrects=original.hash)
+                  attachments=tuple(attachments), corrects=original.hash, answers=original.answers)

@@ -87,3 +87,15 @@ def test_hash_is_stable_across_parse_and_reencode(description, time):
     record = make(description=description, time=time)
 
     assert parse_canonical(canonical_bytes(record).decode()).hash == record.hash
+
+
+def test_answers_is_kept_only_by_records_that_use_it():
+    from fedpm.maintenance.records import Kind, Record, parse_canonical
+
+    base = dict(machine="press-7", time=1_700_000_000, kind=Kind.MAINTENANCE, component="spindle", description="greased",
+                technician_org="factory-1", technician="tech-1")
+    plain, answering = Record(**base), Record(**base, answers="0x" + "AB" * 32)
+
+    assert b"answers" not in plain.canonical_bytes() and plain.canonical_bytes() == Record(**base, answers=None).canonical_bytes()
+    assert b'"answers":"0x' + b"ab" * 32 + b'"' in answering.canonical_bytes() and answering.hash != plain.hash
+    assert parse_canonical(answering.canonical_bytes()) == answering and parse_canonical(plain.canonical_bytes()) == plain

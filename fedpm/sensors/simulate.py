@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -53,9 +53,14 @@ def cmapss_messages(path: Path, machines: dict[int, str], t0_ms: int, cycle_ms: 
         for unit, table in rows.items():
             if i < len(table):
                 row = table[i]
-                ts = t0_ms + int(row[1]) * cycle_ms
-                for name, value in zip(COLUMNS[2:], row[2:]):
-                    yield machines[unit], name, {"ts": ts, "value": value, "unit": ""}
+                for name, payload in cycle_payloads(row[2:], t0_ms + int(row[1]) * cycle_ms):
+                    yield machines[unit], name, payload
+
+
+def cycle_payloads(values: Sequence[float], ts: int) -> Iterator[tuple[str, dict]]:
+    """One C-MAPSS cycle (3 settings, 21 sensors, in file order) as one reading per channel, all stamped `ts`."""
+    for name, value in zip(COLUMNS[2:], values, strict=True):
+        yield name, {"ts": int(ts), "value": float(value), "unit": ""}
 
 
 class SeqCounter:

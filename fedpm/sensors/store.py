@@ -134,7 +134,7 @@ class Gap:
 
 _GAPS = """
 SELECT machine, src, prev + 1, seq - 1 FROM (
-    SELECT machine, src, seq, LAG(seq, 1, -1) OVER (PARTITION BY machine, src ORDER BY seq) AS prev FROM blocks WHERE machine = COALESCE(?, machine)
+    SELECT machine, src, seq, LAG(seq, 1, -1) OVER (PARTITION BY machine, src ORDER BY seq) AS prev FROM blocks {where}
 ) WHERE seq > prev + 1 ORDER BY machine, src, seq
 """
 
@@ -249,6 +249,11 @@ class GatewayStore:
         for r in self.db.execute(f"SELECT {_COLS} FROM batches" + sql + " ORDER BY machine, device, seq", args):
             yield StoredBatch(*r)
 
+    def batches_after(self, machine: str, after_id: int) -> Iterator[StoredBatch]:
+        """The machine's batches stored after batch id `after_id`, in storage order (incremental readers)."""
+        for r in self.db.execute(f"SELECT {_COLS} FROM batches WHERE machine = ? AND id > ? ORDER BY id", (machine, after_id)):
+            yield StoredBatch(*r)
+
     def batch(self, machine: str, seq: int) -> StoredBatch | None:
         r = self.db.execute(f"SELECT {_COLS} FROM batches WHERE machine = ? AND seq = ? ORDER BY id DESC LIMIT 1", (machine, seq)).fetchone()
         return StoredBatch(*r) if r else None
@@ -257,7 +262,9 @@ class GatewayStore:
 
     def gaps(self, machine: str | None = None) -> list[Gap]:
         """Every run of seqs never received below the highest received seq of its (machine, src) stream."""
-        return [Gap(*r) for r in self.db.execute(_GAPS, (machine,))]
+        if machine is None:
+            return [Gap(*r) for r in self.db.execute(_GAPS.format(where=""))]
+        return [Gap(*r) for r in self.db.execute(_GAPS.format(where="WHERE machine = ?"), (machine,))]  # the primary key's prefix
 
     def block_seqs(self, machine: str, src: str, status: str | None = None) -> list[int]:
         """The stream's received seqs in order; with `status`, only those whose batch has that status ('anchored')."""

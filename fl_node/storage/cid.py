@@ -86,6 +86,13 @@ def cid_digest(cid: str) -> bytes:
     return raw[2:]
 
 
+def cid_from_digest(digest: bytes) -> str:
+    """The CIDv0 whose sha2-256 multihash digest is `digest` (the 32 bytes contracts carry); inverse of `cid_digest`."""
+    if len(digest) != 32:
+        raise ValueError(f"a sha2-256 digest has 32 bytes, not {len(digest)}")
+    return b58encode(_SHA256_PREFIX + bytes(digest))
+
+
 def is_cid(cid: str) -> bool:
     try:
         cid_digest(cid)

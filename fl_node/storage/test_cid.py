@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from fl_node.storage.cid import CHUNK_SIZE, MAX_LINKS, DagBuilder, b58decode, b58encode, cid_digest, cid_of, is_cid, iter_blocks
+from fl_node.storage.cid import CHUNK_SIZE, MAX_LINKS, DagBuilder, b58decode, b58encode, cid_digest, cid_from_digest, cid_of, is_cid, iter_blocks
 from tests.parts import require
 
 HELLO_CID = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"
@@ -51,6 +51,16 @@ def test_cid_digest_rejects_what_is_not_a_cidv0() -> None:
     assert cid_digest(HELLO_CID) == b58decode(HELLO_CID)[2:]
     for cid in bad:
         assert not is_cid(cid), cid
+
+
+def test_a_cid_travels_as_its_32_byte_digest_and_back() -> None:
+    # Prepare / Execute: what a contract stores for a CID, and the CID read back from it
+    digest = cid_digest(HELLO_CID)
+    # Assert
+    assert len(digest) == 32 and digest == hashlib.sha256(bytes.fromhex("0a120802120c") + b"hello world\n" + bytes.fromhex("180c")).digest()
+    assert cid_from_digest(digest) == HELLO_CID and cid_from_digest(bytes(32)).startswith("Qm")
+    with pytest.raises(ValueError):
+        cid_from_digest(digest[:31])
 
 
 def test_blocks_are_content_addressed_and_root_comes_last() -> None:

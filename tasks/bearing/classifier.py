@@ -1,7 +1,8 @@
 """Bearing health-state classifier (healthy / degraded / critical / failure) over vibration features.
 
 Features per window (all roughly O(1) after log scaling): vibration RMS, kurtosis, crest factor, log spectrum
-band energies, envelope-spectrum amplitude at BPFO/BPFI and their 2nd harmonics, temperature, current RMS.
+band energies, envelope-spectrum amplitude at BPFO/BPFI (at the machine's own speed) and their 2nd harmonics,
+temperature, current RMS; for fleets at different operating points, optionally the speed and load (`OPERATING`).
 The model is a small Keras MLP built by `tasks.model.build_model`, so it trains federatedly with the same
 `get_weights`/`set_weights` + `fl_node.aggregate.fedavg` machinery as the RUL model. Feature standardization
 is part of the task spec (`tasks.bearing.spec.Standardization`), derived federatedly: each factory shares its
@@ -17,11 +18,18 @@ import numpy as np
 from tasks import model as M
 from tasks.bearing import spec as bearing_spec
 from tasks.bearing.spec import BearingSpec
-from tasks.bearing.vibration import Bearing, STATES
+from tasks.bearing.vibration import Bearing, Condition, STATES
 from tasks.stats import Stats, stats_of
 
 N_BANDS = 8
 FEATURES = ("log_rms", "kurtosis", "log_crest") + tuple(f"band{i}" for i in range(N_BANDS)) + ("env_bpfo", "env_2bpfo", "env_bpfi", "env_2bpfi", "temperature", "current_rms")
+# The machine's operating point as two more inputs, for fleets that run the bearing at different speeds and loads
+# (`tasks.bearing.experiment.run_factories`); opt-in, so the single-site spec keeps its features and bytes.
+OPERATING = ("speed_hz", "load")
+
+
+def feature_names(operating: bool = False) -> tuple[str, ...]:
+    return FEATURES + OPERATING if operating else FEATURES
 
 
 def _envelope(x: np.ndarray) -> np.ndarray:
@@ -43,9 +51,13 @@ def _peak_near(spectrum: np.ndarray, freqs: np.ndarray, f: float, tol: float = 0
     return float(spectrum[band].max()) if band.any() else 0.0
 
 
-def features(window: dict[str, np.ndarray], fs: float = 12_000.0, bearing: Bearing | None = None) -> np.ndarray:
-    """Feature vector (float32, len(FEATURES)) of one simulate_window() output."""
-    bearing = bearing or Bearing()
+def features(window: dict[str, np.ndarray], fs: float = 12_000.0, bearing: Bearing | None = None, condition: Condition | None = None,
+             operating: bool = False) -> np.ndarray:
+    """Feature vector (float32, `feature_names(operating)`) of one simulate_window() output at its operating
+    `condition` (the machine knows its speed: the envelope peaks are read at that speed's BPFO/BPFI; with
+    `operating`, speed and load are inputs too)."""
+    c = condition or Condition()
+    bearing = bearing or c.bearing()
     x = np.asarray(window["vibration"], np.float64)
     x = x - x.mean()
     rms = float(np.sqrt(np.mean(x**2))) + 1e-12
@@ -60,37 +72,44 @@ def features(window: dict[str, np.ndarray], fs: float = 12_000.0, bearing: Beari
     peaks = [_peak_near(env_spec, freqs, f) / rms for f in (bearing.bpfo, 2 * bearing.bpfo, bearing.bpfi, 2 * bearing.bpfi)]
     temp = float(np.mean(window["temperature"]))
     cur = float(np.sqrt(np.mean(np.asarray(window["current"], np.float64) ** 2)))
-    return np.asarray([np.log10(rms), np.log(kurt), np.log(crest), *bands, *peaks, temp, cur], dtype=np.float32)
+    point = [bearing.shaft_hz, c.load] if operating else []
+    return np.asarray([np.log10(rms), np.log(kurt), np.log(crest), *bands, *peaks, temp, cur, *point], dtype=np.float32)
 
 
-def feature_matrix(windows: Sequence[dict[str, np.ndarray]], fs: float = 12_000.0, bearing: Bearing | None = None) -> np.ndarray:
-    return np.stack([features(w, fs, bearing) for w in windows]) if windows else np.zeros((0, len(FEATURES)), np.float32)
+def feature_matrix(windows: Sequence[dict[str, np.ndarray]], fs: float = 12_000.0, bearing: Bearing | None = None, condition: Condition | None = None,
+                   operating: bool = False) -> np.ndarray:
+    if not windows:
+        return np.zeros((0, len(feature_names(operating))), np.float32)
+    return np.stack([features(w, fs, bearing, condition, operating) for w in windows])
 
 
-def local_feature_stats(x: np.ndarray) -> Stats:
+def local_feature_stats(x: np.ndarray, operating: bool = False) -> Stats:
     """What a factory shares to fix the standardization: sufficient statistics only."""
-    return stats_of(x, FEATURES)
+    return stats_of(x, feature_names(operating))
 
 
 def make_spec(stats: Stats, hidden: Sequence[int] = (32, 16), learning_rate: float = 0.01) -> BearingSpec:
-    """Task spec of the classifier: standardization from consortium statistics + MLP architecture."""
+    """Task spec of the classifier: standardization from consortium statistics (over their features) + MLP
+    architecture."""
     std = np.where(stats.std() > 0, stats.std(), 1.0)
     return bearing_spec.load({
         "task": bearing_spec.KIND,
-        "input_shape": [len(FEATURES)],
-        "standardization": {"features": list(FEATURES), "mean": stats.mean().tolist(), "std": std.tolist()},
+        "input_shape": [len(stats.columns)],
+        "standardization": {"features": list(stats.columns), "mean": stats.mean().tolist(), "std": std.tolist()},
         "model": {"kind": "mlp", "hidden": list(hidden), "dense": 0, "classes": len(STATES), "learning_rate": learning_rate},
         "train": {"epochs": 20, "batch_size": 32},
     })
 
 
 def report(pred: np.ndarray, true: np.ndarray) -> dict:
-    """Per-class recall, accuracy, and the false-alarm rate: share of healthy windows flagged as not healthy."""
+    """Per-class recall, accuracy, the false-alarm rate (share of healthy windows flagged as degraded or worse) and
+    the confusion matrix (rows: true state, columns: predicted, in STATES order)."""
     pred, true = np.asarray(pred), np.asarray(true)
     recall = {s: (float(np.mean(pred[true == k] == k)) if np.any(true == k) else None) for k, s in enumerate(STATES)}
     healthy = true == 0
     false_alarm = float(np.mean(pred[healthy] != 0)) if healthy.any() else None
-    return {"accuracy": float(np.mean(pred == true)) if len(true) else None, "recall": recall, "false_alarm_rate": false_alarm}
+    confusion = [[int(np.sum((true == t) & (pred == p))) for p in range(len(STATES))] for t in range(len(STATES))]
+    return {"accuracy": float(np.mean(pred == true)) if len(true) else None, "recall": recall, "false_alarm_rate": false_alarm, "confusion": confusion}
 
 
 def train(spec: BearingSpec, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, model=None):

@@ -178,30 +178,43 @@ def pad_front(series: np.ndarray, window: int) -> np.ndarray:
     return series if short <= 0 else np.concatenate([np.repeat(series[:1], short, axis=0), series])
 
 
-def training_windows(engines: Engines, norm: Normalization, window: int = WINDOW, rul_cap: int = RUL_CAP) -> tuple[np.ndarray, np.ndarray]:
+def model_inputs(series: np.ndarray, norm: Normalization, age_scale: float = 0.0) -> np.ndarray:
+    """The scaled features of every cycle; with `age_scale` > 0 one more column, the engine's age (cycles since its
+    record began, 1 at the first row) / age_scale: a test engine's age is known (its file starts at cycle 1)."""
+    scaled = norm.apply(series)
+    if age_scale <= 0:
+        return scaled
+    age = (np.arange(1, len(series) + 1, dtype=np.float64) / age_scale).astype(np.float32)
+    return np.concatenate([scaled, age[:, None]], axis=1)
+
+
+def input_width(norm: Normalization, age_scale: float = 0.0) -> int:
+    return len(norm.features) + (1 if age_scale > 0 else 0)
+
+
+def training_windows(engines: Engines, norm: Normalization, window: int = WINDOW, rul_cap: int = RUL_CAP, age_scale: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Every window of `window` consecutive cycles (short engines padded), labelled with the capped RUL at its last cycle.
 
-    Returns x float32 [n, window, features], y float32 [n]."""
+    Returns x float32 [n, window, features (+ age)], y float32 [n]."""
     xs, ys = [], []
     for series in engines.series:
         labels = rul_labels(len(series), rul_cap)
-        scaled = pad_front(norm.apply(series), window)
+        scaled = pad_front(model_inputs(series, norm, age_scale), window)
         labels = np.concatenate([np.full(len(scaled) - len(labels), labels[0]), labels])
         view = np.lib.stride_tricks.sliding_window_view(scaled, window, axis=0)  # [n, features, window]
         xs.append(np.transpose(view, (0, 2, 1)))
         ys.append(labels[window - 1 :])
-    nfeat = len(norm.features)
+    nfeat = input_width(norm, age_scale)
     x = np.concatenate(xs).astype(np.float32) if xs else np.zeros((0, window, nfeat), np.float32)
     y = np.concatenate(ys).astype(np.float32) if ys else np.zeros((0,), np.float32)
     return x, y
 
 
-def last_windows(engines: Engines, norm: Normalization, window: int = WINDOW) -> np.ndarray:
+def last_windows(engines: Engines, norm: Normalization, window: int = WINDOW, age_scale: float = 0.0) -> np.ndarray:
     """Test protocol: the last `window` cycles of each engine, in unit order, short engines padded."""
-    nfeat = len(norm.features)
     if not engines.units:
-        return np.zeros((0, window, nfeat), np.float32)
-    return np.stack([pad_front(norm.apply(s), window)[-window:] for s in engines.series]).astype(np.float32)
+        return np.zeros((0, window, input_width(norm, age_scale)), np.float32)
+    return np.stack([pad_front(model_inputs(s, norm, age_scale), window)[-window:] for s in engines.series]).astype(np.float32)
 
 
 # --- making test files from held-out training engines ------------------------------------------------------

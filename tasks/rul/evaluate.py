@@ -43,7 +43,7 @@ def test_set(spec: RulSpec, test: cmapss.Engines, true_rul: np.ndarray) -> tuple
     """(last windows, capped true RUL) for a task spec."""
     if len(test.units) != len(true_rul):
         raise EvaluationError(f"test file has {len(test.units)} engines but the RUL file has {len(true_rul)} values", hint="pass the RUL file that belongs to the test file")
-    x = cmapss.last_windows(test, spec.params.normalization, spec.params.window)
+    x = cmapss.last_windows(test, spec.params.normalization, spec.params.window, spec.params.age_scale or 0.0)
     return x, np.minimum(true_rul, float(spec.params.rul_cap))
 
 

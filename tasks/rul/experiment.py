@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from fl_node import aggregate
+from fl_node import aggregate, server_opt
 from fl_node.modelfile import Named
 from fl_node.trainer import fit_config, memory_round
 from tasks import model as M
@@ -35,9 +35,11 @@ DEFAULT_TRAIN: dict = {"epochs": 2, "batch_size": 32, "lr_decay": 0.7}
 
 
 def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None,
-              train: dict | None = None, aggregation: dict | None = None) -> RulSpec:
+              train: dict | None = None, aggregation: dict | None = None, age_scale: float = 0.0) -> RulSpec:
     """The task spec: what every node and evaluator needs to agree on. `model`, `train` override the defaults field by
-    field; `aggregation` ({"rule", "params"}) names the rule (absent: fedavg). Malformed overrides raise SpecError."""
+    field; `aggregation` ({"rule", "params"}, optionally "server": `fl_node.server_opt`) names the rule (absent:
+    fedavg). `age_scale` > 0 adds the engine's age as an input (`cmapss.model_inputs`); without it the spec has no
+    age_scale field. Malformed overrides raise SpecError."""
     value = {
         "task": rul_spec.KIND,
         "window": int(window),
@@ -46,6 +48,8 @@ def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: 
         "model": {**DEFAULT_MODEL.to_json(), "output_scale": float(rul_cap), **(model or {})},
         "train": {**DEFAULT_TRAIN, **(train or {})},
     }
+    if age_scale > 0:
+        value["age_scale"] = float(age_scale)
     return rul_spec.load(value if aggregation is None else {**value, "aggregation": aggregation})
 
 
@@ -68,7 +72,8 @@ def owners(engines: cmapss.Engines, n_factories: int, split: str, seed: int) -> 
     raise ValueError(f"unknown split {split!r}")
 
 
-def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax") -> Setup:
+def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", seed: int = 0, folds: int = 5, fold: int = 0, window: int = cmapss.WINDOW, truncations: int = 5, model: dict | None = None, train: dict | None = None, norm_kind: str = "minmax", rul_cap: int = cmapss.RUL_CAP, age_scale: float = 0.0,
+            aggregation: dict | None = None) -> Setup:
     """Give the engines to factories, hold out fold `fold` of `folds` (the same share of every factory's engines),
     derive normalization federatedly from the rest, window the data. `truncations` cuts each held-out engine at that
     many random cycles (separate test engines) so the RMSE is less noisy."""
@@ -78,13 +83,14 @@ def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", s
     parts = [engines.subset(f) for f in factories]
     stats = combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
-    spec = make_spec(norm, window, model=model, train=train)
-    data = [cmapss.training_windows(p, norm, window, spec.params.rul_cap) for p in parts]
+    spec = make_spec(norm, window, rul_cap, model=model, train=train, aggregation=aggregation, age_scale=age_scale)
+    age = spec.params.age_scale or 0.0
+    data = [cmapss.training_windows(p, norm, window, spec.params.rul_cap, age) for p in parts]
     test = engines.subset(held)
     xs, ys = [], []
     for t in range(truncations):
         cut, rul = cmapss.truncate_engines(test, seed=_truncation_seed(seed, fold, t))
-        xs.append(cmapss.last_windows(cut, norm, window))
+        xs.append(cmapss.last_windows(cut, norm, window, age))
         ys.append(np.minimum(rul, spec.params.rul_cap))
     return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64), sorted(held))
 
@@ -95,12 +101,15 @@ def _truncation_seed(seed: int, fold: int, t: int) -> int:
 
 def federated_train(spec: RulSpec, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
     """K rounds of: every factory fits the global model locally (the node's local update and seed rule, factory i
-    with trainer seed `seed * len(factory_data) + i`), then `rule` by sample count."""
+    with trainer seed `seed * len(factory_data) + i`), then `rule` by sample count, then the spec's server optimizer
+    (`fl_node.server_opt`; plain FedAvg keeps the average)."""
     trainers = [KerasTrainer(spec, x, y) for x, y in factory_data]  # fixed factory order = trainer-address order on chain
     seeds = [seed * len(factory_data) + i for i in range(len(factory_data))]
     global_named = M.get_weights(M.build_model(spec, seed=seed))
+    history: list[tuple[Named, Named]] = []
     for r in range(rounds):
-        global_named = memory_round(trainers, seeds, global_named, r + 1, epochs, rule)
+        history.append((global_named, memory_round(trainers, seeds, global_named, r + 1, epochs, rule)))
+        global_named = server_opt.server_step(spec.server(), history)
         if on_round:
             on_round(r, global_named)
     return global_named

@@ -20,10 +20,11 @@ class RulParams:
     rul_cap: int  # labels are min(RUL, rul_cap): a healthy engine's remaining life is not observable
     normalization: cmapss.Normalization
     model: ModelSpec
+    age_scale: float | None = None  # > 0: the engine's age / age_scale is one more input column (`cmapss.model_inputs`)
 
     @property
     def input_shape(self) -> tuple[int, int]:
-        return (self.window, len(self.normalization.features))
+        return (self.window, len(self.normalization.features) + (1 if self.age_scale else 0))
 
     @classmethod
     def read(cls, f: Fields) -> RulParams:
@@ -33,10 +34,11 @@ class RulParams:
             normalization = cmapss.Normalization.from_dict(norm.obj)
         except cmapss.CmapssDataError as exc:
             raise f.error("normalization", "is malformed", exc.hint or "") from None
-        return cls(window, rul_cap, normalization, ModelSpec.read(f.section("model")))
+        return cls(window, rul_cap, normalization, ModelSpec.read(f.section("model")), f.number("age_scale", positive=True, optional=True))
 
     def to_json(self) -> dict[str, Any]:
-        return {"window": self.window, "rul_cap": self.rul_cap, "normalization": self.normalization.to_dict(), "model": self.model.to_json()}
+        out = {"window": self.window, "rul_cap": self.rul_cap, "normalization": self.normalization.to_dict(), "model": self.model.to_json()}
+        return out if self.age_scale is None else {**out, "age_scale": self.age_scale}
 
 
 RulSpec = TaskSpec[RulParams]

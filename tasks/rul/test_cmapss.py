@@ -101,6 +101,22 @@ def test_windows_label_last_cycle_and_short_engines_are_padded(tmp_path):
     np.testing.assert_array_equal(last[1, :, 0], [short[0], short[0], short[0], short[1], short[2]])
 
 
+def test_age_input_counts_cycles_from_the_record_start_and_pads_like_the_features(tmp_path):
+    # Prepare
+    eng = cmapss.load_file(_write(tmp_path / "t.txt", {1: 12, 2: 3}))
+    norm = cmapss.Normalization(("s2",), "minmax", (0.0,), (1.0,))
+    # Execute
+    x, _ = cmapss.training_windows(eng, norm, window=5, rul_cap=125, age_scale=10.0)
+    last = cmapss.last_windows(eng, norm, window=5, age_scale=10.0)
+    plain = cmapss.last_windows(eng, norm, window=5)
+    # Assert: one more column, age / scale; the features are unchanged
+    assert x.shape == (9, 5, 2) and last.shape == (2, 5, 2)
+    np.testing.assert_array_equal(x[0, :, 1], np.float32([0.1, 0.2, 0.3, 0.4, 0.5]))
+    np.testing.assert_array_equal(last[0, :, 1], np.float32([0.8, 0.9, 1.0, 1.1, 1.2]))
+    np.testing.assert_array_equal(last[1, :, 1], np.float32([0.1, 0.1, 0.1, 0.2, 0.3]))  # padded with the first row
+    np.testing.assert_array_equal(last[..., :1], plain)
+
+
 def test_written_test_files_follow_nasa_format_and_rul_matches_truncation(tmp_path):
     # Prepare
     eng = cmapss.load_file(_write(tmp_path / "t.txt", {4: 30, 7: 25, 9: 40}))

@@ -24,6 +24,33 @@ def test_prepare_splits_windows_and_builds_a_spec(tmp_path):
     assert s.spec.params.model.filters == (2,) and s.spec.params.window == 5
 
 
+def test_the_age_input_and_the_server_optimizer_live_in_the_spec(tmp_path):
+    # Prepare
+    kw = dict(n_factories=2, window=5, truncations=1, model={"filters": [2], "dense": 4})
+    server = {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.5}
+    # Execute
+    plain = experiment.prepare(_engines(tmp_path), **kw)
+    aged = experiment.prepare(_engines(tmp_path), age_scale=200.0, aggregation={"rule": "fedavg", "params": {}, "server": server}, **kw)
+    # Assert: one more input column, declared in the spec's bytes; without the options the spec has neither field
+    width = len(plain.spec.params.normalization.features)
+    assert plain.test_x.shape[2] == width and aged.test_x.shape[2] == aged.factory_data[0][0].shape[2] == width + 1
+    assert aged.spec.params.input_shape == (5, width + 1) and aged.spec.to_json()["age_scale"] == 200.0
+    assert dict(aged.spec.server()) == server and "age_scale" not in plain.spec.to_json() and plain.spec.server() is None
+    m = M.build_model(aged.spec)
+    assert M.predict(m, aged.test_x).shape[0] == len(aged.test_y)
+
+
+def test_server_momentum_changes_the_federation_and_stays_reproducible(tmp_path):
+    # Prepare
+    kw = dict(n_factories=2, window=5, truncations=1, model={"filters": [2], "dense": 4})
+    plain = experiment.prepare(_engines(tmp_path), **kw)
+    momentum = experiment.prepare(_engines(tmp_path), aggregation={"rule": "fedavg", "params": {}, "server": {"optimizer": "fedavgm", "lr": 1.0, "momentum": 0.9}}, **kw)
+    # Execute
+    runs = [experiment.federated_train(s.spec, s.factory_data, rounds=3, epochs=1, seed=1) for s in (plain, momentum, momentum)]
+    # Assert
+    assert encode_weights(runs[1]) == encode_weights(runs[2]) != encode_weights(runs[0])
+
+
 def test_federated_training_is_reproducible_and_reports_each_round(tmp_path):
     # Prepare
     s = experiment.prepare(_engines(tmp_path), n_factories=2, window=5, truncations=1, model={"filters": [2], "dense": 4})

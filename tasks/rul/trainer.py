@@ -36,7 +36,7 @@ class CmapssEngines:
 
 def windows(engines: cmapss.Engines, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
     """Training windows and capped RUL of `engines` as the spec shapes them."""
-    return cmapss.training_windows(engines, spec.params.normalization, spec.params.window, spec.params.rul_cap)
+    return cmapss.training_windows(engines, spec.params.normalization, spec.params.window, spec.params.rul_cap, spec.params.age_scale or 0.0)
 
 
 def trainer_for(spec: RulSpec, source: DataSource) -> KerasTrainer:

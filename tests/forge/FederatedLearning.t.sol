@@ -35,6 +35,9 @@ abstract contract FLFixture is Base {
         fl = new FederatedLearning(registry);
     }
 
+    bytes32 internal constant CID = keccak256("update-cid");
+    bytes32 internal constant AGG_CID = keccak256("aggregate-cid");
+
     function config(uint256 nTrainers, uint256 nAgg, uint32 minParticipants, uint32 quorum, uint32 rounds)
         internal
         view
@@ -44,7 +47,9 @@ abstract contract FLFixture is Base {
         for (uint256 i = 0; i < nTrainers; i++) ts[i] = trainers[i];
         address[] memory ag = new address[](nAgg);
         for (uint256 i = 0; i < nAgg; i++) ag[i] = aggregators[i];
-        c = IFederatedLearning.TaskConfig(keccak256("spec"), "spec-cid", INITIAL, "model-cid", ts, ag, minParticipants, COMMIT_WINDOW, AGG_WINDOW, quorum, rounds, MAX_SAMPLES);
+        c = IFederatedLearning.TaskConfig(
+            keccak256("spec"), keccak256("spec-cid"), INITIAL, keccak256("model-cid"), ts, ag, minParticipants, COMMIT_WINDOW, AGG_WINDOW, quorum, rounds, MAX_SAMPLES
+        );
     }
 
     function createTask(IFederatedLearning.TaskConfig memory c) internal returns (uint256) {
@@ -52,29 +57,33 @@ abstract contract FLFixture is Base {
         return fl.createTask(c);
     }
 
-    function roundInfo(uint256 taskId, uint256 r) internal view returns (IFederatedLearning.Round memory info, address[] memory committed) {
-        return fl.round(taskId, r);
+    /// @dev The set of trainers that committed in round `r`: the canonical `included` set of an honest vote.
+    function committedBits(uint256 taskId, uint256 r) internal view returns (uint64) {
+        (IFederatedLearning.Round memory info,) = fl.round(taskId, r);
+        return info.committed;
     }
 
-    /// @dev The committed trainers of a round in ascending order: the canonical `included` list.
-    function sortedCommitted(uint256 taskId, uint256 r) internal view returns (address[] memory a) {
-        (, a) = fl.round(taskId, r);
-        for (uint256 i = 1; i < a.length; i++) {
-            for (uint256 j = i; j > 0 && a[j - 1] > a[j]; j--) (a[j - 1], a[j]) = (a[j], a[j - 1]);
-        }
+    function hasCommitted(uint256 taskId, uint256 r, address trainer) internal view returns (bool) {
+        (, address[] memory committed) = fl.round(taskId, r);
+        for (uint256 i = 0; i < committed.length; i++) if (committed[i] == trainer) return true;
+        return false;
     }
 
-    function voteKey(bytes32 aggregateHash, address[] memory included) internal pure returns (bytes32) {
-        return keccak256(abi.encode(aggregateHash, keccak256(abi.encodePacked(included))));
+    function popcount(uint256 x) internal pure returns (uint256 n) {
+        for (; x != 0; n++) x &= x - 1;
     }
 }
 
-/// @dev Random opens, commits (also by an outsider), votes (two competing hashes, bad inclusion lists, stale
+/// @dev Random opens, commits (also by an outsider), votes (competing hashes and CIDs, bad inclusion sets, stale
 /// rounds), time warps and advances on one task. Records the first rule it sees broken in `violation`; a
-/// reverted call is just a rejected action.
+/// reverted call is just a rejected action. Keeps ghost copies of what each accepted vote said and of each
+/// finalized result, which the invariant compares with the contract's storage.
 contract FLHandler is FLFixture, Handler {
     uint256 public taskId;
     mapping(uint256 => IFederatedLearning.RoundState) public lastState;
+    mapping(uint256 => mapping(address => bytes32)) public ghostVote; // round -> aggregator -> (hash, cid, included) key
+    mapping(uint256 => uint256) public ghostVotes; // round -> accepted votes
+    mapping(uint256 => bytes32[3]) internal _ghostResult; // round -> (hash, cid, included) of the finalizing vote
 
     constructor() {
         deployFL();
@@ -89,6 +98,11 @@ contract FLHandler is FLFixture, Handler {
         return fl;
     }
 
+    function ghostResult(uint256 r) external view returns (bytes32 hash, bytes32 cid, uint64 included) {
+        bytes32[3] memory g = _ghostResult[r];
+        return (g[0], g[1], uint64(uint256(g[2])));
+    }
+
     function open() external {
         vm.prank(governor(0));
         try fl.openRound(taskId) {} catch {}
@@ -100,9 +114,9 @@ contract FLHandler is FLFixture, Handler {
         uint256 r = t.roundsStarted;
         address trainer = bound(who, 0, 4) == 4 ? outsider : trainers[bound(who, 0, 3)];
         bytes32 h = keccak256(abi.encode(seed, r, trainer));
-        bool before = r > 0 && fl.update(taskId, r, trainer).committedAt != 0;
+        bool before = r > 0 && hasCommitted(taskId, r, trainer);
         vm.prank(trainer);
-        try fl.commitUpdate(taskId, r, h, "cid", 1 + uint64(seed % 1000), 5) {
+        try fl.commitUpdate(taskId, r, h, CID, 1 + uint64(seed % 1000), 5) {
             (IFederatedLearning.Round memory info,) = fl.round(taskId, r);
             if (trainer == outsider) _violate("an outsider committed an update");
             if (before) _violate("a trainer committed twice in one round");
@@ -111,39 +125,34 @@ contract FLHandler is FLFixture, Handler {
         _checkTransitions();
     }
 
-    /// @param mode 0-9: the canonical list of all commits; 10: all but the first; 11: a duplicate; 12: an
-    /// uncommitted trainer; 13: out of order; 14: the previous round
+    /// @param mode 0-9: the set of all commits; 10: all but the first; 11: plus a trainer that did not commit;
+    /// 12: plus a bit beyond the task's trainers; 13: the empty set; 14: the previous round
     function vote(uint256 who, uint256 choice, uint256 mode) external {
         (IFederatedLearning.Task memory t,,) = fl.task(taskId);
         uint256 r = t.roundsStarted;
         if (r == 0) return;
         mode = bound(mode, 0, 14);
         address agg = bound(who, 0, 4) == 4 ? outsider : aggregators[bound(who, 0, 3)];
-        address[] memory inc = sortedCommitted(taskId, r);
+        uint64 inc = committedBits(taskId, r);
         bool bad = mode >= 11 && mode <= 13;
-        if (mode == 10 && inc.length > 1) {
-            address[] memory rest = new address[](inc.length - 1);
-            for (uint256 i = 1; i < inc.length; i++) rest[i - 1] = inc[i];
-            inc = rest;
-        } else if (mode == 11 && inc.length > 0) {
-            address[] memory dup = new address[](inc.length + 1);
-            for (uint256 i = 0; i < inc.length; i++) dup[i] = inc[i];
-            dup[inc.length] = inc[inc.length - 1];
-            inc = dup;
-        } else if (mode == 12) {
-            inc = _withUncommitted(r, inc);
-        } else if (mode == 13 && inc.length > 1) {
-            (inc[0], inc[inc.length - 1]) = (inc[inc.length - 1], inc[0]);
-        }
+        if (mode == 10 && popcount(inc) > 1) inc &= inc - 1;
+        else if (mode == 11) inc = _withUncommitted(inc);
+        else if (mode == 12) inc |= uint64(1) << bound(choice, 4, 63);
+        else if (mode == 13) inc = 0;
         uint256 target = mode == 14 ? r - 1 : r;
         bytes32 h = choice % 3 == 2 ? keccak256("rival aggregate") : keccak256(abi.encode("aggregate", r));
+        bytes32 cid = choice % 5 == 4 ? keccak256("rival cid") : AGG_CID;
         vm.prank(agg);
-        try fl.voteAggregate(taskId, target, h, "agg-cid", inc) {
+        try fl.voteAggregate(taskId, target, h, cid, inc) {
             (IFederatedLearning.Round memory info,) = fl.round(taskId, target);
             if (agg == outsider) _violate("an outsider voted");
             if (target != r) _violate("a vote on a round that is not the current one");
-            if (bad) _violate("a vote with a malformed inclusion list was accepted");
+            if (bad) _violate("a vote with a malformed inclusion set was accepted");
             if (block.timestamp > info.aggregationDeadline) _violate("a vote after the aggregation deadline");
+            if (ghostVote[r][agg] != bytes32(0)) _violate("an aggregator voted twice in one round");
+            ghostVote[r][agg] = keccak256(abi.encode(h, cid, inc));
+            ghostVotes[r]++;
+            if (info.state == IFederatedLearning.RoundState.Finalized) _ghostResult[r] = [h, cid, bytes32(uint256(inc))];
         } catch {}
         _checkTransitions();
     }
@@ -158,24 +167,12 @@ contract FLHandler is FLFixture, Handler {
         _checkTransitions();
     }
 
-    /// @dev `inc` plus (in ascending place) one task trainer that did not commit, if any.
-    function _withUncommitted(uint256 r, address[] memory inc) private view returns (address[] memory out) {
-        for (uint256 i = 0; i < trainers.length; i++) {
-            if (fl.update(taskId, r, trainers[i]).committedAt != 0) continue;
-            out = new address[](inc.length + 1);
-            uint256 k = 0;
-            bool placed = false;
-            for (uint256 j = 0; j < inc.length; j++) {
-                if (!placed && trainers[i] < inc[j]) (out[k++], placed) = (trainers[i], true);
-                out[k++] = inc[j];
-            }
-            if (!placed) out[k] = trainers[i];
-            return out;
+    /// @dev `inc` plus the first task trainer that did not commit; with everyone in, a bit beyond the trainers.
+    function _withUncommitted(uint64 inc) private pure returns (uint64) {
+        for (uint256 i = 0; i < 4; i++) {
+            if (inc & (uint64(1) << i) == 0) return inc | (uint64(1) << i);
         }
-        // everyone committed: an unsorted list instead, also malformed
-        out = inc;
-        if (out.length > 1) (out[0], out[1]) = (out[1], out[0]);
-        else out = new address[](0);
+        return inc | (uint64(1) << 4);
     }
 
     /// @dev The round state machine only moves forward, and Finalized/Failed are final.
@@ -211,16 +208,18 @@ contract FederatedLearningInvariantTest is Base {
         require(t.roundsFinalized <= t.rounds, "more rounds finalized than the task has");
         uint256 finalized = 0;
         bytes32 lastResult = keccak256("initial model");
+        bytes32 lastCid = keccak256("model-cid");
         for (uint256 r = 1; r <= t.roundsStarted; r++) {
             IFederatedLearning.Round memory info = _checkRound(t, ts, r);
+            require(info.baseModelHash == lastResult && info.baseModelCid == lastCid, "a round does not start from the last finalized model");
             _checkVotes(t, ag, r, info);
             if (info.state == IFederatedLearning.RoundState.Finalized) {
                 finalized++;
-                lastResult = info.resultHash;
+                (lastResult, lastCid) = (info.resultHash, info.resultCid);
             }
         }
         require(finalized == t.roundsFinalized, "roundsFinalized differs from the finalized rounds");
-        require(t.modelHash == lastResult, "the global model is not the last finalized result");
+        require(t.modelHash == lastResult && t.modelCid == lastCid, "the global model is not the last finalized result");
     }
 
     function _checkRound(IFederatedLearning.Task memory t, address[] memory ts, uint256 r) private view returns (IFederatedLearning.Round memory info) {
@@ -231,10 +230,10 @@ contract FederatedLearningInvariantTest is Base {
         bool terminal = s == IFederatedLearning.RoundState.Finalized || s == IFederatedLearning.RoundState.Failed;
         require(r == t.roundsStarted || terminal, "an earlier round is still in progress");
         require(info.commits == committed.length && committed.length <= ts.length, "commit count");
-        for (uint256 i = 0; i < committed.length; i++) {
-            require(_contains(ts, committed[i]), "a committed address is no task trainer");
-            require(fl.update(taskId, r, committed[i]).committedAt != 0, "a committed trainer has no update");
-            for (uint256 j = 0; j < i; j++) require(committed[j] != committed[i], "a trainer committed twice");
+        require(info.committed >> ts.length == 0, "a committed bit beyond the task's trainers");
+        for (uint256 i = 0; i < ts.length; i++) {
+            bool isIn = info.committed & (uint64(1) << i) != 0;
+            require(isIn == _contains(committed, ts[i]), "the committed list differs from the committed set");
         }
         bool closed = info.aggregationDeadline != 0;
         require(info.votes == 0 || closed, "votes before the commits closed");
@@ -249,26 +248,59 @@ contract FederatedLearningInvariantTest is Base {
         }
     }
 
-    /// @dev One vote per aggregator; a finalized hash had >= quorum matching votes; no quorum without finalizing.
+    /// @dev One vote per aggregator, each counted for exactly what it said; a finalized result is what the
+    /// finalizing vote said, over a non-empty committed set, with >= quorum matching votes; no quorum without
+    /// finalizing.
     function _checkVotes(IFederatedLearning.Task memory t, address[] memory ag, uint256 r, IFederatedLearning.Round memory info) private view {
-        uint256 taskId = handler.taskId();
         bool fin = info.state == IFederatedLearning.RoundState.Finalized;
         uint256 voted = 0;
         for (uint256 i = 0; i < ag.length; i++) {
-            bytes32 key = fl.voteOf(taskId, r, ag[i]);
+            bytes32 key = handler.ghostVote(r, ag[i]);
+            bool bit = info.voted & (uint16(1) << i) != 0;
+            require(bit == (key != bytes32(0)), "the voted set differs from the accepted votes");
             if (key == bytes32(0)) continue;
             voted++;
-            if (!fin) require(_support(taskId, r, ag, key) < t.quorum, "a quorum agreed but the round did not finalize");
+            uint256 support = _support(r, ag, key);
+            require(support >= 1, "an accepted vote is not counted for what it said");
+            if (!fin) require(support < t.quorum, "a quorum agreed but the round did not finalize");
         }
-        require(info.votes == voted, "vote count differs from the aggregators that voted");
+        require(info.votes == voted && voted == handler.ghostVotes(r), "vote count differs from the aggregators that voted");
         if (fin) {
-            bytes32 winning = keccak256(abi.encode(info.resultHash, info.includedHash));
-            require(_support(taskId, r, ag, winning) >= t.quorum, "finalized below quorum");
+            (bytes32 h, bytes32 cid, uint64 inc) = handler.ghostResult(r);
+            require(info.resultHash == h && info.resultCid == cid && info.included == inc, "the result is not what the finalizing vote said");
+            require(inc != 0 && inc & ~info.committed == 0, "finalized over an empty or uncommitted set");
+            require(_support(r, ag, keccak256(abi.encode(h, cid, inc))) >= t.quorum, "finalized below quorum");
+        } else {
+            require(info.resultHash == bytes32(0) && info.included == 0, "a result before finalizing");
         }
     }
 
-    function _support(uint256 taskId, uint256 r, address[] memory ag, bytes32 key) private view returns (uint256 n) {
-        for (uint256 i = 0; i < ag.length; i++) if (fl.voteOf(taskId, r, ag[i]) == key) n++;
+    /// @dev How many aggregators' accepted votes said `key` (ghost), checked against the contract's tally.
+    function _support(uint256 r, address[] memory ag, bytes32 key) private view returns (uint256 n) {
+        uint256 bits = 0;
+        for (uint256 i = 0; i < ag.length; i++) {
+            if (handler.ghostVote(r, ag[i]) == key) (n, bits) = (n + 1, bits | (1 << i));
+        }
+        require(_tally(r, key) == bits, "the contract's tally differs from the accepted votes");
+    }
+
+    function _tally(uint256 r, bytes32 key) private view returns (uint256) {
+        // the handler's keys are keccak256(abi.encode(hash, cid, included)); votersOf takes the three parts, so
+        // look the key up among the parts the handler can vote
+        uint256 taskId = handler.taskId();
+        bytes32[2] memory hashes = [keccak256(abi.encode("aggregate", r)), keccak256("rival aggregate")];
+        bytes32[2] memory cids = [keccak256("aggregate-cid"), keccak256("rival cid")];
+        (IFederatedLearning.Round memory info,) = fl.round(taskId, r);
+        uint64 all = info.committed;
+        uint64[2] memory sets = [all, all & (all - 1)];
+        for (uint256 a = 0; a < 2; a++) {
+            for (uint256 b = 0; b < 2; b++) {
+                for (uint256 c = 0; c < 2; c++) {
+                    if (keccak256(abi.encode(hashes[a], cids[b], sets[c])) == key) return fl.votersOf(taskId, r, hashes[a], cids[b], sets[c]);
+                }
+            }
+        }
+        revert("a vote for a key the handler never sends");
     }
 
     function _contains(address[] memory a, address x) private pure returns (bool) {

@@ -47,7 +47,7 @@ contract FederatedLearningRulesTest is FLFixture {
 
     function _commit(uint256 id, uint256 i) private {
         vm.prank(trainers[i]);
-        fl.commitUpdate(id, 1, keccak256(abi.encode(i)), "cid", 10, 1);
+        fl.commitUpdate(id, 1, keccak256(abi.encode(i)), CID, 10, 1);
     }
 
     function _state(uint256 id, uint256 r) private view returns (IFederatedLearning.RoundState) {
@@ -59,10 +59,10 @@ contract FederatedLearningRulesTest is FLFixture {
         (uint256 id,) = _open(4, 2);
         vm.prank(trainers[0]);
         vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.TooManySamples.selector, id, MAX_SAMPLES + 1, MAX_SAMPLES));
-        fl.commitUpdate(id, 1, keccak256("u"), "cid", MAX_SAMPLES + 1, 1);
+        fl.commitUpdate(id, 1, keccak256("u"), CID, MAX_SAMPLES + 1, 1);
         vm.prank(trainers[0]);
-        fl.commitUpdate(id, 1, keccak256("u"), "cid", MAX_SAMPLES, 1);
-        require(fl.update(id, 1, trainers[0]).numSamples == MAX_SAMPLES, "the bound itself is allowed");
+        fl.commitUpdate(id, 1, keccak256("u"), CID, MAX_SAMPLES, 1);
+        require(hasCommitted(id, 1, trainers[0]), "the bound itself is allowed");
     }
 
     function test_commitAtTheDeadlineCountsOneSecondLaterNot() public {
@@ -72,7 +72,7 @@ contract FederatedLearningRulesTest is FLFixture {
         vm.warp(uint256(info.commitDeadline) + 1);
         vm.prank(trainers[1]);
         vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.CommitWindowClosed.selector, id, 1, info.commitDeadline));
-        fl.commitUpdate(id, 1, keccak256("late"), "cid", 10, 1);
+        fl.commitUpdate(id, 1, keccak256("late"), CID, 10, 1);
     }
 
     function test_commitWindowClosesOnlyAfterItsDeadlineWithExactlyMinParticipants() public {
@@ -100,12 +100,12 @@ contract FederatedLearningRulesTest is FLFixture {
         _commit(id, 0);
         _commit(id, 1); // everyone in: aggregating now
         (IFederatedLearning.Round memory info,) = fl.round(id, 1);
-        address[] memory inc = sortedCommitted(id, 1);
+        uint64 inc = committedBits(id, 1);
         vm.warp(info.aggregationDeadline);
         fl.advance(id);
         require(_state(id, 1) == IFederatedLearning.RoundState.Aggregating, "failed at the deadline itself");
         vm.prank(aggregators[0]);
-        fl.voteAggregate(id, 1, keccak256("agg"), "agg-cid", inc);
+        fl.voteAggregate(id, 1, keccak256("agg"), AGG_CID, inc);
         vm.warp(uint256(info.aggregationDeadline) + 1);
         fl.advance(id);
         require(_state(id, 1) == IFederatedLearning.RoundState.Failed, "no quorum before the deadline must fail");
@@ -116,20 +116,20 @@ contract FederatedLearningRulesTest is FLFixture {
         (uint256 id,) = _open(2, 1);
         _commit(id, 0);
         _commit(id, 1);
-        address[] memory inc = sortedCommitted(id, 1);
+        uint64 inc = committedBits(id, 1);
         bytes32 h = keccak256("agg");
         vm.prank(aggregators[0]);
-        fl.voteAggregate(id, 1, h, "agg-cid", inc);
+        fl.voteAggregate(id, 1, h, AGG_CID, inc);
         vm.prank(aggregators[1]);
-        fl.voteAggregate(id, 1, keccak256("rival"), "agg-cid", inc);
+        fl.voteAggregate(id, 1, keccak256("rival"), AGG_CID, inc);
         vm.prank(aggregators[2]);
-        fl.voteAggregate(id, 1, h, "agg-cid", inc);
+        fl.voteAggregate(id, 1, h, AGG_CID, inc);
         require(_state(id, 1) == IFederatedLearning.RoundState.Aggregating, "finalized with 2 of 3 matching votes");
         vm.prank(aggregators[2]);
         vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.AlreadyVoted.selector, id, 1, aggregators[2]));
-        fl.voteAggregate(id, 1, h, "agg-cid", inc);
+        fl.voteAggregate(id, 1, h, AGG_CID, inc);
         vm.prank(aggregators[3]);
-        fl.voteAggregate(id, 1, h, "agg-cid", inc);
+        fl.voteAggregate(id, 1, h, AGG_CID, inc);
         (IFederatedLearning.Round memory info,) = fl.round(id, 1);
         require(info.state == IFederatedLearning.RoundState.Finalized && info.resultHash == h, "3 matching votes finalize");
         (IFederatedLearning.Task memory t,,) = fl.task(id);
@@ -140,11 +140,11 @@ contract FederatedLearningRulesTest is FLFixture {
         (uint256 id,) = _open(4, 2);
         vm.startPrank(trainers[0]);
         vm.expectRevert(IFederatedLearning.EmptyUpdate.selector);
-        fl.commitUpdate(id, 1, bytes32(0), "cid", 10, 1);
+        fl.commitUpdate(id, 1, bytes32(0), CID, 10, 1);
         vm.expectRevert(IFederatedLearning.EmptyUpdate.selector);
-        fl.commitUpdate(id, 1, keccak256("u"), "cid", 0, 1);
+        fl.commitUpdate(id, 1, keccak256("u"), CID, 0, 1);
         vm.expectRevert(IFederatedLearning.EmptyUpdate.selector);
-        fl.commitUpdate(id, 1, keccak256("u"), "", 10, 1);
+        fl.commitUpdate(id, 1, keccak256("u"), bytes32(0), 10, 1);
         vm.stopPrank();
     }
 
@@ -152,12 +152,12 @@ contract FederatedLearningRulesTest is FLFixture {
     function _finalize(uint256 id, uint256 r) private {
         for (uint256 i = 0; i < 2; i++) {
             vm.prank(trainers[i]);
-            fl.commitUpdate(id, r, keccak256(abi.encode(r, i)), "cid", 10, 1);
+            fl.commitUpdate(id, r, keccak256(abi.encode(r, i)), CID, 10, 1);
         }
-        address[] memory inc = sortedCommitted(id, r);
+        uint64 inc = committedBits(id, r);
         for (uint256 i = 0; i < 3; i++) {
             vm.prank(aggregators[i]);
-            fl.voteAggregate(id, r, keccak256(abi.encode("agg", r)), "agg-cid", inc);
+            fl.voteAggregate(id, r, keccak256(abi.encode("agg", r)), AGG_CID, inc);
         }
         require(_state(id, r) == IFederatedLearning.RoundState.Finalized, "finalized");
     }
@@ -179,13 +179,43 @@ contract FederatedLearningRulesTest is FLFixture {
         _finalize(id, 1);
         vm.prank(governor(0));
         fl.openRound(id);
-        address[] memory inc = sortedCommitted(id, 1);
+        uint64 inc = committedBits(id, 1);
         vm.prank(trainers[0]);
         vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.NotCurrentRound.selector, id, 1, 2));
-        fl.commitUpdate(id, 1, keccak256("late"), "cid", 10, 1);
+        fl.commitUpdate(id, 1, keccak256("late"), CID, 10, 1);
         vm.prank(aggregators[3]);
         vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.NotCurrentRound.selector, id, 1, 2));
-        fl.voteAggregate(id, 1, keccak256(abi.encode("agg", uint256(1))), "agg-cid", inc);
+        fl.voteAggregate(id, 1, keccak256(abi.encode("agg", uint256(1))), AGG_CID, inc);
+    }
+
+    /// A trainer's claimed sample count (its FedAvg weight) is bounded by the task's maxSamples (issue 11, attack 2).
+    function testFuzz_samplesAboveTheTaskBoundAreRefused(uint64 n) public {
+        (uint256 id,) = _open(4, 2);
+        uint64[3] memory edges = [MAX_SAMPLES, MAX_SAMPLES + 1, uint64(bound(n, 1, type(uint64).max))];
+        for (uint256 i = 0; i < 3; i++) {
+            vm.prank(trainers[i]);
+            if (edges[i] > MAX_SAMPLES) vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.TooManySamples.selector, id, edges[i], MAX_SAMPLES));
+            fl.commitUpdate(id, 1, keccak256(abi.encode(i)), CID, edges[i], 1);
+        }
+    }
+
+    /// One organization holds at most one trainer and one aggregator seat of a task (issue 11, attack 3).
+    function test_oneOrganizationCannotHoldTwoSeats() public {
+        address second = vm.addr(999);
+        vm.prank(trainers[0]);
+        registry.addAccount(second);
+        vm.prank(second);
+        registry.acceptAccount(bytes32(uint256(0x7400)));
+        IFederatedLearning.TaskConfig memory c = config(2, 3, 1, 0, 1);
+        c.trainers[1] = second;
+        vm.prank(governor(0));
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.SameOrganization.selector, bytes32(uint256(0x7400)), trainers[0], second));
+        fl.createTask(c);
+        c = config(2, 3, 1, 0, 1);
+        c.trainers[1] = trainers[0];
+        vm.prank(governor(0));
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.InvalidTaskConfig.selector, "duplicate trainer"));
+        fl.createTask(c);
     }
 
     function test_openRefusesWhileARoundRuns() public {

@@ -39,7 +39,7 @@ contract OrgHandler is FLFixture, Handler {
         uint256 r = t.roundsStarted;
         address trainer = trainers[bound(who, 0, 3)];
         vm.prank(trainer);
-        try fl.commitUpdate(taskId, r, keccak256(abi.encode(seed, r, trainer)), "cid", 10, 5) {
+        try fl.commitUpdate(taskId, r, keccak256(abi.encode(seed, r, trainer)), CID, 10, 5) {
             bytes32 o = registry.orgOf(trainer);
             if (committerOf[r][o] != address(0)) _violate("an organization committed twice in one round");
             committerOf[r][o] = trainer;
@@ -52,9 +52,9 @@ contract OrgHandler is FLFixture, Handler {
         if (r == 0) return;
         address agg = aggregators[bound(who, 0, 3)];
         bytes32 h = choice % 4 == 3 ? keccak256("rival aggregate") : keccak256(abi.encode("aggregate", r));
-        address[] memory inc = sortedCommitted(taskId, r);
+        uint64 inc = committedBits(taskId, r);
         vm.prank(agg);
-        try fl.voteAggregate(taskId, r, h, "agg-cid", inc) {
+        try fl.voteAggregate(taskId, r, h, AGG_CID, inc) {
             bytes32 o = registry.orgOf(agg);
             if (voterOf[r][o] != address(0)) _violate("an organization voted twice in one round");
             voterOf[r][o] = agg;

@@ -1,0 +1,1 @@
+"""fedpm's RUL task as a Flower App (bench/vs_flower.py)."""
