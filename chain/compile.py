@@ -63,12 +63,21 @@ def _oz_version() -> str:
     return json.loads(pkg.read_text())["version"] if pkg.exists() else "absent"
 
 
+def _cache_path(std_input: dict[str, Any], cache_dir: Path | None) -> Path:
+    key = hashlib.sha256(canonical_json([std_input, SOLC_VERSION, _oz_version()])).hexdigest()[:16]
+    return (cache_dir or CACHE_DIR) / f"artifacts-{key}.json"
+
+
+def is_compiled(evm_version: str = "paris", contracts_dir: Path = CONTRACTS_DIR, cache_dir: Path | None = None) -> bool:
+    """Whether `compile_contracts` would answer from its cache (else it runs solc-js: tens of seconds, worth saying)."""
+    return _cache_path(standard_input(read_sources(contracts_dir), evm_version), cache_dir).exists()
+
+
 def compile_contracts(evm_version: str = "paris", contracts_dir: Path = CONTRACTS_DIR, cache_dir: Path | None = None) -> dict[str, Artifact]:
     """Compile every contract under `contracts_dir`; return deployable artifacts by contract name."""
     sources = read_sources(contracts_dir)
     std_input = standard_input(sources, evm_version)
-    key = hashlib.sha256(canonical_json([std_input, SOLC_VERSION, _oz_version()])).hexdigest()[:16]
-    cache = (cache_dir or CACHE_DIR) / f"artifacts-{key}.json"
+    cache = _cache_path(std_input, cache_dir)
     if cache.exists():
         return {name: Artifact(**a) for name, a in json.loads(cache.read_text()).items()}
     output = _run_solc(std_input)

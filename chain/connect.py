@@ -22,7 +22,7 @@ from chain.compile import Artifact, all_error_abis, compile_contracts
 from chain.deploy import Deployment, verify_deployment
 from chain.errors import ChainUnreachable
 from chain.keystore import Keystore
-from chain.reverts import RevertDecoder
+from chain.reverts import ArgFormats, RevertDecoder
 from chain.sender import TxSender
 from chain.settings import ChainConfig
 from ground.errors import ConfigError
@@ -58,6 +58,7 @@ class ChainContext:
     w3: Web3
     artifacts: dict[str, Artifact]
     hints: Mapping[str, str] = field(default_factory=dict)  # the features' revert hints (chain.reverts.GENERIC_HINTS apply anyway)
+    formats: ArgFormats = field(default_factory=dict)  # how the features' revert arguments read (role names, token amounts)
 
     @cached_property
     def deployment_path(self) -> Path:
@@ -71,7 +72,7 @@ class ChainContext:
 
     @cached_property
     def decoder(self) -> RevertDecoder:
-        return RevertDecoder(all_error_abis(self.artifacts), self.hints)
+        return RevertDecoder(all_error_abis(self.artifacts), self.hints, self.formats)
 
     @cached_property
     def keystore(self) -> Keystore:
@@ -88,10 +89,12 @@ class ChainContext:
         return self.sender(self.keystore.load(name))
 
 
-def connect(settings: ChainConfig, *, url: str | None = None, hints: Mapping[str, str] | None = None) -> ChainContext:
-    """`hints`: what to do about the features' contract reverts, by error name (e.g. `fedpm.hints.REVERT_HINTS`)."""
+def connect(settings: ChainConfig, *, url: str | None = None, hints: Mapping[str, str] | None = None, formats: ArgFormats | None = None) -> ChainContext:
+    """`hints`: what to do about the features' contract reverts, by error name (e.g. `fedpm.hints.REVERT_HINTS`);
+    `formats`: how their arguments read (e.g. `fedpm.hints.REVERT_FORMATS`)."""
     w3 = web3_at(url or rpc_url(settings))
-    return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version), hints=dict(hints or {}))
+    return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version), hints=dict(hints or {}),
+                        formats=dict(formats or {}))
 
 
 PERM_HINT = "enable the PERM API on the Besu node (--rpc-http-api=...,PERM)"

@@ -13,13 +13,15 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address, to_checksum_address
 
 from chain.errors import KeystoreError
 from chain.settings import KeySettings
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SCRYPT_N_FLOOR = 2**14  # the "light" scrypt cost of geth/eth-keystore; eth-account's default is 2**18
@@ -68,6 +70,8 @@ class Keystore:
         path = self.path(name)
         if path.exists():
             raise KeystoreError(f"keystore {name!r} already exists at {path}", hint="choose another name or delete the file")
+        from eth_account import Account  # eth-account loads only to make or open a key: `fedpm account list` stays light
+
         n = check_scrypt_n(self.keys)
         account = Account.from_key(private_key) if private_key else Account.create()
         data = Account.encrypt(account.key, resolve_password(self.keys), kdf="scrypt", iterations=n)
@@ -97,6 +101,8 @@ class Keystore:
         return to_checksum_address(self._read(name)["address"])
 
     def load(self, name: str) -> LocalAccount:
+        from eth_account import Account
+
         data = self._read(name)
         password = resolve_password(self.keys)
         try:

@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from web3 import Web3
-
 from chain.errors import ChainUnreachable
 from chain.toolchain import anvil_path
 from ground.errors import FedpmError
+from ground.files import atomic_write
 
 DEFAULT_CHAIN_ID = 1337
 BLOCK_TIME_S = 1
@@ -29,6 +28,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on loopback `port` now (as anvil does, connections of a stopped chain lingering
+    in TIME_WAIT do not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def port_record(state_file: Path) -> Path:
+    """Where the port of the chain kept in `state_file` is recorded, beside it: a restart listens at the same URL, so
+    long-running processes (gateways, nodes) keep working across it."""
+    return state_file.with_name(state_file.name + ".port")
+
+
+def recorded_port(state_file: Path) -> int | None:
+    try:
+        return int(port_record(state_file).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def record_port(state_file: Path, port: int) -> None:
+    atomic_write(port_record(state_file), str(port).encode())
 
 
 class LocalChain:
@@ -59,6 +87,8 @@ class LocalChain:
     def start(self, timeout: float = 20.0) -> "LocalChain":
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         self._proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        from web3 import Web3  # here, not at the top: `fedpm chain --help` reads BLOCK_TIME_S without loading web3
+
         deadline = time.monotonic() + timeout
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         while time.monotonic() < deadline:

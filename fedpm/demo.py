@@ -36,7 +36,7 @@ from fedpm.consortium.bootstrap import Consortium, bootstrap, demo_plan
 from fedpm.consortium.client import format_members
 from fedpm.consortium.demo import format_device_demo, run_device_demo
 from fedpm.explorer.server import start_explorer
-from fedpm.hints import REVERT_HINTS
+from fedpm.hints import REVERT_FORMATS, REVERT_HINTS
 from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
 from fedpm.maintenance.audit import format_audit_table
 from fedpm.maintenance.client import MaintenanceLog, audit_machine
@@ -95,7 +95,7 @@ def node_env(settings: Settings) -> dict[str, str]:
 
 
 def build_consortium(settings: Settings, p: Progress) -> Consortium:
-    ctx = connect(settings, hints=REVERT_HINTS)
+    ctx = connect(settings, hints=REVERT_HINTS, formats=REVERT_FORMATS)
     ks = Keystore(settings.keystore_dir, settings.keys)
     plan = demo_plan()
     for org in [o.org for o in plan] + [f"device-factory-{i}-m1" for i in range(1, 5)]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from chain.client import ContractClient
 from chain.events import events
+from chain.reverts import format_enum
 from chain.sender import Receipt, TxSender
 from fl_node.errors import IntegrityError
 from fl_node.storage.base import check_cid
@@ -42,6 +43,10 @@ class RoundState(enum.IntEnum):
     AGGREGATING = 3
     FINALIZED = 4
     FAILED = 5
+
+
+# How this feature's revert arguments read (handed to `chain.connect.connect(..., formats=...)`).
+REVERT_FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {"WrongRoundState": {"state": format_enum(RoundState)}}
 
 
 ZERO32 = b"\0" * 32

@@ -235,3 +235,12 @@ def test_ape_run_round_without_a_deployment_is_a_one_line_error(ape, anvil, tmp_
 
     assert out.returncode != 0 and "Traceback" not in out.stdout + out.stderr, out.stdout + out.stderr
     assert "deployment" in (out.stdout + out.stderr).lower()
+
+
+def test_is_compiled_answers_for_the_cache_compile_contracts_uses(tmp_path):
+    # Prepare: the contracts compiled into the default cache (the CLI says it is compiling when this is False)
+    from chain.compile import compile_contracts, is_compiled
+
+    compile_contracts()
+    # Assert: the same key as compile_contracts, and a miss where nothing was compiled
+    assert is_compiled() and not is_compiled(cache_dir=tmp_path) and not is_compiled(evm_version="shanghai", cache_dir=tmp_path)

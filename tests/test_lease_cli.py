@@ -55,7 +55,7 @@ def test_cli_lease_from_offer_to_invoice(leasing, run_cli, tmp_path):
             "--read-at", str(leasing.ctx.w3.eth.get_block("latest")["timestamp"]))
     run_cli("report-usage", "--as", "gov-a", "--lease", str(lease_id), "--report", str(report))
     run_cli("top-up", "--as", "factory-1", "--lease", str(lease_id), "--amount", "5")
-    assert "withdrew 7000000000000000000" in run_cli("withdraw", "--as", "maker", "--lease", str(lease_id))
+    assert "withdrew 7 FCT" in run_cli("withdraw", "--as", "maker", "--lease", str(lease_id))
     advance_time(leasing.ctx, 5)
     run_cli("close", "--as", "factory-1", "--lease", str(lease_id), "--device", "device-1", "--counter", "104")
 

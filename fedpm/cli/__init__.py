@@ -1,6 +1,7 @@
 """`fedpm`: a thin command line over chain/, fl_node/ and the feature packages: one click group per noun, one file per area.
 
-User errors (`FedpmError`) print one line, `error: <what> (<fix>)`, and exit non-zero without a traceback.
+User errors (`FedpmError`, and click's usage errors) print one line, `error: <what> (<fix>)`, and exit non-zero
+without a traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ground.errors import FedpmError
 
 # Command modules, imported when the CLI runs (not when fedpm is imported): (module, attribute).
 COMMANDS = [
+    ("fedpm.cli.status", "status"),
     ("fedpm.cli.chain_cmd", "chain"),
     ("fedpm.cli.chain_cmd", "deploy"),
     ("fedpm.cli.account", "account"),
@@ -33,6 +35,7 @@ COMMANDS = [
     ("fedpm.cli.sensors", "simulate"),
     ("fedpm.cli.sensors", "verify"),
     ("fedpm.cli.lease", "lease"),
+    ("fedpm.cli.lease", "token"),
     ("fedpm.cli.models", "model"),
     ("fedpm.cli.serve", "serve"),
     ("fedpm.cli.serve", "health"),
@@ -69,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
+    except click.UsageError as exc:  # a bad option or argument: one line, like every other user error
+        where = exc.ctx.command_path if exc.ctx else "fedpm"
+        click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

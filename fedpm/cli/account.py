@@ -5,9 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 import click
-from web3 import Web3
 
-from chain.funds import fund
 from fedpm.cli.app import App, pass_app
 from ground.errors import FedpmError
 
@@ -41,6 +39,10 @@ def account_list(app: App) -> None:
 @pass_app
 def account_fund(app: App, name: str, amount: str, from_: str | None) -> None:
     """Send gas money to account NAME (a keystore name or 0x address), on a chain that charges gas."""
+    from web3 import Web3
+
+    from chain.funds import fund
+
     try:
         wei = int(Web3.to_wei(Decimal(amount), "ether"))
     except (InvalidOperation, ValueError):

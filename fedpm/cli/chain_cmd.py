@@ -6,15 +6,18 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from chain.connect import ChainContext
-from chain.deploy import Deployment, GenesisOrg, deploy_all
-from chain.node import BLOCK_TIME_S, LocalChain
-from chain.sender import TxSender
+from chain.node import BLOCK_TIME_S
 from fedpm.cli.app import App, as_option, pass_app
 from ground.errors import FedpmError
+
+if TYPE_CHECKING:
+    from chain.connect import ChainContext
+    from chain.deploy import Deployment
+    from chain.sender import TxSender
 
 
 @click.group()
@@ -23,7 +26,7 @@ def chain() -> None:
 
 
 @chain.command("up")
-@click.option("--port", type=int, default=None, help="port to listen on (default: a free one)")
+@click.option("--port", type=int, default=None, help="port to listen on (default: with --state, the port it used last if free; else a free one)")
 @click.option("--chain-id", type=int, default=1337, show_default=True)
 @click.option("--state", "state_file", type=click.Path(path_type=Path), help="load the chain from this file if it exists and save it there on exit")
 @click.option("--block-time", type=click.IntRange(min=0), default=BLOCK_TIME_S, show_default=True,
@@ -31,20 +34,34 @@ def chain() -> None:
 @pass_app
 def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None, block_time: int) -> None:
     """Start a local anvil (zero gas, paris, a block every second) and keep it running until Ctrl-C."""
-    node = LocalChain(port=port, chain_id=chain_id, state_file=state_file, block_time=block_time or None).start()
-    chain_file = app.settings.chain_file
-    chain_file.parent.mkdir(parents=True, exist_ok=True)
-    chain_file.write_text(json.dumps({"url": node.url, "chain_id": chain_id, "pid": os.getpid()}))
-    click.echo(node.url, nl=True)
-    click.echo(f"chain {chain_id} up; recorded in {chain_file}; Ctrl-C stops it", err=True)
+    from chain.node import LocalChain, port_is_free, record_port, recorded_port
+
+    if port is None and state_file is not None and (last := recorded_port(state_file)) is not None:
+        if port_is_free(last):
+            port = last
+        else:
+            click.echo(f"warning: port {last}, where this chain listened last, is taken; a new port is chosen: restart the processes "
+                       f"that use the chain (or stop what holds port {last} and start the chain again)", err=True)
+    # SIGTERM stops the chain like Ctrl-C, from before anvil starts: a stop right after the URL is printed leaves no anvil behind
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    node = LocalChain(port=port, chain_id=chain_id, state_file=state_file, block_time=block_time or None)
+    chain_file, recorded = app.settings.chain_file, False
     try:
+        node.start()
+        if state_file is not None:
+            record_port(state_file, node.port)
+        chain_file.parent.mkdir(parents=True, exist_ok=True)
+        chain_file.write_text(json.dumps({"url": node.url, "chain_id": chain_id, "pid": os.getpid()}))
+        recorded = True
+        click.echo(node.url, nl=True)
+        click.echo(f"chain {chain_id} up; recorded in {chain_file}; Ctrl-C stops it", err=True)
         node.wait()
     except KeyboardInterrupt:
         pass
     finally:
         node.stop()
-        chain_file.unlink(missing_ok=True)
+        if recorded:  # not another chain's record when this one failed to start
+            chain_file.unlink(missing_ok=True)
 
 
 @click.command()
@@ -55,6 +72,8 @@ def chain_up(app: App, port: int | None, chain_id: int, state_file: Path | None,
 @pass_app
 def deploy(app: App, as_: str, governors: tuple[str, ...], threshold: int, ttl_hours: float) -> None:
     """Deploy every fedpm contract and write the deployment file for this chain."""
+    from chain.deploy import GenesisOrg, deploy_all
+
     ctx = app.ctx
     if not 1 <= threshold <= len(governors):
         raise FedpmError(f"threshold {threshold} must be between 1 and the {len(governors)} governors", hint="pass --threshold k with 1 <= k <= n")

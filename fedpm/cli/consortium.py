@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, as_option, echo_json, pass_app
+from fedpm.cli.app import ID, App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
 
 
@@ -65,7 +65,7 @@ def propose(app: App, as_: str, add_org: str | None, remove_org: str | None, rol
 
 @consortium.command("approve")
 @as_option
-@click.argument("proposal_id", type=int)
+@click.argument("proposal_id", type=ID)
 @pass_app
 def approve(app: App, as_: str, proposal_id: int) -> None:
     """Approve a proposal on behalf of your governor org."""
@@ -75,7 +75,7 @@ def approve(app: App, as_: str, proposal_id: int) -> None:
 
 @consortium.command("execute")
 @as_option
-@click.argument("proposal_id", type=int)
+@click.argument("proposal_id", type=ID)
 @pass_app
 def execute(app: App, as_: str, proposal_id: int) -> None:
     """Apply a proposal that reached the threshold."""

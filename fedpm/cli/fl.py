@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, as_option, echo_json, metrics_option, pass_app, start_metrics
+from fedpm.cli.app import ID, App, as_option, echo_json, metrics_option, pass_app, start_metrics
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
@@ -101,7 +102,7 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
 
 
 @task.command("show")
-@click.option("--task", "task_id", type=int, required=True)
+@click.option("--task", "task_id", type=ID, required=True)
 @pass_app
 def task_show(app: App, task_id: int) -> None:
     t = _fl(app).task(task_id)
@@ -119,24 +120,32 @@ def round_() -> None:
 
 @round_.command("open")
 @as_option
-@click.option("--task", "task_id", type=int, required=True)
+@click.option("--task", "task_id", type=ID, required=True)
 @click.option("--wait", is_flag=True, help="block until the round is finalized or failed")
 @pass_app
 def round_open(app: App, as_: str, task_id: int, wait: bool) -> None:
     """Open the next round from the current global model (coordinator only)."""
     from fl_node.coordinator import wait_round
+    from fl_node.rounds import RoundState
 
     fl = _fl(app)
     r = fl.open_round(app.ctx.sender_for(as_), task_id)
     click.echo(f"opened round {r} of task {task_id}")
     if wait:
         view = wait_round(fl, task_id, r, poll=app.settings.chain.poll_interval_s, on_change=lambda v: click.echo(f"  {v.state.name.lower():<11} commits={v.commits} votes={v.votes}", err=True))
+        if view.state == RoundState.FAILED:  # no model to show: say why, and the round's participants
+            from fl_node.coordinator import round_report
+
+            rep = round_report(fl, task_id, r)
+            raise FedpmError(f"round {r} of task {task_id} failed: {rep.failure or 'no reason recorded'} "
+                             f"({len(rep.participants)} update(s), {len(rep.votes)} vote(s))",
+                             hint=f"see `fedpm round status --task {task_id} --round {r}`; open the next round when the trainers and aggregators run")
         click.echo(f"round {r} {view.state.name.lower()}: model {view.result_hash.hex()[:16]} {view.result_cid}")
 
 
 @round_.command("status")
-@click.option("--task", "task_id", type=int, required=True)
-@click.option("--round", "r", type=int, help="default: the current round")
+@click.option("--task", "task_id", type=ID, required=True)
+@click.option("--round", "r", type=ID, help="default: the current round")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def round_status(app: App, task_id: int, r: int | None, as_json: bool) -> None:
@@ -182,12 +191,29 @@ def node_stats(data: Path, output: Path | None) -> None:
 
 
 def _node_common(f):
-    f = click.option("--task", "task_id", type=int, required=True)(f)
+    f = click.option("--task", "task_id", type=ID, required=True)(f)
     f = click.option("--workdir", type=click.Path(path_type=Path), help="where the node keeps its work (default <home>/nodes/ACCOUNT)")(f)
     f = click.option("--poll", type=float, help="seconds between chain polls (default: setting chain.poll_interval_s)")(f)
     f = click.option("--once", is_flag=True, help="do at most one step and exit")(f)
     f = metrics_option(f)
     return as_option(f)
+
+
+def _listed(app: App, fl, task_id: int, as_: str, role: str):  # noqa: ANN001, ANN202 - FederatedLearning -> TaskView
+    """The task, once `--as` is one of its `role`s ("trainer" or "aggregator"): a node of another account would only
+    watch, so it is refused with the reason instead of printing "nothing to do"."""
+    task = fl.task(task_id)
+    me = app.keystore.address(as_)
+    if me not in (task.trainers if role == "trainer" else task.aggregators):
+        raise FedpmError(f"account {as_} ({me}) is not a {role} of task {task_id}",
+                         hint=f"run the node --as an account the task lists as {role} (fedpm task show --task {task_id}); its coordinator chose them at `fedpm task create`")
+    return task
+
+
+def _start_line(app: App, as_: str, role: str, task, workdir: Path) -> None:  # noqa: ANN001 - TaskView
+    """What a node watches and where, before its first round."""
+    click.echo(f"[{as_}] {role} of task {task.task_id} ({task.rounds_finalized}/{task.rounds} rounds finalized, {len(task.trainers)} trainers, "
+               f"{len(task.aggregators)} aggregators) on {app.ctx.w3.provider.endpoint_uri}; store {app.settings.storage.backend}; work {workdir}")
 
 
 def _run(app: App, node_obj, once: bool, poll: float | None, metrics_at: tuple[str, int] | None) -> None:
@@ -218,6 +244,7 @@ def _run(app: App, node_obj, once: bool, poll: float | None, metrics_at: tuple[s
 def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: float | None, once: bool, metrics_at: tuple[str, int] | None,
                data: Path | None, gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise in a node's log
     from fedpm.sensors.client import SensorBatchRegistry
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
@@ -232,9 +259,10 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
     # local data is read and checked now, not when the first round opens
     source = CmapssEngines.from_file(data) if data is not None else GatewayData(gateway_store, SensorBatchRegistry(app.ctx), machines)
-    trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), retries=app.settings.storage.retries, kinds=KINDS,
-                          trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
+    fl, workdir = _fl(app), workdir or app.settings.home / "nodes" / as_
+    _start_line(app, as_, "trainer", _listed(app, fl, task_id, as_, "trainer"), workdir)
+    trainer = TrainerNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
+                          kinds=KINDS, trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
     _run(app, trainer, once, poll, metrics_at)
 
 
@@ -247,8 +275,10 @@ def node_aggregate(app: App, as_: str, task_id: int, workdir: Path | None, poll:
     """Watch the task; when commits close, fetch and check every update, aggregate, pin, vote."""
     from fl_node.nodes import AggregatorNode
 
-    agg = AggregatorNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                         log=_log(as_), retries=app.settings.storage.retries, byzantine=byzantine)
+    fl, workdir = _fl(app), workdir or app.settings.home / "nodes" / as_
+    _start_line(app, as_, "aggregator", _listed(app, fl, task_id, as_, "aggregator"), workdir)
+    agg = AggregatorNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
+                         byzantine=byzantine)
     _run(app, agg, once, poll, metrics_at)
 
 

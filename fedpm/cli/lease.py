@@ -1,4 +1,4 @@
-"""`fedpm lease`: pay-per-use machine leases (offer, accept, usage, top-up, withdraw, close, refund, invoice)."""
+"""`fedpm lease`: pay-per-use machine leases (offer, accept, usage, top-up, withdraw, close, refund, invoice, list); `fedpm token balance`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eth_utils import is_address, to_checksum_address
 
-from fedpm.cli.app import App, as_option, echo_json, pass_app
+from fedpm.cli.app import ID, App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
 
 TOKEN_DECIMALS = 18
@@ -47,6 +46,8 @@ def _lease(app: App):  # noqa: ANN202 - MachineLease
 
 
 def _address(app: App, who: str) -> str:
+    from eth_utils import is_address, to_checksum_address
+
     return to_checksum_address(who) if is_address(who) else app.ctx.keystore.address(who)
 
 
@@ -122,7 +123,7 @@ def offer(app: App, as_: str, machine: str, tariff_file: Path | None, tariff_id:
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--deposit", required=True, help="tokens (decimal); approved and transferred")
 @reading_options
 @pass_app
@@ -135,7 +136,7 @@ def accept(app: App, as_: str, lease_id: int, deposit: str, device: str | None, 
 
 @lease.command("sign-usage")
 @click.option("--device", required=True, metavar="KEYSTORE")
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--counter", required=True, help="cumulative reading in tariff units")
 @click.option("--read-at", type=int, help="unix seconds (default now)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write the report JSON here (default stdout)")
@@ -152,20 +153,23 @@ def sign_usage(app: App, device: str, lease_id: int, counter: str, read_at: int 
 
 @lease.command("report-usage")
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @reading_options
 @pass_app
 def report_usage(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
     """Submit a device-signed cumulative reading (anyone may submit)."""
+    from fedpm.lease.tariff import format_tokens
+
     lease_c = _lease(app)
     rcpt = lease_c.report_usage(app.ctx.sender_for(as_), _reading(app, lease_c, lease_id, device, counter, report))
     s = lease_c.lease(lease_id)
-    click.echo(f"lease {lease_id}: charged {s.charged}, available {s.available}, unpaid {s.unpaid}, {s.status.solidity_name} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id}: charged {format_tokens(s.charged)}, available {format_tokens(s.available)}, unpaid {format_tokens(s.unpaid)}, "
+               f"{s.status.solidity_name} (gas {rcpt.gas_used})")
 
 
 @lease.command("top-up")
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--amount", required=True, help="tokens (decimal)")
 @pass_app
 def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
@@ -177,45 +181,71 @@ def top_up(app: App, as_: str, lease_id: int, amount: str) -> None:
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @pass_app
 def withdraw(app: App, as_: str, lease_id: int) -> None:
     """Pull the owner's earnings."""
+    from fedpm.lease.tariff import format_tokens
+
     amount, rcpt = _lease(app).withdraw(app.ctx.sender_for(as_), lease_id)
-    click.echo(f"lease {lease_id}: withdrew {amount} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id}: withdrew {format_tokens(amount)} (gas {rcpt.gas_used})")
 
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @reading_options
 @pass_app
 def close(app: App, as_: str, lease_id: int, device: str | None, counter: str | None, report: Path | None) -> None:
     """Close with a final device-signed reading; refund after the dispute window (`fedpm lease refund`)."""
+    from fedpm.lease.tariff import fmt_time, format_tokens
+
     lease_c = _lease(app)
     rcpt = lease_c.close(app.ctx.sender_for(as_), lease_id, _reading(app, lease_c, lease_id, device, counter, report))
     s = lease_c.lease(lease_id)
-    click.echo(f"lease {lease_id} closing; refund of {s.available} claimable from {s.closed_at + lease_c.dispute_window()} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id} closing; refund of {format_tokens(s.available)} claimable from {fmt_time(s.closed_at + lease_c.dispute_window())} "
+               f"(gas {rcpt.gas_used})")
 
 
 @lease.command()
 @as_option
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @pass_app
 def refund(app: App, as_: str, lease_id: int) -> None:
     """Claim the uncharged deposit after the dispute window."""
+    from fedpm.lease.tariff import format_tokens
+
     lease_c = _lease(app)
     rcpt = lease_c.claim_refund(app.ctx.sender_for(as_), lease_id)
-    click.echo(f"lease {lease_id} closed; refunded {lease_c.lease(lease_id).refunded} (gas {rcpt.gas_used})")
+    click.echo(f"lease {lease_id} closed; refunded {format_tokens(lease_c.lease(lease_id).refunded)} (gas {rcpt.gas_used})")
+
+
+@lease.command("list")
+@click.option("--machine", help="only the leases offered for this machine")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_app
+def lease_list(app: App, machine: str | None, as_json: bool) -> None:
+    """Every lease (ids start at 1): machine, parties, status, tariff and money in tokens."""
+    from fedpm.lease.client import format_leases
+
+    lease_c = _lease(app)
+    summaries = [lease_c.lease(i).summary() for i in lease_c.lease_ids(machine)]
+    if as_json:
+        echo_json(summaries)
+    elif summaries:
+        click.echo(format_leases(summaries))
+    else:
+        click.echo(f"no leases{f' for {machine}' if machine else ''} yet (fedpm lease offer creates one)", err=True)
 
 
 @lease.command()
-@click.option("--lease", "lease_id", required=True, type=int)
+@click.option("--lease", "lease_id", required=True, type=ID)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable statement")
 @pass_app
 def invoice(app: App, lease_id: int, as_json: bool) -> None:
     """The lease statement rebuilt from chain events, reconciled with the contract."""
     from fedpm.lease.invoice import format_invoice
+    from fedpm.lease.tariff import format_tokens
 
     lease_c = _lease(app)
     inv = lease_c.invoice(lease_id)
@@ -224,4 +254,31 @@ def invoice(app: App, lease_id: int, as_json: bool) -> None:
         echo_json(inv.to_json_dict() | {"reconciled": rec.ok, "contractHeld": rec.contract_held})
         return
     click.echo(format_invoice(inv))
-    click.echo(f"  reconciled with contract: {'yes' if rec.ok else 'NO (contract holds ' + str(rec.contract_held) + ')'}")
+    click.echo(f"  reconciled with contract: {'yes' if rec.ok else 'NO (contract holds ' + format_tokens(rec.contract_held) + ')'}")
+
+
+@click.group()
+def token() -> None:
+    """The consortium token (FCT) that settles leases."""
+
+
+@token.command("balance")
+@click.argument("accounts", nargs=-1, metavar="[ACCOUNT]...")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_app
+def token_balance(app: App, accounts: tuple[str, ...], as_json: bool) -> None:
+    """Token balances of ACCOUNTs (keystore names or addresses; default: every keystore account)."""
+    from fedpm.lease.client import MachineLease
+    from fedpm.lease.tariff import fmt_amount
+
+    names = accounts or tuple(app.keystore.names())
+    if not names:
+        raise FedpmError("no account to show", hint="name one (fedpm token balance ACCOUNT) or create one (fedpm account new NAME)")
+    tok = MachineLease(app.ctx).token
+    rows = [(name, address, fmt_amount(tok.balance_of(address))) for name, address in ((n, _address(app, n)) for n in names)]
+    if as_json:
+        echo_json([{"account": n, "address": a, "balance": b, "currency": "FCT"} for n, a, b in rows])
+        return
+    width = max(len(n) for n, _, _ in rows)
+    for name, address, balance in rows:
+        click.echo(f"{name:<{width}}  {address}  {balance} FCT")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, echo_json, pass_app
+from fedpm.cli.app import ID, App, echo_json, pass_app
 from ground.errors import FedpmError
 
 
@@ -24,7 +24,7 @@ def _choices(app: App):  # noqa: ANN202 - ChoiceLog
     return ChoiceLog(choice_log_path(app.settings.home))
 
 
-task_option = click.option("--task", "task_id", type=int, required=True, help="federated task id")
+task_option = click.option("--task", "task_id", type=ID, required=True, help="federated task id")
 
 
 @click.group()
@@ -51,7 +51,7 @@ def model_list(app: App, task_id: int, as_json: bool) -> None:
 
 @model.command("show")
 @task_option
-@click.option("--round", "round_", type=int, help="default: the newest finalized round")
+@click.option("--round", "round_", type=ID, help="default: the newest finalized round")
 @pass_app
 def model_show(app: App, task_id: int, round_: int | None) -> None:
     """One version: hash, CID, finalization, trainers included and what they reported."""
@@ -60,7 +60,7 @@ def model_show(app: App, task_id: int, round_: int | None) -> None:
 
 @model.command("pull")
 @task_option
-@click.option("--round", "round_", type=int, help="default: the newest finalized round")
+@click.option("--round", "round_", type=ID, help="default: the newest finalized round")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="file to write the canonical model bytes to")
 @pass_app
 def model_pull(app: App, task_id: int, round_: int | None, out: Path) -> None:
@@ -76,7 +76,7 @@ def model_pull(app: App, task_id: int, round_: int | None, out: Path) -> None:
 
 @model.command("use")
 @task_option
-@click.option("--round", "round_", type=int, help="pin this finalized round (a rollback)")
+@click.option("--round", "round_", type=ID, help="pin this finalized round (a rollback)")
 @click.option("--latest", is_flag=True, help="serve the newest finalized version again")
 @click.option("--reason", default="", help="why (kept in the log)")
 @pass_app

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from fedpm.cli.app import App, echo_json, pass_app
+from fedpm.cli.app import ID, App, echo_json, pass_app
 
 
 @click.command("serve")
-@click.option("--task", "task_id", type=int, help="federated task whose versions are served (serve.task, FEDPM_SERVE_TASK)")
+@click.option("--task", "task_id", type=ID, help="federated task whose versions are served (serve.task, FEDPM_SERVE_TASK)")
 @click.option("--host", help="listen address (serve.host, FEDPM_SERVE_HOST)")
 @click.option("--port", type=int, help="listen port (serve.port, FEDPM_SERVE_PORT)")
 @click.option("--fleet", type=click.Path(dir_okay=False, path_type=Path), help="fleet file: machine -> class (serve.fleet, FEDPM_SERVE_FLEET)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from chain.client import ContractClient
 from chain.sender import Receipt, TxSender
@@ -69,6 +69,22 @@ class Role(enum.IntFlag):
 
     def label(self) -> str:
         return ",".join(r.name for r in Role if r in self) or "-"
+
+
+def format_roles(value: int) -> str:
+    """A role bitmask as its role names (`TRAINER`, `OPERATOR,TRAINER`); bits no role has stay visible as a number."""
+    known = Role(value & sum(Role))
+    unknown = value & ~sum(Role)
+    names = [r.name for r in Role if r in known] + ([f"bits {unknown:#x}"] if unknown else [])
+    return ",".join(names) or "none"
+
+
+# How this feature's revert arguments read (handed to `chain.connect.connect(..., formats=...)`); MissingRole is
+# raised by every gated contract, but roles are this feature's.
+REVERT_FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {
+    "MissingRole": {"role": format_roles},
+    "InvalidRoles": {"roles": format_roles},
+}
 
 
 class ProposalKind(enum.IntEnum):

@@ -32,6 +32,7 @@ from fedpm.explorer import pages
 from fedpm.explorer.fl import read_tasks
 from fedpm.explorer.health import fleet_page, load_fleet
 from fedpm.explorer.sections import MachineInfo, MaintenanceSection, SectionRegistry, Source, default_sections, load_leases, unavailable
+from fedpm.hints import REVERT_FORMATS, REVERT_HINTS
 from fedpm.settings import Settings
 from fl_node.rounds import FederatedLearning
 from ground.errors import ConfigError, FedpmError
@@ -53,7 +54,7 @@ class Explorer:
         self.sections = sections or default_sections()
 
     def _source(self) -> tuple[Source, dict[str, Any]]:
-        ctx = connect(self.settings)
+        ctx = connect(self.settings, hints=REVERT_HINTS, formats=REVERT_FORMATS)  # reverts read as in the CLI
         ctx.contract("ConsortiumRegistry")  # raises DeploymentError on an empty chain
         chain = {"url": rpc_url(self.settings), "chain_id": ctx.w3.eth.chain_id, "block": ctx.w3.eth.block_number}
         return Source(self.settings, ctx), chain

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 from chain.client import ContractClient
+from chain.reverts import format_enum
 from chain.sender import Receipt, TxSender
 from fedpm.lease.invoice import EVENT_NAMES, Invoice, LeaseEvent, Reconciliation, build_invoice, decode_event
-from fedpm.lease.tariff import Balances, LeaseStatus, Tariff
+from fedpm.lease.tariff import Balances, LeaseStatus, Tariff, fmt_amount, fmt_time, format_tokens
 from fedpm.lease.usage import SignedReport, UsageReport, sign_report
 from ground.ids import from_bytes32, to_bytes32
 
@@ -33,6 +34,14 @@ REVERT_HINTS: dict[str, str] = {
     "ERC20InsufficientBalance": "not enough tokens: ask the governors to mint (fedpm lease mint, then approve and execute)",
     "NotRegistry": "tokens are minted by an executed Mint proposal only (fedpm lease mint, then consortium approve/execute)",
     "ERC20InsufficientAllowance": "approve the lease contract for the amount first",
+}
+
+# How this feature's revert arguments read (handed to `chain.connect.connect(..., formats=...)`): amounts in FCT.
+REVERT_FORMATS: dict[str, dict[str, Callable[[Any], str]]] = {
+    "DepositTooLow": {"amount": format_tokens, "minDeposit": format_tokens},
+    "ERC20InsufficientBalance": {"balance": format_tokens, "needed": format_tokens},
+    "ERC20InsufficientAllowance": {"allowance": format_tokens, "needed": format_tokens},
+    "WrongStatus": {"status": format_enum(LeaseStatus)},
 }
 
 
@@ -59,6 +68,23 @@ class LeaseView(Balances):
     period_charged: int  # charged within that period
     owner: str  # the account that offered: it withdraws the earnings
     lessee: str  # the account that paid the deposit: it claims the refund
+
+    def summary(self) -> dict[str, Any]:
+        """What `fedpm lease list --json` shows of the lease: names, the status by name, amounts in tokens (decimal text)."""
+        t = self.tariff
+        return {"lease": self.lease_id, "machine": self.machine_id, "owner": self.owner_org, "lessee": self.lessee_org or None,
+                "status": self.status.solidity_name, "unit": t.unit.json_name, "price": fmt_amount(t.unit_price), "currency": t.currency,
+                "deposited": fmt_amount(self.deposited), "charged": fmt_amount(self.charged), "available": fmt_amount(self.available),
+                "unpaid": fmt_amount(self.unpaid), "valid_until": fmt_time(t.valid_until)}
+
+
+def format_leases(summaries: list[dict[str, Any]]) -> str:
+    """`fedpm lease list`: one row per lease (from `LeaseView.summary`), amounts in tokens."""
+    rows = [("LEASE", "MACHINE", "OWNER", "LESSEE", "STATUS", "PRICE", "DEPOSITED", "CHARGED", "AVAILABLE", "UNTIL")]
+    rows += [(str(s["lease"]), s["machine"], s["owner"], s["lessee"] or "-", s["status"], f"{s['price']} {s['currency']}/{s['unit']}",
+              s["deposited"], s["charged"], s["available"], s["valid_until"]) for s in summaries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 class ConsortiumToken(ContractClient):

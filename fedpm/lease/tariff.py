@@ -175,6 +175,11 @@ def fmt_amount(value: int, decimals: int = 18) -> str:
     return sign + f"{whole}.{frac:0{decimals}d}".rstrip("0").rstrip(".")
 
 
+def format_tokens(value: int, currency: str = "FCT") -> str:
+    """Token base units as users read them: 1000000000000000000000 -> "1000 FCT" (18 decimals)."""
+    return f"{fmt_amount(value)} {currency}"
+
+
 def fmt_time(ts: int) -> str:
     """Unix seconds as ISO-8601 UTC, as statements print them."""
     return dt.datetime.fromtimestamp(int(ts), dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -11,7 +11,7 @@ from eth_utils import keccak
 
 from ground.ids import to_bytes32
 from fedpm.lease.invoice import Invoice, InvoiceError, LeaseEvent, Line, Reconciliation, build_invoice, decode_event, format_invoice, invoice_json
-from fedpm.lease.tariff import Balances, BillingPeriod, LeaseStatus, Tariff, TariffError, Unit, fmt_amount, fmt_time
+from fedpm.lease.tariff import Balances, BillingPeriod, LeaseStatus, Tariff, TariffError, Unit, fmt_amount, fmt_time, format_tokens
 from fedpm.lease.usage import SignedReport, UsageReport, UsageReportError, digest, sign_report, verify
 from ground.ids import to_bytes32
 
@@ -313,3 +313,10 @@ def test_events_lines_and_reconciliations_are_immutable_values():
     for value, field in ((_ev("LeaseResumed", 1), "block"), (Line("pause", 1, "0x"), "amount"), (Reconciliation(1, 1, 0, 0), "contract_held")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, field, 2)
+
+
+def test_format_tokens_reads_base_units_as_fct():
+    assert format_tokens(1000 * 10**18) == "1000 FCT"
+    assert format_tokens(25 * 10**17) == "2.5 FCT"
+    assert format_tokens(1) == "0.000000000000000001 FCT"
+    assert format_tokens(0) == "0 FCT"

@@ -30,7 +30,6 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from eth_utils import keccak
 
 from ground.canonical import canonical_json
 from ground.errors import FedpmError
@@ -92,9 +91,17 @@ def normalize_hash(value: Any, name: str = "hash") -> str:
     return text
 
 
+def _keccak(data: bytes) -> bytes:
+    # eth-hash loads here, not at import: it reads its version through importlib.metadata (~0.1 s that
+    # `fedpm --help`, which imports this module for the record kinds, need not pay)
+    from eth_hash.auto import keccak
+
+    return keccak(data)
+
+
 def attachment_hash(data: bytes) -> str:
     """The hash a record stores for an attachment: keccak256 of its bytes."""
-    return hex0x(keccak(data))
+    return hex0x(_keccak(data))
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,7 @@ def canonical_bytes(record: Record) -> bytes:
 
 
 def record_hash(record: Record) -> str:
-    return hex0x(keccak(canonical_bytes(record)))
+    return hex0x(_keccak(canonical_bytes(record)))
 
 
 def parse_canonical(raw: bytes | str) -> Record:
