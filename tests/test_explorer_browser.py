@@ -114,7 +114,7 @@ def explorer(tmp_path, anvil, consortium):
     """Demo maintenance history (one record of factory-1-m1 edited after anchoring) and anchored sensor batches."""
     settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
     summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
-    batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1})
+    batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1}, settings.home)
     edited = summary["machines"]["factory-1-m1"]["entries"][2]["hash"]  # the maker's part replacement
     with sqlite3.connect(record_store_path(settings.home)) as db:
         db.execute("UPDATE records SET canonical = replace(canonical, 'lot 22-17', 'lot 23-01') WHERE record_hash = ?", (edited,))
@@ -162,11 +162,11 @@ def test_machine_timeline_renders_badges_and_tx_hashes(browser, explorer, width,
     assert browser.js("getComputedStyle(document.querySelector('.badge.altered')).backgroundColor") != browser.js(
         "getComputedStyle(document.querySelector('.badge.verified')).backgroundColor")
     shown = json.loads(browser.js(BATCHES_JS))
-    fields = ("machineId", "deviceSeq", "count", "merkleRoot", "tx", "block")
+    fields = ("device", "readings", "root", "anchored root", "tx", "block")
     assert [tuple(b["fields"][f] for f in fields) for b in shown] == [
-        ("factory-1-m1", str(b["header"].device_seq), str(b["header"].count), "0x" + b["header"].merkle_root.hex(), b["receipt"].tx_hash,
-         str(b["receipt"].block_number)) for b in batches if b["header"].machine == "factory-1-m1"]
-    assert len(shown) == 2 and all(b["visible"] and b["badge"] == "anchored" for b in shown)
+        (b["summary"].device, str(b["summary"].readings), "0x" + b["summary"].root.hex(), "0x" + b["anchor"].root.hex(), b["anchor"].tx_hash,
+         str(b["anchor"].block_number)) for b in batches if b["summary"].machine == "factory-1-m1"]
+    assert len(shown) == 2 and all(b["visible"] and b["badge"] == "verified" for b in shown)
     check_png(browser.screenshot(SHOTS / f"machine-{name}.png"), width)
 
 
