@@ -59,7 +59,7 @@ class Checker:
     registry: SensorBatchRegistry
     bindings: DeviceBindings
     domain: Domain
-    _proofs: dict[int, tuple[list[BatchSummary], list[Proof]]] = field(default_factory=dict)
+    _proofs: dict[tuple[str, int], tuple[list[BatchSummary], list[Proof]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, registry: SensorBatchRegistry, bindings: DeviceBindings) -> "Checker":
@@ -68,10 +68,11 @@ class Checker:
     def batch_proof(self, store: GatewayStore, batch: StoredBatch) -> tuple[BatchSummary, Proof]:
         """The stored batch's summary as its anchor's tree holds it, and its proof there."""
         assert batch.anchor_id is not None and batch.anchor_index is not None
-        if batch.anchor_id not in self._proofs:
+        key = (str(store.path), batch.anchor_id)
+        if key not in self._proofs:
             summaries = [b.summary for b in store.anchor_batches(batch.anchor_id)]
-            self._proofs[batch.anchor_id] = (summaries, batch_proofs(summaries))
-        summaries, proofs = self._proofs[batch.anchor_id]
+            self._proofs[key] = (summaries, batch_proofs(summaries))
+        summaries, proofs = self._proofs[key]
         return summaries[batch.anchor_index], proofs[batch.anchor_index]
 
 
