@@ -33,6 +33,7 @@ COMMANDS = [
     ("fedpm.cli.sensors", "simulate"),
     ("fedpm.cli.sensors", "verify"),
     ("fedpm.cli.lease", "lease"),
+    ("fedpm.cli.parts", "part"),
 ]
 
 

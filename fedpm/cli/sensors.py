@@ -24,7 +24,7 @@ def _store_path(app: App, store: Path | None) -> Path:
     return store or gateway_store_path(app.settings.home)
 
 
-def _open_store(app: App, store: Path | None):
+def open_gateway_store(app: App, store: Path | None):
     """The gateway store to read; a missing file is an error, never a new empty store."""
     from fedpm.sensors.store import GatewayStore
 
@@ -218,7 +218,7 @@ def gateway_ingest(app: App, as_, store, batch_size, max_age, anchor_interval, f
 @pass_app
 def gateway_status(app: App, store: Path | None) -> None:
     """Readings and batches by state, blocks refused by reason, and the device seqs never received (gaps)."""
-    st = _open_store(app, store)
+    st = open_gateway_store(app, store)
     reception = st.reception()
     refused = st.refusals()
     echo_json({**st.counts(), "refused": refused, **reception})
@@ -323,7 +323,7 @@ def verify_batch(app: App, machine, store, as_json) -> None:
     """Check every stored batch (each block's signature, the root, the binding, the anchor); exit 2 on any failure."""
     from fedpm.sensors.verify import VerificationFailed, check_batches, format_batch_checks
 
-    st = _open_store(app, store)
+    st = open_gateway_store(app, store)
     checks = check_batches(st, st.batches(machine=machine), sensor_checker(app))
     echo_json([c.to_json() for c in checks]) if as_json else click.echo(format_batch_checks(checks))
     bad = [c for c in checks if not c.ok]
@@ -355,7 +355,7 @@ def verify_reading(app: App, machine, seq, index, device_, store, proof_file) ->
     else:
         if machine is None or seq is None or index is None:
             raise FedpmError("give --machine, --seq and --index (or --proof FILE)", hint="e.g. --machine factory-1-m1 --seq 4 --index 17")
-        st = _open_store(app, store)
+        st = open_gateway_store(app, store)
         batch = st.batch_of_block(machine, seq, device_)
         if batch is None:
             raise FedpmError(f"no stored batch holds block {seq} of {machine}", hint="list batches with `fedpm verify batch`")

@@ -68,7 +68,7 @@ h4{font-size:14px;margin:12px 0 4px;color:var(--muted);text-transform:uppercase;
 .timeline{border-left:3px solid var(--line);margin-left:6px;padding-left:14px}
 .timeline .card{position:relative}
 .timeline .card::before{content:"";position:absolute;left:-22px;top:16px;width:11px;height:11px;border-radius:50%;background:var(--accent);border:2px solid var(--bg)}
-.desc{margin:4px 0 0}
+.desc{margin:4px 0 0;overflow-wrap:anywhere}
 .note{background:var(--card);border:1px dashed var(--line);border-radius:8px;padding:12px 14px;color:var(--muted)}
 .error{background:var(--bad-bg);border:1px solid #f4b4ad;border-radius:8px;padding:16px;color:var(--bad)}
 .error p{color:var(--ink)}
@@ -109,7 +109,7 @@ def tx_block(tx: str | None, block: int | None) -> str:
             f'<dt>block</dt><dd data-block="{esc(block)}">{esc(block)}</dd>')
 
 
-NAV = (("machines", "/", "Machines"), ("leases", "/leases", "Leases"), ("fl", "/fl", "Federated learning"))
+NAV = (("machines", "/", "Machines"), ("parts", "/parts", "Parts"), ("leases", "/leases", "Leases"), ("fl", "/fl", "Federated learning"))
 
 
 def nav(active: str | None) -> str:

@@ -23,6 +23,10 @@ from fedpm.lease.tariff import UNIT_SCALE, fmt_amount
 from fedpm.maintenance.audit import audit_history
 from fedpm.maintenance.client import MaintenanceLog
 from fedpm.maintenance.store import RecordStore, record_store_path
+from fedpm.parts.build import make_passport
+from fedpm.parts.client import PartRegistry, PassportChain
+from fedpm.parts.passport import verify_passport
+from fedpm.parts.store import PartStore, part_store_path
 from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
 from fedpm.sensors.store import GatewayStore, gateway_store_path
@@ -131,6 +135,32 @@ class SensorBatchSection:
 
     def render(self, data: dict[str, Any]) -> str:
         return pages.render_sensor_batches(data)
+
+
+def part_passport(source: Source, part: str) -> dict[str, Any] | None:
+    """A part's record (from this home's part store), its passport built from this home's gateway store, and the
+    passport's verification against the chain; without a local record, what the chain says about the part; None when
+    the chain has no such part."""
+    recorded = PartRegistry(source.ctx).recorded(part)
+    if not recorded:
+        return None
+    parts_path, gateway_path = part_store_path(source.settings.home), gateway_store_path(source.settings.home)
+    stored = None
+    if parts_path.exists():
+        with PartStore(parts_path) as store:
+            stored = store.get(part)
+    if stored is None or not gateway_path.exists():
+        return {"part": part, "record": None, "recorded": recorded, "check": None,
+                "message": "This home keeps no record of the part: verify the passport its customer holds with `fedpm part verify --passport FILE`."}
+    chain = PassportChain(source.ctx)
+    gateway = GatewayStore(gateway_path)
+    try:
+        checker = Checker(chain.sensors, chain.bindings, chain.domain)
+        passport = make_passport(stored.record, gateway, checker, chain.parts)
+    finally:
+        gateway.close()
+    return {"part": part, "record": stored.record.to_json(), "record_hash": stored.record.hash, "recorded": recorded[-1],
+            "check": verify_passport(passport, chain).to_json()}
 
 
 def lease_display(inv: Invoice) -> dict[str, object]:
