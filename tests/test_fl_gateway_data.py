@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import numpy as np
@@ -87,3 +88,72 @@ def test_no_gateway_data_is_a_clear_error(consortium, tmp_path):
     GatewayStore(tmp_path / "empty.sqlite").close()
     with pytest.raises(cmapss.CmapssDataError, match="fedpm simulate cmapss"):
         GatewayData(tmp_path / "empty.sqlite", checker(consortium), (M1,)).engines()
+
+
+def test_an_update_trained_on_gateway_data_carries_its_lineage_and_the_auditor_names_the_machines(consortium, ctx, tmp_path):
+    """factory-1 trains on the gateway's anchored data of M1 and M2, factory-2 on a plain file; the round finalizes.
+    The committed update hash covers factory-1's lineage; `fedpm audit lineage` lists the machines and fails the model
+    because factory-2's update has none; a lineage whose document was swapped fails too."""
+    from eth_utils import keccak
+
+    from fl_node.coordinator import publish_task
+    from fl_node.modelfile import decode_lineage, encode_weights
+    from fl_node.nodes import AggregatorNode, TrainerNode
+    from fl_node.rounds import FederatedLearning
+    from fl_node.storage.local import LocalStore
+    from fl_node.trainer import FitResult
+    from fedpm.sensors.lineage import audit_model, check_lineage
+
+    env, store = stream(consortium, ctx, tmp_path, {M1: engine(12, 1), M2: engine(12, 2)})
+    source = GatewayData(store, checker(consortium), (M1, M2))
+    spec = {"task": "lineage-test", "aggregation": {"rule": "fedavg", "params": {}}}
+    initial = [("00.w", np.zeros((2, 2), np.float32))]
+
+    class Shift:  # a stand-in for Keras: the lineage does not depend on what the model learns
+        def __init__(self, rows: int) -> None:
+            self.rows = rows
+
+        def fit(self, parameters, config):
+            return FitResult([(n, a + np.float32(self.rows)) for n, a in parameters], self.rows, {"loss": 0.5})
+
+    fl = FederatedLearning(consortium.ctx)
+    content = LocalStore(tmp_path / "home" / "store")  # the CLI's content store of that home
+    addr = {o: consortium.accounts[o].address for o in ("factory-1", "factory-2", "agg-1", "agg-2", "agg-3")}
+    gov = consortium.sender("gov-a")
+    task_id = publish_task(fl, gov, content, spec, initial, trainers=[addr["factory-1"], addr["factory-2"]],
+                           aggregators=[addr["agg-1"], addr["agg-2"], addr["agg-3"]], rounds=1, min_participants=2, commit_window=600, aggregation_window=600)
+    fl.open_round(gov, task_id)
+    nodes = [TrainerNode(fl, consortium.sender("factory-1"), content, task_id, tmp_path / "f1", log=lambda _: None,
+                         trainer_for=lambda spec: Shift(len(source.engines().series[0])), lineage=source.lineage),
+             TrainerNode(fl, consortium.sender("factory-2"), content, task_id, tmp_path / "f2", log=lambda _: None, trainer_for=lambda spec: Shift(3))]
+    for node in nodes:
+        assert "committed update" in node.step()
+    for agg in ("agg-1", "agg-2"):
+        AggregatorNode(fl, consortium.sender(agg), content, task_id, tmp_path / agg, log=lambda _: None).step()
+
+    with_lineage = fl.update(task_id, 1, addr["factory-1"])
+    blob = content.cat(with_lineage.cid)
+    ref = decode_lineage(blob)
+    assert keccak(blob) == with_lineage.hash and ref is not None  # the on-chain hash covers the lineage reference
+    assert decode_lineage(content.cat(fl.update(task_id, 1, addr["factory-2"]).cid)) is None  # plain-file bytes unchanged
+    assert encode_weights([("00.w", np.full((2, 2), 3, np.float32))], spec) == content.cat(fl.update(task_id, 1, addr["factory-2"]).cid)
+    doc = json.loads(content.cat(ref["cid"]))
+    assert {b["batch"]["machine"] for b in doc["batches"]} == {M1, M2} and "values" not in json.dumps(doc)
+
+    report = audit_model(fl, task_id, 1, content, checker(consortium))
+    checks = {c.trainer: c for c in report.updates[1]}
+    assert checks[addr["factory-1"]].ok and sorted(checks[addr["factory-1"]].machines) == [M1, M2]
+    assert checks[addr["factory-1"]].machines[M1]["readings"] == 12 * len(CHANNELS)
+    assert not checks[addr["factory-2"]].ok and "plain file" in checks[addr["factory-2"]].detail and not report.ok
+
+    swapped = json.loads(json.dumps(doc))
+    swapped["batches"] = swapped["batches"][:1]  # claims fewer batches than the root covers
+    assert "root" in check_lineage("x", swapped, checker(consortium)).detail
+    unanchored = json.loads(json.dumps(doc))
+    unanchored["batches"][0]["anchor"]["block"] += 1
+    assert "not in an anchored root" in check_lineage("x", unanchored, checker(consortium)).detail
+
+    audited = fedpm("audit", "lineage", "--task", str(task_id), env=env)
+    assert audited.returncode == 2, audited.stderr
+    assert f"machines: {M1}, {M2}" in audited.stdout and "NOT only device-signed" in audited.stdout
+    assert f"{addr['factory-2']}: no lineage" in audited.stderr
