@@ -217,6 +217,11 @@ contract SensorBatchesTest is Base {
     function test_aBlockNamingAnotherDeviceMachineOrSeqFailsThoughTheBatchDeviceSignedIt() public {
         Fixture memory f = single(vm.addr(DEVICE_KEY), MACHINE, 7, 7);
         require(sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "the block as signed proves");
+        f.blockProof.index = 1; // a position past a one-leaf tree
+        require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "a block at index 1 of one proves");
+        f.blockProof.index = 0;
+        f.batchProof.index = 1;
+        require(!sensors.verifyBatch(f.anchor, f.batchProof), "a batch at index 1 of one proves");
         f = single(vm.addr(STRANGER_KEY), MACHINE, 7, 7);
         require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "a block naming another device proves");
         f = single(vm.addr(DEVICE_KEY), bytes32("m2"), 7, 7);
@@ -225,6 +230,22 @@ contract SensorBatchesTest is Base {
         require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "a block below its batch's range proves");
         f = single(vm.addr(DEVICE_KEY), MACHINE, 5, 6);
         require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "a block above its batch's range proves");
+    }
+
+    function test_aBlockSignedByAnotherDeviceOfTheSameMachineFails() public {
+        uint256 secondKey = 53;
+        vm.prank(factory);
+        registry.registerDevice(vm.addr(secondKey), MACHINE); // a second device of m1, bound and active
+        bytes memory data = blockOf(vm.addr(DEVICE_KEY), 0, 1); // names the first device
+        bytes memory sig = sign(secondKey, data);
+        ISensorBatchRegistry.BatchSummary memory b = ISensorBatchRegistry.BatchSummary(MACHINE, vm.addr(DEVICE_KEY), 0, 0, 1, 2, 0, 1, leaf(data, sig));
+        vm.prank(factory);
+        sensors.anchorRoot(ISensorBatchRegistry.Root(summaryLeaf(b), 1, 2, 0, 1));
+        ISensorBatchRegistry.Anchor memory a = ISensorBatchRegistry.Anchor(summaryLeaf(b), 1, 2, 0, 1, factory, uint64(block.number));
+        require(
+            !sensors.verifyBlock(a, ISensorBatchRegistry.BatchProof(b, 0, new bytes32[](0)), ISensorBatchRegistry.BlockProof(data, sig, 0, new bytes32[](0))),
+            "a block in the first device's name, signed by the second, proves"
+        );
     }
 
     function test_anUnanchoredRootProvesNothing() public {
