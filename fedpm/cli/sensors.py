@@ -135,7 +135,7 @@ def device_run(app: App, keystore: str, machine: str, source, fmt: str, block_si
 # ---------------------------------------------------------------- the gateway
 
 
-def _gateway(app: App, as_: str, store: Path | None, batch_size: int, max_age: float, anchor_interval: float, **mqtt: object):
+def _gateway(app: App, as_: str, store: Path | None, batch_size: int, max_age: float, anchor_interval: float, binding_ttl: float, **mqtt: object):
     from fedpm.consortium.client import ConsortiumRegistry
     from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
     from fedpm.sensors.gateway import Gateway, GatewayConfig
@@ -146,10 +146,11 @@ def _gateway(app: App, as_: str, store: Path | None, batch_size: int, max_age: f
     for k, v in mqtt.items():
         if v is not None:
             setattr(cfg, k, v)
-    return Gateway(cfg, ctx.sender_for(as_), SensorBatchRegistry(ctx), DeviceBindings(ConsortiumRegistry(ctx)))
+    return Gateway(cfg, ctx.sender_for(as_), SensorBatchRegistry(ctx), DeviceBindings(ConsortiumRegistry(ctx), ttl_s=binding_ttl))
 
 
 def gateway_options(f):
+    f = click.option("--binding-ttl", type=float, default=30.0, show_default=True, help="seconds a device's binding read from the chain is trusted")(f)
     f = click.option("--anchor-interval", type=float, default=1.0, show_default=True, help="seconds between anchors while blocks keep coming")(f)
     f = click.option("--max-age", type=float, default=2.0, show_default=True, help="close a device's batch after this many seconds")(f)
     f = click.option("--batch-size", type=int, default=1000, show_default=True, help="readings per device batch")(f)
@@ -172,10 +173,10 @@ def _report(gw) -> dict:
 @click.option("--port", type=int, help="MQTT broker port (default settings mqtt.port)")
 @click.option("--client-id", default="fedpm-gateway", show_default=True)
 @pass_app
-def gateway_run(app: App, as_: str, store, batch_size, max_age, anchor_interval, host, port, client_id) -> None:
+def gateway_run(app: App, as_: str, store, batch_size, max_age, anchor_interval, binding_ttl, host, port, client_id) -> None:
     """Subscribe to <root>/<machine>/<channel> over MQTT until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    gw = _gateway(app, as_, store, batch_size, max_age, anchor_interval, mqtt_host=host, mqtt_port=port, client_id=client_id)
+    gw = _gateway(app, as_, store, batch_size, max_age, anchor_interval, binding_ttl, mqtt_host=host, mqtt_port=port, client_id=client_id)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -191,12 +192,12 @@ def gateway_run(app: App, as_: str, store, batch_size, max_age, anchor_interval,
 @gateway_options
 @click.argument("file", type=click.File("rb"))
 @pass_app
-def gateway_ingest(app: App, as_, store, batch_size, max_age, anchor_interval, file) -> None:
+def gateway_ingest(app: App, as_, store, batch_size, max_age, anchor_interval, binding_ttl, file) -> None:
     """Take signed blocks from a file ('-': stdin) that `fedpm device run --out` wrote; check, batch and anchor them."""
     from fedpm.sensors.encoding import EncodingError, read_frame
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    gw = _gateway(app, as_, store, batch_size, max_age, anchor_interval)
+    gw = _gateway(app, as_, store, batch_size, max_age, anchor_interval, binding_ttl)
     gw.start()
     try:
         while (signed := read_frame(file)) is not None:

@@ -104,6 +104,7 @@ class Gateway:
         self.domain = registry.signing_domain()
         self.queue: queue.Queue = queue.Queue()
         self.refused: collections.Counter[str] = collections.Counter()
+        self._warned: dict[str, float] = {}  # reason -> when a refusal of it was last logged
         self.errors: list[str] = []
         self._buffers: dict[str, _Buffer] = {}  # device -> its blocks not yet batched
         self._watermark: dict[str, int] = {}  # device -> highest seq already batched
@@ -251,7 +252,7 @@ class Gateway:
                 accepted.append(self._check(topic, bytes(payload)))
             except Refused as exc:
                 refused[exc.reason] += 1
-                log.warning("%s block refused: %s", exc.reason, exc.message)
+                self._warn(exc.reason, exc.message)
         ids = self.store.persist_blocks([b for b, _ in accepted]) if accepted else []
         for ack in acks:  # only now: everything acknowledged is on disk (or refused for good)
             ack()
@@ -259,7 +260,7 @@ class Gateway:
         for inbox_id, (block, leaf) in zip(ids, accepted):
             if inbox_id is None:
                 refused["replayed"] += 1
-                log.warning("replayed block refused: block %d of device %s was received before", block.seq, block.device)
+                self._warn("replayed", f"block {block.seq} of device {block.device} was received before")
                 continue
             buf = self._buffer(block.device)
             buf.items.append(_Pending(inbox_id, block, leaf, now))
@@ -270,6 +271,14 @@ class Gateway:
         for device, buf in self._buffers.items():
             while buf.count >= self.config.batch_size:
                 self._close(device, buf)
+
+    def _warn(self, reason: str, message: str) -> None:
+        """Log a refusal, at most one line per reason per 10 s (a flood of forged blocks must not flood the log;
+        the counters count every one)."""
+        now = time.monotonic()
+        if now - self._warned.get(reason, -1e9) >= 10.0:
+            self._warned[reason] = now
+            log.warning("%s block refused: %s (counted in gateway status; further %s refusals are logged at most every 10 s)", reason, message, reason)
 
     def _close_due(self, flush: bool) -> None:
         now = time.monotonic()
