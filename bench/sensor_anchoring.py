@@ -10,8 +10,11 @@ mined receipt). `--soak-s` then offers a steady `--soak-rate` (paced devices) fo
 (gateway) process's RSS growth over it. The devices never have more than 2,000 blocks awaiting the broker's ack.
 
 Also measured in this run, side by side: the device's signing cost and the gateway's verification cost per reading
-(one block of `--block` readings at a time, single-threaded), the gas of one anchor over 1k, 10k and 100k readings
-(1, 10 and 100 batches of 1,000), and what a plant of 1,000 machines x 3 channels x 1 kHz would put on the chain.
+(one block of `--block` readings at a time, single-threaded); the gateway alone (`gateway_only`: the same blocks handed
+to it directly, as from a block file, checked, batched and anchored on the same chain) and the broker alone
+(`broker_only`: the same message size and QoS, a subscriber that acknowledges at once), which bound the end-to-end
+figure from either side; the gas of one anchor over 1k, 10k and 100k readings (1, 10 and 100 batches of 1,000); and
+what a plant of 1,000 machines x 3 channels x 1 kHz would put on the chain.
 """
 
 from __future__ import annotations
@@ -107,6 +110,89 @@ def crypto_costs(block: int, dom, n_blocks: int = 2000) -> dict:
     readings = n_blocks * block
     return {"device_sign_us_per_reading": round(t_sign * 1e6 / readings, 3), "gateway_verify_us_per_reading": round(t_verify * 1e6 / readings, 3),
             "readings_per_block": block, "blocks_timed": n_blocks}
+
+
+def gateway_only(c, registry, bindings, dom, keys: dict[str, str], block: int, tmp: Path, n: int = 100_000) -> dict:
+    """The gateway without MQTT: n readings of pre-signed blocks handed to it directly (a block file's path), checked,
+    batched and anchored on this run's chain; the clock stops when the last anchor is mined."""
+    from fedpm.sensors.device import Device
+    from fedpm.sensors.gateway import Gateway, GatewayConfig
+    from tests.conftest import dev_key
+
+    devices = [Device.of(m, dev_key(k), dom) for m, k in keys.items()]
+    signed = []
+    for k in range(n // block):
+        t0 = T_BASE + 10**9 + (k // len(devices)) * block
+        signed.append(devices[k % len(devices)].sign("vibration", "g", list(range(t0, t0 + block)), [((t0 + i) % 977) / 1000 for i in range(block)])[1])
+    gw = Gateway(GatewayConfig(store_path=tmp / "gw-direct.sqlite", batch_size=1000, max_age_s=1.0), c.sender("factory-2"), registry, bindings)
+    gw.start()
+    cpu0, start = os.times(), time.perf_counter()
+    for s in signed:
+        gw.submit_block(s)
+    gw.request_flush()
+    if not gw.wait_idle(600):
+        raise SystemExit("gateway (direct) did not finish")
+    elapsed, cpu1 = time.perf_counter() - start, os.times()
+    anchors = gw.store.counts().get("anchors_anchored", 0)
+    gw.stop()
+    return {"readings_per_s": round(len(signed) * block / elapsed), "cpu_us_per_reading": round((cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1e6 / (len(signed) * block), 2),
+            "anchors": anchors}
+
+
+def broker_main(port: int, n: int, size: int, ready, go, done) -> None:
+    """A plain paho QoS 1 publisher of n messages of `size` bytes (what the broker alone carries)."""
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-raw-{os.getpid()}", clean_session=False, protocol=mqtt.MQTTv311)
+    c.max_inflight_messages_set(1000)
+    c.max_queued_messages_set(0)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    ready.set()
+    go.wait(60)
+    infos = [c.publish("raw/m/v", b"x" * size, qos=1) for _ in range(n)]
+    for info in infos:
+        info.wait_for_publish(120)
+    c.loop_stop()
+    done.put(True)
+
+
+def broker_only(port: int, size: int, block: int, n: int = 2000) -> dict:
+    """The same broker, payload size and QoS with nothing behind it: a subscriber that acknowledges at once."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    got, finished = [0], threading.Event()
+
+    def on_message(c, userdata, msg):
+        got[0] += 1
+        c.ack(msg.mid, msg.qos)
+        if got[0] >= n:
+            finished.set()
+
+    sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-raw-sub", clean_session=False, protocol=mqtt.MQTTv311)
+    sub.manual_ack_set(True)
+    sub.on_message = on_message
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect("127.0.0.1", port)
+    sub.loop_start()
+    sub.subscribe("raw/+/+", qos=1)
+    subscribed.wait(30)
+    spawn = mp.get_context("spawn")
+    ready, go, done = spawn.Event(), spawn.Event(), spawn.Queue()
+    proc = spawn.Process(target=broker_main, args=(port, n, size, ready, go, done), daemon=True)
+    proc.start()
+    ready.wait(60)
+    start = time.perf_counter()  # the publisher is up and connected: time the messages only
+    go.set()
+    finished.wait(600)
+    elapsed = time.perf_counter() - start
+    proc.join(60)
+    sub.loop_stop()
+    sub.disconnect()
+    return {"messages_per_s": round(n / elapsed), "readings_per_s_at_block": round(n * block / elapsed), "message_bytes": size}
 
 
 def gas_per_anchor(c, machine: str, sizes=(1, 10, 100), batch_readings: int = 1000) -> dict:
@@ -230,6 +316,8 @@ def main() -> None:
         gw.stop()
         refused = gw.counters()
         anchor_gas = gas_per_anchor(c, list(keys)[0])
+        direct = gateway_only(c, registry, bindings, dom, keys, args.block, tmp)
+        raw = broker_only(broker.port, 4 + 20 + 32 + 8 + 2 + 11 + 16 * args.block + 65, args.block)
         broker.stop()
         load = os.getloadavg()
         print(json.dumps({
@@ -237,6 +325,7 @@ def main() -> None:
             "gas_per_reading": round(gas / sum(r for _, r, _ in anchors), 3), "gas_per_anchor": round(gas / len(anchors)),
             "readings_per_anchor": round(n_main / len(anchors)), "anchors": len(anchors), "batches": n_batches, "batches_verified": verified,
             "gateway_cpu_us_per_reading": round(cpu_us, 2), **costs,
+            "gateway_only": direct, "broker_only": raw,
             "gas_per_anchor_by_readings": anchor_gas, "plant": plant(anchor_gas),
             "refused": refused, "rss_growth_mb": round(rss1 - rss0, 1), "rss_mb": round(rss1, 1), "readings": n_main,
             "soak_s": args.soak_s, "soak_offered_per_s": round(soak_offered), "soak_readings_per_s": soak_rate, "rss_samples_s_mb": samples[-25:],
