@@ -156,7 +156,8 @@ def main() -> None:
     model, train = json.loads(a.model), json.loads(a.train)
     spec_defaults = experiment.make_spec(cmapss.Normalization(("s2",), "minmax", (0.0,), (1.0,)), model=model, train=train)
     out: dict = {"rounds": a.rounds, "local_epochs": a.epochs, "factories": a.factories, "folds": a.folds, "seeds": seeds,
-                 "window": a.window or spec_defaults["window"], "model": spec_defaults["model"], "train": {**spec_defaults["train"], "epochs": a.epochs}, "norm": a.norm,
+                 "window": a.window or spec_defaults.params.window, "model": spec_defaults.params.model.to_json(),
+                 "train": {**spec_defaults.train.to_json(), "epochs": a.epochs}, "norm": a.norm,
                  "restart_baselines": a.restart_baselines}
     wanted = [x.strip() for x in a.splits.split(",") if x.strip()]
     unknown = sorted(set(wanted) - {name for name, _ in SPLITS})

@@ -97,7 +97,7 @@ def chain_rounds(data: Path, rounds: int, epochs: int, seed: int = 0) -> dict:
             if view.state != RoundState.FINALIZED:
                 raise RuntimeError(f"round {opened} ended {view.state.name}")
             chain_bytes = store.cat(view.result_cid)
-            matches.append(keccak(encode_weights(mem_model, spec)) == view.result_hash)
+            matches.append(keccak(encode_weights(mem_model, spec.to_json())) == view.result_hash)
             rep = round_report(fl, task_id, opened, from_block=receipt_block)
             gas_commit += list(rep.gas_commit.values())
             gas_vote += list(rep.gas_vote.values())

@@ -48,6 +48,7 @@ from tasks.rul import cmapss
 from tasks.rul import experiment
 from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
 from tasks.rul.experiment import evaluate_named
+from tasks.rul.spec import RulSpec
 from tasks.model import build_model, get_weights
 from fl_node.modelfile import decode_weights
 from fl_node.rounds import FederatedLearning, RoundState
@@ -190,7 +191,7 @@ def run_federated(c: Consortium, settings: Settings, data: Path, out: Path, roun
     return FlResult(table, {"rmse": table[-1]["rmse"], "score": table[-1]["score"]}, central, local, model, float(np.mean(commits)), float(np.mean(votes)))
 
 
-def evaluate_bytes(spec: dict, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def evaluate_bytes(spec: RulSpec, model: bytes, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return evaluate_named(spec, decode_weights(model), x, y)
 
 

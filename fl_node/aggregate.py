@@ -11,9 +11,10 @@ A rule is any function `(updates: list[(named_arrays, num_samples)]) -> named_ar
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -94,6 +95,57 @@ def krum(updates: Sequence[Update], f: int = 1, m: int = 1) -> Named:
 
 
 RULES: dict[str, Callable[..., Named]] = {"fedavg": fedavg, "median": median, "trimmed_mean": trimmed_mean, "krum": krum}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter a task spec may set: an int or a float in [low, high) (`high` None: unbounded)."""
+
+    kind: type
+    low: float
+    high: float | None = None
+
+    def describe(self) -> str:
+        return f"{'an integer' if self.kind is int else 'a number'} in [{self.low:g}, {'inf' if self.high is None else f'{self.high:g}'})"
+
+    def accepts(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int if self.kind is int else (int, float)):
+            return False
+        return self.low <= value and (self.high is None or value < self.high)  # NaN fails both
+
+
+# The parameters each rule accepts (the others keep their function's default), and their bounds.
+RULE_PARAMS: dict[str, dict[str, Param]] = {
+    "fedavg": {},
+    "median": {},
+    "trimmed_mean": {"beta": Param(float, 0.0, 0.5)},
+    "krum": {"f": Param(int, 0), "m": Param(int, 1)},
+}
+KRUM_NOTE = "krum needs more than 2f + 2 trainers"
+
+
+def describe_rules() -> str:
+    """The rules and their parameters, for hints: "fedavg, median, trimmed_mean(beta: a number in [0, 0.5)), …"."""
+    rules = [name + (f"({', '.join(f'{k}: {p.describe()}' for k, p in params.items())})" if params else "") for name, params in RULE_PARAMS.items()]
+    return f"{', '.join(rules)}; {KRUM_NOTE}"
+
+
+def rule_problem(name: str, params: Mapping[str, object], n_updates: int | None = None) -> str | None:
+    """Why `rule_by_name(name, **params)` is not a usable rule (for `n_updates` updates, when known), or None.
+    Task creation refuses what this names: an unknown rule or parameter, a parameter out of bounds, a Krum `f` too
+    large for the trainers (Krum tolerates f Byzantine updates among n only if n > 2f + 2)."""
+    if name not in RULE_PARAMS:
+        return f"unknown rule {name!r}"
+    for key, value in params.items():
+        if key not in RULE_PARAMS[name]:
+            return f"{name} takes no parameter {key!r} (its parameters: {', '.join(RULE_PARAMS[name]) or 'none'})"
+        if not RULE_PARAMS[name][key].accepts(value):
+            return f"{name}'s {key} must be {RULE_PARAMS[name][key].describe()}, got {value!r}"
+    if name == "krum" and n_updates is not None:
+        f = int(params.get("f", inspect.signature(krum).parameters["f"].default))  # type: ignore[call-overload]
+        if n_updates <= 2 * f + 2:
+            return f"krum with f={f} needs more than {2 * f + 2} trainers, the task has {n_updates}"
+    return None
 
 
 def rule_by_name(name: str, **params: float) -> Rule:

@@ -15,19 +15,21 @@ from eth_utils import keccak
 from chain.sender import TxSender
 from fl_node.modelfile import encode_weights
 from fl_node.rounds import DEFAULT_MAX_SAMPLES, FederatedLearning, RoundState, RoundView, TaskConfig
+from fl_node.spec import TaskSpec
 from fl_node.storage import ContentStore
-from ground.canonical import canonical_json
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
 
-def publish_task(fl: FederatedLearning, sender: TxSender, store: ContentStore, spec: dict, initial: Sequence[tuple[str, np.ndarray]], *,
+def publish_task(fl: FederatedLearning, sender: TxSender, store: ContentStore, spec: TaskSpec, initial: Sequence[tuple[str, np.ndarray]], *,
                  trainers: list[str], aggregators: list[str], rounds: int, min_participants: int, commit_window: int = 600,
                  aggregation_window: int = 600, quorum: int = 0, max_samples: int = DEFAULT_MAX_SAMPLES) -> int:
     """Pin the canonical spec and initial model, create the task on chain; returns the task id.
-    `max_samples` bounds each trainer's claimed sample count (the contract refuses more)."""
-    spec_bytes = canonical_json(spec)
-    model_bytes = encode_weights(list(initial), spec)
+    `max_samples` bounds each trainer's claimed sample count (the contract refuses more). A spec whose aggregation
+    rule cannot aggregate this many trainers (e.g. Krum's f too large) is refused before anything is sent."""
+    spec.check_trainers(len(trainers))
+    spec_bytes = spec.canonical_bytes()
+    model_bytes = encode_weights(list(initial), spec.to_json())
     config = TaskConfig(keccak(spec_bytes), store.add(spec_bytes), keccak(model_bytes), store.add(model_bytes), trainers, aggregators,
                         min_participants, commit_window, aggregation_window, quorum, rounds, max_samples)
     return fl.create_task(sender, config)

@@ -26,6 +26,7 @@ from fl_node import aggregate as agg
 from fl_node.errors import IntegrityError, StorageError
 from fl_node.modelfile import ModelFileError, decode_weights, encode_weights
 from fl_node.rounds import FederatedLearning, RoundState, RoundView, TaskView
+from fl_node.spec import Kinds, TaskSpec
 from fl_node.storage import ContentStore, fetch_verified
 from fl_node.trainer import Trainer, fit_config
 from ground.errors import FedpmError
@@ -34,7 +35,7 @@ from ground.files import atomic_write
 from ground.ids import hex0x
 
 Log = Callable[[str], None]
-TrainerFor = Callable[[dict], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
+TrainerFor = Callable[[TaskSpec], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
 Lineage = Callable[[], dict | None]  # the lineage document of the data the trainer was built on (None: no lineage)
 
 # Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
@@ -45,9 +46,11 @@ CLOCK_SLACK_S = 2
 RACES = frozenset({"WrongRoundState", "CommitWindowClosed", "UpdateAlreadyCommitted", "AlreadyVoted", "NotCurrentRound"})
 
 
-def load_spec(store: ContentStore, task: TaskView, retries: int = 3) -> dict:
+def load_spec(store: ContentStore, task: TaskView, retries: int = 3, kinds: Kinds | None = None) -> TaskSpec:
+    """The task's spec, fetched by its CID, checked against its hash on chain, validated (its task part typed by
+    `kinds`, when given)."""
     raw = fetch_verified(store, task.spec_cid, task.spec_hash, retries=retries)
-    return json.loads(raw)
+    return TaskSpec.from_json(raw, kinds=kinds, source=f"of task {task.task_id} ({task.spec_cid})")
 
 
 @dataclass
@@ -59,12 +62,13 @@ class _Node:
     workdir: Path
     log: Log = print
     retries: int = 3
-    _spec: dict | None = field(default=None, init=False)
+    kinds: Kinds | None = None  # the task kinds' spec readers (tasks.registry.KINDS); None: the task part stays raw
+    _spec: TaskSpec | None = field(default=None, init=False)
     _nudged: set[tuple[int, RoundState]] = field(default_factory=set, init=False)  # windows we advanced by our own clock
 
-    def spec(self, task: TaskView) -> dict:
+    def spec(self, task: TaskView) -> TaskSpec:
         if self._spec is None:
-            self._spec = load_spec(self.store, task, self.retries)
+            self._spec = load_spec(self.store, task, self.retries, self.kinds)
         return self._spec
 
     def current(self) -> tuple[TaskView, RoundView | None]:
@@ -138,7 +142,7 @@ class TrainerNode(_Node):
         receipt = self.fl.commit(self.sender, self.task_id, rnd.round, keccak(blob), cid, num_samples, loss)
         return f"round {rnd.round}: committed update {keccak(blob).hex()[:12]} ({cid[:12]}…) n={num_samples} loss={loss:.4f} gas={receipt.gas_used}"
 
-    def _update_bytes(self, spec: dict, rnd: RoundView) -> tuple[bytes, int, float]:
+    def _update_bytes(self, spec: TaskSpec, rnd: RoundView) -> tuple[bytes, int, float]:
         kept = self.workdir / f"task{self.task_id}-round{rnd.round}.safetensors"
         meta = kept.with_suffix(".json")
         if kept.exists() and meta.exists():  # trained before a crash: commit exactly those bytes
@@ -148,12 +152,11 @@ class TrainerNode(_Node):
         if self._trainer is None:
             assert self.trainer_for is not None, "a trainer node needs its task's trainer"
             self._trainer = self.trainer_for(spec)
-        result = self._trainer.fit(base, fit_config(self.seed, rnd.round, int(spec.get("train", {}).get("epochs", 1))))
-        blob = encode_weights(result.parameters, spec, self._lineage_ref())
+        result = self._trainer.fit(base, fit_config(self.seed, rnd.round, spec.train.epochs))
+        blob = encode_weights(result.parameters, spec.to_json(), self._lineage_ref())
         atomic_write(kept, blob)
         atomic_write(meta, json.dumps({"num_samples": result.num_examples, "loss": result.metrics["loss"]}).encode())
         return blob, result.num_examples, float(result.metrics["loss"])
-
 
     def _lineage_ref(self) -> dict | None:
         doc = self.lineage() if self.lineage is not None else None
@@ -184,7 +187,7 @@ class AggregatorNode(_Node):
             return f"round {rnd.round}: no valid update to aggregate ({'; '.join(r for _, r in excluded)})"
         if self.byzantine:
             aggregate = [(n, (a + np.float32(0.05)).astype(a.dtype)) for n, a in aggregate]
-        blob = encode_weights(aggregate, spec)
+        blob = encode_weights(aggregate, spec.to_json())
         cid = self.store.add(blob)
         if self.store.cat(cid) != blob:  # retrievable before we vote for it
             raise IntegrityError(f"aggregate {cid} is not retrievable intact from the store", hint="check the content store")
@@ -192,7 +195,7 @@ class AggregatorNode(_Node):
         notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
         return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
 
-    def compute(self, task: TaskView, rnd: RoundView, spec: dict) -> tuple[list | None, list[str], list[tuple[str, str]]]:
+    def compute(self, task: TaskView, rnd: RoundView, spec: TaskSpec) -> tuple[list | None, list[str], list[tuple[str, str]]]:
         """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes."""
         base = decode_weights(fetch_verified(self.store, rnd.base_model_cid, rnd.base_model_hash, retries=self.retries))
         candidates = []
@@ -203,5 +206,4 @@ class AggregatorNode(_Node):
                 candidates.append(agg.Candidate(trainer, named, u.num_samples))
             except (StorageError, IntegrityError, ModelFileError):
                 candidates.append(agg.Candidate(trainer, None, u.num_samples, bytes_ok=False))
-        rule = agg.rule_by_name(spec.get("aggregation", {}).get("rule", "fedavg"), **spec.get("aggregation", {}).get("params", {}))
-        return agg.select_and_aggregate(base, candidates, rule, max_samples=task.max_samples)
+        return agg.select_and_aggregate(base, candidates, spec.rule(), max_samples=task.max_samples)

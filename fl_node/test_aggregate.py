@@ -1,3 +1,4 @@
+import inspect
 from fractions import Fraction
 
 import numpy as np
@@ -284,3 +285,36 @@ def test_krum_defaults_to_one_byzantine_update_and_at_least_one_neighbour():
 def test_candidates_are_immutable():
     with pytest.raises(AttributeError):
         agg.Candidate("0x1", None, 1).num_samples = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name,params,n,problem", [
+    ("fedavg", {}, None, None),
+    ("trimmed_mean", {"beta": 0.49}, 3, None),
+    ("trimmed_mean", {"beta": 0}, None, None),
+    ("krum", {"f": 1, "m": 2}, 5, None),
+    ("krum", {}, 5, None),  # the function's default f=1: 5 > 2*1 + 2
+    ("nope", {}, None, "unknown rule 'nope'"),
+    ("median", {"beta": 0.1}, None, "median takes no parameter 'beta' (its parameters: none)"),
+    ("trimmed_mean", {"b": 0.1}, None, "trimmed_mean takes no parameter 'b' (its parameters: beta)"),
+    ("trimmed_mean", {"beta": 0.5}, None, "trimmed_mean's beta must be a number in [0, 0.5), got 0.5"),
+    ("trimmed_mean", {"beta": -0.1}, None, "trimmed_mean's beta must be a number in [0, 0.5), got -0.1"),
+    ("trimmed_mean", {"beta": True}, None, "trimmed_mean's beta must be a number in [0, 0.5), got True"),
+    ("trimmed_mean", {"beta": float("nan")}, None, "trimmed_mean's beta must be a number in [0, 0.5), got nan"),
+    ("krum", {"f": 1.0}, None, "krum's f must be an integer in [0, inf), got 1.0"),
+    ("krum", {"m": 0}, None, "krum's m must be an integer in [1, inf), got 0"),
+    ("krum", {"f": 2}, 6, "krum with f=2 needs more than 6 trainers, the task has 6"),
+    ("krum", {}, 4, "krum with f=1 needs more than 4 trainers, the task has 4"),
+])
+def test_rule_problem_names_what_task_creation_refuses(name, params, n, problem):
+    assert agg.rule_problem(name, params, n) == problem
+
+
+def test_every_rule_has_its_parameter_table_and_every_listed_parameter_exists():
+    assert set(agg.RULE_PARAMS) == set(agg.RULES)
+    for name, params in agg.RULE_PARAMS.items():
+        assert set(params) <= set(inspect.signature(agg.RULES[name]).parameters) - {"updates"}
+
+
+def test_rules_are_described_for_hints():
+    assert agg.describe_rules() == ("fedavg, median, trimmed_mean(beta: a number in [0, 0.5)), krum(f: an integer in [0, inf), m: an integer in [1, inf));"
+                                    " krum needs more than 2f + 2 trainers")

@@ -18,12 +18,13 @@ from fl_node.coordinator import publish_task
 from fl_node.modelfile import encode_weights
 from fl_node.nodes import AggregatorNode
 from fl_node.rounds import FederatedLearning
+from fl_node.spec import TaskSpec
 from fl_node.storage.local import LocalStore
 from tests.conftest import advance_time
 from tests.sensor_helpers import sign_blocks, store_anchored
 from tests.test_lease_helpers import UNIT, Leasing
 
-SPEC = {"task": "explorer-test", "aggregation": {"rule": "fedavg", "params": {}}}
+SPEC = TaskSpec.from_dict({"task": "explorer-test", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
 TRAINERS = ["factory-1", "factory-2", "factory-3"]
 AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
 HOUR = UNIT_SCALE
@@ -69,16 +70,16 @@ def record_fl_history(consortium: Any, workdir: Path) -> dict[str, Any]:
     commits: dict[tuple[int, str], Any] = {}
     r1 = fl.open_round(gov, task_id)
     for org, value, n, loss in (("factory-1", 1.0, 10, 0.9), ("factory-3", 3.0, 30, 0.7)):
-        blob = encode_weights(model(value), SPEC)
+        blob = encode_weights(model(value), SPEC.to_json())
         commits[(r1, org)] = fl.commit(consortium.sender(org), task_id, r1, keccak(blob), store.add(blob), n, loss)
-    good, other = encode_weights(model(9.0), SPEC), encode_weights(model(7.0), SPEC)
+    good, other = encode_weights(model(9.0), SPEC.to_json()), encode_weights(model(7.0), SPEC.to_json())
     commits[(r1, "factory-2")] = fl.commit(consortium.sender("factory-2"), task_id, r1, keccak(good), store.add(other), 20, 0.8)
     aggregate("agg-3", byzantine=True)
     aggregate("agg-1")
     aggregate("agg-2")
 
     r2 = fl.open_round(gov, task_id)
-    blob = encode_weights(model(2.0), SPEC)
+    blob = encode_weights(model(2.0), SPEC.to_json())
     commits[(r2, "factory-1")] = fl.commit(consortium.sender("factory-1"), task_id, r2, keccak(blob), store.add(blob), 10, 0.4)
     advance_time(consortium.ctx, 121)
     aggregate("agg-1")  # closes the expired window on chain: too few updates, the round fails

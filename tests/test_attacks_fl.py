@@ -44,7 +44,7 @@ def test_attack2_aggregators_apply_the_tasks_bound_identically(env):
 
     results = [env.aggregator(org).compute(bounded, rnd, SPEC) for org in ("agg-1", "agg-2", "agg-3")]
 
-    blobs = {encode_weights(agg, SPEC) for agg, _, _ in results}
+    blobs = {encode_weights(agg, SPEC.to_json()) for agg, _, _ in results}
     assert len(blobs) == 1  # the same bytes everywhere
     aggregate, included, excluded = results[0]
     assert sorted(included) == sorted([env.addr["factory-1"], env.addr["factory-3"]])

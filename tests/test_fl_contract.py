@@ -22,12 +22,13 @@ from fl_node.coordinator import publish_task, round_report
 from fl_node.modelfile import decode_weights, encode_weights
 from fl_node.nodes import AggregatorNode
 from fl_node.rounds import FederatedLearning, RoundState, TaskConfig
+from fl_node.spec import TaskSpec
 from fl_node.storage.local import LocalStore
 from tests.conftest import advance_time, dev_key
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
-SPEC = {"task": "unit-test", "aggregation": {"rule": "fedavg", "params": {}}}
+SPEC = TaskSpec.from_dict({"task": "unit-test", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
 TRAINERS = ["factory-1", "factory-2", "factory-3"]
 AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
 
@@ -59,7 +60,7 @@ def env(consortium, tmp_path):
                             commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum)
 
     def commit(task_id: int, r: int, org: str, value: float | None = None, n: int = 10, blob: bytes | None = None, cid: str | None = None):
-        blob = blob if blob is not None else encode_weights(model(value), SPEC)
+        blob = blob if blob is not None else encode_weights(model(value), SPEC.to_json())
         cid = cid or store.add(blob)
         return fl.commit(consortium.sender(org), task_id, r, keccak(blob), cid, n, 0.5)
 
@@ -131,11 +132,11 @@ def test_tampered_and_malformed_updates_are_left_out_by_every_aggregator(env):
     task_id = env.new_task()
     r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     env.commit(task_id, r, "factory-1", 1.0)
-    good = encode_weights(model(9.0), SPEC)
-    env.fl.commit(env.consortium.sender("factory-2"), task_id, r, keccak(good), env.store.add(encode_weights(model(7.0), SPEC)), 10, 0.1)  # bytes != hash
+    good = encode_weights(model(9.0), SPEC.to_json())
+    env.fl.commit(env.consortium.sender("factory-2"), task_id, r, keccak(good), env.store.add(encode_weights(model(7.0), SPEC.to_json())), 10, 0.1)  # bytes != hash
     nan = model(1.0)
     nan[0][1][0, 0] = np.nan
-    env.commit(task_id, r, "factory-3", blob=encode_weights(nan, SPEC))
+    env.commit(task_id, r, "factory-3", blob=encode_weights(nan, SPEC.to_json()))
 
     lines = run_aggregators(env, task_id)
 
@@ -152,7 +153,7 @@ def test_missing_storage_object_is_retried_then_left_out(env):
     r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
     env.commit(task_id, r, "factory-1", 1.0)
     env.commit(task_id, r, "factory-2", 3.0)
-    ghost = encode_weights(model(5.0), SPEC)
+    ghost = encode_weights(model(5.0), SPEC.to_json())
     env.commit(task_id, r, "factory-3", blob=ghost, cid="QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG")  # never stored
 
     run_aggregators(env, task_id)
@@ -239,7 +240,7 @@ def test_too_few_participants_fail_the_round_and_the_next_starts_from_the_last_m
     r2 = env.fl.open_round(gov, task_id)
 
     assert env.fl.round(task_id, r).state == RoundState.FAILED
-    assert env.fl.round(task_id, r2).base_model_hash == env.fl.task(task_id).model_hash == keccak(encode_weights(model(0.0), SPEC))
+    assert env.fl.round(task_id, r2).base_model_hash == env.fl.task(task_id).model_hash == keccak(encode_weights(model(0.0), SPEC.to_json()))
 
 
 def test_a_vote_that_became_the_finalizing_one_is_resent_with_fresh_gas(env):
@@ -379,7 +380,7 @@ def test_failed_rounds_do_not_use_up_the_task_and_none_opens_after_the_last(env)
 def test_an_empty_update_is_refused_and_the_trainer_may_still_commit(env, field, empty):
     task_id = env.new_task()
     r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
-    blob = encode_weights(model(1.0), SPEC)
+    blob = encode_weights(model(1.0), SPEC.to_json())
     good = {"hash": keccak(blob), "cid": env.store.add(blob), "num_samples": 10}
     bad = {**good, field: empty}
     trainer = env.consortium.sender("factory-1")
@@ -417,7 +418,7 @@ def test_an_expired_aggregation_window_fails_the_round_and_the_next_starts_from_
     task = env.fl.task(task_id)
     assert (task.rounds_finalized, task.model_hash) == (1, last)
     r3 = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
-    assert env.fl.round(task_id, r3).base_model_hash == last != keccak(encode_weights(model(0.0), SPEC))
+    assert env.fl.round(task_id, r3).base_model_hash == last != keccak(encode_weights(model(0.0), SPEC.to_json()))
 
 
 # ---------------------------------------------------------------- lying aggregators in every position
@@ -478,7 +479,7 @@ def test_under_a_unanimous_quorum_a_liar_voting_last_blocks_the_round_until_its_
 
     rep = round_report(env.fl, task_id, r)
     assert (rep.state, rep.model_hash, rep.failure) == ("failed", "", "no aggregator quorum before the aggregation deadline")
-    assert env.fl.task(task_id).model_hash == keccak(encode_weights(model(0.0), SPEC))
+    assert env.fl.task(task_id).model_hash == keccak(encode_weights(model(0.0), SPEC.to_json()))
 
 
 def test_two_of_four_aggregators_are_no_quorum_and_a_liar_cannot_make_the_third(env):

@@ -61,7 +61,7 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
     stats = cmapss.local_stats(engines)
     spec = make_spec(cmapss.normalization_from_stats(stats, cmapss.select_features(stats)), window=10)
     x, y = source.load(spec)
-    assert x.shape[1:] == (10, len(spec["normalization"]["features"])) and len(x) == len(y) == (40 - 10 + 1) + (30 - 10 + 1)
+    assert x.shape[1:] == (10, len(spec.params.normalization.features)) and len(x) == len(y) == (40 - 10 + 1) + (30 - 10 + 1)
 
     lineage = source.lineage()
     assert lineage["kind"] == "fedpm-lineage" and {b["batch"]["machine"] for b in lineage["batches"]} == {M1, M2}
@@ -100,13 +100,14 @@ def test_an_update_trained_on_gateway_data_carries_its_lineage_and_the_auditor_n
     from fl_node.modelfile import decode_lineage, encode_weights
     from fl_node.nodes import AggregatorNode, TrainerNode
     from fl_node.rounds import FederatedLearning
+    from fl_node.spec import TaskSpec
     from fl_node.storage.local import LocalStore
     from fl_node.trainer import FitResult
     from fedpm.sensors.lineage import audit_model, check_lineage
 
     env, store = stream(consortium, ctx, tmp_path, {M1: engine(12, 1), M2: engine(12, 2)})
     source = GatewayData(store, checker(consortium), (M1, M2))
-    spec = {"task": "lineage-test", "aggregation": {"rule": "fedavg", "params": {}}}
+    spec = TaskSpec.from_dict({"task": "lineage-test", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
     initial = [("00.w", np.zeros((2, 2), np.float32))]
 
     class Shift:  # a stand-in for Keras: the lineage does not depend on what the model learns
@@ -136,7 +137,7 @@ def test_an_update_trained_on_gateway_data_carries_its_lineage_and_the_auditor_n
     ref = decode_lineage(blob)
     assert keccak(blob) == with_lineage.hash and ref is not None  # the on-chain hash covers the lineage reference
     assert decode_lineage(content.cat(fl.update(task_id, 1, addr["factory-2"]).cid)) is None  # plain-file bytes unchanged
-    assert encode_weights([("00.w", np.full((2, 2), 3, np.float32))], spec) == content.cat(fl.update(task_id, 1, addr["factory-2"]).cid)
+    assert encode_weights([("00.w", np.full((2, 2), 3, np.float32))], spec.to_json()) == content.cat(fl.update(task_id, 1, addr["factory-2"]).cid)
     doc = json.loads(content.cat(ref["cid"]))
     assert {b["batch"]["machine"] for b in doc["batches"]} == {M1, M2} and "values" not in json.dumps(doc)
 

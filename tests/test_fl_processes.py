@@ -21,6 +21,8 @@ from eth_utils import keccak
 
 from chain.keystore import Keystore
 from tasks.rul import cmapss
+from tasks.rul.spec import RulSpec
+from tasks.stats import combine_stats
 from fl_node.coordinator import processes_alive, publish_task, round_report, wait_round
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
@@ -68,16 +70,16 @@ def node(env: dict, kind: str, org: str, task_id: int, log: Path, *extra: str) -
     return subprocess.Popen(cmd, env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
 
 
-def task_spec(data: dict[str, Path], **train) -> dict:
+def task_spec(data: dict[str, Path], **train) -> RulSpec:
     """A small model's spec with normalization from the trainers' sufficient statistics."""
     from tasks.rul.experiment import make_spec
 
-    stats = cmapss.combine_stats([cmapss.local_stats(cmapss.load_file(p)) for p in data.values()])
+    stats = combine_stats([cmapss.local_stats(cmapss.load_file(p)) for p in data.values()])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
     return make_spec(norm, window=10, model={"filters": [8], "dense": 8, "learning_rate": 0.003}, train={"epochs": 1, "batch_size": 64, **train})
 
 
-def start_task(consortium, store: LocalStore, spec: dict, rounds: int, quorum: int = 0) -> int:
+def start_task(consortium, store: LocalStore, spec: RulSpec, rounds: int, quorum: int = 0) -> int:
     from tasks import model as M
 
     return publish_task(FederatedLearning(consortium.ctx), consortium.sender("gov-a"), store, spec, M.get_weights(M.build_model(spec, seed=0)),
@@ -150,7 +152,7 @@ def test_two_rounds_with_separate_trainer_and_aggregator_processes_and_a_trainer
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    baseline = constant_mean_rmse(data.values(), rul_file, spec["rul_cap"])
+    baseline = constant_mean_rmse(data.values(), rul_file, spec.params.rul_cap)
     assert set(result) == {"rmse", "score"} and result["rmse"] < BEAT_CONSTANT * baseline, (result, baseline)
 
 

@@ -26,9 +26,14 @@ from fedpm.consortium.bootstrap import bootstrap, demo_plan
 from fl_node.coordinator import publish_task
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
+from tasks.rul import cmapss
+from tasks.rul.experiment import make_spec
 from tests.conftest import TEST_PASSWORD, dev_key, make_settings
 
 COMMIT_WINDOW = 4
+# A task spec the trainer node accepts (it loads specs typed by tasks.registry); these nodes commit kept updates and
+# never build its model.
+SPEC = make_spec(cmapss.Normalization(("s2",), "minmax", (0.0,), (1.0,)), window=3)
 
 
 def node_env(ctx, home: Path) -> dict[str, str]:
@@ -53,7 +58,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def new_task(consortium, store: LocalStore, trainers: list[str], *, min_participants: int, rounds: int, commit_window: int = COMMIT_WINDOW) -> int:
     fl = FederatedLearning(consortium.ctx)
-    return publish_task(fl, consortium.sender("gov-a"), store, {"task": "liveness"}, [("00.w", np.zeros(3, np.float32))], rounds=rounds,
+    return publish_task(fl, consortium.sender("gov-a"), store, SPEC, [("00.w", np.zeros(3, np.float32))], rounds=rounds,
                         min_participants=min_participants, commit_window=commit_window, trainers=[consortium.accounts[o].address for o in trainers],
                         aggregators=[consortium.accounts["agg-1"].address])
 
@@ -142,7 +147,8 @@ def test_trainer_whose_commit_lands_after_the_deadline_logs_it_and_serves_the_ne
     task_id = new_task(consortium, store, ["factory-1"], min_participants=1, rounds=2, commit_window=600)
     keep_update(workdir, task_id, 1, b"round 1 update")
     keep_update(workdir, task_id, 2, b"round 2 update")
-    (tmp_path / "data.txt").write_text("unused: the kept update is committed\n")
+    # checked when the node starts, never trained on: the kept update is what it commits
+    cmapss.write_file(cmapss.Engines((1,), (np.zeros((3, len(cmapss.FEATURE_COLUMNS))),)), tmp_path / "data.txt")
     r1 = fl.open_round(consortium.sender("gov-a"), task_id)
     deadline = fl.round(task_id, r1).commit_deadline
     w3.provider.make_request("evm_setAutomine", [False])  # the commit waits in the pool ...

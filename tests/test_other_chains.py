@@ -27,6 +27,7 @@ from chain.errors import TransactionFailed
 from fedpm.maintenance.client import MaintenanceLog
 from fedpm.maintenance.records import Kind, Record
 from fl_node.coordinator import publish_task
+from fl_node.spec import TaskSpec
 from fl_node.rounds import FederatedLearning, RoundState
 from fl_node.storage.local import LocalStore
 from tests.conftest import TEST_PASSWORD, dev_key, make_settings
@@ -99,7 +100,8 @@ def test_consortium_maintenance_and_a_round_on_ganache(ganache, tmp_path):
     receipt, index = MaintenanceLog(ctx).append(consortium.sender("factory-1"), record)
     assert index == 0 and len(MaintenanceLog(ctx).entries("factory-1-m1")) == 1
     fl = FederatedLearning(ctx)
-    task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "store"), {"task": mode}, [("00.w", np.zeros(3, np.float32))],
+    spec = TaskSpec.from_dict({"task": mode, "train": {"epochs": 1, "batch_size": 32}})
+    task_id = publish_task(fl, consortium.sender("gov-a"), LocalStore(tmp_path / "store"), spec, [("00.w", np.zeros(3, np.float32))],
                            rounds=1, min_participants=1, trainers=[accounts["factory-1"].address], aggregators=[accounts["agg-1"].address])
     r = fl.open_round(consortium.sender("gov-a"), task_id)
     assert fl.round(task_id, r).state == RoundState.OPEN

@@ -53,13 +53,13 @@ def task_spec(stats_files: tuple[Path, ...], window: int | None, epochs: int, ru
     """Build a task spec whose normalization combines the factories' sufficient statistics (no raw data)."""
     from tasks.rul import cmapss
     from tasks.rul.experiment import make_spec
+    from tasks.stats import Stats, combine_stats
 
     window = cmapss.WINDOW if window is None else window
-    stats = cmapss.combine_stats([cmapss.Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
+    stats = combine_stats([Stats.from_dict(json.loads(p.read_text())) for p in stats_files])
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), "minmax")
-    spec = make_spec(norm, window, train={"epochs": epochs})
-    spec["aggregation"] = {"rule": rule, "params": {}}
-    output.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    spec = make_spec(norm, window, train={"epochs": epochs}, aggregation={"rule": rule, "params": {}})
+    output.write_text(json.dumps(spec.to_json(), indent=2, sort_keys=True))
     click.echo(f"wrote {output}")
 
 
@@ -83,15 +83,18 @@ def task_create(app: App, as_: str, spec_file: Path, initial_model: Path | None,
     from fl_node.coordinator import publish_task
     from fl_node.rounds import DEFAULT_MAX_SAMPLES
     from fl_node.modelfile import load_model
+    from tasks.registry import load_spec_file
 
-    spec = json.loads(spec_file.read_text())
+    spec = load_spec_file(spec_file)  # the spec and its rule are checked before anything touches the chain
+    trainer_addresses = _addresses(app, trainers)
+    spec.check_trainers(len(trainer_addresses))
     if initial_model:
         initial, _ = load_model(initial_model)
     else:
         from tasks import model as M
 
         initial = M.get_weights(M.build_model(spec, seed=seed))
-    task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=_addresses(app, trainers),
+    task_id = publish_task(_fl(app), app.ctx.sender_for(as_), _store(app), spec, initial, trainers=trainer_addresses,
                            aggregators=_addresses(app, aggregators), rounds=rounds, min_participants=min_participants,
                            commit_window=commit_window, aggregation_window=aggregation_window, quorum=quorum,
                            max_samples=max_samples or DEFAULT_MAX_SAMPLES)
@@ -208,8 +211,8 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
     from fedpm.cli.sensors import sensor_checker
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
-    from tasks.registry import trainer_for
-    from tasks.rul.trainer import CmapssFile
+    from tasks.registry import KINDS, trainer_for
+    from tasks.rul.trainer import CmapssEngines
 
     if (data is None) == (gateway_store is None):
         raise FedpmError("give exactly one of --data and --gateway-store", hint="--data FILE, or --gateway-store PATH --machine M")
@@ -217,9 +220,10 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
         raise FedpmError(f"data file {data} does not exist", hint="pass this factory's C-MAPSS-format file with --data")
     if gateway_store is not None and not (gateway_store.is_file() and machines):
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
-    source = CmapssFile(data) if data is not None else GatewayData(gateway_store, sensor_checker(app), machines)
+    # local data is read and checked now, not when the first round opens
+    source = CmapssEngines.from_file(data) if data is not None else GatewayData(gateway_store, sensor_checker(app), machines)
     trainer = TrainerNode(_fl(app), app.ctx.sender_for(as_), _store(app), task_id, workdir or app.settings.home / "nodes" / as_,
-                          log=_log(as_), retries=app.settings.storage.retries,
+                          log=_log(as_), retries=app.settings.storage.retries, kinds=KINDS,
                           trainer_for=lambda spec: trainer_for(spec, source), seed=seed,
                           lineage=source.lineage if isinstance(source, GatewayData) else None)
     _run(app, trainer, once, poll)

@@ -18,6 +18,7 @@ from fedpm.sensors.api import UsedBatch, verified_data
 from fedpm.sensors.lineage import lineage_document
 from fedpm.sensors.verify import Checker
 from tasks.rul import cmapss, trainer
+from tasks.rul.spec import RulSpec
 
 CHANNELS = cmapss.COLUMNS[2:]  # settings and sensors, in file order
 
@@ -45,7 +46,7 @@ class GatewayData:
                                          hint="stream the machines' data through the gateway first (fedpm simulate cmapss + fedpm gateway run)")
         return cmapss.parse_rows(np.asarray(rows, dtype=np.float64), source=str(self.store))
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    def load(self, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
         return trainer.windows(self.engines(), spec)
 
     def lineage(self) -> dict:

@@ -4,7 +4,8 @@ Features per window (all roughly O(1) after log scaling): vibration RMS, kurtosi
 band energies, envelope-spectrum amplitude at BPFO/BPFI and their 2nd harmonics, temperature, current RMS.
 The model is a small Keras MLP built by `tasks.model.build_model`, so it trains federatedly with the same
 `get_weights`/`set_weights` + `fl_node.aggregate.fedavg` machinery as the RUL model. Feature standardization
-is part of the task spec and can be derived federatedly with `tasks.rul.cmapss.Stats`/`combine_stats`.
+is part of the task spec (`tasks.bearing.spec.Standardization`), derived federatedly: each factory shares its
+`local_feature_stats`, anyone combines them with `tasks.stats.combine_stats`, and `make_spec` fixes the result.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from tasks import model as M
-from tasks.rul.cmapss import Stats
+from tasks.bearing import spec as bearing_spec
+from tasks.bearing.spec import BearingSpec
 from tasks.bearing.vibration import Bearing, STATES
+from tasks.stats import Stats, stats_of
 
 N_BANDS = 8
 FEATURES = ("log_rms", "kurtosis", "log_crest") + tuple(f"band{i}" for i in range(N_BANDS)) + ("env_bpfo", "env_2bpfo", "env_bpfi", "env_2bpfi", "temperature", "current_rms")
@@ -66,25 +69,19 @@ def feature_matrix(windows: Sequence[dict[str, np.ndarray]], fs: float = 12_000.
 
 def local_feature_stats(x: np.ndarray) -> Stats:
     """What a factory shares to fix the standardization: sufficient statistics only."""
-    x = np.asarray(x, np.float64)
-    return Stats(FEATURES, len(x), tuple(x.sum(0).tolist()), tuple((x**2).sum(0).tolist()), tuple(x.min(0).tolist()), tuple(x.max(0).tolist()))
+    return stats_of(x, FEATURES)
 
 
-def make_spec(stats: Stats, hidden: Sequence[int] = (32, 16), learning_rate: float = 0.01) -> dict:
+def make_spec(stats: Stats, hidden: Sequence[int] = (32, 16), learning_rate: float = 0.01) -> BearingSpec:
     """Task spec of the classifier: standardization from consortium statistics + MLP architecture."""
     std = np.where(stats.std() > 0, stats.std(), 1.0)
-    return {
-        "task": "bearing_state",
+    return bearing_spec.load({
+        "task": bearing_spec.KIND,
         "input_shape": [len(FEATURES)],
         "standardization": {"features": list(FEATURES), "mean": stats.mean().tolist(), "std": std.tolist()},
         "model": {"kind": "mlp", "hidden": list(hidden), "dense": 0, "classes": len(STATES), "learning_rate": learning_rate},
         "train": {"epochs": 20, "batch_size": 32},
-    }
-
-
-def standardize(spec: dict, x: np.ndarray) -> np.ndarray:
-    s = spec["standardization"]
-    return ((np.asarray(x, np.float64) - np.asarray(s["mean"])) / np.asarray(s["std"])).astype(np.float32)
+    })
 
 
 def report(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -96,12 +93,13 @@ def report(pred: np.ndarray, true: np.ndarray) -> dict:
     return {"accuracy": float(np.mean(pred == true)) if len(true) else None, "recall": recall, "false_alarm_rate": false_alarm}
 
 
-def train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, model=None):
+def train(spec: BearingSpec, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, model=None):
     """Train (a new, or the given) classifier on standardized features; returns (model, metrics)."""
     net = model if model is not None else M.build_model(spec, seed=seed)
-    metrics = M.train_local(net, standardize(spec, x), y, epochs, spec["train"]["batch_size"], seed, spec["model"]["learning_rate"], classes=len(STATES))
+    metrics = M.train_local(net, spec.params.standardization.apply(x), y, epochs, spec.train.batch_size, seed,
+                            spec.params.model.resolved().learning_rate, classes=len(STATES))
     return net, metrics
 
 
-def classify(spec: dict, net, x: np.ndarray) -> np.ndarray:
-    return np.argmax(M.predict(net, standardize(spec, x)), axis=-1)
+def classify(spec: BearingSpec, net, x: np.ndarray) -> np.ndarray:
+    return np.argmax(M.predict(net, spec.params.standardization.apply(x)), axis=-1)

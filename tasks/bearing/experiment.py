@@ -9,7 +9,7 @@ from tasks import model as M
 from tasks.bearing import classifier as sc
 from tasks.bearing import vibration as vib
 from tasks.bearing.trainer import Features, trainer_for
-from tasks.rul.cmapss import combine_stats
+from tasks.stats import combine_stats
 
 
 def run_state_classifier(n_factories: int = 3, windows_per_state: int = 20, rounds: int = 3, epochs: int = 10, seed: int = 0, n: int = 2048) -> dict:

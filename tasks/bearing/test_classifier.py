@@ -1,10 +1,10 @@
 import numpy as np
 
 from fl_node import aggregate
-from tasks.rul import cmapss
 from tasks import model as M
 from tasks.bearing import classifier as sc
 from tasks.bearing import vibration as vib
+from tasks.stats import combine_stats
 
 
 def test_classifier_trains_federatedly_with_fedavg():
@@ -13,7 +13,7 @@ def test_classifier_trains_federatedly_with_fedavg():
     for seed in (1, 2):
         windows, y = vib.simulate_dataset(12, np.random.default_rng(seed), n=2048)
         data.append((sc.feature_matrix(windows), y))
-    spec = sc.make_spec(cmapss.combine_stats([sc.local_feature_stats(x) for x, _ in data]))
+    spec = sc.make_spec(combine_stats([sc.local_feature_stats(x) for x, _ in data]))
     test_w, test_y = vib.simulate_dataset(10, np.random.default_rng(9), n=2048)
     test_x = sc.feature_matrix(test_w)
     net = M.build_model(spec, seed=0)

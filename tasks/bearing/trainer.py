@@ -8,16 +8,14 @@ from typing import Protocol
 
 import numpy as np
 
-from tasks.bearing import classifier
+from tasks.bearing.spec import BearingSpec
 from tasks.model import KerasTrainer
-
-KIND = "bearing_state"
 
 
 class DataSource(Protocol):
     """A factory's feature matrix (`classifier.feature_matrix`) and state labels."""
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]: ...
+    def load(self, spec: BearingSpec) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -25,10 +23,10 @@ class Features:
     x: np.ndarray
     y: np.ndarray
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+    def load(self, spec: BearingSpec) -> tuple[np.ndarray, np.ndarray]:
         return self.x, self.y
 
 
-def trainer_for(spec: dict, source: DataSource) -> KerasTrainer:
+def trainer_for(spec: BearingSpec, source: DataSource) -> KerasTrainer:
     x, y = source.load(spec)
-    return KerasTrainer(spec, classifier.standardize(spec, x), y)
+    return KerasTrainer(spec, spec.params.standardization.apply(x), y)

@@ -5,9 +5,8 @@ with RUL = last cycle of the unit - cycle, capped at `rul_cap` (piecewise-linear
 life is not observable, so early cycles all get the cap).
 
 Normalization is fixed in the task spec so every factory and every evaluator scales inputs identically. It is
-derived federatedly: each factory computes `local_stats` over its own rows (count, sum, sum of squares, min,
-max per column — sufficient statistics that reveal no row), publishes them, and anyone combines them with the
-pure `combine_stats` (exactly rounded `math.fsum`, so the result does not depend on the order of the parts).
+derived federatedly: each factory computes `local_stats` over its own rows (sufficient statistics that reveal no
+row, `tasks.stats`), publishes them, and anyone combines them with `tasks.stats.combine_stats`.
 `select_features` then drops columns that are (near-)constant across the consortium and `normalization_from_stats`
 freezes the per-feature offsets/scales that go into the spec.
 """
@@ -17,11 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ground.errors import FedpmError
+from tasks.stats import Stats, stats_of
 
 SETTINGS = ("setting1", "setting2", "setting3")
 SENSORS = tuple(f"s{i}" for i in range(1, 22))
@@ -102,55 +102,10 @@ def load_rul_file(path: str | Path) -> np.ndarray:
 # --- federated normalization -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Stats:
-    """Sufficient statistics per column; lists of floats so they serialize to JSON exactly."""
-
-    columns: tuple[str, ...]
-    count: int
-    sum: tuple[float, ...]
-    sumsq: tuple[float, ...]
-    min: tuple[float, ...]
-    max: tuple[float, ...]
-
-    def mean(self) -> np.ndarray:
-        return np.asarray(self.sum) / self.count
-
-    def std(self) -> np.ndarray:
-        var = np.asarray(self.sumsq) / self.count - self.mean() ** 2
-        return np.sqrt(np.maximum(var, 0.0))
-
-    def to_dict(self) -> dict:
-        return {"columns": list(self.columns), "count": self.count, "sum": list(self.sum), "sumsq": list(self.sumsq), "min": list(self.min), "max": list(self.max)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Stats":
-        return cls(tuple(d["columns"]), int(d["count"]), *(tuple(float(v) for v in d[k]) for k in ("sum", "sumsq", "min", "max")))
-
-
 def local_stats(engines: Engines, columns: Sequence[str] = FEATURE_COLUMNS) -> Stats:
     """What one factory publishes about its rows: nothing row-level."""
     idx = [FEATURE_COLUMNS.index(c) for c in columns]
-    rows = np.concatenate(engines.series)[:, idx]
-    return Stats(tuple(columns), len(rows), tuple(rows.sum(0).tolist()), tuple((rows**2).sum(0).tolist()), tuple(rows.min(0).tolist()), tuple(rows.max(0).tolist()))
-
-
-def combine_stats(parts: Sequence[Stats]) -> Stats:
-    """Consortium-wide statistics; exactly rounded sums make the result independent of the parts' order."""
-    if not parts:
-        raise CmapssDataError("no statistics to combine", hint="collect local_stats from at least one factory")
-    cols = parts[0].columns
-    if any(p.columns != cols for p in parts):
-        raise CmapssDataError("factories computed statistics over different columns", hint="use the columns fixed in the task spec")
-    k = range(len(cols))
-    return Stats(
-        cols,
-        sum(p.count for p in parts),
-        tuple(math.fsum(p.sum[i] for p in parts) for i in k),
-        tuple(math.fsum(p.sumsq[i] for p in parts) for i in k),
-        tuple(min(p.min[i] for p in parts) for i in k),
-        tuple(max(p.max[i] for p in parts) for i in k),
-    )
+    return stats_of(np.concatenate(engines.series)[:, idx], columns)
 
 
 def select_features(stats: Stats, min_std: float = 0.01) -> tuple[str, ...]:
@@ -179,12 +134,22 @@ class Normalization:
         return {"features": list(self.features), "kind": self.kind, "offset": list(self.offset), "scale": list(self.scale)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalization":
-        norm = cls(tuple(d["features"]), str(d["kind"]), tuple(float(v) for v in d["offset"]), tuple(float(v) for v in d["scale"]))
+    def from_dict(cls, d: Mapping[str, Any]) -> "Normalization":
+        """The task spec's normalization, numbers kept as given (the spec's bytes are hashed); exactly the fields
+        features, kind, offset, scale, else CmapssDataError."""
+        fields_ok = isinstance(d, Mapping) and set(d) == {"features", "kind", "offset", "scale"}
+        if not (fields_ok and _list_of(d["features"], str) and _list_of(d["offset"], (int, float)) and _list_of(d["scale"], (int, float))):
+            raise CmapssDataError("task spec normalization is malformed", hint="give exactly features (column names), kind, offset and scale (lists of numbers)")
+        norm = cls(tuple(d["features"]), d["kind"], tuple(d["offset"]), tuple(d["scale"]))
         unknown = [f for f in norm.features if f not in FEATURE_COLUMNS]
-        if norm.kind not in ("minmax", "zscore") or unknown or not (len(norm.features) == len(norm.offset) == len(norm.scale)) or any(s <= 0 for s in norm.scale):
+        if norm.kind not in ("minmax", "zscore") or unknown or not norm.features or not (len(norm.features) == len(norm.offset) == len(norm.scale)) or any(s <= 0 for s in norm.scale):
             raise CmapssDataError("task spec normalization is malformed", hint="features from C-MAPSS columns, kind minmax|zscore, one positive scale per feature")
         return norm
+
+
+def _list_of(value: Any, kind: type | tuple[type, ...]) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value) and \
+        all(math.isfinite(v) for v in value if isinstance(v, float))
 
 
 def normalization_from_stats(stats: Stats, features: Sequence[str], kind: str = "zscore") -> Normalization:

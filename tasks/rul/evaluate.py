@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.rul import cmapss
-from tasks import model as keras_model
 from fl_node.modelfile import load_model
 from ground.errors import FedpmError
+from tasks import model as keras_model
+from tasks.rul import cmapss
+from tasks.rul import spec as rul_spec
+from tasks.rul.spec import RulSpec
 
 
 class EvaluationError(FedpmError):
@@ -37,20 +39,20 @@ def metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
     return {"rmse": rmse(pred, true), "score": phm08_score(pred, true)}
 
 
-def test_set(spec: dict, test: cmapss.Engines, true_rul: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def test_set(spec: RulSpec, test: cmapss.Engines, true_rul: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(last windows, capped true RUL) for a task spec."""
     if len(test.units) != len(true_rul):
         raise EvaluationError(f"test file has {len(test.units)} engines but the RUL file has {len(true_rul)} values", hint="pass the RUL file that belongs to the test file")
-    norm = cmapss.Normalization.from_dict(spec["normalization"])
-    x = cmapss.last_windows(test, norm, int(spec["window"]))
-    return x, np.minimum(true_rul, float(spec.get("rul_cap", cmapss.RUL_CAP)))
+    x = cmapss.last_windows(test, spec.params.normalization, spec.params.window)
+    return x, np.minimum(true_rul, float(spec.params.rul_cap))
 
 
 def evaluate(model_path: str | Path, test_file: str | Path, rul_file: str | Path) -> dict[str, float]:
     """{"rmse": float, "score": float} of the model on the test engines. Raises FedpmError subclasses on bad input."""
-    named, spec = load_model(model_path)
-    if spec is None or "normalization" not in spec or "window" not in spec:
+    named, embedded = load_model(model_path)
+    if not isinstance(embedded, dict) or embedded.get("task") != rul_spec.KIND:
         raise EvaluationError(f"{model_path} has no embedded C-MAPSS task spec", hint="evaluate a model produced by a fedpm RUL task")
+    spec = rul_spec.load(embedded, source=f"embedded in {model_path}")
     x, y = test_set(spec, cmapss.load_file(test_file), cmapss.load_rul_file(rul_file))
     net = keras_model.build_model(spec)
     try:

@@ -21,7 +21,10 @@ from fl_node.trainer import fit_config, memory_round
 from tasks import model as M
 from tasks.model import DEFAULT_MODEL, KerasTrainer
 from tasks.rul import cmapss, partition
+from tasks.rul import spec as rul_spec
+from tasks.rul.spec import RulSpec
 from tasks.rul.evaluate import metrics, rmse
+from tasks.stats import combine_stats
 
 # Local training per round (tuned on FD001 over seeds 0-2, IID and non-IID, 5 rounds x 2 local epochs):
 # batch 32 gives each factory ~110 steps per epoch (batch 256 gave ~14: the federation under-fitted, worst for some
@@ -31,21 +34,24 @@ from tasks.rul.evaluate import metrics, rmse
 DEFAULT_TRAIN: dict = {"epochs": 2, "batch_size": 32, "lr_decay": 0.7}
 
 
-def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None, train: dict | None = None) -> dict:
-    """The task spec (JSON-able): what every node and evaluator needs to agree on."""
-    return {
-        "task": "cmapss_rul",
+def make_spec(norm: cmapss.Normalization, window: int = cmapss.WINDOW, rul_cap: int = cmapss.RUL_CAP, model: dict | None = None,
+              train: dict | None = None, aggregation: dict | None = None) -> RulSpec:
+    """The task spec: what every node and evaluator needs to agree on. `model`, `train` override the defaults field by
+    field; `aggregation` ({"rule", "params"}) names the rule (absent: fedavg). Malformed overrides raise SpecError."""
+    value = {
+        "task": rul_spec.KIND,
         "window": int(window),
         "rul_cap": int(rul_cap),
         "normalization": norm.to_dict(),
-        "model": {**DEFAULT_MODEL, "output_scale": float(rul_cap), **(model or {})},
+        "model": {**DEFAULT_MODEL.to_json(), "output_scale": float(rul_cap), **(model or {})},
         "train": {**DEFAULT_TRAIN, **(train or {})},
     }
+    return rul_spec.load(value if aggregation is None else {**value, "aggregation": aggregation})
 
 
 @dataclass
 class Setup:
-    spec: dict
+    spec: RulSpec
     factories: list[list[int]]  # training engine ids per factory (its engines minus the fold's held-out ones)
     factory_data: list[tuple[np.ndarray, np.ndarray]]  # (x, y) per factory
     test_x: np.ndarray
@@ -70,16 +76,16 @@ def prepare(engines: cmapss.Engines, n_factories: int = 4, split: str = "iid", s
     held = set(partition.fold_holdout(owned, folds, fold, seed))
     factories = [[u for u in units if u not in held] for units in owned]
     parts = [engines.subset(f) for f in factories]
-    stats = cmapss.combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
+    stats = combine_stats([cmapss.local_stats(p) for p in parts])  # only sufficient statistics leave a factory
     norm = cmapss.normalization_from_stats(stats, cmapss.select_features(stats), norm_kind)
     spec = make_spec(norm, window, model=model, train=train)
-    data = [cmapss.training_windows(p, norm, window, spec["rul_cap"]) for p in parts]
+    data = [cmapss.training_windows(p, norm, window, spec.params.rul_cap) for p in parts]
     test = engines.subset(held)
     xs, ys = [], []
     for t in range(truncations):
         cut, rul = cmapss.truncate_engines(test, seed=_truncation_seed(seed, fold, t))
         xs.append(cmapss.last_windows(cut, norm, window))
-        ys.append(np.minimum(rul, spec["rul_cap"]))
+        ys.append(np.minimum(rul, spec.params.rul_cap))
     return Setup(spec, factories, data, np.concatenate(xs), np.concatenate(ys).astype(np.float64), sorted(held))
 
 
@@ -87,7 +93,7 @@ def _truncation_seed(seed: int, fold: int, t: int) -> int:
     return (seed * 1000 + fold) * 1000 + t
 
 
-def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
+def federated_train(spec: RulSpec, factory_data: Sequence[tuple[np.ndarray, np.ndarray]], rounds: int, epochs: int, seed: int = 0, rule: aggregate.Rule = aggregate.fedavg, on_round: Callable[[int, Named], None] | None = None) -> Named:
     """K rounds of: every factory fits the global model locally (the node's local update and seed rule, factory i
     with trainer seed `seed * len(factory_data) + i`), then `rule` by sample count."""
     trainers = [KerasTrainer(spec, x, y) for x, y in factory_data]  # fixed factory order = trainer-address order on chain
@@ -100,15 +106,15 @@ def federated_train(spec: dict, factory_data: Sequence[tuple[np.ndarray, np.ndar
     return global_named
 
 
-def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, epochs_per_round: int | None = None, restart_optimizer: bool = False) -> Named:
+def solo_train(spec: RulSpec, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, epochs_per_round: int | None = None, restart_optimizer: bool = False) -> Named:
     """One party trains alone (centralized baseline on pooled data, or one factory alone): same total epochs and the
     same learning rate at each epoch as a federation with `epochs_per_round` (default spec train.epochs) local epochs.
     `restart_optimizer`: a fresh Adam every `epochs_per_round` epochs, as a node gets every round (apples to apples);
     otherwise one Adam across all epochs."""
     net = M.build_model(spec, seed=seed)
-    per = max(int(epochs_per_round or spec["train"].get("epochs", 1)), 1)
+    per = max(int(epochs_per_round or spec.train.epochs), 1)
     if not restart_optimizer:
-        M.train_local(net, x, y, epochs, spec["train"]["batch_size"], seed=seed, schedule=M.epoch_schedule(spec, per))
+        M.train_local(net, x, y, epochs, spec.train.batch_size, seed=seed, schedule=M.epoch_schedule(spec, per))
         return M.get_weights(net)
     trainer, named, done, r = KerasTrainer(spec, x, y), M.get_weights(net), 0, 0
     while done < epochs:  # the node's local update, round after round, without aggregation
@@ -118,13 +124,13 @@ def solo_train(spec: dict, x: np.ndarray, y: np.ndarray, epochs: int, seed: int 
     return named
 
 
-def predict_named(spec: dict, named: Named, x: np.ndarray) -> np.ndarray:
+def predict_named(spec: RulSpec, named: Named, x: np.ndarray) -> np.ndarray:
     net = M.build_model(spec)
     M.set_weights(net, named)
     return M.predict(net, x).reshape(-1).astype(np.float64)
 
 
-def evaluate_named(spec: dict, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def evaluate_named(spec: RulSpec, named: Named, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return metrics(predict_named(spec, named, x), y)
 
 

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from tasks.rul import cmapss
+from tasks.stats import combine_stats
 
 
 def _write(path, units: dict[int, int], seed: int = 0):
@@ -55,8 +56,8 @@ def test_combined_stats_equal_pooled_stats_in_any_order(tmp_path):
     eng = cmapss.load_file(_write(tmp_path / "t.txt", {1: 9, 2: 6, 3: 11, 4: 3}))
     parts = [cmapss.local_stats(eng.subset(ids)) for ids in ([1, 2], [3], [4])]
     # Execute
-    combined = cmapss.combine_stats(parts)
-    reversed_ = cmapss.combine_stats(parts[::-1])
+    combined = combine_stats(parts)
+    reversed_ = combine_stats(parts[::-1])
     pooled = cmapss.local_stats(eng)
     # Assert
     assert combined == reversed_

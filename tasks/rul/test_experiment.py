@@ -20,8 +20,8 @@ def test_prepare_splits_windows_and_builds_a_spec(tmp_path):
     assert max(s.factories[0]) < min(s.factories[1])  # lives grow with id in the fixture
     assert len(s.test_units) == 2 and s.test_units[0] <= 5 < s.test_units[1]
     assert not set(s.test_units) & {u for f in s.factories for u in f}
-    assert s.test_x.shape == (6, 5, len(s.spec["normalization"]["features"])) and len(s.test_y) == 6
-    assert s.spec["model"]["filters"] == [2] and s.spec["window"] == 5
+    assert s.test_x.shape == (6, 5, len(s.spec.params.normalization.features)) and len(s.test_y) == 6
+    assert s.spec.params.model.filters == (2,) and s.spec.params.window == 5
 
 
 def test_federated_training_is_reproducible_and_reports_each_round(tmp_path):
@@ -52,7 +52,7 @@ def test_evaluate_named_of_a_constant_model_is_the_rmse_of_that_constant(tmp_pat
     s = experiment.prepare(_engines(tmp_path), n_factories=2, window=5, truncations=3, model={"filters": [2], "dense": 4})
     named = [(name, np.zeros_like(a)) for name, a in M.get_weights(M.build_model(s.spec))]
     named[-1] = (named[-1][0], np.array([0.5], np.float32))
-    constant = 0.5 * s.spec["model"]["output_scale"]
+    constant = 0.5 * s.spec.params.model.output_scale
     # Execute
     out = experiment.evaluate_named(s.spec, named, s.test_x, s.test_y)
     # Assert

@@ -11,29 +11,33 @@ import numpy as np
 
 from tasks.model import KerasTrainer
 from tasks.rul import cmapss
-
-KIND = "cmapss_rul"
+from tasks.rul.spec import RulSpec
 
 
 class DataSource(Protocol):
     """A factory's local training data, shaped by the task spec (window, normalization)."""
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]: ...
+    def load(self, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
-class CmapssFile:
-    path: Path
+class CmapssEngines:
+    """A factory's run-to-failure engines, read and checked once, when the node starts (`from_file`)."""
 
-    def load(self, spec: dict) -> tuple[np.ndarray, np.ndarray]:
-        return windows(cmapss.load_file(self.path), spec)
+    engines: cmapss.Engines
+
+    @classmethod
+    def from_file(cls, path: Path) -> "CmapssEngines":
+        return cls(cmapss.load_file(path))
+
+    def load(self, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
+        return windows(self.engines, spec)
 
 
-def windows(engines: cmapss.Engines, spec: dict) -> tuple[np.ndarray, np.ndarray]:
+def windows(engines: cmapss.Engines, spec: RulSpec) -> tuple[np.ndarray, np.ndarray]:
     """Training windows and capped RUL of `engines` as the spec shapes them."""
-    norm = cmapss.Normalization.from_dict(spec["normalization"])
-    return cmapss.training_windows(engines, norm, int(spec["window"]), int(spec["rul_cap"]))
+    return cmapss.training_windows(engines, spec.params.normalization, spec.params.window, spec.params.rul_cap)
 
 
-def trainer_for(spec: dict, source: DataSource) -> KerasTrainer:
+def trainer_for(spec: RulSpec, source: DataSource) -> KerasTrainer:
     return KerasTrainer(spec, *source.load(spec))
