@@ -30,10 +30,11 @@ def chain_home(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "fedpm.cli", "chain", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = proc.stdout.readline().strip()
     assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
-    for name in ("g1", "g2", "g3", "f1", "dev1"):
+    for name in ("g1", "g2", "g3", "f1", "mk", "dev1"):
         assert fedpm(home, "account", "new", name).returncode == 0
     out = fedpm(home, "deploy", "--as", "g1", "--governor", "g1", "--governor", "g2", "--governor", "g3", "--threshold", "2")
     assert out.returncode == 0, out.stderr
+    assert "proposal 0: trust the MachineLease" in out.stderr and "fedpm consortium approve --as GOVERNOR 0" in out.stderr
     yield home
     proc.terminate()
     proc.wait(timeout=10)
@@ -57,13 +58,23 @@ def test_governance_through_the_cli(chain_home):
 
     # a machine and its device, then revocation
     assert fedpm(h, "machine", "register", "--as", "f1", "press-1", "--manufacturer", "g1").returncode == 1  # g1 is no manufacturer
-    pid2 = fedpm(h, "consortium", "propose", "--as", "g3", "--add", "maker", "--roles", "MANUFACTURER", "--account", "0x" + "ab" * 20).stdout.strip()
+    pid2 = fedpm(h, "consortium", "propose", "--as", "g3", "--add", "maker", "--roles", "MANUFACTURER", "--account", "mk").stdout.strip()
     fedpm(h, "consortium", "approve", "--as", "g1", pid2)
     fedpm(h, "consortium", "execute", "--as", "g1", pid2)
     assert fedpm(h, "machine", "register", "--as", "f1", "press-1", "--manufacturer", "maker").returncode == 0
-    assert fedpm(h, "device", "register", "--as", "f1", "dev1", "--machine", "press-1").returncode == 0
-    assert fedpm(h, "device", "revoke", "--as", "f1", "dev1").returncode == 0
+    by_operator = fedpm(h, "device", "register", "--as", "f1", "dev1", "--machine", "press-1")
+    assert by_operator.returncode == 1 and "NotManufacturer(machineId=press-1" in by_operator.stderr  # the maker provisions keys
+    assert fedpm(h, "device", "register", "--as", "mk", "dev1", "--machine", "press-1").returncode == 0
+    assert fedpm(h, "device", "revoke", "--as", "mk", "dev1").returncode == 0
     assert "press-1" in fedpm(h, "machine", "list").stdout
+    assert " revoked " in fedpm(h, "device", "list").stdout
+
+    # the deployment proposed trusting its MachineLease with device-key locks; a second governor completes it
+    assert fedpm(h, "consortium", "approve", "--as", "g2", "0").returncode == 0
+    assert fedpm(h, "consortium", "execute", "--as", "g2", "0").returncode == 0
+    again = fedpm(h, "consortium", "propose", "--as", "g1", "--lease-contract")  # the deployment's, once more: allowed, idempotent
+    rows = fedpm(h, "consortium", "proposals").stdout.splitlines()
+    assert again.returncode == 0 and rows[0].split()[1:2] == ["AddLeaseContract"] and rows[0].endswith("executed")
 
 
 def test_besu_allowlist_is_rendered_from_the_registry(chain_home):

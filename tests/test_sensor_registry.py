@@ -93,7 +93,7 @@ def test_unregistered_device_is_unknown(consortium):
 
 def test_revoked_device_is_rejected(consortium):
     device = consortium.devices[M1]
-    consortium.registry.revoke_device(consortium.sender("factory-1"), device.address)
+    consortium.registry.revoke_device(consortium.sender("maker"), device.address)  # its manufacturer
     reg, header, addr, sig, _ = signed(consortium, M1, 0)
 
     with pytest.raises(DeviceNotActive):

@@ -21,7 +21,7 @@ COMMANDS = [
     ("fedpm.cli.account", "account"),
     ("fedpm.cli.consortium", "consortium"),
     ("fedpm.cli.machine", "machine"),
-    ("fedpm.cli.machine", "device"),
+    ("fedpm.cli.device", "device"),
     ("fedpm.cli.fl", "task"),
     ("fedpm.cli.fl", "round_"),
     ("fedpm.cli.fl", "node"),
