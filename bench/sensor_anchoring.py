@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-T_BASE = 1_700_000_000_000
+T_BASE = 2_000_000_000_000
 PLANT_READINGS_PER_S = 1000 * 3 * 1000  # 1,000 machines x 3 channels x 1 kHz
 
 
@@ -43,16 +43,17 @@ def rss_mb() -> float:
     return 0.0
 
 
-def publisher_main(port: int, machines: dict[str, str], dom: tuple, block: int, go, jobs, done) -> None:
+def publisher_main(port: int, machines: dict[str, str], dom: tuple, block: int, seq_dir: Path, go, jobs, done) -> None:
     """Devices process: for each (n, offset, rate) job, sign and publish n readings as `block`-reading QoS 1 blocks,
     as fast as possible (rate 0) or paced at `rate` readings/s. At most 2,000 blocks await the broker's ack.
-    `machines`: machine -> its device key's name (tests.conftest.dev_key)."""
+    `machines`: machine -> its device key's name (tests.conftest.dev_key). Each device keeps its seq in a file under
+    `seq_dir`, as `fedpm device run` and `fedpm simulate` keep it (one file write per block)."""
     from chain.eip712 import Domain
     from fedpm.sensors.device import Device
     from fedpm.sensors.simulate import Publisher
     from tests.conftest import dev_key
 
-    devices = {m: Device.of(m, dev_key(key), Domain(*dom)) for m, key in machines.items()}
+    devices = {m: Device.of(m, dev_key(key), Domain(*dom), seq_dir / f"{key}.seq.json") for m, key in machines.items()}
     pub = Publisher("127.0.0.1", port, client_id=f"bench-pub-{os.getpid()}", devices=devices)
     pub.wait_connected(10)
     names = list(machines)
@@ -63,6 +64,7 @@ def publisher_main(port: int, machines: dict[str, str], dom: tuple, block: int, 
             break
         n, offset, rate = job
         start = time.monotonic()
+        cpu0 = os.times()
         for k in range(n // block):
             m = names[k % len(names)]
             t0 = T_BASE + offset + (k // len(names)) * block
@@ -71,7 +73,9 @@ def publisher_main(port: int, machines: dict[str, str], dom: tuple, block: int, 
                 time.sleep(ahead)
             while len(pub._pending) > 2000:  # flow control: never run unboundedly ahead of the broker
                 time.sleep(0.001)
-        done.put(pub.wait_published(600))
+        cpu1 = os.times()
+        cpu_us = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1e6 / max(1, n // block)  # per block: encoding, signing, its seq-file write, publishing
+        done.put((pub.wait_published(600), cpu_us))
     pub.close()
 
 
@@ -221,6 +225,28 @@ def plant(gas_by_readings: dict) -> dict:
                     "so 100 gateways of 10 machines (30k readings each) need 100 anchors/s"}
 
 
+def seq_file_write_us(folder: Path, n: int = 2000) -> dict:
+    """The device's per-block seq-file write (`SeqCounter.take`: atomic_write without fsync) beside the same
+    write fsynced, interleaved in rounds of 100 so both see the same disk and load; microseconds per write."""
+    from fedpm.sensors.device import SeqCounter
+    from ground.files import atomic_write
+
+    counter = SeqCounter(folder / "take.seq.json")
+    took = synced = 0.0
+    for r in range(n // 100):
+        t0 = time.perf_counter()
+        for i in range(100):
+            counter.take()
+        t1 = time.perf_counter()
+        for i in range(100):
+            atomic_write(folder / "synced.seq.json", json.dumps({"next": counter.next}), sync=True)
+        t2 = time.perf_counter()
+        took, synced = took + t1 - t0, synced + t2 - t1
+    counter.close()
+    per = 1e6 / (n // 100 * 100)
+    return {"take_us": round(took * per, 1), "fsynced_us": round(synced * per, 1), "fsynced_over_take": round(synced / took, 1), "writes": n}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readings", type=int, default=100_000)
@@ -261,8 +287,8 @@ def main() -> None:
         gw.connect_mqtt()
         spawn = mp.get_context("spawn")
         go, jobs, done = spawn.Event(), spawn.Queue(), spawn.Queue()
-        proc = spawn.Process(target=publisher_main, args=(broker.port, keys, (dom.name, dom.version, dom.chain_id, dom.verifying_contract), args.block, go, jobs, done),
-                             daemon=True)
+        proc = spawn.Process(target=publisher_main, args=(broker.port, keys, (dom.name, dom.version, dom.chain_id, dom.verifying_contract), args.block,
+                                                          tmp / "devices", go, jobs, done), daemon=True)
         proc.start()
         if not go.wait(60):
             raise SystemExit("publisher did not connect")
@@ -292,7 +318,8 @@ def main() -> None:
         elapsed = run(n_main, 0)
         cpu1 = os.times()
         cpu_us = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) * 1e6 / n_main  # this process: the gateway's threads
-        assert done.get(timeout=60), "publisher: not every message was acknowledged by the broker"
+        acked, publisher_cpu_us = done.get(timeout=60)
+        assert acked, "publisher: not every message was acknowledged by the broker"
         db = sqlite3.connect(cfg.store_path)
         anchors = db.execute("SELECT tx_hash, readings, batches FROM anchors WHERE status = 'anchored'").fetchall()
         n_batches = db.execute("SELECT COUNT(*) FROM batches WHERE status = 'anchored'").fetchone()[0]
@@ -308,7 +335,7 @@ def main() -> None:
         if soak_n:
             samples.clear()
             soak_elapsed = run(soak_n, n_main, soak_offered)
-            assert done.get(timeout=60), "publisher: not every message was acknowledged by the broker"
+            assert done.get(timeout=60)[0], "publisher: not every message was acknowledged by the broker"
             soak_rate = round(soak_n / soak_elapsed)
         rss1 = rss_mb()
         jobs.put(None)
@@ -319,12 +346,14 @@ def main() -> None:
         direct = gateway_only(c, registry, bindings, dom, keys, args.block, tmp)
         raw = broker_only(broker.port, 4 + 20 + 32 + 8 + 2 + 11 + 16 * args.block + 65, args.block)
         broker.stop()
+        seq_write = seq_file_write_us(tmp)
         load = os.getloadavg()
         print(json.dumps({
             "readings_per_s": round(n_main / elapsed),
             "gas_per_reading": round(gas / sum(r for _, r, _ in anchors), 3), "gas_per_anchor": round(gas / len(anchors)),
             "readings_per_anchor": round(n_main / len(anchors)), "anchors": len(anchors), "batches": n_batches, "batches_verified": verified,
             "gateway_cpu_us_per_reading": round(cpu_us, 2), **costs,
+            "publisher_cpu_us_per_block": round(publisher_cpu_us, 1), "seq_file_write": seq_write,
             "gateway_only": direct, "broker_only": raw,
             "gas_per_anchor_by_readings": anchor_gas, "plant": plant(anchor_gas),
             "refused": refused, "rss_growth_mb": round(rss1 - rss0, 1), "rss_mb": round(rss1, 1), "readings": n_main,

@@ -16,6 +16,7 @@ import requests
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.middleware import ExtraDataToPOAMiddleware
 
 from chain.compile import Artifact, all_error_abis, compile_contracts
 from chain.deploy import Deployment, verify_deployment
@@ -39,7 +40,11 @@ def rpc_url(settings: ChainConfig) -> str:
 
 
 def web3_at(url: str) -> Web3:
+    """A connection to any JSON-RPC chain. Proof-of-authority chains (Besu QBFT, Clique) carry validators and seals
+    in a block's extraData, longer than the 32 bytes web3 allows by default, so that check is replaced by the
+    middleware that moves the extra bytes aside (a no-op on anvil)."""
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 30}))
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     try:
         w3.eth.chain_id
     except (requests.exceptions.RequestException, OSError, ValueError):
@@ -89,8 +94,12 @@ def connect(settings: ChainConfig, *, url: str | None = None, hints: Mapping[str
     return ChainContext(settings=settings, w3=w3, artifacts=compile_contracts(settings.chain.evm_version), hints=dict(hints or {}))
 
 
-def rpc_call(url: str, method: str, params: list) -> object:
-    """One raw JSON-RPC call (for methods web3 has no binding for, such as Besu's `perm_*`)."""
+PERM_HINT = "enable the PERM API on the Besu node (--rpc-http-api=...,PERM)"
+
+
+def rpc_call(url: str, method: str, params: list, *, hint: str = PERM_HINT) -> object:
+    """One raw JSON-RPC call (for methods web3 has no binding for, such as Besu's `perm_*`); `hint` says which API
+    the node must enable when it refuses."""
     try:
         resp = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=30)
         body = resp.json()
@@ -98,5 +107,5 @@ def rpc_call(url: str, method: str, params: list) -> object:
         raise ChainUnreachable(url) from None
     if "error" in body:
         err = body["error"]
-        raise ConfigError(f"{method} failed at {url}: {err.get('message', err)}", hint="enable the PERM API on the Besu node (--rpc-http-api=...,PERM)")
+        raise ConfigError(f"{method} failed at {url}: {err.get('message', err)}", hint=hint)
     return body["result"]

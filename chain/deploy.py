@@ -38,6 +38,7 @@ class Deployment:
     chain_id: int
     block: int
     contracts: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {address, abi_hash, block, tx}
+    genesis_hash: str | None = None  # block 0's hash: tells apart two chains with the same id (None: an older file)
 
     def address(self, name: str) -> str:
         try:
@@ -52,7 +53,8 @@ class Deployment:
     def load(cls, path: Path) -> "Deployment":
         try:
             data = json.loads(path.read_text())
-            return cls(chain_id=int(data["chain_id"]), block=int(data["block"]), contracts=dict(data["contracts"]))
+            genesis = data.get("genesis_hash")
+            return cls(chain_id=int(data["chain_id"]), block=int(data["block"]), contracts=dict(data["contracts"]), genesis_hash=None if genesis is None else str(genesis))
         except FileNotFoundError:
             raise DeploymentError(f"no deployment file at {path}", hint="deploy first with `fedpm deploy`") from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -61,7 +63,7 @@ class Deployment:
 
 def deploy_all(w3: Web3, sender: TxSender, artifacts: dict[str, Artifact], governors: list[GenesisOrg], threshold: int, *, ttl: int = DEFAULT_PROPOSAL_TTL) -> Deployment:
     """Deploy ConsortiumRegistry with its founding governors, then every other contract in ORDER."""
-    deployment = Deployment(chain_id=w3.eth.chain_id, block=w3.eth.block_number)
+    deployment = Deployment(chain_id=w3.eth.chain_id, block=w3.eth.block_number, genesis_hash=genesis_hash(w3))
     for name in ORDER:
         art = artifacts.get(name)
         if art is None:
@@ -88,11 +90,22 @@ def _resolve_args(art: Artifact, deployment: Deployment) -> list[Any]:
     return args
 
 
+def genesis_hash(w3: Web3) -> str:
+    return "0x" + bytes(w3.eth.get_block(0)["hash"]).hex()
+
+
 def verify_deployment(w3: Web3, deployment: Deployment, artifacts: dict[str, Artifact], path: Path) -> None:
-    """Fail early, with the fix, when a deployment file does not describe this chain and these contracts."""
+    """Fail early, with the fix, when a deployment file does not describe this chain and these contracts.
+
+    The chain is named by its id and its genesis block: two networks started from different genesis files may share
+    an id (every fresh anvil is 1337), and contracts at the same addresses there are not the same deployment."""
     chain_id = w3.eth.chain_id
-    if deployment.chain_id != chain_id:
-        raise DeploymentError(f"deployment file {path} is for chain id {deployment.chain_id}, but the node is chain {chain_id}", hint="point FEDPM_CHAIN_DEPLOYMENT_FILE at this chain's file or deploy here")
+    genesis = genesis_hash(w3) if deployment.genesis_hash is not None else None
+    if deployment.chain_id != chain_id or genesis != deployment.genesis_hash:
+        raise DeploymentError(
+            f"deployment file {path} is for chain id {deployment.chain_id} with genesis {deployment.genesis_hash or '(not recorded)'}, "
+            f"but the node is chain id {chain_id} with genesis {genesis or genesis_hash(w3)}",
+            hint="point FEDPM_CHAIN_DEPLOYMENT_FILE (or --rpc-url) at the matching chain, or deploy here")
     for name, info in deployment.contracts.items():
         if not w3.eth.get_code(info["address"]):
             raise DeploymentError(f"{name} has no code at {info['address']} (was the chain reset?)", hint="redeploy with `fedpm deploy`")

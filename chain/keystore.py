@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import is_hex_address, to_checksum_address
 
 from chain.errors import KeystoreError
 from chain.settings import KeySettings
@@ -78,21 +78,52 @@ class Keystore:
         return account.address
 
     def _read(self, name: str) -> dict:
+        """The keystore's V3 JSON, checked for the fields `address` and `load` read."""
         path = self.path(name)
         try:
-            return json.loads(path.read_text())
+            data = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise KeystoreError(f"no keystore named {name!r} in {self.directory}", hint=f"create it with `fedpm account new {name}`") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise KeystoreError(f"keystore {path} is unreadable: {exc}", hint="restore it from your backup") from None
+        except OSError as exc:
+            raise KeystoreError(f"keystore {path} is unreadable: {exc.strerror}", hint="check the file's permissions, or restore it from your backup") from None
+        except ValueError:  # JSONDecodeError, or bytes that are no UTF-8 text at all
+            raise KeystoreError(f"keystore {path} is not JSON", hint="restore it from your backup") from None
+        problem = v3_problem(data)
+        if problem:
+            raise KeystoreError(f"keystore {path} is corrupt: {problem}", hint="restore it from your backup")
+        return data
 
     def address(self, name: str) -> str:
         return to_checksum_address(self._read(name)["address"])
 
     def load(self, name: str) -> LocalAccount:
         data = self._read(name)
+        password = resolve_password(self.keys)
         try:
-            key = Account.decrypt(data, resolve_password(self.keys))
-        except ValueError:
+            key = Account.decrypt(data, password)
+        except ValueError as exc:
+            if "MAC mismatch" not in str(exc):  # eth-keyfile's only word for a wrong password (or altered ciphertext)
+                raise KeystoreError(f"keystore {self.path(name)} is corrupt: {exc}", hint="restore it from your backup") from None
             raise KeystoreError(f"wrong password for keystore {name!r}", hint="check FEDPM_KEYS_PASSWORD_FILE / FEDPM_KEYS_PASSWORD") from None
+        except (KeyError, TypeError, NotImplementedError) as exc:
+            raise KeystoreError(f"keystore {self.path(name)} is corrupt: cannot decrypt it ({type(exc).__name__}: {exc})", hint="restore it from your backup") from None
         return Account.from_key(key)
+
+
+_V3_CRYPTO = ("cipher", "cipherparams", "ciphertext", "kdf", "kdfparams", "mac")
+
+
+def v3_problem(data: object) -> str | None:
+    """What makes `data` no V3 keystore (the Web3 Secret Storage layout), or None."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    if data.get("version") != 3:
+        return "no \"version\": 3" if "version" not in data else f"version {data['version']!r}, not 3"
+    address = data.get("address")
+    if not isinstance(address, str) or not is_hex_address(address if address.startswith("0x") else "0x" + address):
+        return "no valid \"address\""
+    crypto = data.get("crypto", data.get("Crypto"))
+    if not isinstance(crypto, dict):
+        return "no \"crypto\" object"
+    missing = [k for k in _V3_CRYPTO if k not in crypto]
+    return f"\"crypto\" lacks {', '.join(missing)}" if missing else None

@@ -18,7 +18,7 @@ from eth_utils.abi import collapse_if_tuple
 
 from chain.compile import all_error_abis, compile_contracts
 from ground.errors import FedpmError
-from ground.ids import hex0x
+from ground.ids import hex0x, readable_bytes32
 
 # What to do about the reverts every gated contract raises: shown after the message. Each feature owns the hints
 # of its own errors (its `REVERT_HINTS`) and hands them to `chain.connect.connect(..., hints=...)`.
@@ -41,7 +41,7 @@ class ContractRevert(FedpmError):
 
 def _fmt(value: Any) -> str:
     if isinstance(value, bytes):
-        return hex0x(value)
+        return readable_bytes32(value) or hex0x(value)  # an org or machine id by its name
     if isinstance(value, str) and is_address(value):
         return to_checksum_address(value)  # as wallets and the explorer show it
     return str(value)

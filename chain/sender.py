@@ -110,7 +110,10 @@ class TxSender:
         balance = self.w3.eth.get_balance(self.address)
         if balance < cost:
             raise TransactionFailed(f"account {self.address} holds {balance} wei; this transaction may cost up to {cost} wei on this chain",
-                                    hint="this chain charges gas: fund the account with `fedpm account fund NAME --amount ETH`")
+                                    hint=self._fund_hint())
+
+    def _fund_hint(self) -> str:
+        return f"this chain charges gas: fund it with `fedpm account fund {self.address} --amount ETH` (--from a funded account)"
 
     def _estimate(self, tx: dict[str, Any]) -> int:
         try:
@@ -153,7 +156,8 @@ class TxSender:
                 self._nonce = None  # resynchronise from the node next time (another process may share the key)
                 error = (exc.rpc_response or {}).get("error")
                 reason = error.get("message", exc.message) if isinstance(error, dict) else exc.message
-                raise TransactionFailed(f"node rejected transaction: {reason.splitlines()[0]}", hint="check the account's nonce and balance") from None
+                hint = self._fund_hint() if "insufficient funds" in reason.lower() else "check the account's nonce and balance"
+                raise TransactionFailed(f"node rejected transaction: {reason.splitlines()[0]}", hint=hint) from None
             self._nonce += 1
         return tx
 

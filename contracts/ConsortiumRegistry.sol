@@ -9,7 +9,8 @@ import {Machines} from "./libraries/Machines.sol";
 import {Roles} from "./libraries/Roles.sol";
 
 /// @title ConsortiumRegistry
-/// @notice Permissioned membership of the fedpm consortium (k-of-n governed), machines and their device keys.
+/// @notice Permissioned membership of the fedpm consortium (k-of-n governed), machines and their device keys
+/// (bound, rotated and revoked by each machine's manufacturer; with the lessee's approval while a lease locks them).
 contract ConsortiumRegistry is IConsortiumRegistry {
     using Membership for Membership.Members;
     using Governance for Governance.Proposals;
@@ -56,6 +57,14 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         return _propose(Proposal(ProposalKind.AddOrg, orgId, name, roles, account, 0, msg.sender, 0, false, address(0), 0));
     }
 
+    /// @notice Propose trusting `lease` (a MachineLease of this registry) to lock machines' device keys while it holds
+    /// an open lease on them. Requirements: caller's org is a governor; `lease` non-zero. The proposer's org approves
+    /// implicitly. Emits ProposalCreated, ProposalApproved.
+    function proposeAddLeaseContract(address lease) external onlyRole(GOVERNOR) returns (uint256) {
+        if (lease == address(0)) revert ZeroAddress();
+        return _propose(Proposal(ProposalKind.AddLeaseContract, bytes32(0), "", 0, lease, 0, msg.sender, 0, false, address(0), 0));
+    }
+
     function proposeRemoveOrg(bytes32 orgId) external onlyRole(GOVERNOR) returns (uint256) {
         return _propose(Proposal(ProposalKind.RemoveOrg, orgId, "", 0, address(0), 0, msg.sender, 0, false, address(0), 0));
     }
@@ -93,6 +102,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         else if (p.kind == ProposalKind.RemoveOrg) _members.remove(p.orgId);
         else if (p.kind == ProposalKind.SetRoles) _members.setRoles(p.orgId, p.roles);
         else if (p.kind == ProposalKind.SetThreshold) _setThreshold(p.threshold);
+        else if (p.kind == ProposalKind.AddLeaseContract) _fleet.addLeaseContract(p.account);
         else IConsortiumToken(p.token).mint(p.account, p.amount); // marked executed above: cannot mint twice
         _checkThreshold(_proposals.threshold);
         emit ProposalExecuted(proposalId, msg.sender);
@@ -140,24 +150,58 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         _fleet.register(machineId, _members.orgOf(msg.sender), manufacturerOrg, metadataHash);
     }
 
-    /// @notice Bind a device signing key to a machine of the caller's org. A key is bound once, ever.
-    /// Requirements: caller is a member; `device` is non-zero and was never bound; the machine is registered and
-    /// the caller's org operates it. Emits DeviceRegistered.
+    /// @notice Bind the first (or, after a revocation, the next) device key of a machine the caller's org
+    /// manufactured; it signs for readings stamped from now on. A key is bound once, ever.
+    /// Requirements: caller is a member of the machine's manufacturer org (NotManufacturer); the machine is registered;
+    /// `device` is non-zero and was never bound (DeviceExists); the machine has no unrevoked key (MachineHasDevice:
+    /// rotate instead). While a lease locks the machine the bind waits for the lessee (approveDeviceChange).
+    /// Emits DeviceBound, or DeviceChangeRequested while locked.
     function registerDevice(address device, bytes32 machineId) external {
-        _fleet.bindDevice(device, machineId, _members.orgOf(msg.sender));
+        _fleet.request(machineId, DeviceChange(DeviceChangeKind.Bind, device, address(0), 0, msg.sender), _members.orgOf(msg.sender));
     }
 
-    /// @notice Revoke a device key (lost, compromised, replaced).
-    /// Requirements: caller is a member; the device is active; the caller's org operates or manufactured its
-    /// machine. Emits DeviceRevoked.
+    /// @notice Replace the machine's current key by `newDevice` at reading time `at` (0: when applied): the old key
+    /// keeps signing for readings stamped before `at`, the new one for readings from `at`.
+    /// Requirements: as registerDevice, and the machine has an unrevoked key (NoCurrentDevice); `at` is not in the
+    /// past nor at or before the current key's start (InvalidRotationTime). While a lease locks the machine the
+    /// rotation waits for the lessee. Emits DeviceRotated, or DeviceChangeRequested while locked.
+    function rotateDevice(bytes32 machineId, address newDevice, uint64 at) external {
+        address current = _fleet.currentKey(machineId);
+        _fleet.request(machineId, DeviceChange(DeviceChangeKind.Rotate, newDevice, current, at, msg.sender), _members.orgOf(msg.sender));
+    }
+
+    /// @notice Revoke a device key (lost, compromised): none of its signatures count any more, for any time.
+    /// Requirements: caller is a member of its machine's manufacturer org (NotManufacturer); the key is bound and
+    /// not revoked (UnknownDevice). While a lease locks the machine the revocation waits for the lessee.
+    /// Emits DeviceRevoked, or DeviceChangeRequested while locked.
     function revokeDevice(address device) external {
-        _fleet.revokeDevice(device, _members.orgOf(msg.sender));
+        bytes32 machineId = _fleet.keys[device].machineId;
+        if (machineId == bytes32(0)) revert UnknownDevice(device);
+        _fleet.request(machineId, DeviceChange(DeviceChangeKind.Revoke, device, address(0), 0, msg.sender), _members.orgOf(msg.sender));
+    }
+
+    /// @notice Approve, as the lessee of the lease that locks `machineId`, the waiting key change `changeHash`
+    /// (pendingDeviceChange), which is then checked again and applied.
+    /// Requirements: caller is a member of the lock's lessee org (NotMachineLessee); `changeHash` is the waiting
+    /// change's hash (NoPendingChange). Emits DeviceChangeApproved and the change's event.
+    function approveDeviceChange(bytes32 machineId, bytes32 changeHash) external {
+        _fleet.approve(machineId, changeHash, _members.orgOf(msg.sender));
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function lockDevices(bytes32 machineId, bytes32 lesseeOrg) external {
+        _fleet.lock(machineId, lesseeOrg);
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function unlockDevices(bytes32 machineId) external {
+        _fleet.unlock(machineId);
     }
 
     // ------------------------------------------------------------------ views
 
-    function requireRole(address account, uint256 role) external view {
-        _members.requireRole(account, role);
+    function requireRole(address account, uint256 role) external view returns (bytes32 orgId) {
+        return _members.requireRole(account, role);
     }
 
     function hasRole(address account, uint256 role) external view returns (bool) {
@@ -216,11 +260,40 @@ contract ConsortiumRegistry is IConsortiumRegistry {
     }
 
     function deviceMachine(address device) external view returns (bytes32 machineId, bool active) {
-        return (_fleet.deviceMachine[device], _fleet.deviceActive[device]);
+        return (_fleet.keys[device].machineId, _fleet.isActive(device));
+    }
+
+    /// @inheritdoc IConsortiumRegistry
+    function deviceKey(address device) external view returns (DeviceKey memory) {
+        return _fleet.keys[device];
+    }
+
+    /// @notice Every key ever bound to `machineId`, in binding order (the last one is the current key).
+    function deviceKeys(bytes32 machineId) external view returns (address[] memory) {
+        return _fleet.history[machineId];
+    }
+
+    /// @notice The change of `machineId`'s keys waiting for the lessee's approval (requestedBy zero: none), and its hash.
+    function pendingDeviceChange(bytes32 machineId) external view returns (DeviceChange memory change, bytes32 changeHash) {
+        change = _fleet.pending[machineId];
+        if (change.requestedBy != address(0)) changeHash = Machines.changeHash(machineId, change);
+    }
+
+    /// @notice The lease lock of `machineId` (holder zero: not locked).
+    function deviceLock(bytes32 machineId) external view returns (DeviceLock memory) {
+        return _fleet.locks[machineId];
+    }
+
+    function isLeaseContract(address account) external view returns (bool) {
+        return _fleet.leaseContracts[account];
     }
 
     function requireActiveDevice(bytes32 machineId, address device) external view {
-        _fleet.requireActiveDevice(machineId, device);
+        _fleet.requireDeviceAt(machineId, device, uint64(block.timestamp));
+    }
+
+    function requireDeviceAt(bytes32 machineId, address device, uint64 time) external view {
+        _fleet.requireDeviceAt(machineId, device, time);
     }
 
     // ------------------------------------------------------------------ internals

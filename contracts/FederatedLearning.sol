@@ -44,17 +44,21 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
 
     /// @notice Commit this trainer's update for the current round: keccak256 of its canonical bytes and CID.
     /// Requirements: caller is a task trainer still holding TRAINER; round open; before the commit deadline;
-    /// one commit per trainer; 0 < numSamples <= the task's maxSamples (TooManySamples).
-    /// Emits UpdateCommitted (and CommitsClosed once every trainer committed).
+    /// one commit per trainer, and per organization as it stands now (SameOrganization: an account that moved
+    /// into an org whose trainer committed does not commit for it again); 0 < numSamples <= the task's maxSamples
+    /// (TooManySamples). Emits UpdateCommitted (and CommitsClosed once every trainer committed).
     function commitUpdate(uint256 taskId, uint256 round, bytes32 updateHash, string calldata cid, uint64 numSamples, uint64 lossMicro) external {
-        _taskTrainer(taskId).commit(taskId, round, Update(updateHash, cid, numSamples, lossMicro, 0));
+        (FederatedRounds.TaskData storage t, bytes32 org) = _taskTrainer(taskId);
+        t.commit(taskId, round, org, Update(updateHash, cid, numSamples, lossMicro, 0));
     }
 
     /// @notice Vote the aggregate this aggregator computed, with the ascending list of trainers it included.
-    /// Requirements: caller is a task aggregator still holding AGGREGATOR; round aggregating; one vote each.
-    /// Emits AggregateVoted; at quorum RoundFinalized, UpdatesExcluded and AggregatorsDissented as applicable.
+    /// Requirements: caller is a task aggregator still holding AGGREGATOR; round aggregating; one vote each, and
+    /// one per organization as it stands now (SameOrganization). Emits AggregateVoted; at quorum RoundFinalized,
+    /// UpdatesExcluded and AggregatorsDissented as applicable.
     function voteAggregate(uint256 taskId, uint256 round, bytes32 aggregateHash, string calldata cid, address[] calldata included) external {
-        _taskAggregator(taskId).vote(taskId, round, aggregateHash, cid, included);
+        (FederatedRounds.TaskData storage t, bytes32 org) = _taskAggregator(taskId);
+        t.vote(taskId, round, org, aggregateHash, cid, included);
     }
 
     /// @notice Apply expired windows of the current round (anyone may call). Emits CommitsClosed or RoundFailed.
@@ -90,17 +94,19 @@ contract FederatedLearning is IFederatedLearning, RegistryGated {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev The task, if the caller is one of its trainers and its org still holds TRAINER (checked in this order).
-    function _taskTrainer(uint256 taskId) private view returns (FederatedRounds.TaskData storage t) {
+    /// @dev The task and the caller's org, if the caller is one of its trainers and its org still holds TRAINER
+    /// (checked in this order).
+    function _taskTrainer(uint256 taskId) private view returns (FederatedRounds.TaskData storage t, bytes32 org) {
         t = _tasks.get(taskId);
         if (!t.isTrainer[msg.sender]) revert NotTaskTrainer(taskId, msg.sender);
-        _checkRole(Roles.TRAINER);
+        org = _checkRole(Roles.TRAINER);
     }
 
-    /// @dev The task, if the caller is one of its aggregators and its org still holds AGGREGATOR (in this order).
-    function _taskAggregator(uint256 taskId) private view returns (FederatedRounds.TaskData storage t) {
+    /// @dev The task and the caller's org, if the caller is one of its aggregators and its org still holds
+    /// AGGREGATOR (in this order).
+    function _taskAggregator(uint256 taskId) private view returns (FederatedRounds.TaskData storage t, bytes32 org) {
         t = _tasks.get(taskId);
         if (!t.isAggregator[msg.sender]) revert NotTaskAggregator(taskId, msg.sender);
-        _checkRole(Roles.AGGREGATOR);
+        org = _checkRole(Roles.AGGREGATOR);
     }
 }

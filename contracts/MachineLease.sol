@@ -24,6 +24,7 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
     bytes32 public constant USAGE_TYPEHASH = keccak256("UsageReport(uint256 leaseId,bytes32 machineId,uint256 counter,uint64 readAt)");
     uint256 public constant UNIT_SCALE = Leases.UNIT_SCALE;
     uint64 public constant DISPUTE_WINDOW = Leases.DISPUTE_WINDOW;
+    uint64 public constant FINAL_READING_MAX_AGE = Leases.FINAL_READING_MAX_AGE;
 
     IERC20 private immutable _token;
     Leases.Book private _book;
@@ -48,21 +49,26 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
         _book.cancel(leaseId);
     }
 
-    /// @notice Accept an offer, pay `deposit` (approve it first) and set the opening counter.
+    /// @notice Accept an offer, pay `deposit` (approve it first) and set the opening counter; locks the machine's
+    /// device keys in the registry until the close, so that a key change needs the lessee's approval.
     /// Requirements: caller's org holds OPERATOR (onlyRole) and operates the machine; status Offered; term not
-    /// over; deposit >= minDeposit and > 0; `opening` signed by the machine's active device (as in reportUsage).
-    /// Emits LeaseAccepted.
+    /// over; deposit >= minDeposit and > 0; `opening` signed by the machine's device key (as in reportUsage); this
+    /// contract is a lease contract the governors trust (NotLeaseContract), no other lease locks the machine
+    /// (MachineLocked) and no announced key rotation is still to take effect (RotationScheduled).
+    /// Emits LeaseAccepted (and the registry's DevicesLocked).
     function accept(uint256 leaseId, uint256 deposit, UsageReport calldata opening, bytes calldata signature) external nonReentrant onlyRole(Roles.OPERATOR) {
         LeaseInfo storage l = _book.get(leaseId);
         bytes32 org = _requireOperator(l, leaseId);
         _verify(l, leaseId, opening, signature);
         l.start(leaseId, org, deposit, opening.counter, opening.readAt);
+        registry().lockDevices(l.machineId, org);
         _token.safeTransferFrom(msg.sender, address(this), deposit);
     }
 
     /// @notice Charge a device-signed cumulative reading; anyone may submit it.
-    /// Requirements: report names this lease and machine (WrongLease); signer is the leased machine's active device
-    /// (ConsortiumRegistry.requireActiveDevice: UnknownDevice, DeviceOfAnotherMachine, DeviceNotActive);
+    /// Requirements: report names this lease and machine (WrongLease); signer is the leased machine's device key
+    /// for the reading's time (ConsortiumRegistry.requireDeviceAt: UnknownDevice, DeviceOfAnotherMachine,
+    /// DeviceNotActive, DeviceNotValidAt; across a rotation the old key signs readings stamped before it);
     /// readAt newer than the last reading (replays are stale) and not in the future; counter not below the last;
     /// status Active or Paused, or Closing with a reading taken before the close and the dispute window open.
     /// Emits UsageCharged; LeasePaused when the deposit runs out.
@@ -92,15 +98,20 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
         _token.safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Close with a final device-signed reading (charged like any reading); the refund follows after
-    /// DISPUTE_WINDOW. Requirements: lessee org, or owner org once the term is over; status Active or Paused.
-    /// Emits UsageCharged, LeaseClosing.
+    /// @notice Close with a final device-signed reading (charged like any reading) taken at most
+    /// FINAL_READING_MAX_AGE before the close, so no closer can pass an old reading off as the last one; during the
+    /// following DISPUTE_WINDOW anyone may still submit a fresher reading taken before the close, then the refund
+    /// follows. Releases the machine's device-key lock. Requirements: lessee org, or owner org once the term is
+    /// over; status Active or Paused; the final reading is fresh (StaleFinalReading) and valid as in reportUsage.
+    /// Emits UsageCharged, LeaseClosing (and the registry's DevicesUnlocked).
     function close(uint256 leaseId, UsageReport calldata finalReading, bytes calldata signature) external {
         LeaseInfo storage l = _book.get(leaseId);
         _requireCloser(l, leaseId);
+        Leases.requireFreshFinal(finalReading.readAt);
         address device = _verify(l, leaseId, finalReading, signature);
         l.charge(leaseId, device, finalReading.counter, finalReading.readAt);
         _book.beginClose(l, leaseId);
+        registry().unlockDevices(l.machineId);
     }
 
     /// @notice Pull the uncharged deposit to the caller after the dispute window; closes the lease.
@@ -145,11 +156,11 @@ contract MachineLease is IMachineLease, RegistryGated, EIP712, ReentrancyGuard {
 
     // ------------------------------------------------------------------ internals
 
-    /// @dev The signer must be the active device bound to the leased machine; returns it.
+    /// @dev The signer must be the leased machine's device key for the reading's time; returns it.
     function _verify(LeaseInfo storage l, uint256 leaseId, UsageReport calldata r, bytes calldata signature) private view returns (address device) {
         if (r.leaseId != leaseId || r.machineId != l.machineId) revert WrongLease(leaseId, r.leaseId, r.machineId);
         device = ECDSA.recover(usageDigest(r), signature);
-        registry().requireActiveDevice(l.machineId, device);
+        registry().requireDeviceAt(l.machineId, device, r.readAt);
     }
 
     /// @dev The caller's org, if it built the machine (the caller's MANUFACTURER role is checked by onlyRole).

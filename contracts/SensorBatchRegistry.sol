@@ -48,8 +48,10 @@ contract SensorBatchRegistry is ISensorBatchRegistry, RegistryGated, EIP712 {
         if (!ok) return false;
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecover(blockDigest(blockHash), blockProof.signature);
         if (err != ECDSA.RecoverError.NoError || signer != batchProof.batch.device) return false;
-        (bytes32 machineId, ) = registry().deviceMachine(signer);
-        return machineId == batchProof.batch.machineId;
+        IConsortiumRegistry.DeviceKey memory key = registry().deviceKey(signer);
+        if (key.machineId != batchProof.batch.machineId) return false;
+        (bool spanOk, uint64 from, uint64 to) = SensorBatches.blockSpan(blockProof.data);
+        return spanOk && from >= key.validFrom && (key.validUntil == 0 || to < key.validUntil);
     }
 
     /// @inheritdoc ISensorBatchRegistry

@@ -1,7 +1,7 @@
 """`make demo`: the whole fedpm story on embedded defaults (local anvil, local content store).
 
-1. A consortium: 3 governors (2-of-3), 4 factories, a machine maker, 3 aggregators; a machine and a device
-   key per factory.
+1. A consortium: 3 governors (2-of-3), 4 factories, a machine maker, 3 aggregators; a machine per factory whose
+   device key the maker provisions and attests (an operator binding its own key is refused).
 2. Sensor data signed at the source by each machine's device and anchored by a keyless gateway (needs Mosquitto),
    maintenance history with an audit, quality passports of parts made on the simulated machine (one verified),
    and a pay-per-use lease.
@@ -33,6 +33,7 @@ from chain.node import LocalChain
 from fedpm.broker import LocalBroker, mosquitto_path
 from fedpm.consortium.bootstrap import Consortium, bootstrap, demo_plan
 from fedpm.consortium.client import format_members
+from fedpm.consortium.demo import format_device_demo, run_device_demo
 from fedpm.explorer.server import start_explorer
 from fedpm.hints import REVERT_HINTS
 from fedpm.lease.demo import format_lease_demo, lease_demo_json, run_lease_demo
@@ -107,6 +108,13 @@ def build_consortium(settings: Settings, p: Progress) -> Consortium:
         p.info(f"{name:<22} {info['address']}")
     print("    " + format_members(c.registry.members()).replace("\n", "\n    "))
     return c
+
+
+def run_devices(c: Consortium, p: Progress) -> dict[str, Any]:
+    summary = run_device_demo(c)
+    p.info("device keys, provisioned by their machines' manufacturer:")
+    print("    " + format_device_demo(summary).replace("\n", "\n    "))
+    return summary
 
 
 # ---------------------------------------------------------------- federated learning
@@ -319,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = demo_settings(out, chain.url)
             p.step(f"consortium on a local chain at {chain.url}")
             c = build_consortium(settings, p)
+            devices = run_devices(c, p)
             p.step("sensor data signed at the source: devices sign blocks -> MQTT -> gateway checks -> one anchored root of roots")
             sensors = run_sensors(c, settings, out, p)
             p.step("maintenance history: records kept locally, their hashes chained on chain, then audited")
@@ -336,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = {"chain_id": c.deployment.chain_id, "contracts": {k: v["address"] for k, v in c.deployment.contracts.items()},
                        "rounds": res.rounds, "federated": res.fed, "centralized": res.central, "local": res.local,
                        "gas": {"per_trainer_commit": res.gas_per_trainer, "per_aggregator_vote": res.gas_per_aggregator},
-                       "sensors": sensors, "maintenance": maintenance, "parts": parts, "lease": lease}
+                       "devices": devices, "sensors": sensors, "maintenance": maintenance, "parts": parts, "lease": lease}
             (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
             p.step("outputs and explorer")
             for name in ("summary.json", "global_model.safetensors", "training_curve.png", "logs/"):

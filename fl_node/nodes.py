@@ -2,7 +2,8 @@
 
 Both are restart-safe because they derive what to do from the chain, not from memory: a trainer that already
 committed in the current round does nothing; one that trained but crashed before committing reuses the bytes
-it kept in its work folder (same hash, no second training). An aggregator that voted does nothing.
+it kept in its work folder (same hash, no second training). An aggregator that voted does nothing; while commits
+come in, aggregators pin each committed update into their own store, so an update outlives the trainer's node.
 Any node whose chain clock shows a window of the current round expired calls `advance` itself, so a round whose
 trainers or aggregators died fails on time without waiting for someone else's transaction.
 Training itself is the task's `fl_node.trainer.Trainer.fit`, seeded by `local_seed`.
@@ -169,6 +170,8 @@ class TrainerNode(_Node):
 @dataclass
 class AggregatorNode(_Node):
     byzantine: bool = False  # demonstration only: vote a perturbed aggregate, which honest peers outvote
+    _replicated: set[str] = field(default_factory=set, init=False)  # update CIDs this node's store holds pinned
+    _tried: set[str] = field(default_factory=set, init=False)  # update CIDs we tried to pin at least once
 
     def step(self) -> str | None:
         task, rnd = self.current()
@@ -177,10 +180,15 @@ class AggregatorNode(_Node):
         expired = self.advance_expired(rnd)
         if expired:
             return expired
-        if rnd.state != RoundState.AGGREGATING or self.sender.address not in task.aggregators:
+        if self.sender.address not in task.aggregators:
+            return None
+        if rnd.state in (RoundState.OPEN, RoundState.COLLECTING):
+            return self.replicate(rnd, retry=True)
+        if rnd.state != RoundState.AGGREGATING:
             return None
         if self.fl.has_voted(self.task_id, rnd.round, self.sender.address):
             return None
+        self.replicate(rnd, retry=False)  # the last commit closes the window at once: pin what is not ours yet
         spec = self.spec(task)
         aggregate, included, excluded = self.compute(task, rnd, spec)
         if aggregate is None:
@@ -194,6 +202,24 @@ class AggregatorNode(_Node):
         receipt = self.fl.vote(self.sender, self.task_id, rnd.round, keccak(blob), cid, included)
         notes = "".join(f"; left out {t[:10]}…: {why}" for t, why in excluded)
         return f"round {rnd.round}: voted {keccak(blob).hex()[:12]} over {len(included)} update(s) gas={receipt.gas_used}{notes}"
+
+    def replicate(self, rnd: RoundView, *, retry: bool) -> str | None:
+        """Pin every committed update into this aggregator's own store as the commits arrive, so the round can still be
+        aggregated when the trainer's node that pinned an update goes away. Best effort: while commits are open an
+        unreachable update is tried again at every poll; once they are closed, once (then fetched when computing)."""
+        pinned = []
+        for trainer in rnd.committed:
+            cid = self.fl.update(self.task_id, rnd.round, trainer).cid
+            if cid in self._replicated or (not retry and cid in self._tried):
+                continue
+            self._tried.add(cid)
+            try:
+                self.store.pin(cid)
+            except StorageError:
+                continue
+            self._replicated.add(cid)
+            pinned.append(cid)
+        return f"round {rnd.round}: pinned {len(pinned)} committed update(s) into our store" if pinned else None
 
     def compute(self, task: TaskView, rnd: RoundView, spec: TaskSpec) -> tuple[list | None, list[str], list[tuple[str, str]]]:
         """Fetch, check and aggregate every committed update: the same inputs give every aggregator the same bytes."""

@@ -22,7 +22,7 @@ REVERT_HINTS: dict[str, str] = {
     "CommitWindowClosed": "the round's commit window has passed; wait for the next round",
     "RoundInProgress": "wait for the current round to finalize or fail (fedpm round status)",
     "TooManySamples": "the task bounds each trainer's sample count (fedpm task show: max_samples); train on at most that many",
-    "SameOrganization": "list one trainer and one aggregator account per organization",
+    "SameOrganization": "one trainer and one aggregator account per organization: in a task, and in each round (another account of the org already acted)",
 }
 
 

@@ -12,7 +12,7 @@ from ground.canonical import canonical_json
 from ground.config import load_section, read_config_file
 from ground.errors import ConfigError, FedpmError
 from ground.files import atomic_write
-from ground.ids import from_bytes32, hex0x, to_bytes32
+from ground.ids import from_bytes32, hex0x, readable_bytes32, to_bytes32
 
 
 def test_canonical_json_is_one_byte_string_per_value():
@@ -30,6 +30,18 @@ def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path: Path):
 
     assert target.read_bytes() == b"new" and os.stat(target).st_mode & 0o777 == 0o755
     assert [p.name for p in target.parent.iterdir()] == ["f.json"]
+
+
+def test_atomic_write_fsyncs_unless_told_not_to(tmp_path: Path, monkeypatch):
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    target = tmp_path / "seq.json"
+
+    atomic_write(target, "durable")
+    atomic_write(target, "hot path", sync=False)
+
+    assert len(synced) == 1 and target.read_text() == "hot path"
+    assert [p.name for p in tmp_path.iterdir()] == ["seq.json"]
 
 
 def test_atomic_write_failure_keeps_the_old_file(tmp_path: Path):
@@ -91,6 +103,14 @@ def test_bytes32_ids_round_trip_and_refuse_bad_names():
     for bad in ("", "x" * 32, "a\0b"):
         with pytest.raises(FedpmError):
             to_bytes32(bad)
+
+
+def test_only_ids_made_by_to_bytes32_read_as_names():
+    assert readable_bytes32(to_bytes32("factory-1-m1")) == "factory-1-m1"
+    assert readable_bytes32(bytes.fromhex("ab" * 32)) is None  # a hash
+    assert readable_bytes32(b"ab\0c".ljust(32, b"\0")) is None  # zero inside
+    assert readable_bytes32(b"\x01\x02".ljust(32, b"\0")) is None  # not printable
+    assert readable_bytes32(b"\0" * 32) is None and readable_bytes32(b"short") is None
 
 
 def test_canonical_json_takes_its_encoding_switch_by_keyword_only():

@@ -18,6 +18,8 @@ from chain.compile import compile_contracts
 from chain.connect import ChainContext
 from chain.deploy import GenesisOrg, deploy_all
 from ground.errors import FedpmError
+from fedpm.consortium.bootstrap import propose_lease_trust
+from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.settings import load_settings
 
 
@@ -26,6 +28,7 @@ from fedpm.settings import load_settings
 @click.option("--governor", "governors", multiple=True, default=("gov-a", "gov-b", "gov-c"), show_default=True, help="keystore account of a founding governor org (repeat)")
 @click.option("--threshold", type=int, default=2, show_default=True)
 def cli(as_: str, governors: tuple[str, ...], threshold: int) -> None:
+    trust = None
     try:
         if getattr(chain.provider, "process", None) is not None:
             raise FedpmError("ape started this chain itself and stops it when the script ends, so the deployment would point at nothing",
@@ -35,10 +38,16 @@ def cli(as_: str, governors: tuple[str, ...], threshold: int) -> None:
         settings = load_settings()
         ctx = ChainContext(settings=settings, w3=chain.provider.web3, artifacts=compile_contracts(settings.chain.evm_version))
         genesis = [GenesisOrg(name, ctx.keystore.address(name)) for name in governors]
-        deployment = deploy_all(ctx.w3, ctx.sender_for(as_), ctx.artifacts, genesis, threshold)
+        sender = ctx.sender_for(as_)
+        deployment = deploy_all(ctx.w3, sender, ctx.artifacts, genesis, threshold)
         deployment.save(ctx.deployment_path)
+        trust = propose_lease_trust(ConsortiumRegistry(ctx), sender, deployment)  # leases lock device keys once executed
+        if trust is not None and threshold == 1:
+            ConsortiumRegistry(ctx).execute(sender, trust)
     except FedpmError as exc:
         raise click.ClickException(str(exc)) from None
     for name, info in deployment.contracts.items():
         click.echo(f"{name:<22} {info['address']}")
     click.echo(f"deployment written to {ctx.deployment_path}")
+    if trust is not None and threshold > 1:
+        click.echo(f"proposal {trust}: trust the MachineLease to lock device keys during leases; other governors approve and execute it")

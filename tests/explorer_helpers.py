@@ -43,7 +43,7 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], home: Path, rel
     registry = SensorBatchRegistry(consortium.ctx)
     dom = registry.signing_domain()
     batches = [sign_blocks(consortium.devices[m], m, dom, range(3 * k, 3 * k + 3)) for m, count in plan.items() for k in range(count)]
-    store = GatewayStore(gateway_store_path(home))
+    store = GatewayStore(gateway_store_path(home), create=True)
     try:
         aid = store_anchored(store, registry, consortium.sender(relayer), batches)
         anchor = store.anchor(aid).anchor
@@ -110,3 +110,24 @@ def _tariff(leasing: Leasing, tariff_id: str) -> Any:
     from tests.test_lease_helpers import make_tariff
 
     return make_tariff(leasing.ctx, tariff_id=tariff_id)
+
+
+def record_device_history(consortium: Any, machine: str = "factory-3-m1") -> dict[str, Any]:
+    """The machine's keys: the maker rotates its bootstrap key to a second one; the operator leases the machine; the
+    maker asks to revoke the second key and the lessee approves; the maker asks to bind a third key, which waits for
+    the lessee. Returns the keys and the receipts of each step."""
+    from tests.conftest import dev_key
+
+    reg, maker, lessee = consortium.registry, consortium.sender("maker"), consortium.sender(machine.rsplit("-m", 1)[0])
+    first, second, third = consortium.devices[machine], dev_key(f"{machine}-key-2"), dev_key(f"{machine}-key-3")
+    advance_time(consortium.ctx, 5)
+    rotated = reg.rotate_device(maker, machine, second.address)
+    leasing = Leasing(consortium)
+    lease_id, _ = leasing.lease.offer(maker, machine, _tariff(leasing, "t-keys"))
+    leasing.fund(machine.rsplit("-m", 1)[0], 20 * UNIT)
+    leasing.lease.accept(lessee, lease_id, 20 * UNIT, leasing.sign(lease_id, 0, device=second, machine=machine))
+    revoke = reg.revoke_device(maker, second.address)
+    approved = reg.approve_device_change(lessee, machine, revoke.pending.change_hash)
+    waiting = reg.register_device(maker, third.address, machine)
+    return {"machine": machine, "keys": [first.address, second.address, third.address], "rotated": rotated.receipt, "revoke": revoke,
+            "approved": approved, "waiting": waiting.pending, "lease": lease_id}

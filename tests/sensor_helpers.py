@@ -132,7 +132,7 @@ def wait_for(predicate, timeout: float) -> bool:
 # ---------------------------------------------------------------- signed blocks, batches and anchors without a gateway
 
 
-def sign_blocks(device, machine: str, dom, seqs, *, readings: int = 4, t0: int = 1_700_000_000_000, channel: str = "vibration", unit: str = "g"):
+def sign_blocks(device, machine: str, dom, seqs, *, readings: int = 4, t0: int = 2_000_000_000_000, channel: str = "vibration", unit: str = "g"):
     """Signed blocks (`SignedBlock`) of `device` for `machine`, one per seq, `readings` readings each, 10 ms apart."""
     from fedpm.sensors.encoding import encode_block, parse_signed
     from fedpm.sensors.signing import BlockSigner

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ground.ids import to_bytes32
-from chain.reverts import NotMember
+from chain.reverts import NotLeaseOwner, NotLessee, NotMember
 from fedpm.lease.tariff import LeaseStatus
 from fedpm.maintenance.client import MaintenanceLog
 from tests.conftest import advance_time, dev_key
@@ -34,6 +34,10 @@ def test_attack7_refund_and_earnings_stay_claimable_after_both_orgs_leave(leasin
     remove_org(h.c, LESSEE)  # the attack: governance (or the org's own exit) strands what the contract owes it
     remove_org(h.c, OWNER)
     advance_time(h.ctx, h.lease.dispute_window())
+    with pytest.raises(NotLessee):  # what a left org is owed goes to its paying account, not to whoever asks first
+        h.lease.claim_refund(h.c.sender("factory-2"), lease_id)
+    with pytest.raises(NotLeaseOwner):
+        h.lease.withdraw(h.c.sender("factory-2"), lease_id)
 
     h.lease.claim_refund(h.c.sender(LESSEE), lease_id)  # the account that paid the deposit
     h.lease.withdraw(h.c.sender(OWNER), lease_id)  # the account that offered the lease

@@ -72,6 +72,45 @@ def test_attack3_one_org_cannot_enrol_two_trainers(env):
         env.new_task(trainers=["factory-1", "factory-1-second", "factory-2"])
 
 
+def _move_account(env, account: str, into: str) -> None:
+    """`account` (a task participant's key) leaves its org by itself and joins org `into` on that org's offer."""
+    reg = env.consortium.registry
+    moved = env.sender(account)
+    reg.remove_account(moved, moved.address)
+    reg.enroll(env.sender(into), moved)
+    assert reg.org_of(moved.address) == reg.org_of(env.addr[into]) == into
+
+
+def test_attack3_an_aggregator_account_moved_into_another_org_after_the_task_does_not_vote_twice_for_it(env):
+    """The task was created with one aggregator per org; then agg-1's key leaves agg-1 and joins agg-2. Both agg-2
+    accounts still hold a seat: two votes of agg-2 would be a 2-of-3 quorum of one organization."""
+    task_id = env.new_task(quorum=2)
+    r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
+    for org in ("factory-1", "factory-2", "factory-3"):
+        env.commit(task_id, r, org, 1.0)
+    _move_account(env, "agg-1", into="agg-2")
+    included = sorted(env.fl.round(task_id, r).committed)
+    env.fl.vote(env.sender("agg-2"), task_id, r, keccak(b"agg-2's choice"), "cid", included)
+
+    with pytest.raises(SameOrganization):  # the attack: agg-2's second vote finalizes agg-2's choice alone
+        env.fl.vote(env.sender("agg-1"), task_id, r, keccak(b"agg-2's choice"), "cid", included)
+
+    rnd = env.fl.round(task_id, r)
+    assert rnd.state == RoundState.AGGREGATING and rnd.votes == 1
+
+
+def test_attack3_a_trainer_account_moved_into_another_org_does_not_commit_twice_for_it(env):
+    task_id = env.new_task()
+    r = env.fl.open_round(env.consortium.sender("gov-a"), task_id)
+    env.commit(task_id, r, "factory-2", 1.0)
+    _move_account(env, "factory-1", into="factory-2")
+
+    with pytest.raises(SameOrganization):  # the attack: factory-2's data counted twice (twice its weight)
+        env.commit(task_id, r, "factory-1", 9.0)
+
+    assert env.fl.round(task_id, r).committed == (env.addr["factory-2"],)
+
+
 # Gas bounds of a task at the maximum sizes FederatedLearning allows (MAX_TRAINERS trainers, MAX_AGGREGATORS
 # aggregators, each of its own org): creating it, one commit, and the worst finalizing vote (half the updates
 # excluded, every other aggregator dissenting). A 30M-gas block holds each with room to spare.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chain.reverts import AccountReserved, NoAccountOffer, NotEnoughApprovals, NotMember, NotRegistry, ProposalAlreadyExecuted, TextTooLong, TooManyAccounts, TooManyNodes
-from fedpm.consortium.client import ConsortiumRegistry, Role
+from fedpm.consortium.client import ConsortiumRegistry, ProposalKind, Role
 from fedpm.lease.client import ConsortiumToken
 from fl_node.rounds import FederatedLearning, TaskConfig
 from tests.conftest import dev_key
@@ -81,7 +81,7 @@ def test_attack5_an_offered_account_joins_only_when_its_own_key_accepts(consorti
 
 # Gas bounds per governance action (execute) at the maximum sizes the registry allows: MAX_ACCOUNTS accounts and
 # MAX_NODES enodes of MAX_ENODE_BYTES each, a MAX_NAME_BYTES name. A 30M-gas block holds every one many times over.
-EXECUTE_GAS_BOUNDS = {"AddOrg": 350_000, "RemoveOrg": 700_000, "SetRoles": 100_000, "SetThreshold": 100_000, "Mint": 150_000}
+EXECUTE_GAS_BOUNDS = {"AddOrg": 350_000, "RemoveOrg": 700_000, "SetRoles": 100_000, "SetThreshold": 100_000, "Mint": 150_000, "AddLeaseContract": 120_000}
 
 
 def _execute_gas(consortium, pid: int, proposer) -> int:
@@ -130,8 +130,10 @@ def test_attack6_every_governance_action_stays_within_its_gas_bound_at_maximum_s
     gas["SetThreshold"] = _execute_gas(consortium, reg.propose_set_threshold(gov_a, 2), gov_a)
     gas["Mint"] = _execute_gas(consortium, reg.propose_mint(gov_a, token.address, big.address, 10**24), gov_a)
     gas["RemoveOrg"] = _execute_gas(consortium, reg.propose_remove_org(gov_a, "big-org"), gov_a)
+    gas["AddLeaseContract"] = _execute_gas(consortium, reg.propose_add_lease_contract(gov_a, dev_key("a-second-lease").address), gov_a)
     with capsys.disabled():
         print(f"\ngovernance execute gas at maximum sizes: {gas} (bounds {EXECUTE_GAS_BOUNDS})")
 
     assert not reg.is_member(big.address)
     assert all(gas[kind] <= bound for kind, bound in EXECUTE_GAS_BOUNDS.items()), gas
+    assert set(EXECUTE_GAS_BOUNDS) == {k.solidity_name for k in ProposalKind}  # every kind of proposal has its bound

@@ -52,7 +52,7 @@ def test_nobody_on_the_broker_gets_a_block_past_the_gateway(consortium, tmp_path
         wire.publish(f"fedpm/{machine}/{channel}", payload, qos=1).wait_for_publish(10)
 
     def forge(values, seq: int, signer, device: str) -> bytes:
-        raw = encode_block(device, M1, seq, "vibration", "g", [1_700_000_009_000 + i for i in range(len(values))], values)
+        raw = encode_block(device, M1, seq, "vibration", "g", [2_000_000_009_000 + i for i in range(len(values))], values)
         return raw + BlockSigner.of(signer, dom).sign(raw)
 
     gw.start()
@@ -65,7 +65,7 @@ def test_nobody_on_the_broker_gets_a_block_past_the_gateway(consortium, tmp_path
         b3 = genuine[3]
         altered = b3.block[:-8] + (b3.block[-8] ^ 0x01).to_bytes(1, "big") + b3.block[-7:] + b3.signature
         attacks = {
-            "unsigned": [json.dumps({"ts": [1_700_000_000_000], "values": [42.0], "unit": "g"}).encode()],
+            "unsigned": [json.dumps({"ts": [2_000_000_000_000], "values": [42.0], "unit": "g"}).encode()],
             "forged": [altered,  # a value changed, the device's signature kept
                        forge([42.0], 10, attacker_key, consortium.devices[M1].address)],  # made up, claims to be the device
             "unbound": [forge([42.0], 0, attacker_key, attacker_key.address)],  # signed by a key the manufacturer never bound
@@ -75,7 +75,7 @@ def test_nobody_on_the_broker_gets_a_block_past_the_gateway(consortium, tmp_path
         for reason, payloads in attacks.items():
             for payload in payloads:
                 publish(M1, payload)
-        consortium.registry.revoke_device(consortium.sender("factory-2"), consortium.devices[M2].address)
+        consortium.registry.revoke_device(consortium.sender("maker"), consortium.devices[M2].address)  # by its manufacturer
         publish(M2, m2_blocks[0].signed)  # a revoked device's genuine block
         publish(M2, m2_blocks[1].signed, channel="current")  # under another channel's topic
         expected = {r: len(p) for r, p in attacks.items()} | {"unbound": 2, "malformed": 1}
@@ -100,7 +100,7 @@ def test_a_gateway_cannot_make_a_reading_that_verifies(consortium, ctx, tmp_path
     registry = SensorBatchRegistry(consortium.ctx)
     dom = registry.signing_domain()
     operator = consortium.sender("factory-1")  # the gateway's account: a member, so it may anchor whatever it likes
-    store = GatewayStore(tmp_path / "gw.sqlite")
+    store = GatewayStore(tmp_path / "gw.sqlite", create=True)
     genuine = [sign_blocks(consortium.devices[M1], M1, dom, range(4 * k, 4 * k + 4)) for k in range(2)]
     store_anchored(store, registry, operator, genuine)
     chk = checker(consortium)
@@ -134,7 +134,7 @@ def test_a_gateway_cannot_make_a_reading_that_verifies(consortium, ctx, tmp_path
     refused(doctored_anchor([genuine[0][0], altered, *genuine[0][2:]]))
 
     # 2. inject a block it made up, signed with its own key in the device's name, and anchor it
-    raw = encode_block(b1.device, M1, 1, "vibration", "g", [1_700_000_000_001], [123.0])
+    raw = encode_block(b1.device, M1, 1, "vibration", "g", [2_000_000_000_001], [123.0])
     refused(doctored_anchor([genuine[0][0], parse_signed(raw + BlockSigner.of(own_key, dom).sign(raw))]))
 
     # 3. sign blocks with its own key as the "device": the signatures hold, but no manufacturer bound that key to the machine
@@ -151,7 +151,7 @@ def test_a_gateway_cannot_make_a_reading_that_verifies(consortium, ctx, tmp_path
     assert out.returncode == 2 and f"{M1} seq 4..7 forged at block position 2" in out.stderr, out.stderr
 
     # 5. replay genuine blocks in a batch of their own, anchored: each block is genuine, the batch is a replay
-    fresh = GatewayStore(tmp_path / "replayed.sqlite")
+    fresh = GatewayStore(tmp_path / "replayed.sqlite", create=True)
     store_anchored(fresh, registry, operator, [genuine[0]])
     replay = genuine[0][1:3]
     fresh.db.execute("DELETE FROM blocks")  # the operator forgets it received them, to batch them again

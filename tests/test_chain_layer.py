@@ -35,6 +35,37 @@ def test_keystore_round_trip_and_wrong_password(tmp_path):
         ks.create("alice")
 
 
+def _altered(good: dict, **crypto: object) -> bytes:
+    return json.dumps({**good, "crypto": {**good["crypto"], **crypto}}).encode()
+
+
+@pytest.mark.parametrize("make,expected", [
+    (lambda good: b"not json at all", "is not JSON"),
+    (lambda good: b"\xff\xfe\x00binary", "is not JSON"),
+    (lambda good: b"[]", "corrupt: a JSON list, not an object"),
+    (lambda good: json.dumps({k: v for k, v in good.items() if k != "version"}).encode(), 'corrupt: no "version": 3'),
+    (lambda good: json.dumps({k: v for k, v in good.items() if k != "address"}).encode(), 'corrupt: no valid "address"'),
+    (lambda good: json.dumps({k: v for k, v in good.items() if k != "crypto"}).encode(), 'corrupt: no "crypto" object'),
+    (lambda good: _altered(good, kdfparams={}), "corrupt: cannot decrypt it (KeyError: 'salt')"),
+    (lambda good: _altered(good, kdf="md5"), "corrupt: cannot decrypt it (TypeError"),
+    (lambda good: _altered(good, ciphertext="zz"), "corrupt: Non-hexadecimal"),
+])
+def test_a_corrupt_keystore_is_named_and_left_as_it_is(tmp_path, make, expected):
+    ks = Keystore(tmp_path, KeySettings(password="pw", scrypt_n=2**10, allow_weak_scrypt=True))
+    ks.create("alice")
+    broken = make(json.loads((tmp_path / "alice.json").read_text()))
+    (tmp_path / "alice.json").write_bytes(broken)
+
+    with pytest.raises(KeystoreError) as exc:
+        ks.load("alice")
+
+    assert expected in str(exc.value) and "restore it from your backup" in str(exc.value) and "alice.json" in str(exc.value)
+    assert (tmp_path / "alice.json").read_bytes() == broken  # nothing rewritten
+    if "cannot decrypt" not in expected and "Non-hex" not in expected:
+        with pytest.raises(KeystoreError, match="restore it from your backup"):
+            ks.address("alice")
+
+
 def test_password_file_wins_over_missing_password(tmp_path):
     pw = tmp_path / "pw"
     pw.write_text("from-file\n")

@@ -30,10 +30,11 @@ def chain_home(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "fedpm.cli", "chain", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url = proc.stdout.readline().strip()
     assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
-    for name in ("g1", "g2", "g3", "f1", "dev1"):
+    for name in ("g1", "g2", "g3", "f1", "mk", "dev1"):
         assert fedpm(home, "account", "new", name).returncode == 0
     out = fedpm(home, "deploy", "--as", "g1", "--governor", "g1", "--governor", "g2", "--governor", "g3", "--threshold", "2")
     assert out.returncode == 0, out.stderr
+    assert "proposal 0: trust the MachineLease" in out.stderr and "fedpm consortium approve --as GOVERNOR 0" in out.stderr
     yield home
     proc.terminate()
     proc.wait(timeout=10)
@@ -57,13 +58,23 @@ def test_governance_through_the_cli(chain_home):
 
     # a machine and its device, then revocation
     assert fedpm(h, "machine", "register", "--as", "f1", "press-1", "--manufacturer", "g1").returncode == 1  # g1 is no manufacturer
-    pid2 = fedpm(h, "consortium", "propose", "--as", "g3", "--add", "maker", "--roles", "MANUFACTURER", "--account", "0x" + "ab" * 20).stdout.strip()
+    pid2 = fedpm(h, "consortium", "propose", "--as", "g3", "--add", "maker", "--roles", "MANUFACTURER", "--account", "mk").stdout.strip()
     fedpm(h, "consortium", "approve", "--as", "g1", pid2)
     fedpm(h, "consortium", "execute", "--as", "g1", pid2)
     assert fedpm(h, "machine", "register", "--as", "f1", "press-1", "--manufacturer", "maker").returncode == 0
-    assert fedpm(h, "device", "register", "--as", "f1", "dev1", "--machine", "press-1").returncode == 0
-    assert fedpm(h, "device", "revoke", "--as", "f1", "dev1").returncode == 0
+    by_operator = fedpm(h, "device", "register", "--as", "f1", "dev1", "--machine", "press-1")
+    assert by_operator.returncode == 1 and "NotManufacturer(machineId=press-1" in by_operator.stderr  # the maker provisions keys
+    assert fedpm(h, "device", "register", "--as", "mk", "dev1", "--machine", "press-1").returncode == 0
+    assert fedpm(h, "device", "revoke", "--as", "mk", "dev1").returncode == 0
     assert "press-1" in fedpm(h, "machine", "list").stdout
+    assert " revoked " in fedpm(h, "device", "list").stdout
+
+    # the deployment proposed trusting its MachineLease with device-key locks; a second governor completes it
+    assert fedpm(h, "consortium", "approve", "--as", "g2", "0").returncode == 0
+    assert fedpm(h, "consortium", "execute", "--as", "g2", "0").returncode == 0
+    again = fedpm(h, "consortium", "propose", "--as", "g1", "--lease-contract")  # the deployment's, once more: allowed, idempotent
+    rows = fedpm(h, "consortium", "proposals").stdout.splitlines()
+    assert again.returncode == 0 and rows[0].split()[1:2] == ["AddLeaseContract"] and rows[0].endswith("executed")
 
 
 def test_besu_allowlist_is_rendered_from_the_registry(chain_home):
@@ -90,6 +101,89 @@ def test_user_errors_are_one_line_with_the_fix_and_exit_non_zero(chain_home, arg
 
     assert out.returncode == 1
     assert len(out.stderr.strip().splitlines()) == 1 and expected in out.stderr and "(" in out.stderr
+
+
+def one_line_error(out: subprocess.CompletedProcess, *expected: str) -> bool:
+    """Exit 1 with a single `error: <what> (<fix>)` line on stderr holding every `expected` text, no traceback."""
+    lines = out.stderr.strip().splitlines()
+    return out.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ") and lines[0].endswith(")") and all(e in lines[0] for e in expected)
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"this is no keystore\n", "is not JSON"),
+    (json.dumps({"address": "ab" * 20, "crypto": {}, "id": "x"}).encode(), 'is corrupt: no "version": 3'),  # was KeyError 'version'
+])
+def test_a_corrupt_keystore_is_one_line_naming_the_file_and_stays_as_it_is(chain_home, content, expected):
+    path = chain_home / "keystores" / "broken.json"
+    path.write_bytes(content)
+    try:
+        signing = fedpm(chain_home, "consortium", "approve", "--as", "broken", "0")
+        listing = fedpm(chain_home, "account", "list")
+    finally:
+        kept = path.read_bytes()
+        path.unlink()
+
+    for out in (signing, listing):
+        assert one_line_error(out, str(path), expected, "restore it from your backup"), out.stderr
+    assert kept == content
+
+
+def test_audit_of_an_unregistered_machine_is_an_error_not_an_empty_history(chain_home):
+    from fedpm.maintenance.store import RecordStore, record_store_path
+
+    with RecordStore(record_store_path(chain_home), create=True):  # an operator's store (empty): only the machine is wrong
+        pass
+
+    out = fedpm(chain_home, "audit", "maintenance", "--machine", "nosuch")
+
+    assert one_line_error(out, "machine 'nosuch' is not registered", "fedpm machine list"), out.stderr
+    assert "OK" not in out.stdout
+
+
+GATEWAY_STORE_READERS = [("gateway", "status"), ("verify", "batch"), ("verify", "reading", "--machine", "m", "--seq", "0", "--index", "0")]
+
+
+@pytest.mark.parametrize("command", GATEWAY_STORE_READERS, ids=lambda c: " ".join(c[:2]))
+def test_reading_a_mistyped_gateway_store_creates_nothing(tmp_path, command):
+    home, store = tmp_path / "home", tmp_path / "gatway.sqlite"  # sic: the mistyped name
+
+    given = fedpm(home, *command, "--store", str(store))
+    default = fedpm(home, *command)
+
+    assert one_line_error(given, f"no gateway store at {store}", "check --store"), given.stderr
+    assert one_line_error(default, f"no gateway store at {home / 'sensors' / 'gateway.sqlite'}"), default.stderr
+    assert not store.exists() and not (home / "sensors").exists()
+
+
+@pytest.mark.parametrize("command", GATEWAY_STORE_READERS, ids=lambda c: " ".join(c[:2]))
+def test_a_gateway_store_that_is_no_sqlite_or_another_database_is_refused_untouched(tmp_path, command):
+    import sqlite3
+
+    junk = tmp_path / "notes.txt"
+    junk.write_bytes(b"readings, but not a database\n" * 100)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE mine (x)")
+    before = other.read_bytes()
+
+    not_sqlite = fedpm(tmp_path, *command, "--store", str(junk))  # sqlite3.DatabaseError before
+    foreign = fedpm(tmp_path, *command, "--store", str(other))
+
+    assert one_line_error(not_sqlite, f"{junk} is not a gateway store", "check --store"), not_sqlite.stderr
+    assert one_line_error(foreign, f"{other} is an SQLite database but no gateway store"), foreign.stderr
+    assert junk.read_bytes() == b"readings, but not a database\n" * 100 and other.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("maintenance", "list"), ("maintenance", "export", "--machine", "m"), ("maintenance", "sync", "--as", "g1"),
+                                     ("audit", "maintenance", "--machine", "m")], ids=lambda c: " ".join(c[:2]))
+def test_reading_the_maintenance_store_of_a_wrong_home_creates_nothing(tmp_path, command):
+    out = fedpm(tmp_path, *command)
+    (tmp_path / "maintenance.sqlite").write_bytes(b"\0not sqlite")
+    junk = fedpm(tmp_path, *command)
+
+    assert one_line_error(out, f"no local maintenance store at {tmp_path / 'maintenance.sqlite'}", "FEDPM_HOME"), out.stderr
+    assert one_line_error(junk, "is not a local maintenance store: file is not a database"), junk.stderr
+    assert (tmp_path / "maintenance.sqlite").read_bytes() == b"\0not sqlite"
 
 
 def test_deployment_file_for_another_chain_is_refused(chain_home, tmp_path):

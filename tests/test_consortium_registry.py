@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chain.reverts import (AlreadyApproved, DeviceExists, DeviceNotActive, DeviceOfAnotherMachine, InvalidThreshold, MissingRole,
-                           NotEnoughApprovals, NotMachineOperator, NotMember, ProposalAlreadyExecuted, ProposalExpired, UnknownDevice)
-from fedpm.consortium.client import DeviceView, Role
+                           NotEnoughApprovals, NotManufacturer, NotMember, ProposalAlreadyExecuted, ProposalExpired, UnknownDevice)
+from fedpm.consortium.client import Role
 from ground.ids import to_bytes32
 from tests.conftest import advance_time, dev_key
 
@@ -118,18 +118,19 @@ def test_device_revocation_and_binding_rules(consortium):
     reg = consortium.registry
     device = consortium.devices["factory-1-m1"]
     machine = "factory-1-m1"
-    assert reg.device(device.address) == DeviceView(device.address, machine, True)
+    assert reg.device(device.address).active and reg.device(device.address).machine_id == machine
 
-    with pytest.raises(NotMachineOperator):
-        reg.revoke_device(consortium.sender("factory-2"), device.address)
+    with pytest.raises(NotManufacturer):
+        reg.revoke_device(consortium.sender("factory-1"), device.address)  # the operator runs the machine but did not build it
     with pytest.raises(DeviceExists):
-        reg.register_device(consortium.sender("factory-1"), device.address, machine)
+        reg.register_device(consortium.sender("maker"), device.address, "factory-2-m1")
 
-    reg.revoke_device(consortium.sender("maker"), device.address)  # the manufacturer may revoke too
+    reg.revoke_device(consortium.sender("maker"), device.address)
 
-    assert reg.device(device.address) == DeviceView(device.address, machine, False)
+    after = reg.device(device.address)
+    assert (after.machine_id, after.active, after.revoked) == (machine, False, True)
     with pytest.raises(UnknownDevice):
-        reg.revoke_device(consortium.sender("factory-1"), device.address)
+        reg.revoke_device(consortium.sender("maker"), device.address)
 
 
 def test_require_active_device_names_what_is_wrong_with_a_binding(consortium):
@@ -145,7 +146,7 @@ def test_require_active_device_names_what_is_wrong_with_a_binding(consortium):
         return None
 
     bound, unknown, other = error_of(m1, device), error_of(m1, dev_key("never-bound").address), error_of(m2, device)
-    reg.revoke_device(consortium.sender("factory-1"), device)
+    reg.revoke_device(consortium.sender("maker"), device)
     revoked, revoked_other = error_of(m1, device), error_of(m2, device)
 
     assert bound is None

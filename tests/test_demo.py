@@ -44,6 +44,10 @@ def test_demo_runs_every_part_and_writes_its_outputs(tmp_path):
     assert "0x" + model_hash(model).hex() == round1["model_hash"]
     assert decode_spec(model)["task"] == "cmapss_rul"
     assert summary["maintenance"]["audit_ok"] is True and summary["lease"]["reconciled"] is True
+    devices = summary["devices"]["machines"]
+    assert sorted(devices) == [f"factory-{i}-m1" for i in range(1, 5)]
+    assert all(d["boundBy"] == d["attestedBy"] == "maker" and d["attested"] and d["status"] == "active" for d in devices.values()), devices
+    assert summary["devices"]["operatorBind"]["refused"] == "NotManufacturer"
     assert "skipped" not in summary["sensors"], f"the sensor part did not run: {summary['sensors']['skipped']} (apt-get install mosquitto)"
     assert summary["sensors"]["readings_anchored"] == summary["sensors"]["readings_sent"] > 0
     assert summary["sensors"]["batches_verified"] == summary["sensors"]["batches_anchored"] > 0

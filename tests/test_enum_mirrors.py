@@ -17,6 +17,7 @@ import pytest
 
 from chain.compile import compile_contracts, read_sources
 from fedpm.consortium.client import ProposalKind, Role
+from fedpm.consortium.devices import DeviceChangeKind
 from fedpm.lease.tariff import UNIT_SCALE, LeaseStatus, Unit
 from fedpm.maintenance.records import Kind
 from fl_node.rounds import RoundState
@@ -27,6 +28,7 @@ MIRRORS = [
     (Unit, "IMachineLease.Unit"),
     (LeaseStatus, "IMachineLease.Status"),
     (ProposalKind, "IConsortiumRegistry.ProposalKind"),
+    (DeviceChangeKind, "IConsortiumRegistry.DeviceChangeKind"),
 ]
 
 

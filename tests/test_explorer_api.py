@@ -133,7 +133,7 @@ def test_machine_page_html_carries_badges_tx_hashes_and_blocks(explorer, history
 def test_everything_from_records_is_html_escaped(explorer, consortium, settings):
     hostile = Record(machine="factory-1-m1", time=1_700_000_000, kind=Kind.FAULT, component="<b>pump</b>",
                      description='<script>alert("x")</script> & "quotes"', technician_org="factory-1", technician="<img src=x onerror=alert(1)>")
-    with RecordStore(record_store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home), create=True) as store:
         add_record(store, hostile, lambda: MaintenanceLog(consortium.ctx), lambda: consortium.sender("factory-1"))
 
     _, _, page = get(f"{explorer}/machines/factory-1-m1")
@@ -202,7 +202,7 @@ def test_registered_section_appears_on_the_page_and_in_the_api(settings, history
 def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(explorer, consortium, settings, sensor_batches):
     from fedpm.sensors.store import GatewayStore
 
-    store = GatewayStore(gateway_store_path(settings.home))
+    store = GatewayStore(gateway_store_path(settings.home), create=True)
     device = consortium.devices["factory-1-m1"]
     store.persist_blocks(sign_blocks(device, "factory-1-m1", SensorBatchRegistry(consortium.ctx).signing_domain(), (6, 7, 10, 11, 15)))
     store.close()

@@ -277,10 +277,10 @@ def part_explorer(tmp_path, anvil, consortium):
     record_sensor_batches(consortium, {"factory-1-m1": 2}, settings.home)
     chain = PassportChain(consortium.ctx)
     gateway = GatewayStore(gateway_store_path(settings.home))
-    record = make_record("P-7", "factory-1-m1", "milling", 1_700_000_000_000, 1_700_000_005_000, gateway, Checker(chain.sensors, chain.bindings, chain.domain),
+    record = make_record("P-7", "factory-1-m1", "milling", 2_000_000_000_000, 2_000_000_005_000, gateway, Checker(chain.sensors, chain.bindings, chain.domain),
                          MaintenanceLog(consortium.ctx), None)
     gateway.close()
-    with PartStore(part_store_path(settings.home)) as parts:
+    with PartStore(part_store_path(settings.home), create=True) as parts:
         parts.add(record)
     chain.parts.record_part(consortium.sender("factory-1"), record.part, record.machine, record.hash)
     url, stop = start_explorer(settings, "127.0.0.1", 0)
@@ -320,3 +320,45 @@ def test_part_page_shows_a_verification_badge_per_element_and_the_failure_after_
     assert browser.js("getComputedStyle(document.querySelector('.badge.fail')).backgroundColor") != browser.js(
         "getComputedStyle(document.querySelector('.badge.verified')).backgroundColor")
     check_png(browser.screenshot(SHOTS / f"part-tampered-{name}.png"), width)
+
+
+KEYS_JS = """JSON.stringify([...document.querySelectorAll('#device_keys li.device-key')].map(k => ({device: k.dataset.device, status: k.dataset.status,
+  badge: k.querySelector('.badge').textContent, steps: [...k.querySelectorAll('li.step')].map(s => ({step: s.dataset.step, text: s.innerText.replace(/\s+/g, ' '),
+  tx: s.querySelector('[data-tx]').dataset.tx})), visible: k.getBoundingClientRect().width > 0})))"""
+
+
+@pytest.fixture
+def device_explorer(tmp_path, anvil, consortium):
+    """factory-3-m1's key history: rotated, leased, a revocation the lessee approved, a bind waiting for it."""
+    from tests.explorer_helpers import record_device_history
+
+    history = record_device_history(consortium)
+    settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
+    url, stop = start_explorer(settings, "127.0.0.1", 0)
+    yield url, history
+    stop()
+
+
+@pytest.mark.parametrize("width,height,name", [(390, 844, "phone"), (1280, 900, "desktop")])
+def test_machine_page_shows_each_device_key_with_who_bound_and_revoked_it(browser, device_explorer, width, height, name):
+    url, h = device_explorer
+    browser.viewport(width, height)
+
+    browser.open(f"{url}/machines/{h['machine']}")
+    browser.js("document.querySelector('#device_keys').scrollIntoView()")
+
+    keys = json.loads(browser.js(KEYS_JS))
+    first, second, third = h["keys"]
+    assert [(k["device"], k["status"], k["badge"]) for k in keys] == [(first, "retired", "retired"), (second, "revoked", "revoked")]
+    assert [s["step"] for s in keys[1]["steps"]] == ["rotated in by", "revoked by"]
+    rotated_in, revoked = keys[1]["steps"]
+    assert rotated_in["tx"] == h["rotated"].tx_hash and rotated_in["text"].startswith("rotated in by maker")
+    assert revoked["tx"] == h["approved"].tx_hash and "approved by factory-3" in revoked["text"]
+    assert keys[0]["steps"][0]["text"].startswith("bound by maker")
+    waiting = browser.js("document.querySelector('#device_keys .waiting').innerText")
+    assert f"bind {third}" in waiting and "waiting for the lessee" in waiting and "maker" in waiting
+    assert "factory-3's approval" in browser.js("document.querySelector('#device_keys .lock').innerText")
+    assert browser.js("getComputedStyle(document.querySelector('.badge.revoked')).backgroundColor") != browser.js(
+        "getComputedStyle(document.querySelector('.badge.retired')).backgroundColor")
+    assert all(k["visible"] for k in keys) and browser.js("document.documentElement.scrollWidth") <= width, "page overflows horizontally"
+    check_png(browser.screenshot(SHOTS / f"device-keys-{name}.png"), width)

@@ -1,4 +1,4 @@
-"""The explorer's leases and federated learning pages (JSON API and HTML) against a real anvil."""
+"""The explorer's leases, federated learning and device-key pages (JSON API and HTML) against a real anvil."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from fl_node.coordinator import publish_task, round_report
 from fl_node.rounds import FederatedLearning
 from fl_node.storage.local import LocalStore
 from tests.conftest import make_settings
-from tests.explorer_helpers import SPEC, model, record_fl_history, record_leases
+from tests.explorer_helpers import SPEC, model, record_device_history, record_fl_history, record_leases
 from tests.test_explorer_api import explorer, get, settings  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("snapshot")
@@ -176,3 +176,20 @@ def test_unreachable_rpc_and_undeployed_chain_give_clear_pages(tmp_path, anvil, 
     assert (s1, s2, s3) == (503, 503, 503)
     assert "Chain node unreachable" in page and "Traceback" not in page and json.loads(body)["title"] == "Chain node unreachable"
     assert "No consortium deployed" in fresh and '<nav aria-label="Explorer sections">' in fresh
+
+
+def test_device_key_api_shows_each_key_with_who_bound_and_revoked_it_and_the_waiting_change(explorer, consortium):
+    h = record_device_history(consortium)
+
+    status, _, body = get(f"{explorer}/api/machines/{h['machine']}")
+    page = get(f"{explorer}/machines/{h['machine']}")[2]
+
+    section = json.loads(body)["sections"]["device_keys"]
+    first, second, third = h["keys"]
+    assert status == 200 and [(k["device"], k["status"], k["rotatedIn"]) for k in section["keys"]] == [(first, "retired", False), (second, "revoked", True)]
+    revoked = section["keys"][1]["revoked"]
+    assert (revoked["by"], revoked["approved_by"], revoked["tx"]) == (consortium.accounts["maker"].address, consortium.accounts["factory-3"].address,
+                                                                      h["approved"].tx_hash)
+    assert section["keys"][0]["validUntil"] == section["keys"][1]["validFrom"]  # the rotation point
+    assert section["waiting"]["hash"] == "0x" + h["waiting"].change_hash.hex() and section["lock"]["lesseeOrg"] == "factory-3"
+    assert page.index('<section id="device_keys">') < page.index('<section id="sensor_batches">') and f'data-device="{second}"' in page

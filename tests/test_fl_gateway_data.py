@@ -19,7 +19,7 @@ from tests.sensor_helpers import fedpm, gateway_env
 pytestmark = pytest.mark.usefixtures("snapshot")
 
 M1, M2 = "factory-1-m1", "factory-2-m1"
-T0 = 1_700_000_000_000
+T0 = 2_000_000_000_000
 
 
 def engine(cycles: int, seed: int) -> np.ndarray:
@@ -85,7 +85,7 @@ def test_trainer_rows_come_from_verified_batches_only(consortium, ctx, tmp_path)
 def test_no_gateway_data_is_a_clear_error(consortium, tmp_path):
     from fedpm.sensors.store import GatewayStore
 
-    GatewayStore(tmp_path / "empty.sqlite").close()
+    GatewayStore(tmp_path / "empty.sqlite", create=True).close()
     with pytest.raises(cmapss.CmapssDataError, match="fedpm simulate cmapss"):
         GatewayData(tmp_path / "empty.sqlite", checker(consortium), (M1,)).engines()
 

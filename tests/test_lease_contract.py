@@ -245,7 +245,9 @@ def test_only_the_bound_active_device_counts(leasing):
         leasing.report(lease_id, HOUR, device=other_machine_device)
     with pytest.raises(UnknownDevice):
         leasing.report(lease_id, HOUR, device=dev_key("random"))
-    leasing.c.registry.revoke_device(leasing.c.sender(LESSEE), leasing.c.devices[MACHINE].address)
+    reg = leasing.c.registry
+    waiting = reg.revoke_device(leasing.c.sender(OWNER), leasing.c.devices[MACHINE].address).pending  # the lease locks the key
+    reg.approve_device_change(leasing.c.sender(LESSEE), MACHINE, waiting.change_hash)  # both parties agree: revoked
     with pytest.raises(DeviceNotActive):
         leasing.report(lease_id, HOUR)
     assert leasing.state(lease_id).charged == 0

@@ -40,6 +40,8 @@ def hooked(leasing: Leasing):
     lease_art = leasing.ctx.artifacts["MachineLease"]
     lease = deploy(lease_art.abi, lease_art.bytecode, leasing.c.registry.address, token.address)
     attacker = deploy(arts["ReentrantOwner"]["abi"], arts["ReentrantOwner"]["bytecode"], lease.address)
+    reg = leasing.c.registry  # the governors trust it to lock device keys during its leases, as the deployment's
+    reg.enact(reg.propose_add_lease_contract(deployer, lease.address), [leasing.c.sender("gov-b")], deployer)
     return Leasing(leasing.c, MachineLease(leasing.ctx, address=lease.address)), attacker, token
 
 

@@ -64,7 +64,8 @@ def _answers(w3: Web3) -> bool:
 
 def fedpm_cli(home, url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDPM_")}
-    env.update({"FEDPM_HOME": str(home), "FEDPM_CHAIN_RPC_URL": url, "FEDPM_KEYS_PASSWORD": TEST_PASSWORD})
+    env.update({"FEDPM_HOME": str(home), "FEDPM_CHAIN_RPC_URL": url, "FEDPM_KEYS_PASSWORD": TEST_PASSWORD, "FEDPM_KEYS_SCRYPT_N": "1024",
+                "FEDPM_KEYS_ALLOW_WEAK_SCRYPT": "1"})
     return subprocess.run([sys.executable, "-m", "fedpm.cli", *args], env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -115,6 +116,27 @@ def test_consortium_maintenance_and_a_round_on_ganache(ganache, tmp_path):
     else:
         assert tx["type"] == 0 and tx["gasPrice"] == 0
         assert w3.eth.get_balance(accounts["factory-1"].address) == 0  # free gas: nobody needed funds
+
+
+def test_a_fresh_account_is_told_to_fund_itself_where_gas_costs_something(ganache, tmp_path):
+    """`fedpm deploy` as a fresh keystore account: on London (base fee) one line naming `fedpm account fund`, and
+    nothing deployed; after `fedpm account fund` the same command works. On Berlin at gas price 0 it works unfunded."""
+    mode, url = ganache
+    assert fedpm_cli(tmp_path, url, "account", "new", "fresh").returncode == 0
+    deploy = ("deploy", "--as", "fresh", "--governor", "fresh", "--threshold", "1")
+
+    first = fedpm_cli(tmp_path, url, *deploy)
+
+    if mode == "london":
+        lines = first.stderr.strip().splitlines()
+        assert first.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: account ") and "holds 0 wei" in lines[0], first.stderr
+        address = Keystore(tmp_path / "keystores", make_settings(tmp_path).keys).address("fresh")
+        assert f"fedpm account fund {address} --amount ETH" in lines[0] and "Traceback" not in first.stderr, first.stderr
+        assert not list((tmp_path / "deployments").glob("*.json"))
+        assert fedpm_cli(tmp_path, url, "account", "fund", "fresh", "--amount", "1").returncode == 0
+        first = fedpm_cli(tmp_path, url, *deploy)
+    assert first.returncode == 0, first.stderr
+    assert list((tmp_path / "deployments").glob("*.json"))
 
 
 def test_zero_gas_eip1559_anvil_takes_type_2_transactions_at_fee_0_from_unfunded_accounts(consortium, snapshot):

@@ -22,7 +22,7 @@ from tests.sensor_helpers import batch_of, fedpm, gateway_env, sign_blocks, stor
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1 = "factory-1-m1"
-T0 = 1_750_000_000_000  # after the demo maintenance history (2025-01-01 on)
+T0 = 2_000_000_000_000  # after the demo maintenance history (2025-01-01 on) and the device keys' binding
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def plant(consortium, ctx, tmp_path):
     env = gateway_env(home, ctx, consortium, {"factory-1": consortium.accounts["factory-1"], "factory-2": consortium.accounts["factory-2"]})
     record_demo_history(consortium, make_settings(home, ctx.settings.chain.rpc_url, **{"chain.deployment_file": ctx.deployment_path}), [M1])
     registry = SensorBatchRegistry(consortium.ctx)
-    store = GatewayStore(gateway_store_path(home))
+    store = GatewayStore(gateway_store_path(home), create=True)
     blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(8), t0=T0)
     store_anchored(store, registry, consortium.sender("factory-1"), [blocks[:4], blocks[4:]])
     return env, home, store, blocks
@@ -88,7 +88,7 @@ def test_a_part_over_data_that_is_not_anchored_is_refused_and_its_passport_fails
 
     # an operator that records it anyway (by hand, hash anchored on chain): the passport names the batch
     record = PartRecord("P-0002", M1, "milling", T0 + 8_000, T0 + 11_000, (BatchRef(summary, b"\x42" * 32),))
-    with PartStore(part_store_path(home)) as parts:
+    with PartStore(part_store_path(home), create=True) as parts:
         parts.add(record)
     PartRegistry(consortium.ctx).record_part(consortium.sender("factory-1"), record.part, M1, record.hash)
     failed = fedpm("part", "verify", "P-0002", env=env)

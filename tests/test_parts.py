@@ -59,7 +59,7 @@ def test_an_override_is_the_only_place_looked(monkeypatch):
     monkeypatch.setenv("FEDPM_GETH", sys.executable)
     assert parts.require("geth") == sys.executable
     monkeypatch.setenv("FEDPM_GETH", str(REPO_ROOT / "README.md"))  # there, but not executable
-    with pytest.raises(pytest.skip.Exception, match=r"geth is missing \(looked for: \$FEDPM_GETH=.*README.md\); fix: install"):
+    with pytest.raises(pytest.skip.Exception, match=r"geth is missing \(looked for: \$FEDPM_GETH=.*README.md\); fix: `make engines` builds geth"):
         parts.require("geth")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true allows no skips: geth is missing"):

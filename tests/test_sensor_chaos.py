@@ -49,7 +49,7 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
         k = 0
         while not stop.is_set():
             for m in (M1, M2):
-                t0 = 1_700_000_000_000 + k * BLOCK
+                t0 = 2_000_000_000_000 + k * BLOCK
                 sent[m][pub.publish(m, "vibration", {"ts": list(range(t0, t0 + BLOCK)), "values": [(k + i) / 100 for i in range(BLOCK)], "unit": "g"})] = BLOCK
             k += 1
             time.sleep(0.02)

@@ -84,8 +84,8 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
 def test_a_device_pipes_signed_json_lines_into_a_gateway(consortium, ctx, tmp_path):
     env = gateway_env(tmp_path / "home", ctx, consortium, {"device-1": consortium.devices[M1], "relayer": consortium.accounts["factory-1"]})
     store = tmp_path / "gw.sqlite"
-    lines = [json.dumps({"channel": "temperature", "ts": 1_700_000_000_000 + i, "value": 40 + i / 4, "unit": "C"}) for i in range(12)]
-    lines += [json.dumps({"channel": "vibration", "ts": 1_700_000_001_000 + i, "value": [0.5, -0.25][i], "unit": "g"}) for i in range(2)]
+    lines = [json.dumps({"channel": "temperature", "ts": 2_000_000_000_000 + i, "value": 40 + i / 4, "unit": "C"}) for i in range(12)]
+    lines += [json.dumps({"channel": "vibration", "ts": 2_000_000_001_000 + i, "value": [0.5, -0.25][i], "unit": "g"}) for i in range(2)]
 
     readings = tmp_path / "readings.jsonl"
     readings.write_text("\n".join(lines) + "\n")

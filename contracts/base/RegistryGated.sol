@@ -29,9 +29,9 @@ abstract contract RegistryGated is IConsortiumErrors {
     }
 
     /// @dev The check behind `onlyRole`, for gates that check more than the role first (FederatedLearning's task
-    /// trainers and aggregators), as OpenZeppelin's AccessControl._checkRole.
-    function _checkRole(uint256 role) internal view {
-        _registry.requireRole(msg.sender, role);
+    /// trainers and aggregators), as OpenZeppelin's AccessControl._checkRole. Returns the caller's organization.
+    function _checkRole(uint256 role) internal view returns (bytes32 orgId) {
+        return _registry.requireRole(msg.sender, role);
     }
 
     /// @notice The consortium registry this contract asks.

@@ -3,8 +3,10 @@ pragma solidity ^0.8.24;
 
 /// @title Pay-per-use machine leases settled from device-signed cumulative usage counters
 /// @notice A manufacturer offers a machine with a tariff; the machine's operator accepts and deposits tokens;
-/// readings signed (EIP-712) by the machine's registered device are charged from the deposit; the manufacturer
-/// pulls its earnings; the operator closes with a final reading and pulls the remainder after a dispute window.
+/// readings signed (EIP-712) by the machine's device key are charged from the deposit; the manufacturer pulls its
+/// earnings; the operator closes with a fresh final reading and pulls the remainder after a dispute window.
+/// From accept to close the lease locks the machine's device keys in the ConsortiumRegistry: the manufacturer (who
+/// provisions the keys) changes them only with the lessee's approval, and the lessee cannot change them at all.
 ///
 /// Usage counters are cumulative and expressed in milli-units of the tariff unit (1/1000 operating hour,
 /// 1/1000 part, Wh for kWh): `UNIT_SCALE` = 1000 counter ticks make one priced unit.
@@ -76,11 +78,10 @@ interface IMachineLease {
         address lessee; // the account that paid the deposit: may still claim the refund after the lessee org leaves
     }
 
-    // --- errors (and IConsortiumErrors: NotMember, MissingRole, UnknownMachine, UnknownDevice,
-    // DeviceOfAnotherMachine, DeviceNotActive) ---
+    // --- errors (and IConsortiumErrors: NotMember, MissingRole, UnknownMachine, NotManufacturer, UnknownDevice,
+    // DeviceOfAnotherMachine, DeviceNotActive, DeviceNotValidAt, NotLeaseContract, MachineLocked, RotationScheduled) ---
     error UnknownLease(uint256 leaseId);
     error WrongStatus(uint256 leaseId, Status status);
-    error NotManufacturer(bytes32 machineId, address account);
     error NotLessee(uint256 leaseId, address account);
     error NotLeaseOwner(uint256 leaseId, address account);
     error MachineLeased(bytes32 machineId, uint256 leaseId);
@@ -94,6 +95,8 @@ interface IMachineLease {
     error StaleReading(uint64 readAt, uint64 lastReadAt);
     error FutureReading(uint64 readAt, uint64 blockTime);
     error ReadingAfterClose(uint64 readAt, uint64 closedAt);
+    /// @notice A final reading taken at `readAt` is older than `oldestAllowed` (FINAL_READING_MAX_AGE before the close).
+    error StaleFinalReading(uint64 readAt, uint64 oldestAllowed);
     error DisputeWindowOpen(uint256 leaseId, uint64 endsAt);
     error DisputeWindowClosed(uint256 leaseId, uint64 endedAt);
     error NothingToWithdraw(uint256 leaseId);

@@ -87,8 +87,10 @@ interface ISensorBatchRegistry {
 
     /// @notice Whether `blockProof.data` is a block its device signed, of the batch's device, machine and sequence
     /// range, leaf `blockProof.index` of the batch, the batch leaf of the anchored `anchor`, and whether the device is
-    /// bound to the block's machine (ConsortiumRegistry.deviceMachine; a revoked binding still counts for data
-    /// signed before the revocation, which the verifier checks against the anchor's block).
+    /// the block's machine's key for every reading time of the block (ConsortiumRegistry.deviceKey: bound to the
+    /// machine, each reading's second within the key's window, so a key rotated out proves only readings stamped
+    /// before its rotation point; a revoked binding still counts for data anchored before the revocation, which the
+    /// verifier checks against the anchor's block).
     function verifyBlock(Anchor calldata anchor, BatchProof calldata batchProof, BlockProof calldata blockProof) external view returns (bool);
 
     /// @notice The EIP-712 digest a device signs for a block whose keccak256 is `blockHash`.

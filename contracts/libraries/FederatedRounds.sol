@@ -13,6 +13,8 @@ library FederatedRounds {
         address[] voters;
         mapping(address => bytes32) voteKey; // keccak(aggregateHash, includedHash); 0 = not voted
         mapping(bytes32 => uint32) tally;
+        mapping(bytes32 => address) committerOfOrg; // org -> its account that committed (orgs as they stood then)
+        mapping(bytes32 => address) voterOfOrg; // org -> its account that voted
     }
 
     struct TaskData {
@@ -45,7 +47,8 @@ library FederatedRounds {
         emit IFederatedLearning.RoundOpened(taskId, r, info.modelHash, info.modelCid, round.commitDeadline);
     }
 
-    function commit(TaskData storage t, uint256 taskId, uint256 r, IFederatedLearning.Update memory u) internal {
+    /// @dev `org` is the caller's organization now: it commits once per round, whichever of its accounts commits.
+    function commit(TaskData storage t, uint256 taskId, uint256 r, bytes32 org, IFederatedLearning.Update memory u) internal {
         RoundData storage rd = current(t, taskId, r);
         IFederatedLearning.Round storage round = rd.info;
         if (round.state != IFederatedLearning.RoundState.Open && round.state != IFederatedLearning.RoundState.Collecting) {
@@ -53,6 +56,7 @@ library FederatedRounds {
         }
         if (block.timestamp > round.commitDeadline) revert IFederatedLearning.CommitWindowClosed(taskId, r, round.commitDeadline);
         if (rd.updates[msg.sender].committedAt != 0) revert IFederatedLearning.UpdateAlreadyCommitted(taskId, r, msg.sender);
+        _oncePerOrg(rd.committerOfOrg, org);
         if (u.hash == bytes32(0) || u.numSamples == 0 || bytes(u.cid).length == 0) revert IFederatedLearning.EmptyUpdate();
         if (u.numSamples > t.info.maxSamples) revert IFederatedLearning.TooManySamples(taskId, u.numSamples, t.info.maxSamples);
         u.committedAt = uint64(block.timestamp);
@@ -65,8 +69,9 @@ library FederatedRounds {
         if (round.commits == t.trainers.length) _closeCommits(t, taskId, r);
     }
 
+    /// @dev `org` is the caller's organization now: it votes once per round, whichever of its accounts votes.
     /// @return finalized whether this vote reached the quorum
-    function vote(TaskData storage t, uint256 taskId, uint256 r, bytes32 aggregateHash, string calldata cid, address[] calldata included)
+    function vote(TaskData storage t, uint256 taskId, uint256 r, bytes32 org, bytes32 aggregateHash, string calldata cid, address[] calldata included)
         internal
         returns (bool finalized)
     {
@@ -75,6 +80,7 @@ library FederatedRounds {
         IFederatedLearning.Round storage round = rd.info;
         if (round.state != IFederatedLearning.RoundState.Aggregating) revert IFederatedLearning.WrongRoundState(taskId, r, round.state);
         if (rd.voteKey[msg.sender] != bytes32(0)) revert IFederatedLearning.AlreadyVoted(taskId, r, msg.sender);
+        _oncePerOrg(rd.voterOfOrg, org);
         bytes32 includedHash = _checkIncluded(rd, taskId, r, included);
         bytes32 key = keccak256(abi.encode(aggregateHash, includedHash));
         rd.voteKey[msg.sender] = key;
@@ -113,6 +119,13 @@ library FederatedRounds {
         round.state = IFederatedLearning.RoundState.Aggregating;
         round.aggregationDeadline = uint64(block.timestamp) + t.info.aggregationWindow;
         emit IFederatedLearning.CommitsClosed(taskId, r, round.commits, round.aggregationDeadline);
+    }
+
+    /// @dev Records the caller as `org`'s one account acting in this round; SameOrganization if another did.
+    function _oncePerOrg(mapping(bytes32 => address) storage actedFor, bytes32 org) private {
+        address first = actedFor[org];
+        if (first != address(0)) revert IFederatedLearning.SameOrganization(org, first, msg.sender);
+        actedFor[org] = msg.sender;
     }
 
     function _fail(IFederatedLearning.Round storage round, uint256 taskId, uint256 r, string memory reason) private {

@@ -55,10 +55,9 @@ library FederatedTasks {
     function _enroll(mapping(address => bool) storage isIn, address[] calldata accounts, uint256 role, IConsortiumRegistry registry, string memory duplicate) private {
         bytes32[] memory orgs = new bytes32[](accounts.length);
         for (uint256 i = 0; i < accounts.length; i++) {
-            registry.requireRole(accounts[i], role);
+            orgs[i] = registry.requireRole(accounts[i], role);
             if (isIn[accounts[i]]) revert IFederatedLearning.InvalidTaskConfig(duplicate);
             isIn[accounts[i]] = true;
-            orgs[i] = registry.orgOf(accounts[i]);
             for (uint256 j = 0; j < i; j++) {
                 if (orgs[j] == orgs[i]) revert IFederatedLearning.SameOrganization(orgs[i], accounts[j], accounts[i]);
             }

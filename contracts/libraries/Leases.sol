@@ -11,6 +11,7 @@ import {IMachineLease} from "../interfaces/IMachineLease.sol";
 library Leases {
     uint256 internal constant UNIT_SCALE = 1000;
     uint64 internal constant DISPUTE_WINDOW = 3 days;
+    uint64 internal constant FINAL_READING_MAX_AGE = 1 hours;
 
     struct Book {
         mapping(uint256 => IMachineLease.LeaseInfo) items;
@@ -123,6 +124,15 @@ library Leases {
         if (amount == 0) revert IMachineLease.NothingToWithdraw(id);
         l.withdrawn += amount;
         emit IMachineLease.EarningsWithdrawn(id, to, amount);
+    }
+
+    /// @dev A final reading must have been taken at most FINAL_READING_MAX_AGE before the close: a closer holding
+    /// back the device's later readings cannot pass an old one off as the last (the counterparty could not answer it
+    /// with a fresher one if the closer kept those to itself).
+    function requireFreshFinal(uint64 readAt) internal view {
+        if (uint256(readAt) + FINAL_READING_MAX_AGE < block.timestamp) {
+            revert IMachineLease.StaleFinalReading(readAt, uint64(block.timestamp - FINAL_READING_MAX_AGE));
+        }
     }
 
     /// @dev Emits LeaseClosing; frees the machine for a new offer.

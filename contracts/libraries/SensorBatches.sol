@@ -55,6 +55,21 @@ library SensorBatches {
         ok = r != bytes32(0) && r == b.blocksRoot;
     }
 
+    /// @dev The earliest and latest reading time of a block, in seconds (its ms timestamps / 1000, as the registry's
+    /// device windows count), and whether the block is long enough to hold its `count` timestamps and values.
+    function blockSpan(bytes calldata data) internal pure returns (bool ok, uint64 from, uint64 to) {
+        uint256 count = uint16(bytes2(data[64:66]));
+        if (count == 0 || data.length < HEAD_LEN + 16 * count) return (false, 0, 0);
+        uint256 p = data.length - 16 * count;
+        from = type(uint64).max;
+        for (uint256 i = 0; i < count; i++) {
+            uint64 t = uint64(bytes8(data[p + 8 * i:p + 8 * i + 8]));
+            if (t < from) from = t;
+            if (t > to) to = t;
+        }
+        return (true, from / 1000, to / 1000);
+    }
+
     function batchLeaf(ISensorBatchRegistry.BatchSummary calldata b) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked(bytes1(0x02), abi.encode(b)));
     }

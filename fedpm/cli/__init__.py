@@ -21,7 +21,7 @@ COMMANDS = [
     ("fedpm.cli.account", "account"),
     ("fedpm.cli.consortium", "consortium"),
     ("fedpm.cli.machine", "machine"),
-    ("fedpm.cli.machine", "device"),
+    ("fedpm.cli.device", "device"),
     ("fedpm.cli.fl", "task"),
     ("fedpm.cli.fl", "round_"),
     ("fedpm.cli.fl", "node"),
@@ -34,6 +34,7 @@ COMMANDS = [
     ("fedpm.cli.sensors", "verify"),
     ("fedpm.cli.lease", "lease"),
     ("fedpm.cli.parts", "part"),
+    ("fedpm.cli.network", "network"),
 ]
 
 

@@ -13,6 +13,7 @@ from web3 import Web3
 from chain.connect import ChainContext, connect
 from chain.keystore import Keystore
 from fedpm.settings import Settings, load_settings
+from ground.errors import FedpmError
 
 
 @dataclass
@@ -35,7 +36,12 @@ class App:
 
     def address_of(self, who: str) -> str:
         """An address given as such, or the address of keystore account `who`."""
-        return Web3.to_checksum_address(who) if who.startswith("0x") else self.keystore.address(who)
+        if not who.startswith("0x"):
+            return self.keystore.address(who)
+        try:
+            return Web3.to_checksum_address(who)
+        except ValueError:
+            raise FedpmError(f"{who!r} is not an address", hint="give a 0x address of 40 hex digits or a keystore name (fedpm account list)") from None
 
 
 pass_app = click.make_pass_decorator(App)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import click
 
-from chain.deploy import GenesisOrg, deploy_all
+from chain.connect import ChainContext
+from chain.deploy import Deployment, GenesisOrg, deploy_all
 from chain.node import BLOCK_TIME_S, LocalChain
+from chain.sender import TxSender
 from fedpm.cli.app import App, as_option, pass_app
 from ground.errors import FedpmError
 
@@ -57,8 +59,28 @@ def deploy(app: App, as_: str, governors: tuple[str, ...], threshold: int, ttl_h
     if not 1 <= threshold <= len(governors):
         raise FedpmError(f"threshold {threshold} must be between 1 and the {len(governors)} governors", hint="pass --threshold k with 1 <= k <= n")
     genesis = [GenesisOrg(name, app.keystore.address(name)) for name in governors]
-    deployment = deploy_all(ctx.w3, ctx.sender_for(as_), ctx.artifacts, genesis, threshold, ttl=int(ttl_hours * 3600))
+    sender = ctx.sender_for(as_)
+    deployment = deploy_all(ctx.w3, sender, ctx.artifacts, genesis, threshold, ttl=int(ttl_hours * 3600))
     deployment.save(ctx.deployment_path)
     for name, info in deployment.contracts.items():
         click.echo(f"{name:<22} {info['address']}")
     click.echo(f"deployment written to {ctx.deployment_path}", err=True)
+    _propose_lease_trust(ctx, sender, deployment, threshold)
+
+
+def _propose_lease_trust(ctx: ChainContext, sender: TxSender, deployment: Deployment, threshold: int) -> None:
+    """Leases need the governors to trust the MachineLease with device-key locks: propose it (executed at once when
+    one approval is enough) and say how the others approve."""
+    from fedpm.consortium.bootstrap import propose_lease_trust
+    from fedpm.consortium.client import ConsortiumRegistry
+
+    registry = ConsortiumRegistry(ctx)
+    pid = propose_lease_trust(registry, sender, deployment)
+    if pid is None:
+        return
+    if threshold == 1:
+        registry.execute(sender, pid)
+        click.echo(f"proposal {pid} executed: the MachineLease locks device keys during its leases", err=True)
+    else:
+        click.echo(f"proposal {pid}: trust the MachineLease to lock device keys during its leases; {threshold - 1} more governor(s) "
+                   f"approve it (fedpm consortium approve --as GOVERNOR {pid}), then fedpm consortium execute {pid}", err=True)

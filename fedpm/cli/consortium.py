@@ -27,17 +27,20 @@ def consortium() -> None:
 @click.option("--remove", "remove_org", metavar="ORG", help="remove organization ORG")
 @click.option("--set-roles", "roles_org", metavar="ORG", help="change ORG's roles to --roles")
 @click.option("--set-threshold", type=int, help="change the approvals a proposal needs")
+@click.option("--lease-contract", is_flag=False, flag_value="deployment", metavar="ADDRESS",
+              help="trust a MachineLease to lock machines' device keys during its leases (no value: the deployment's)")
 @click.option("--name", help="display name of the org to admit")
 @click.option("--roles", help="comma-separated: GOVERNOR,OPERATOR,MANUFACTURER,AGGREGATOR,TRAINER")
 @click.option("--account", help="first account of the org to admit: an address or a keystore name")
 @pass_app
-def propose(app: App, as_: str, add_org: str | None, remove_org: str | None, roles_org: str | None, set_threshold: int | None, name: str | None, roles: str | None, account: str | None) -> None:
-    """Create a membership proposal (your org's approval counts at once); prints its id."""
+def propose(app: App, as_: str, add_org: str | None, remove_org: str | None, roles_org: str | None, set_threshold: int | None, lease_contract: str | None,
+            name: str | None, roles: str | None, account: str | None) -> None:
+    """Create a governance proposal (your org's approval counts at once); prints its id."""
     from fedpm.consortium.client import Role
 
-    chosen = [x for x in (add_org, remove_org, roles_org, set_threshold) if x is not None]
+    chosen = [x for x in (add_org, remove_org, roles_org, set_threshold, lease_contract) if x is not None]
     if len(chosen) != 1:
-        raise FedpmError("choose exactly one of --add, --remove, --set-roles, --set-threshold", hint="see `fedpm consortium propose --help`")
+        raise FedpmError("choose exactly one of --add, --remove, --set-roles, --set-threshold, --lease-contract", hint="see `fedpm consortium propose --help`")
     reg = _registry(app)
     if add_org is not None:
         if not (roles and account):
@@ -52,8 +55,11 @@ def propose(app: App, as_: str, add_org: str | None, remove_org: str | None, rol
             raise FedpmError("--set-roles needs --roles", hint="e.g. --roles OPERATOR,TRAINER")
         role = Role.parse(roles)
         pid = reg.propose_set_roles(app.ctx.sender_for(as_), roles_org, role)
-    else:
+    elif set_threshold is not None:
         pid = reg.propose_set_threshold(app.ctx.sender_for(as_), set_threshold)
+    else:
+        lease = app.ctx.deployment.address("MachineLease") if lease_contract == "deployment" else app.address_of(lease_contract)
+        pid = reg.propose_add_lease_contract(app.ctx.sender_for(as_), lease)
     click.echo(pid)
 
 

@@ -1,4 +1,4 @@
-"""`fedpm machine register|list` and `fedpm device register|revoke`."""
+"""`fedpm machine register|list` (device keys: `fedpm/cli/device.py`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _registry(app: App):  # noqa: ANN202 - ConsortiumRegistry
 
 @click.group()
 def machine() -> None:
-    """Machines operated by consortium members."""
+    """Machines operated by consortium members (their device keys: fedpm device)."""
 
 
 @machine.command("register")
@@ -37,31 +37,3 @@ def machine_register(app: App, as_: str, machine_id: str, manufacturer: str, met
 def machine_list(app: App) -> None:
     for m in _registry(app).machines():
         click.echo(f"{m.machine_id:<20} operator={m.operator_org:<14} manufacturer={m.manufacturer_org}")
-
-
-@click.group()
-def device() -> None:
-    """Device signing keys bound to machines."""
-
-
-@device.command("register")
-@as_option
-@click.argument("device")
-@click.option("--machine", "machine_id", required=True)
-@pass_app
-def device_register(app: App, as_: str, device: str, machine_id: str) -> None:
-    """Bind DEVICE (an address or a keystore name) to a machine of your org."""
-    address = app.address_of(device)
-    _registry(app).register_device(app.ctx.sender_for(as_), address, machine_id)
-    click.echo(f"device {address} bound to {machine_id}")
-
-
-@device.command("revoke")
-@as_option
-@click.argument("device")
-@pass_app
-def device_revoke(app: App, as_: str, device: str) -> None:
-    """Revoke DEVICE (address or keystore name): its signatures stop counting."""
-    address = app.address_of(device)
-    _registry(app).revoke_device(app.ctx.sender_for(as_), address)
-    click.echo(f"device {address} revoked")

@@ -62,7 +62,7 @@ def add(app: App, as_: str, machine: str, kind: str, component: str, description
                     description=description, technician_org=technician_org, technician=technician,
                     attachments=tuple(attachment_hash(p.read_bytes()) for p in files) + tuple(normalize_hash(h, "attachment") for h in hashes),
                     corrects=corrects)
-    with RecordStore(record_store_path(app.settings.home)) as store:
+    with RecordStore(record_store_path(app.settings.home), create=True) as store:
         result, earlier = add_record(store, record, lambda: _log(app), lambda: app.ctx.sender_for(as_))
     for r in earlier:
         click.echo(_submit_line(r))

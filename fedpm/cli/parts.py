@@ -11,12 +11,12 @@ from fedpm.cli.app import App, as_option, echo_json, pass_app
 from ground.errors import FedpmError
 
 
-def _stores(app: App, store: Path | None):
-    """(GatewayStore, PartStore) of this home (the gateway store may be elsewhere: --store)."""
+def _stores(app: App, store: Path | None, *, create: bool = False):
+    """(GatewayStore, PartStore) of this home (the gateway store may be elsewhere: --store); `create`: the recorder's."""
     from fedpm.cli.sensors import open_gateway_store
     from fedpm.parts.store import PartStore, part_store_path
 
-    return open_gateway_store(app, store), PartStore(part_store_path(app.settings.home))
+    return open_gateway_store(app, store), PartStore(part_store_path(app.settings.home), create=create)
 
 
 def _stored(parts, part: str):
@@ -70,7 +70,7 @@ def part_record(app: App, part_id: str, as_: str, machine: str, step: str, start
     from fedpm.parts.build import make_record
     from fedpm.parts.client import PartRegistry
 
-    gateway, parts = _stores(app, store)
+    gateway, parts = _stores(app, store, create=True)
     if (kept := parts.get(part_id)) is not None and kept.tx_hash:
         raise FedpmError(f"part {part_id} is already recorded here", hint="a part id is recorded once; give the new part its own id")
     records_path = record_store_path(app.settings.home)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from fedpm.cli.app import App, as_option, echo_json, pass_app
-from fedpm.cli.machine import device
+from fedpm.cli.device import device
 from ground.errors import FedpmError
 
 

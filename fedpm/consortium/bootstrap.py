@@ -1,5 +1,6 @@
-"""Bootstrapping a consortium: deploy every contract, admit a planned set of organizations by k-of-n vote,
-register one machine and device key per operator. The demo, the tests and the benches start here.
+"""Bootstrapping a consortium: deploy every contract, admit a planned set of organizations by k-of-n vote, trust the
+deployment's MachineLease to lock device keys during leases, register one machine per operator (built by the
+maker, which provisions its device key). The demo, the tests and the benches start here.
 """
 
 from __future__ import annotations
@@ -56,8 +57,17 @@ def demo_plan(factories: int = 4, aggregators: int = 3) -> list[OrgPlan]:
     return plan
 
 
+def propose_lease_trust(registry: ConsortiumRegistry, proposer: TxSender, deployment: Deployment) -> int | None:
+    """Propose that the governors trust the deployment's MachineLease to lock device keys during its leases (its
+    accept refuses until they do); returns the proposal id, or None without a MachineLease."""
+    if "MachineLease" not in deployment.contracts:
+        return None
+    return registry.propose_add_lease_contract(proposer, deployment.address("MachineLease"))
+
+
 def bootstrap(ctx: ChainContext, plan: list[OrgPlan], accounts: dict[str, LocalAccount], *, threshold: int = 2, devices: dict[str, LocalAccount] | None = None) -> Consortium:
-    """Deploy everything, admit the plan's orgs by k-of-n vote, register one machine and device per operator.
+    """Deploy everything, admit the plan's orgs and trust the MachineLease by k-of-n vote, register one machine per
+    operator and have its manufacturer (the plan's MANUFACTURER org) bind its device key.
 
     `accounts` maps each org in the plan to its first account; `devices` maps machine ids to device keys
     (a machine `<org>-m1` is registered for every OPERATOR org that has a device given).
@@ -71,12 +81,16 @@ def bootstrap(ctx: ChainContext, plan: list[OrgPlan], accounts: dict[str, LocalA
     for p in plan:
         if Role.GOVERNOR not in p.roles:
             c.registry.admit(gov_senders[0], gov_senders[1:threshold], p.org, p.name, p.roles, accounts[p.org].address)
+    trust = propose_lease_trust(c.registry, gov_senders[0], deployment)
+    if trust is not None:
+        c.registry.enact(trust, gov_senders[1:threshold], gov_senders[0])
     maker = next((p.org for p in plan if Role.MANUFACTURER in p.roles), None)
     for machine_id, device in (devices or {}).items():
+        if maker is None:
+            raise ValueError("a plan with machines needs a MANUFACTURER org: it builds them and provisions their device keys")
         operator = machine_id.rsplit("-m", 1)[0]
-        op = c.sender(operator)
-        c.registry.register_machine(op, machine_id, maker or operator)
-        c.registry.register_device(op, device.address, machine_id)
+        c.registry.register_machine(c.sender(operator), machine_id, maker)
+        c.registry.register_device(c.sender(maker), device.address, machine_id)
         c.machines[operator] = machine_id
         c.devices[machine_id] = device
     return c

@@ -1,5 +1,6 @@
 """The ConsortiumRegistry as Python sees it: roles and proposal kinds (mirrors of the Solidity ones), typed views
-of organizations, proposals, machines and devices, and the governance and fleet transactions.
+of organizations, proposals, machines and device keys (`fedpm.consortium.devices`), and the governance, fleet and
+device-key transactions.
 
 One place decodes the registry's tuples, so the CLI, the explorer, the demo and the tests never index into them.
 """
@@ -12,6 +13,9 @@ from typing import Iterable, Sequence
 
 from chain.client import ContractClient
 from chain.sender import Receipt, TxSender
+from fedpm.consortium.attestation import AttestationCheck, DeviceAttestation, judge, recover_signer
+from fedpm.consortium.devices import (DEVICE_EVENTS, DeviceChangeView, DeviceEvent, DeviceLockView, DeviceView, change_view, device_event,
+                                      device_view)
 from ground.errors import FedpmError
 from ground.ids import from_bytes32, to_bytes32
 
@@ -21,9 +25,20 @@ REVERT_HINTS: dict[str, str] = {
     "ProposalExpired": "propose again: proposals expire",
     "NotEnoughApprovals": "more governors must approve first (fedpm consortium approve)",
     "UnknownMachine": "register the machine first (fedpm machine register)",
-    "DeviceNotActive": "the device was revoked or never bound: register an active device for this machine (fedpm device register)",
-    "UnknownDevice": "register the device for its machine first (fedpm device register)",
-    "DeviceOfAnotherMachine": "sign with the device key bound to this machine (fedpm device register binds a new one)",
+    "NotManufacturer": "only the machine's manufacturer org binds, rotates or revokes its device keys and offers it for lease: act --as one of its accounts",
+    "DeviceNotActive": "the device key was revoked: the manufacturer binds a new one (fedpm device register)",
+    "UnknownDevice": "the key is not bound (or already revoked): the manufacturer binds it first (fedpm device register; fedpm device list)",
+    "DeviceOfAnotherMachine": "sign with the device key bound to this machine (fedpm device list --machine ...)",
+    "DeviceNotValidAt": "the key does not sign for that reading time (rotated out, or valid only later): sign with the key valid then (fedpm device show)",
+    "DeviceExists": "a device key is bound once, ever: provision a new key for the device",
+    "MachineHasDevice": "the machine already has a device key: rotate it (fedpm device rotate) or revoke it first (fedpm device revoke)",
+    "NoCurrentDevice": "the machine has no usable device key to rotate: bind one (fedpm device register)",
+    "InvalidRotationTime": "rotate at a time not in the past and after the current key's start (fedpm device rotate --at)",
+    "NoPendingChange": "no such device change is waiting: see the waiting change with `fedpm device list --machine ...` and approve its hash",
+    "NotMachineLessee": "only the lessee org of the lease that locks the machine approves a device change (fedpm device approve --as <lessee account>)",
+    "NotLeaseContract": "the governors must trust this lease contract first (fedpm consortium propose --lease-contract, approve, execute)",
+    "MachineLocked": "another open lease locks the machine's device keys: close it first (fedpm lease close)",
+    "RotationScheduled": "the manufacturer announced a key rotation that has not taken effect: accept after it (fedpm device list)",
     "AccountReserved": "an open AddOrg proposal names this account; wait until it is executed or expires",
     "NoAccountOffer": "a member of the organization must offer the account first (addAccount), then the account accepts",
     "TooManyAccounts": "the organization holds the maximum number of accounts; remove one first",
@@ -64,6 +79,7 @@ class ProposalKind(enum.IntEnum):
     SET_ROLES = 2
     SET_THRESHOLD = 3
     MINT = 4
+    ADD_LEASE_CONTRACT = 5
 
     @property
     def solidity_name(self) -> str:
@@ -91,7 +107,7 @@ class ProposalView:
     org_id: str  # AddOrg, RemoveOrg, SetRoles: the organization concerned
     name: str
     roles: Role
-    account: str  # AddOrg: the first account; Mint: the receiver
+    account: str  # AddOrg: the first account; Mint: the receiver; AddLeaseContract: the lease contract
     threshold: int  # SetThreshold: the new k
     proposer: str
     expires_at: int
@@ -110,12 +126,12 @@ class MachineView:
 
 
 @dataclass(frozen=True)
-class DeviceView:
-    """A device key's binding: the machine it signs for, and whether the binding still counts."""
+class DeviceChangeOutcome:
+    """What a bind, rotation or revocation did: applied at once (`pending` None), or waiting for the lessee's
+    approval because a lease locks the machine."""
 
-    device: str
-    machine_id: str
-    active: bool
+    receipt: Receipt
+    pending: DeviceChangeView | None
 
 
 @dataclass(frozen=True)
@@ -152,6 +168,10 @@ class ConsortiumRegistry(ContractClient):
     def _org(self, raw_id: bytes) -> OrgView:
         name, roles, active, accounts, enodes = self.call("org", raw_id)
         return OrgView(from_bytes32(raw_id), name, Role(roles), active, tuple(accounts), tuple(enodes))
+
+    def account_orgs(self) -> dict[str, str]:
+        """Every member account (checksummed) -> its org id, to name the accounts a page or table shows."""
+        return {account: o.org_id for o in self.members() for account in o.accounts}
 
     def org_of(self, account: str) -> str:
         """The org id of a member account; `NotMember` otherwise."""
@@ -214,6 +234,10 @@ class ConsortiumRegistry(ContractClient):
         """Propose minting `amount` of the ConsortiumToken at `token` to `to` (supply changes only this way)."""
         return self._propose(sender, "proposeMint", token, to, amount)
 
+    def propose_add_lease_contract(self, sender: TxSender, lease: str) -> int:
+        """Propose trusting the MachineLease at `lease` to lock machines' device keys during its leases."""
+        return self._propose(sender, "proposeAddLeaseContract", lease)
+
     def approve(self, sender: TxSender, proposal_id: int) -> Receipt:
         return self.send(sender, "approve", proposal_id)
 
@@ -258,6 +282,9 @@ class ConsortiumRegistry(ContractClient):
     def add_node(self, sender: TxSender, enode: str) -> Receipt:
         return self.send(sender, "addNode", enode)
 
+    def remove_node(self, sender: TxSender, enode: str) -> Receipt:
+        return self.send(sender, "removeNode", enode)
+
     # ---------------------------------------------------------------- machines and devices
 
     def machine(self, machine_id: str) -> MachineView | None:
@@ -272,21 +299,80 @@ class ConsortiumRegistry(ContractClient):
         operator, maker, metadata, registered = self.call("machine", raw_id)
         return MachineView(from_bytes32(raw_id), from_bytes32(operator), from_bytes32(maker), bytes(metadata)) if registered else None
 
-    def device(self, device: str) -> DeviceView | None:
-        """The binding of device key `device` (active or revoked), or None if it was never bound."""
-        machine_id, active = self.call("deviceMachine", device)
-        return DeviceView(device, from_bytes32(machine_id), bool(active)) if machine_id != ZERO_HASH else None
-
-    def require_active_device(self, machine_id: str, device: str) -> None:
-        """Nothing if `device` is `machine_id`'s active key; else UnknownDevice, DeviceOfAnotherMachine or DeviceNotActive."""
-        self.call("requireActiveDevice", to_bytes32(machine_id), device)
-
     def register_machine(self, sender: TxSender, machine_id: str, manufacturer_org: str, metadata_hash: bytes = ZERO_HASH) -> Receipt:
         """Register `machine_id` as operated by the sender's org (an OPERATOR)."""
         return self.send(sender, "registerMachine", to_bytes32(machine_id), to_bytes32(manufacturer_org), metadata_hash)
 
-    def register_device(self, sender: TxSender, device: str, machine_id: str) -> Receipt:
-        return self.send(sender, "registerDevice", device, to_bytes32(machine_id))
+    # ---------------------------------------------------------------- device keys: reads
 
-    def revoke_device(self, sender: TxSender, device: str) -> Receipt:
-        return self.send(sender, "revokeDevice", device)
+    def device(self, device: str) -> DeviceView | None:
+        """The binding of device key `device` (active, scheduled, retired or revoked), or None if it was never bound."""
+        return device_view(device, self.call("deviceKey", device), self.now())
+
+    def device_keys(self, machine_id: str) -> list[DeviceView]:
+        """Every key ever bound to `machine_id`, in binding order (the last one is the current key)."""
+        now = self.now()
+        return [device_view(d, self.call("deviceKey", d), now) for d in self.call("deviceKeys", to_bytes32(machine_id))]
+
+    def pending_device_change(self, machine_id: str) -> DeviceChangeView | None:
+        """The change of the machine's keys waiting for the lessee's approval, or None."""
+        change, change_hash = self.call("pendingDeviceChange", to_bytes32(machine_id))
+        return change_view(machine_id, change, change_hash)
+
+    def device_lock(self, machine_id: str) -> DeviceLockView | None:
+        """The lease lock of the machine's keys, or None."""
+        holder, lessee = self.call("deviceLock", to_bytes32(machine_id))
+        return DeviceLockView(machine_id, holder, from_bytes32(lessee)) if int(holder, 16) else None
+
+    def is_lease_contract(self, address: str) -> bool:
+        return bool(self.call("isLeaseContract", address))
+
+    def require_active_device(self, machine_id: str, device: str) -> None:
+        """Nothing if `device` signs for `machine_id` now; else UnknownDevice, DeviceOfAnotherMachine, DeviceNotActive or DeviceNotValidAt."""
+        self.call("requireActiveDevice", to_bytes32(machine_id), device)
+
+    def require_device_at(self, machine_id: str, device: str, time: int) -> None:
+        """Nothing if `device` signs for `machine_id` readings stamped `time` (at most one key does); else as require_active_device."""
+        self.call("requireDeviceAt", to_bytes32(machine_id), device, time)
+
+    def device_history(self, machine_id: str) -> list[DeviceEvent]:
+        """The machine's key history from the registry's events (binds, rotations, revocations, requests, approvals,
+        lease locks), in chain order, each with its transaction, block and block time."""
+        logs = sorted((log for name in DEVICE_EVENTS for log in self.logs(name, machineId=to_bytes32(machine_id))),
+                      key=lambda log: (log["blockNumber"], log["logIndex"]))
+        times = {n: int(self.ctx.w3.eth.get_block(n)["timestamp"]) for n in {int(log["blockNumber"]) for log in logs}}
+        return [device_event(log, times[int(log["blockNumber"])]) for log in logs]
+
+    def check_attestation(self, att: DeviceAttestation) -> AttestationCheck:
+        """Check a device attestation against this registry: its signature, that the signer belongs to the machine's
+        manufacturer org, and how the key is bound (`AttestationError` if the signature itself does not hold)."""
+        signer = recover_signer(att, chain_id=self.ctx.w3.eth.chain_id, registry=self.address)
+        signer_org = from_bytes32(self.call("orgOf", signer)) if self.is_member(signer) else None
+        machine = self.machine(att.machine_id)
+        binding = self.device(att.device)
+        return judge(att, signer_org, machine.manufacturer_org if machine else None, binding.machine_id if binding else None,
+                     binding.status(self.now()) if binding else None)
+
+    # ---------------------------------------------------------------- device keys: transactions of the manufacturer
+
+    def _change(self, receipt: Receipt, machine_id: str) -> DeviceChangeOutcome:
+        waiting = self.receipt_logs("DeviceChangeRequested", receipt)
+        return DeviceChangeOutcome(receipt, self.pending_device_change(machine_id) if waiting else None)
+
+    def register_device(self, sender: TxSender, device: str, machine_id: str) -> DeviceChangeOutcome:
+        """Bind `device` to a machine the sender's org manufactured (while leased: a request the lessee approves)."""
+        return self._change(self.send(sender, "registerDevice", device, to_bytes32(machine_id)), machine_id)
+
+    def rotate_device(self, sender: TxSender, machine_id: str, new_device: str, at: int = 0) -> DeviceChangeOutcome:
+        """Replace the machine's key by `new_device` for readings from `at` (0: now, or when the lessee approves)."""
+        return self._change(self.send(sender, "rotateDevice", to_bytes32(machine_id), new_device, at), machine_id)
+
+    def revoke_device(self, sender: TxSender, device: str) -> DeviceChangeOutcome:
+        """Revoke `device`: none of its signatures count any more (while leased: a request the lessee approves)."""
+        binding = self.device(device)
+        receipt = self.send(sender, "revokeDevice", device)
+        return self._change(receipt, binding.machine_id) if binding else DeviceChangeOutcome(receipt, None)
+
+    def approve_device_change(self, sender: TxSender, machine_id: str, change_hash: bytes) -> Receipt:
+        """As the lessee of the lease that locks the machine, approve the waiting change `change_hash`."""
+        return self.send(sender, "approveDeviceChange", to_bytes32(machine_id), change_hash)

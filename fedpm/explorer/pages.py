@@ -43,10 +43,10 @@ dd{margin:0;min-width:0;overflow-wrap:anywhere}
 .badge.missing-locally,.badge.missing-on-chain,.badge.missing,.badge.unanchored,.badge.unchecked{background:var(--warn-bg);color:var(--warn)}
 .badge.neutral{background:var(--grey-bg);color:var(--grey)}
 .badge.active,.badge.finalized,.badge.agree,.badge.reconciled,.badge.included,.badge.done{background:var(--ok-bg);color:var(--ok)}
-.badge.failed,.badge.dissent,.badge.excluded,.badge.not-reconciled,.badge.error{background:var(--bad-bg);color:var(--bad)}
+.badge.failed,.badge.dissent,.badge.excluded,.badge.not-reconciled,.badge.error,.badge.revoked{background:var(--bad-bg);color:var(--bad)}
 .badge.paused,.badge.closing,.badge.pending,.badge.aggregating,.badge.collecting,.badge.open,.badge.running{background:var(--warn-bg);color:var(--warn)}
-.badge.offered{background:#dde8fb;color:var(--accent)}
-.badge.closed,.badge.cancelled,.badge.no-vote{background:var(--grey-bg);color:var(--grey)}
+.badge.offered,.badge.scheduled{background:#dde8fb;color:var(--accent)}
+.badge.closed,.badge.cancelled,.badge.no-vote,.badge.retired{background:var(--grey-bg);color:var(--grey)}
 h3 .sub{font-weight:400;color:var(--muted);font-size:14px}
 h4{font-size:14px;margin:12px 0 4px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .ledger{list-style:none;margin:4px 0 0;padding:0;display:grid;gap:6px}
@@ -69,7 +69,7 @@ h4{font-size:14px;margin:12px 0 4px;color:var(--muted);text-transform:uppercase;
 .timeline .card{position:relative}
 .timeline .card::before{content:"";position:absolute;left:-22px;top:16px;width:11px;height:11px;border-radius:50%;background:var(--accent);border:2px solid var(--bg)}
 .desc{margin:4px 0 0;overflow-wrap:anywhere}
-.note{background:var(--card);border:1px dashed var(--line);border-radius:8px;padding:12px 14px;color:var(--muted)}
+.note{background:var(--card);border:1px dashed var(--line);border-radius:8px;padding:12px 14px;color:var(--muted);overflow-wrap:anywhere;margin-bottom:8px}
 .error{background:var(--bad-bg);border:1px solid #f4b4ad;border-radius:8px;padding:16px;color:var(--bad)}
 .error p{color:var(--ink)}
 .summary{color:var(--muted);margin:0 0 12px}

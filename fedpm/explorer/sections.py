@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol
 
 from chain.connect import ChainContext
-from fedpm.explorer import pages
+from fedpm.consortium.client import ConsortiumRegistry
+from fedpm.consortium.devices import key_records
+from fedpm.explorer import devices, pages
 from fedpm.lease.client import MachineLease
 from fedpm.lease.invoice import Invoice, InvoiceError
 from fedpm.lease.tariff import UNIT_SCALE, fmt_amount
@@ -103,6 +105,27 @@ class MaintenanceSection:
 
     def render(self, data: dict[str, Any]) -> str:
         return pages.render_maintenance(data)
+
+
+class DeviceKeySection:
+    """The machine's device keys from the registry: each with its window, who bound and revoked it (events), the
+    lease lock and a change waiting for the lessee."""
+
+    key = "device_keys"
+    title = "Device keys"
+
+    def load(self, source: Source, machine: MachineInfo) -> dict[str, Any]:
+        reg = ConsortiumRegistry(source.ctx)
+        now = reg.now()
+        records = key_records(reg.device_keys(machine.id), reg.device_history(machine.id))
+        lock, waiting = reg.device_lock(machine.id), reg.pending_device_change(machine.id)
+        return {"available": True, "now": now, "keys": [r.to_json(now) for r in records], "names": reg.account_orgs(),
+                "lock": None if lock is None else {"holder": lock.holder, "lesseeOrg": lock.lessee_org},
+                "waiting": None if waiting is None else {"change": waiting.describe(), "hash": hex0x(waiting.change_hash),
+                                                         "requestedBy": waiting.requested_by}}
+
+    def render(self, data: dict[str, Any]) -> str:
+        return devices.render_device_keys(data)
 
 
 class SensorBatchSection:
@@ -214,6 +237,7 @@ class LeaseSection:
 def default_sections() -> SectionRegistry:
     sections = SectionRegistry()
     sections.register(MaintenanceSection())
+    sections.register(DeviceKeySection())
     sections.register(SensorBatchSection())
     sections.register(LeaseSection())
     return sections

@@ -19,7 +19,6 @@ from ground.ids import from_bytes32, to_bytes32
 
 # What to do about this feature's contract reverts (handed to `chain.connect.connect(..., hints=...)`).
 REVERT_HINTS: dict[str, str] = {
-    "NotManufacturer": "only the machine's manufacturer org can offer it for lease",
     "NotLessee": "only the machine's operator org (the lessee) can do this",
     "NotLeaseOwner": "only the offering manufacturer org can withdraw earnings",
     "MachineLeased": "the machine already has an open lease; close or cancel it first (fedpm lease close)",
@@ -27,6 +26,7 @@ REVERT_HINTS: dict[str, str] = {
     "CounterRollback": "usage counters are cumulative: report a counter at least the last one",
     "StaleReading": "this reading (or an older one) was already reported; sign a fresh one",
     "FutureReading": "the reading time is ahead of the chain clock; check the device clock",
+    "StaleFinalReading": "close with a reading the device signed within the last hour (fedpm lease close --device KEYSTORE --counter, or a fresh --report)",
     "DisputeWindowOpen": "wait until the dispute window ends, then claim the refund (fedpm lease refund)",
     "NothingToWithdraw": "no new earnings on this lease yet",
     "WrongStatus": "the lease is not in a state that allows this (see fedpm lease invoice)",

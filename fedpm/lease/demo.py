@@ -68,7 +68,9 @@ def run_lease_demo(consortium: Any, settings: Any = None, *, lessee: str | None 
                     cap=40 * TOKEN, cap_period=86400)
     lease_id, rcpt = lease.offer(consortium.sender(owner), machine_id, tariff)
     gas["offer"] = rcpt.gas_used
-    base = _now(w3) - 10  # readings strictly increase; on a real chain the block clock cannot be advanced
+    # readings strictly increase; on a real chain the block clock cannot be advanced, so they start a little in the
+    # past, but not before the device key signs for the machine (its manufacturer bound it then)
+    base = max(_now(w3) - 10, consortium.registry.device(device.address).valid_from)
     opening = lease.sign_usage(device, lease_id, machine_id, 1_000 * UNIT_SCALE, base)
     gas["accept"] = lease.accept(consortium.sender(lessee), lease_id, 20 * TOKEN, opening).gas_used
     counter = 1_000 * UNIT_SCALE

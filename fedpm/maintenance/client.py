@@ -17,6 +17,7 @@ import requests
 from chain.client import ContractClient
 from chain.errors import ChainUnreachable, TransactionFailed
 from chain.sender import Receipt, TxSender
+from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.maintenance.audit import ZERO_HASH, AuditReport, ChainEntry, audit_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import PENDING, REJECTED, RecordStore, StoredRecord
@@ -32,6 +33,10 @@ REVERT_HINTS: dict[str, str] = {
     "UnknownCorrection": "--corrects must name an earlier entry of the same machine (fedpm maintenance list)",
     "InvalidRecordHash": "the record hash must not be zero",
 }
+
+
+class MachineNotRegistered(FedpmError):
+    """A machine id the consortium registry does not know (its history would read as empty)."""
 
 
 TRANSIENT = (TransactionFailed, ChainUnreachable, reverts.WrongPrevHash, requests.exceptions.RequestException, OSError)
@@ -62,6 +67,11 @@ class MaintenanceLog(ContractClient):
 
     def count(self, machine: str) -> int:
         return int(self.call("entryCount", to_bytes32(machine)))
+
+    def require_registered(self, machine: str) -> None:
+        """Raises MachineNotRegistered unless the registry (the one MaintenanceLog asks) knows `machine`."""
+        if ConsortiumRegistry(self.ctx).machine(machine) is None:
+            raise MachineNotRegistered(f"machine {machine!r} is not registered", hint="check --machine; `fedpm machine list` shows the registered machines")
 
     def entry(self, machine_id: str, record_hash: str) -> EntryView | None:
         """The entry stored under `record_hash` for `machine_id`, or None (the contract's author is zero for an
@@ -183,4 +193,7 @@ def add_record(store: RecordStore, record: Record, connect_log: Any, sender_for:
 
 
 def audit_machine(log: MaintenanceLog, store: RecordStore, machine: str) -> AuditReport:
+    """The audit of `machine`'s local records against its history on chain; an unknown machine is an error, not
+    an empty history that would pass."""
+    log.require_registered(machine)
     return audit_history(machine, store.local_entries(machine), log.entries(machine))

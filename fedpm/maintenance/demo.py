@@ -33,7 +33,7 @@ def record_demo_history(consortium: Any, settings: Settings, machines: Iterable[
     log = MaintenanceLog(consortium.ctx)
     registry = ConsortiumRegistry(consortium.ctx)
     summary: dict[str, Any] = {"machines": {}, "gas": []}
-    with RecordStore(record_store_path(settings.home)) as store:
+    with RecordStore(record_store_path(settings.home), create=True) as store:
         for n, machine in enumerate(machines):
             m = registry.machine(machine)
             operator, maker = m.operator_org, m.manufacturer_org

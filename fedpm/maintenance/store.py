@@ -17,7 +17,7 @@ from typing import Iterator
 
 from fedpm.maintenance.audit import LocalEntry
 from fedpm.maintenance.records import InvalidRecord, Record, canonical_bytes, parse_canonical
-from fedpm.sqlfilter import where
+from fedpm.sqlstore import open_db, where
 from ground.errors import FedpmError
 
 PENDING, ANCHORED, REJECTED = "pending", "anchored", "rejected"
@@ -81,10 +81,14 @@ def record_store_path(home: Path) -> Path:
 
 
 class RecordStore:
-    """`with RecordStore(path) as store:` — opens (and creates) the SQLite file; one connection per instance."""
+    """`with RecordStore(path) as store:` — opens the SQLite file; one connection per instance.
 
-    def __init__(self, path: Path) -> None:
+    Only writers pass `create=True` (`maintenance add`, the demo): readers (list, export, sync, audit, the explorer)
+    never create the file, so a wrong home is an error naming it rather than an empty store left behind."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = Path(path)
+        self.create = create
         self._db: sqlite3.Connection | None = None
 
     def __enter__(self) -> "RecordStore":
@@ -95,10 +99,13 @@ class RecordStore:
         self.close()
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.executescript(SCHEMA)
+        db = open_db(self.path, create=self.create, tables=frozenset({"records"}), noun="local maintenance store", error=RecordStoreError,
+                     hint="check --home / FEDPM_HOME; `fedpm maintenance add` creates <home>/maintenance.sqlite with the first record",
+                     timeout=10, check_same_thread=False)
+        if self.create:
+            db.executescript(SCHEMA)
+        db.row_factory = sqlite3.Row
+        self._db = db
 
     def close(self) -> None:
         if self._db is not None:

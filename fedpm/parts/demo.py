@@ -28,7 +28,7 @@ def record_demo_parts(consortium: Any, settings: Settings, machine: str, parts: 
         t0, t1 = min(b.from_time for b in batches), max(b.to_time for b in batches)
         span = max(1, (t1 - t0 + 1) // parts)
         out = []
-        with PartStore(part_store_path(settings.home)) as store, RecordStore(record_store_path(settings.home)) as records:
+        with PartStore(part_store_path(settings.home), create=True) as store, RecordStore(record_store_path(settings.home)) as records:
             for k in range(parts):
                 start, end = t0 + k * span, (t1 if k == parts - 1 else t0 + (k + 1) * span - 1)
                 record = make_record(f"{machine}-part-{k + 1}", machine, step, start, end, gateway, checker, MaintenanceLog(consortium.ctx), records)

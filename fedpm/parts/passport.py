@@ -135,8 +135,8 @@ def _batch(i: int, ref: Any, item: Any, record: PartRecord, chain: ChainViews) -
     if anchor.root != ref.anchor_root or not batch_in_anchor(ref.summary, proof, anchor) or not chain.is_anchored(anchor):
         return Element(name, FAILED, "not anchored: no root of roots on chain holds this batch")
     binding = chain.binding(ref.summary.device)
-    if binding.machine != record.machine or (not binding.active and chain.revoked_before(ref.summary.device, anchor.block_number)):
-        return Element(name, FAILED, binding.refusal(record.machine))
+    if why := binding.spoils(record.machine, ref.summary.from_time, ref.summary.to_time, lambda: chain.revoked_before(ref.summary.device, anchor.block_number)):
+        return Element(name, FAILED, why)
     if blocks is None:
         return Element(name, UNCHECKED, f"anchored in block {anchor.block_number}; its signed blocks are not in this passport")
     why = _check_blocks(ref, blocks, chain.domain) if isinstance(blocks, list) else "its blocks are malformed"

@@ -4,11 +4,11 @@ sent, and where it was anchored. An anchored record is never replaced: a part id
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from fedpm.parts.records import PartRecord, PartRecordError
+from fedpm.sqlstore import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS parts (
@@ -34,12 +34,17 @@ class StoredPart:
 
 
 class PartStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SCHEMA)
+    """Only the writer passes `create=True` (`fedpm part record`, the demo): readers (show, passport, the explorer)
+    never create the file, so a wrong home is an error naming it rather than an empty store left behind."""
+
+    def __init__(self, path: Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        self.db = open_db(self.path, create=create, tables=frozenset({"parts"}), noun="part store", error=PartRecordError,
+                          hint="check --home / FEDPM_HOME; `fedpm part record` creates <home>/parts/parts.sqlite with the first part",
+                          isolation_level=None)
+        if create:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from chain.client import ContractClient
 from chain.eip712 import Domain
@@ -80,26 +80,51 @@ def _anchor(log: Any) -> Anchor:
 
 @dataclass(frozen=True)
 class Binding:
-    """What the chain says of a device key: the machine it is bound to (None: never bound) and whether it is active."""
+    """What the chain says of a device key (the registry's `deviceKey`): the machine it is bound to (None: never bound),
+    whether it signs for it now, and its window of reading times [valid_from, valid_until) in seconds (valid_until 0:
+    open-ended; a rotation ends the old key's window where the new key's starts) and whether it was revoked."""
 
     device: str
     machine: str | None
     active: bool
+    valid_from: int = 0
+    valid_until: int = 0
+    revoked: bool = False
 
-    def allows(self, machine: str) -> bool:
-        return self.active and self.machine == machine
+    def signs_for(self, from_ms: int, to_ms: int) -> bool:
+        """Whether readings stamped from_ms..to_ms (epoch ms) all lie in the key's window (the registry's
+        `requireDeviceAt` at each reading's second): a rotated-out key signs only readings before its rotation point,
+        a key rotated in only readings from it."""
+        return self.valid_from <= from_ms // 1000 and (self.valid_until == 0 or to_ms // 1000 < self.valid_until)
 
-    def refusal(self, machine: str) -> str:
+    def allows(self, machine: str, from_ms: int, to_ms: int) -> bool:
+        """Whether a block of `machine` with readings stamped from_ms..to_ms, signed by this key, is taken now."""
+        return self.machine == machine and not self.revoked and self.signs_for(from_ms, to_ms)
+
+    def refusal(self, machine: str, from_ms: int | None = None, to_ms: int | None = None) -> str:
         if self.machine is None:
             return f"device {self.device} is not bound to any machine"
         if self.machine != machine:
             return f"device {self.device} is bound to {self.machine}, not {machine}"
+        if not self.revoked and from_ms is not None and to_ms is not None and not self.signs_for(from_ms, to_ms):
+            until = f"{self.valid_until}" if self.valid_until else "on"
+            return f"device {self.device} of {machine} signs readings stamped {self.valid_from}..{until} s (epoch), not {from_ms // 1000}..{to_ms // 1000}"
         return f"device {self.device} of {machine} is revoked"
+
+    def spoils(self, machine: str, from_ms: int, to_ms: int, revoked_before: Callable[[], bool]) -> str | None:
+        """Why data of `machine` stamped from_ms..to_ms and anchored already does not count for this key, or None:
+        another machine's key, readings outside its window, or a revocation before the anchor (`revoked_before`, asked
+        only of a key that does not sign now; data anchored before a revocation still counts)."""
+        if self.machine != machine or not self.signs_for(from_ms, to_ms):
+            return self.refusal(machine, from_ms, to_ms)
+        if not self.active and revoked_before():
+            return self.refusal(machine)
+        return None
 
 
 class DeviceBindings:
     """Device -> machine bindings read from the ConsortiumRegistry, cached per device for `ttl_s` seconds, so a
-    gateway asks the chain about a device once per `ttl_s` (a revocation takes effect within that time)."""
+    gateway asks the chain about a device once per `ttl_s` (a revocation or rotation takes effect within that time)."""
 
     def __init__(self, registry: ConsortiumRegistry, ttl_s: float = 30.0, clock=time.monotonic) -> None:
         self.registry = registry
@@ -115,7 +140,8 @@ class DeviceBindings:
         if hit is not None and now - hit[0] < self.ttl_s:
             return hit[1]
         view = self.registry.device(device)
-        found = Binding(device, view.machine_id, view.active) if view is not None else Binding(device, None, False)
+        found = (Binding(device, view.machine_id, view.active, view.valid_from, view.valid_until, view.revoked) if view is not None
+                 else Binding(device, None, False))
         with self._lock:
             self._cache[device] = (now, found)
         return found

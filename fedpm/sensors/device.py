@@ -3,7 +3,9 @@
 
 - `SeqCounter`: the device's next block sequence number, kept in a file across restarts and locked while a process
   signs with the device, so two publishers can never give two blocks one seq. The file is replaced atomically BEFORE
-  the block goes out: a crash can skip a seq (the gateway then reports it missing), never reuse one.
+  the block goes out: a crash of the device's process can skip a seq (the gateway then reports it missing), never
+  reuse one. It is not fsynced (one write per block; bench/sensor_anchoring.py measures it): after a power loss of
+  the device's host the file may be older, and the gateway refuses the reused seqs as replays until it passes them.
 - `Device`: encodes readings of one channel as a block of its machine, takes the next seq, signs (`BlockSigner`).
 - `Blocker`: groups a stream of single readings (CSV rows, JSON lines, C-MAPSS cycles) into blocks per channel.
 - `parse_csv_row` / `parse_json_line`: the edge agent's input rows (pure).
@@ -24,6 +26,7 @@ from chain.eip712 import Domain
 from fedpm.sensors.encoding import MAX_READINGS, encode_block
 from fedpm.sensors.signing import BlockSigner
 from ground.errors import FedpmError
+from ground.files import atomic_write
 
 
 class DeviceError(FedpmError):
@@ -62,9 +65,7 @@ class SeqCounter:
         seq = self.next
         self.next = seq + 1
         if self.path is not None:
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps({"next": self.next}))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps({"next": self.next}), sync=False)  # once per block: no fsync on this hot path
         return seq
 
     def close(self) -> None:

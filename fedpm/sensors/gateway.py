@@ -115,7 +115,7 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._mqtt: Any = None
         self.subscribed = threading.Event()  # set once the broker confirmed the subscription
-        self.store = GatewayStore(config.store_path, durable=config.durable)  # the core thread's connection
+        self.store = GatewayStore(config.store_path, create=True, durable=config.durable)  # the core thread's connection; creates the store
 
     # ------------------------------------------------------------ lifecycle
 
@@ -233,8 +233,8 @@ class Gateway:
         machine, channel = split_topic(topic, self.config.topic_root) if topic is not None else (None, None)
         block, leaf = admit(payload, self.domain, machine, channel)
         binding = self.bindings.binding(block.device)
-        if not binding.allows(block.machine):
-            raise Refused("unbound", binding.refusal(block.machine))
+        if not binding.allows(block.machine, block.min_ts, block.max_ts):  # the machine's key at the block's reading times
+            raise Refused("unbound", binding.refusal(block.machine, block.min_ts, block.max_ts))
         if block.seq <= self._watermark.get(block.device, -1):
             if self.store.has_block(block.device, block.seq):
                 raise Refused("replayed", f"block {block.seq} of device {block.device} was received before")

@@ -75,8 +75,8 @@ def check_lineage(trainer: str, doc: Any, checker: Checker) -> LineageCheck:
         if not batch_in_anchor(summary, proof, anchor) or not checker.registry.is_anchored(anchor):
             return LineageCheck(trainer, False, detail=f"{where} is not in an anchored root")
         binding = checker.bindings.binding(summary.device)
-        if binding.machine != summary.machine or (not binding.active and checker.bindings.revoked_before(summary.device, anchor.block_number)):
-            return LineageCheck(trainer, False, detail=f"{where}: {binding.refusal(summary.machine)}")
+        if why := binding.spoils(summary.machine, summary.from_time, summary.to_time, lambda: checker.bindings.revoked_before(summary.device, anchor.block_number)):
+            return LineageCheck(trainer, False, detail=f"{where}: {why}")
         m = machines.setdefault(summary.machine, {"batches": 0, "readings": 0})
         m["batches"] += 1
         m["readings"] += summary.readings

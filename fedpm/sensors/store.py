@@ -25,7 +25,8 @@ from typing import Iterable, Iterator, Sequence
 
 from fedpm.sensors.anchoring import Anchor, AnchorRoot, BatchSummary
 from fedpm.sensors.encoding import SignedBlock
-from fedpm.sqlfilter import where
+from fedpm.sqlstore import open_db, where
+from ground.errors import FedpmError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
@@ -181,16 +182,29 @@ SELECT machine, device, prev + 1, seq - 1 FROM (
 """
 
 
-class GatewayStore:
-    """One connection; use one GatewayStore per thread (SQLite WAL lets them work side by side)."""
+class GatewayStoreError(FedpmError):
+    """The gateway store is missing, or the file is no gateway store."""
 
-    def __init__(self, path: Path, *, durable: bool = False) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+
+_CORE_TABLES = frozenset({"inbox", "batches"})  # what makes a database a gateway store (an older one gains the rest on create)
+
+
+class GatewayStore:
+    """One connection; use one GatewayStore per thread (SQLite WAL lets them work side by side).
+
+    `create=True` is the gateway's: it makes the file and its tables. Everyone else (status, verify, the explorer,
+    training data) opens an existing store: a missing file or one that is no gateway store is a GatewayStoreError,
+    so a mistyped `--store` never leaves an empty database behind nor reads as "0 batches"."""
+
+    def __init__(self, path: Path, *, create: bool = False, durable: bool = False) -> None:
+        self.path = Path(path)
+        self.db = open_db(self.path, create=create, tables=_CORE_TABLES, noun="gateway store", error=GatewayStoreError,
+                          hint="check --store: it names the SQLite file `fedpm gateway run` writes, by default <home>/sensors/gateway.sqlite",
+                          timeout=30.0, isolation_level=None, check_same_thread=False)
+        if create:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.executescript(SCHEMA)
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()

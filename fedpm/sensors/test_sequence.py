@@ -23,7 +23,7 @@ def block(seq: int, key=A, value: float = 1.0):
 
 
 def test_the_store_takes_a_device_seq_once_and_reports_every_hole_by_device(tmp_path):
-    st = GatewayStore(tmp_path / "gw.sqlite")
+    st = GatewayStore(tmp_path / "gw.sqlite", create=True)
     received = [block(s) for s in (0, 1, 3, 4)] + [block(4, value=9.0), block(8), block(0, key=B)]
 
     ids = st.persist_blocks(received)

@@ -105,16 +105,17 @@ def check_batch(store: GatewayStore, batch: StoredBatch, checker: Checker) -> Ba
         return result("tampered", positions, "stored leaf hashes differ from the blocks")
     if root_of_leaves(leaves) != batch.root:
         return result("root-mismatch", detail="recomputed root differs from the batch's root")
+    span = min(b.min_ts for b in blocks), max(b.max_ts for b in blocks)  # the reading times the device signed
     binding = checker.bindings.binding(batch.device)
-    if binding.machine != batch.machine:
-        return result("unbound", detail=binding.refusal(batch.machine))
+    if binding.machine != batch.machine or not binding.signs_for(*span):
+        return result("unbound", detail=binding.refusal(batch.machine, *span))
     if batch.status != "anchored" or batch.anchor_id is None:
         return result("unanchored", detail=f"status {batch.status}")
     anchor = store.anchor(batch.anchor_id).anchor
     summary, proof = checker.batch_proof(store, batch)
     if summary != batch.summary or not batch_in_anchor(summary, proof, anchor) or not checker.registry.is_anchored(anchor):
         return result("not-on-chain", detail=f"the chain holds no anchor {hex0x(anchor.root)[:14]}… with this batch")
-    if not binding.active and checker.bindings.revoked_before(batch.device, anchor.block_number):
+    if binding.spoils(batch.machine, *span, lambda: checker.bindings.revoked_before(batch.device, anchor.block_number)):
         return result("unbound", detail=f"device {batch.device} was revoked before block {anchor.block_number}")
     return result("ok")
 
@@ -202,7 +203,7 @@ def check_reading_proof(proof: dict[str, Any], checker: Checker) -> ReadingCheck
     block_hash = keccak256(block.block)
     binding = checker.bindings.binding(block.device)
     signed = recover_signer(block_hash, block.signature, checker.domain) == block.device
-    bound = binding.machine == block.machine and not (not binding.active and checker.bindings.revoked_before(block.device, anchor.block_number))
+    bound = binding.spoils(block.machine, block.min_ts, block.max_ts, lambda: checker.bindings.revoked_before(block.device, anchor.block_number)) is None
     origin = signed and bound and block.device == summary.device and block.machine == summary.machine and summary.first_seq <= block.seq <= summary.last_seq
     in_batch = block_proof.count == summary.blocks and root_from_proof(block_leaf(block_hash, block.signature), block_proof) == summary.root
     inclusion = in_batch and batch_in_anchor(summary, batch_proof, anchor) and checker.registry.is_anchored(anchor)

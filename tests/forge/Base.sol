@@ -58,6 +58,13 @@ abstract contract Base {
         return vm.addr(1 + i);
     }
 
+    /// @dev One of the 4 newest proposals of `registry` (older ones have mostly expired); `any` is false if none.
+    function recentProposal(ConsortiumRegistry registry, uint256 seed) internal view returns (bool any, uint256 id) {
+        uint256 n = registry.proposalCount();
+        if (n == 0) return (false, 0);
+        return (true, n - 1 - bound(seed, 0, n < 4 ? n - 1 : 3));
+    }
+
     /// @dev Admit an org by k-of-n vote of the founding governors, as fedpm.consortium.admit does.
     function admit(ConsortiumRegistry registry, uint256 k, bytes32 orgId, uint256 roles, address account) internal {
         vm.prank(governor(0));
@@ -68,5 +75,38 @@ abstract contract Base {
         }
         vm.prank(governor(0));
         registry.execute(pid);
+    }
+
+    /// @dev A registry (3 governors, 2-of-3) at time 1,000,000 with a manufacturer org "maker" and an operator org
+    /// "factory" that runs machine `machineId`, built by "maker" (no device key yet).
+    function deployFleet(address maker, address factory, bytes32 machineId) internal returns (ConsortiumRegistry registry) {
+        vm.warp(1_000_000);
+        registry = deployRegistry(3, 2);
+        admit(registry, 2, bytes32("maker"), MANUFACTURER, maker);
+        admit(registry, 2, bytes32("factory"), OPERATOR, factory);
+        vm.prank(factory);
+        registry.registerMachine(machineId, bytes32("maker"), bytes32(0));
+    }
+
+    /// @dev Trust `lease` to lock device keys by k-of-n vote, as fedpm.consortium.bootstrap does.
+    function trustLease(ConsortiumRegistry registry, uint256 k, address lease) internal {
+        vm.prank(governor(0));
+        uint256 pid = registry.proposeAddLeaseContract(lease);
+        for (uint256 i = 1; i < k; i++) {
+            vm.prank(governor(i));
+            registry.approve(pid);
+        }
+        vm.prank(governor(0));
+        registry.execute(pid);
+    }
+}
+
+/// @dev The handler of an invariant test: its actions record the first rule they see broken in `violation`, which the
+/// invariant reports (a reverted action is just a rejected one).
+abstract contract Handler is Base {
+    string public violation;
+
+    function _violate(string memory what) internal {
+        if (bytes(violation).length == 0) violation = what;
     }
 }

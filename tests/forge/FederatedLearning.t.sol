@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {ConsortiumRegistry} from "../../contracts/ConsortiumRegistry.sol";
 import {FederatedLearning} from "../../contracts/FederatedLearning.sol";
 import {IFederatedLearning} from "../../contracts/interfaces/IFederatedLearning.sol";
-import {Base} from "./Base.sol";
+import {Base, Handler} from "./Base.sol";
 
 /// @dev A consortium of 3 governors (2-of-3), 4 trainers, 6 aggregators and one outsider holding both roles
 /// but named in no task; one FederatedLearning over it.
@@ -72,9 +72,8 @@ abstract contract FLFixture is Base {
 /// @dev Random opens, commits (also by an outsider), votes (two competing hashes, bad inclusion lists, stale
 /// rounds), time warps and advances on one task. Records the first rule it sees broken in `violation`; a
 /// reverted call is just a rejected action.
-contract FLHandler is FLFixture {
+contract FLHandler is FLFixture, Handler {
     uint256 public taskId;
-    string public violation;
     mapping(uint256 => IFederatedLearning.RoundState) public lastState;
 
     constructor() {
@@ -189,10 +188,6 @@ contract FLHandler is FLFixture {
             if (uint8(info.state) < uint8(was) || (terminal && info.state != was)) _violate("a round state moved backwards");
             lastState[r] = info.state;
         }
-    }
-
-    function _violate(string memory what) private {
-        if (bytes(violation).length == 0) violation = what;
     }
 }
 

@@ -55,6 +55,16 @@ contract FederatedLearningRulesTest is FLFixture {
         return info.state;
     }
 
+    function test_aCommitClaimsAtMostTheTasksMaxSamples() public {
+        (uint256 id,) = _open(4, 2);
+        vm.prank(trainers[0]);
+        vm.expectRevert(abi.encodeWithSelector(IFederatedLearning.TooManySamples.selector, id, MAX_SAMPLES + 1, MAX_SAMPLES));
+        fl.commitUpdate(id, 1, keccak256("u"), "cid", MAX_SAMPLES + 1, 1);
+        vm.prank(trainers[0]);
+        fl.commitUpdate(id, 1, keccak256("u"), "cid", MAX_SAMPLES, 1);
+        require(fl.update(id, 1, trainers[0]).numSamples == MAX_SAMPLES, "the bound itself is allowed");
+    }
+
     function test_commitAtTheDeadlineCountsOneSecondLaterNot() public {
         (uint256 id, IFederatedLearning.Round memory info) = _open(4, 2);
         vm.warp(info.commitDeadline);

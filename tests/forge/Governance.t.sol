@@ -4,16 +4,15 @@ pragma solidity ^0.8.24;
 import {ConsortiumRegistry} from "../../contracts/ConsortiumRegistry.sol";
 import {IConsortiumRegistry} from "../../contracts/interfaces/IConsortiumRegistry.sol";
 import {IConsortiumErrors} from "../../contracts/interfaces/IConsortiumErrors.sol";
-import {Base} from "./Base.sol";
+import {Base, Handler} from "./Base.sol";
 
 /// @dev Random proposals (add, remove, set roles, set threshold; valid and invalid), approvals, executions,
 /// account moves and time warps on a registry of 3 founding governors (2-of-3) and 3 candidate orgs.
 /// Records the first broken rule in `violation`.
-contract GovernanceHandler is Base {
+contract GovernanceHandler is Handler {
     ConsortiumRegistry public registry;
     bytes32[] public orgPool; // 0..2 founding governors, 3..5 candidates
     address[] public actors; // first account of each org in orgPool, then 4 spare accounts
-    string public violation;
 
     constructor() {
         registry = deployRegistry(3, 2);
@@ -52,7 +51,7 @@ contract GovernanceHandler is Base {
     }
 
     function approve(uint256 who, uint256 pid) external {
-        (bool any, uint256 id) = _recent(pid);
+        (bool any, uint256 id) = recentProposal(registry, pid);
         if (!any) return;
         address a = _actor(who);
         bytes32 caller = _orgOrZero(a);
@@ -67,7 +66,7 @@ contract GovernanceHandler is Base {
     }
 
     function execute(uint256 who, uint256 pid) external {
-        (bool any, uint256 id) = _recent(pid);
+        (bool any, uint256 id) = recentProposal(registry, pid);
         if (!any) return;
         (IConsortiumRegistry.Proposal memory p, bytes32[] memory approvers) = registry.proposal(id);
         uint256 valid = 0;
@@ -101,13 +100,6 @@ contract GovernanceHandler is Base {
         ok; // a rejected proposal is fine
     }
 
-    /// @dev One of the 4 newest proposals (older ones have mostly expired).
-    function _recent(uint256 seed) private view returns (bool any, uint256 id) {
-        uint256 n = registry.proposalCount();
-        if (n == 0) return (false, 0);
-        return (true, n - 1 - bound(seed, 0, n < 4 ? n - 1 : 3));
-    }
-
     /// @dev Mostly the first account of an org, sometimes a spare one.
     function _actor(uint256 who) private view returns (address) {
         return actors[bound(who, 0, who % 4 == 0 ? actors.length - 1 : 5)];
@@ -129,10 +121,6 @@ contract GovernanceHandler is Base {
     function _contains(bytes32[] memory a, bytes32 x) private pure returns (bool) {
         for (uint256 i = 0; i < a.length; i++) if (a[i] == x) return true;
         return false;
-    }
-
-    function _violate(string memory what) private {
-        if (bytes(violation).length == 0) violation = what;
     }
 }
 

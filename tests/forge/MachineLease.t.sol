@@ -5,10 +5,10 @@ import {ConsortiumRegistry} from "../../contracts/ConsortiumRegistry.sol";
 import {ConsortiumToken} from "../../contracts/ConsortiumToken.sol";
 import {MachineLease} from "../../contracts/MachineLease.sol";
 import {IMachineLease} from "../../contracts/interfaces/IMachineLease.sol";
-import {Base} from "./Base.sol";
+import {Base, Handler} from "./Base.sol";
 
-/// @dev A manufacturer org, a factory org operating machine m1 with one device key, the consortium token
-/// (funding the factory) and MachineLease over them.
+/// @dev A manufacturer org, a factory org operating machine m1 whose device key the manufacturer bound, the
+/// consortium token (funding the factory) and MachineLease over them, trusted by the governors to lock device keys.
 abstract contract LeaseFixture is Base {
     uint256 internal constant DEVICE_KEY = 41;
     uint256 internal constant FUNDS = 1e30;
@@ -21,16 +21,12 @@ abstract contract LeaseFixture is Base {
     address internal factory = vm.addr(32);
 
     function deployLease() internal {
-        vm.warp(1_000_000);
-        registry = deployRegistry(3, 2);
-        admit(registry, 2, bytes32("maker"), MANUFACTURER, maker);
-        admit(registry, 2, bytes32("factory"), OPERATOR, factory);
-        vm.prank(factory);
-        registry.registerMachine(MACHINE, bytes32("maker"), bytes32(0));
-        vm.prank(factory);
+        registry = deployFleet(maker, factory, MACHINE);
+        vm.prank(maker);
         registry.registerDevice(vm.addr(DEVICE_KEY), MACHINE);
         token = new ConsortiumToken(registry);
         lease = new MachineLease(registry, token);
+        trustLease(registry, 2, address(lease));
         _fund(factory, FUNDS);
         vm.prank(factory);
         token.approve(address(lease), type(uint256).max);
@@ -50,8 +46,13 @@ abstract contract LeaseFixture is Base {
 
     function signed(uint256 id, uint256 counter, uint64 readAt) internal view returns (IMachineLease.UsageReport memory r, bytes memory sig) {
         r = IMachineLease.UsageReport(id, MACHINE, counter, readAt);
-        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(DEVICE_KEY, lease.usageDigest(r));
+        (uint8 v, bytes32 rr, bytes32 s) = vm.sign(keyAt(readAt), lease.usageDigest(r));
         sig = abi.encodePacked(rr, s, v);
+    }
+
+    /// @dev The private key of the device key that signs readings stamped `readAt` (one key unless rotated).
+    function keyAt(uint64) internal view virtual returns (uint256) {
+        return DEVICE_KEY;
     }
 
     function info(uint256 id) internal view returns (IMachineLease.LeaseInfo memory) {
@@ -60,16 +61,50 @@ abstract contract LeaseFixture is Base {
 }
 
 /// @dev Random offers (with and without a total cap), cancels, accepts, signed readings (also stale, future and
-/// rolled back), top-ups, withdrawals, closes, disputes, refunds and time warps on one machine.
+/// rolled back), top-ups, withdrawals, closes (also with stale final readings), disputes, refunds, the
+/// manufacturer's device key changes (approved by the lessee or not) and time warps on one machine.
 /// Records the first broken rule in `violation`, and what went in and out of the lease contract.
-contract LeaseHandler is LeaseFixture {
-    string public violation;
+contract LeaseHandler is LeaseFixture, Handler {
     uint256 public paidIn; // deposits and top-ups the lease contract received
     uint256 public paidOut; // withdrawals and refunds it sent
     mapping(uint256 => uint256) public openingCounter;
+    uint256[] internal keyPks; // the machine's device keys in binding order ...
+    uint64[] internal keyFroms; // ... and the first reading time each signs for
 
     constructor() {
         deployLease();
+        keyPks.push(DEVICE_KEY);
+        keyFroms.push(0);
+    }
+
+    function keyAt(uint64 readAt) internal view override returns (uint256 pk) {
+        for (uint256 i = 0; i < keyPks.length && keyFroms[i] <= readAt; i++) pk = keyPks[i];
+    }
+
+    /// @dev The manufacturer rotates the key to a fresh one, revokes it or binds a second one; mid-lease the lessee
+    /// approves a rotation when `approve` is odd. Outside a lease only rotations are tried (the lease needs a key).
+    function keyChange(uint256 kind, uint256 approve) external {
+        IMachineLease.Status s = lease.leaseCount() == 0 ? IMachineLease.Status.None : info(lease.leaseCount()).status;
+        bool locked = registry.deviceLock(MACHINE).holder != address(0);
+        if (locked != (s == IMachineLease.Status.Active || s == IMachineLease.Status.Paused)) _violate("the key lock does not follow the lease");
+        uint256 k = locked ? kind % 3 : 0;
+        uint256 fresh = DEVICE_KEY + 1000 + keyPks.length;
+        address[] memory before = registry.deviceKeys(MACHINE);
+        vm.prank(maker);
+        if (k == 0) try registry.rotateDevice(MACHINE, vm.addr(fresh), 0) {} catch {}
+        else if (k == 1) try registry.revokeDevice(before[before.length - 1]) {} catch {}
+        else try registry.registerDevice(vm.addr(fresh), MACHINE) {} catch {}
+        if (locked && registry.deviceKeys(MACHINE).length != before.length) _violate("a device key was bound mid-lease without the lessee");
+        if (locked && registry.deviceKey(before[before.length - 1]).revoked) _violate("a device key was revoked mid-lease without the lessee");
+        if (locked && k == 0 && approve % 2 == 1) {
+            (, bytes32 hash) = registry.pendingDeviceChange(MACHINE);
+            vm.prank(factory);
+            try registry.approveDeviceChange(MACHINE, hash) {} catch {}
+        }
+        if (registry.deviceKeys(MACHINE).length > before.length) {
+            keyPks.push(fresh);
+            keyFroms.push(uint64(block.timestamp));
+        }
     }
 
     function contracts() external view returns (MachineLease, ConsortiumToken) {
@@ -101,6 +136,7 @@ contract LeaseHandler is LeaseFixture {
         try lease.accept(id, d, r, sig) {
             paidIn += d;
             openingCounter[id] = c;
+            if (registry.deviceLock(MACHINE).holder != address(lease)) _violate("an accepted lease does not lock the device keys");
             if (d == 0 || d < l.tariff.minDeposit) _violate("accepted with a deposit below the minimum");
             if (block.timestamp > l.tariff.validUntil) _violate("accepted after the term");
         } catch {}
@@ -154,7 +190,10 @@ contract LeaseHandler is LeaseFixture {
         IMachineLease.LeaseInfo memory l = info(id);
         (IMachineLease.UsageReport memory r, bytes memory sig) = signed(id, l.lastCounter + bound(delta, 0, 20_000), uint64(_between(l.lastReadAt + 1, block.timestamp, gap)));
         vm.prank(factory);
-        try lease.close(id, r, sig) {} catch {}
+        try lease.close(id, r, sig) {
+            if (uint256(r.readAt) + lease.FINAL_READING_MAX_AGE() < block.timestamp) _violate("a stale final reading closed the lease");
+            if (registry.deviceLock(MACHINE).holder != address(0)) _violate("a closing lease still locks the device keys");
+        } catch {}
     }
 
     function claimRefund(uint256 which) external {
@@ -175,10 +214,6 @@ contract LeaseHandler is LeaseFixture {
 
     function _between(uint256 lo, uint256 hi, uint256 seed) private pure returns (uint256) {
         return lo > hi ? lo : bound(seed, lo, hi);
-    }
-
-    function _violate(string memory what) private {
-        if (bytes(violation).length == 0) violation = what;
     }
 }
 

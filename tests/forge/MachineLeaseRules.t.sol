@@ -67,6 +67,21 @@ contract MachineLeaseRulesTest is LeaseFixture {
         require(info(id).charged == 30 && info(id).unpaid == 0, "capped at 30");
     }
 
+    function test_aFinalReadingMayBeAtMostTheMaximumAgeOld() public {
+        uint256 id = _offer(1, 0, 0, 30 days);
+        _accept(id, 100);
+        vm.warp(block.timestamp + 2 days);
+        uint64 oldest = uint64(block.timestamp) - lease.FINAL_READING_MAX_AGE();
+        (IMachineLease.UsageReport memory r, bytes memory sig) = signed(id, 1_000, oldest - 1);
+        vm.prank(factory);
+        vm.expectRevert(abi.encodeWithSelector(IMachineLease.StaleFinalReading.selector, oldest - 1, oldest));
+        lease.close(id, r, sig);
+        (r, sig) = signed(id, 1_000, oldest);
+        vm.prank(factory);
+        lease.close(id, r, sig);
+        require(info(id).status == IMachineLease.Status.Closing && registry.deviceLock(MACHINE).holder == address(0), "closed, keys unlocked");
+    }
+
     function test_disputeAndRefundEdgesOfTheWindow() public {
         uint256 id = _offer(1, 0, 0, 30 days);
         _accept(id, 100);

@@ -14,19 +14,16 @@ contract SensorBatchesTest is Base {
     uint256 internal constant DEVICE_KEY = 51;
     uint256 internal constant STRANGER_KEY = 52;
     bytes32 internal constant MACHINE = bytes32("m1");
+    uint64 internal constant T5 = 1_700_000_000_005; // ms: a reading time after the device was bound
 
     ConsortiumRegistry internal registry;
     SensorBatchRegistry internal sensors;
     address internal factory = vm.addr(33);
+    address internal maker = vm.addr(34);
 
     function setUp() public {
-        vm.warp(1_000_000);
-        registry = deployRegistry(3, 2);
-        admit(registry, 2, bytes32("maker"), MANUFACTURER, vm.addr(34));
-        admit(registry, 2, bytes32("factory"), OPERATOR, factory);
-        vm.prank(factory);
-        registry.registerMachine(MACHINE, bytes32("maker"), bytes32(0));
-        vm.prank(factory);
+        registry = deployFleet(maker, factory, MACHINE); // at time 1,000,000: the device signs readings from then on
+        vm.prank(maker);
         registry.registerDevice(vm.addr(DEVICE_KEY), MACHINE);
         sensors = new SensorBatchRegistry(registry);
     }
@@ -204,13 +201,13 @@ contract SensorBatchesTest is Base {
     /// @dev One block (seq 7) in its own batch and anchor, signed by the device key; the block's header may name another
     /// device or machine than the batch does, and the batch's summary may claim a range without its seq.
     function single(address named, bytes32 machine, uint64 first, uint64 last) internal returns (Fixture memory f) {
-        bytes memory data = abi.encodePacked(bytes4(0x46505301), named, machine, uint64(7), uint16(1), uint8(1), "v", uint8(1), "g", uint64(5), uint64(7));
+        bytes memory data = abi.encodePacked(bytes4(0x46505301), named, machine, uint64(7), uint16(1), uint8(1), "v", uint8(1), "g", uint64(T5), uint64(7));
         bytes memory sig = sign(DEVICE_KEY, data);
-        f.batchProof.batch = ISensorBatchRegistry.BatchSummary(MACHINE, vm.addr(DEVICE_KEY), first, last, 1, 1, 5, 5, leaf(data, sig));
+        f.batchProof.batch = ISensorBatchRegistry.BatchSummary(MACHINE, vm.addr(DEVICE_KEY), first, last, 1, 1, T5, T5, leaf(data, sig));
         bytes32 root = summaryLeaf(f.batchProof.batch);
         vm.prank(factory);
-        sensors.anchorRoot(ISensorBatchRegistry.Root(root, 1, 1, 5, 5));
-        f.anchor = ISensorBatchRegistry.Anchor(root, 1, 1, 5, 5, factory, uint64(block.number));
+        sensors.anchorRoot(ISensorBatchRegistry.Root(root, 1, 1, T5, T5));
+        f.anchor = ISensorBatchRegistry.Anchor(root, 1, 1, T5, T5, factory, uint64(block.number));
         f.blockProof = ISensorBatchRegistry.BlockProof(data, sig, 0, new bytes32[](0));
     }
 
@@ -234,8 +231,8 @@ contract SensorBatchesTest is Base {
 
     function test_aBlockSignedByAnotherDeviceOfTheSameMachineFails() public {
         uint256 secondKey = 53;
-        vm.prank(factory);
-        registry.registerDevice(vm.addr(secondKey), MACHINE); // a second device of m1, bound and active
+        vm.prank(maker);
+        registry.rotateDevice(MACHINE, vm.addr(secondKey), 1_600_000_000); // m1's key from then: readings at 1.7e9 s are its
         bytes memory data = blockOf(vm.addr(DEVICE_KEY), 0, 1); // names the first device
         bytes memory sig = sign(secondKey, data);
         ISensorBatchRegistry.BatchSummary memory b = ISensorBatchRegistry.BatchSummary(MACHINE, vm.addr(DEVICE_KEY), 0, 0, 1, 2, 0, 1, leaf(data, sig));
@@ -246,6 +243,41 @@ contract SensorBatchesTest is Base {
             !sensors.verifyBlock(a, ISensorBatchRegistry.BatchProof(b, 0, new bytes32[](0)), ISensorBatchRegistry.BlockProof(data, sig, 0, new bytes32[](0))),
             "a block in the first device's name, signed by the second, proves"
         );
+    }
+
+    /// @dev A block of `key`'s device (named in it), `count` readings 1 s apart from `t0Ms`, alone in its batch and anchor.
+    function own(uint256 key, uint64 seq, uint64 t0Ms, uint16 count) internal returns (Fixture memory f) {
+        bytes memory ts;
+        bytes memory values;
+        for (uint64 i = 0; i < count; i++) (ts, values) = (abi.encodePacked(ts, t0Ms + 1000 * (count - 1 - i)), abi.encodePacked(values, uint64(i)));
+        bytes memory data = abi.encodePacked(bytes4(0x46505301), vm.addr(key), MACHINE, seq, count, uint8(1), "v", uint8(1), "g", ts, values);
+        bytes memory sig = sign(key, data);
+        f.batchProof.batch = ISensorBatchRegistry.BatchSummary(MACHINE, vm.addr(key), seq, seq, 1, count, t0Ms, t0Ms + 1000 * (count - 1), leaf(data, sig));
+        bytes32 root = summaryLeaf(f.batchProof.batch);
+        vm.prank(factory);
+        sensors.anchorRoot(ISensorBatchRegistry.Root(root, 1, count, t0Ms, t0Ms + 1000 * (count - 1)));
+        f.anchor = ISensorBatchRegistry.Anchor(root, 1, count, t0Ms, t0Ms + 1000 * (count - 1), factory, uint64(block.number));
+        f.blockProof = ISensorBatchRegistry.BlockProof(data, sig, 0, new bytes32[](0));
+    }
+
+    function test_eachKeyProvesOnlyReadingsInsideItsWindow() public {
+        uint256 newKey = 54;
+        uint64 at = 1_700_000_100; // s: the rotation point
+        vm.prank(maker);
+        registry.rotateDevice(MACHINE, vm.addr(newKey), at);
+        uint64 atMs = uint64(at) * 1000;
+        Fixture memory f = own(DEVICE_KEY, 1, atMs - 3000, 3); // the old key's last readings, up to one second before the point
+        require(sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "the old key's readings before the rotation do not prove");
+        f = own(DEVICE_KEY, 2, atMs - 2000, 3); // its last reading stamped at the rotation point
+        require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "the rotated-out key proves a reading at the rotation point");
+        f = own(DEVICE_KEY, 3, atMs + 5000, 1);
+        require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "the rotated-out key proves a reading after the rotation");
+        f = own(newKey, 0, atMs, 2);
+        require(sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "the new key's readings from the rotation point do not prove");
+        f = own(newKey, 1, atMs - 1000, 2); // its first reading one second before the point
+        require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "the new key proves a reading before its window");
+        f = own(DEVICE_KEY, 4, 999_000_000, 1); // before the device was bound (time 1,000,000 s)
+        require(!sensors.verifyBlock(f.anchor, f.batchProof, f.blockProof), "a reading before the binding proves");
     }
 
     function test_anUnanchoredRootProvesNothing() public {
