@@ -182,3 +182,46 @@ def test_a_crash_after_anchoring_before_marking_does_not_anchor_twice(consortium
     assert registry.is_anchored(a.anchor)
     assert [b.status for b in store.batches()] == ["anchored"]
     assert gw._watermark == {consortium.devices[M1].address: 2}
+
+
+def test_the_gateway_takes_each_block_only_from_the_key_of_its_reading_times(consortium, tmp_path):
+    """The maker rotates factory-4-m1's key at time `at`: the old key's blocks stamped before `at` are taken, one whose
+    last reading is at `at` refused; the new key's from `at` on taken, before it refused; once the new key is revoked
+    nothing more of it is taken. What was taken verifies (signatures, windows, anchors)."""
+    from fedpm.sensors.verify import check_batches
+    from tests.conftest import dev_key
+
+    machine, reg = "factory-4-m1", consortium.registry
+    old, new = consortium.devices[machine], dev_key("device-4-rotated")
+    at = reg.now() + 100
+    assert reg.rotate_device(consortium.sender("maker"), machine, new.address, at).pending is None
+    registry = SensorBatchRegistry(consortium.ctx)
+    dom, t = registry.signing_domain(), at * 1000
+
+    def block(key, seq: int, first_ms: int):  # readings at first_ms .. first_ms + 30
+        return sign_blocks(key, machine, dom, [seq], t0=first_ms - 1000 * seq)[0]
+
+    def refusals() -> dict:
+        return {k: v for k, v in gw.counters().items() if v}
+
+    taken = [block(old, 0, t - 5000), block(new, 1, t + 1000)]
+    refused = [block(old, 1, t - 20), block(new, 0, t - 2000)]  # the old key's last reading at `at`; the new key's before it
+    gw = Gateway(GatewayConfig(store_path=tmp_path / "gw.sqlite", batch_size=1000, max_age_s=0.2, anchor_interval_s=0.2), consortium.sender("factory-2"),
+                 registry, DeviceBindings(reg, ttl_s=0))
+    gw.start()
+    try:
+        for b in (taken[0], refused[0], refused[1], taken[1]):
+            gw.submit_block(b.signed)
+        assert wait_for(lambda: refusals() == {"unbound": 2}, 30), refusals()
+        gw.request_flush()
+        assert gw.wait_idle(30)
+        reg.revoke_device(consortium.sender("maker"), new.address)
+        gw.submit_block(block(new, 2, t + 2000).signed)  # the revoked key, inside its window
+        assert wait_for(lambda: refusals() == {"unbound": 3}, 30), refusals()
+    finally:
+        gw.stop()
+
+    store = GatewayStore(tmp_path / "gw.sqlite")
+    batches = list(store.batches(status="anchored"))
+    assert sorted(r for b in batches for f in iter_frames(b.data) for r in parse_signed(f).readings()) == sorted(r for b in taken for r in b.readings())
+    assert [c.status for c in check_batches(store, batches, checker(consortium))] == ["ok", "ok"]  # anchored before the revocation

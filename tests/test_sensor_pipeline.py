@@ -75,7 +75,7 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
     finally:
         gw.stop()
         proxy.stop()
-    assert bindings_read.allows(M1)
+    assert bindings_read.allows(M1, blocks[0].min_ts, blocks[-1].max_ts)
     assert after["batches_anchored"] == 5 and after["readings_anchored"] == 50 and after["anchors_anchored"] == 1 and not after.get("anchors_pending")
     assert len(registry.anchors()) == 1  # the one pending root, exactly once
     assert sorted(b.first_seq for b in store.batches(status="anchored")) == [0, 1, 2, 3, 4]
