@@ -29,11 +29,11 @@ from fedpm.parts.build import make_passport
 from fedpm.parts.client import PartRegistry, PassportChain
 from fedpm.parts.passport import verify_passport
 from fedpm.parts.store import PartStore, part_store_path
-from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
 from fedpm.sensors.store import GatewayStore, gateway_store_path
 from fedpm.sensors.verify import Checker, check_batches
 from fedpm.settings import Settings
+from ground.ids import hex0x
 
 
 @dataclass(frozen=True)
