@@ -25,13 +25,11 @@ def _store_path(app: App, store: Path | None) -> Path:
 
 
 def open_gateway_store(app: App, store: Path | None):
-    """The gateway store to read; a missing file is an error, never a new empty store."""
+    """The gateway store to read: a missing file, or one that is no gateway store, is an error (GatewayStoreError),
+    never a new empty store (only `fedpm gateway run` creates it)."""
     from fedpm.sensors.store import GatewayStore
 
-    path = _store_path(app, store)
-    if not path.is_file():
-        raise FedpmError(f"no gateway store at {path}", hint="pass --store PATH, the store `fedpm gateway run` writes")
-    return GatewayStore(path)
+    return GatewayStore(_store_path(app, store))
 
 
 def _signing_domain(app: App, deployment: Path | None):
@@ -347,6 +345,11 @@ def verify_reading(app: App, machine, seq, index, device_, store, proof_file) ->
     """Prove one reading: its device's signature (origin) and its Merkle path to an anchored root (inclusion)."""
     from fedpm.sensors.verify import VerificationFailed, check_reading_proof, reading_proof
 
+    st = None
+    if proof_file is None:
+        if machine is None or seq is None or index is None:
+            raise FedpmError("give --machine, --seq and --index (or --proof FILE)", hint="e.g. --machine factory-1-m1 --seq 4 --index 17")
+        st = open_gateway_store(app, store)  # first: a wrong --store is named before the chain is asked anything
     checker = sensor_checker(app)
     if proof_file is not None:
         try:
@@ -354,9 +357,6 @@ def verify_reading(app: App, machine, seq, index, device_, store, proof_file) ->
         except ValueError:
             raise VerificationFailed("the proof is not JSON", hint="pass the JSON `fedpm verify reading` prints") from None
     else:
-        if machine is None or seq is None or index is None:
-            raise FedpmError("give --machine, --seq and --index (or --proof FILE)", hint="e.g. --machine factory-1-m1 --seq 4 --index 17")
-        st = open_gateway_store(app, store)
         batch = st.batch_of_block(machine, seq, device_)
         if batch is None:
             raise FedpmError(f"no stored batch holds block {seq} of {machine}", hint="list batches with `fedpm verify batch`")
