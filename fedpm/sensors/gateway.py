@@ -268,9 +268,12 @@ class Gateway:
         for reason, n in refused.items():
             self.refused[reason] += n
             self.store.bump(reason, n)
-        for device, buf in self._buffers.items():
+        full = [(device, buf) for device, buf in self._buffers.items() if buf.count >= self.config.batch_size]
+        for device, buf in full:
             while buf.count >= self.config.batch_size:
                 self._close(device, buf)
+        if full:
+            self._anchor_wake.set()
 
     def _warn(self, reason: str, message: str) -> None:
         """Log a refusal, at most one line per reason per 10 s (a flood of forged blocks must not flood the log;
@@ -282,10 +285,12 @@ class Gateway:
 
     def _close_due(self, flush: bool) -> None:
         now = time.monotonic()
-        for device, buf in self._buffers.items():
-            if buf.items and (flush or now - min(p.since for p in buf.items) >= self.config.max_age_s):
-                while buf.items:
-                    self._close(device, buf)
+        due = [(device, buf) for device, buf in self._buffers.items() if buf.items and (flush or now - min(p.since for p in buf.items) >= self.config.max_age_s)]
+        for device, buf in due:
+            while buf.items:
+                self._close(device, buf)
+        if due:
+            self._anchor_wake.set()  # once, after every due batch is closed: they can go out under one root
 
     def _close(self, device: str, buf: _Buffer) -> None:
         """Batch the device's lowest-seq blocks, up to `batch_size` readings (at least one block)."""
@@ -303,7 +308,6 @@ class Gateway:
         self.store.close_batch(summary, encode_frames(b.signed for b in blocks), b"".join(p.leaf for p in taken), [p.inbox_id for p in taken],
                                [b.seq for b in blocks])
         self._watermark[device] = summary.last_seq
-        self._anchor_wake.set()
 
     def wait_subscribed(self, timeout: float = 30.0) -> bool:
         """Wait until the broker confirmed the subscription (from then on the persistent session keeps messages)."""
