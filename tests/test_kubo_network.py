@@ -22,6 +22,7 @@ from fl_node.coordinator import publish_task
 from fl_node.errors import ObjectNotFound
 from fl_node.nodes import AggregatorNode, TrainerNode
 from fl_node.rounds import FederatedLearning, RoundState
+from fl_node.spec import TaskSpec
 from fl_node.storage.base import fetch_verified
 from fl_node.storage.cid import CHUNK_SIZE, cid_of
 from fl_node.storage.kubo import KuboStore
@@ -139,7 +140,7 @@ def test_an_aggregator_gets_every_update_after_the_nodes_that_pinned_them_stoppe
     stores = {m: KuboStore(swarm[m].api, timeout_s=10) for m in swarm}
     fl = FederatedLearning(consortium.ctx)
     trainers = {"factory-1": "member-1", "factory-2": "member-2", "factory-3": "member-4"}
-    spec = {"task": "kubo-replication", "aggregation": {"rule": "fedavg"}}
+    spec = TaskSpec.from_dict({"task": "kubo-replication", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
     # a window far longer than the test: the nodes close it by their own clock once it is past (the session's anvil
     # clock may lag the wall clock after other tests' snapshot reverts), and the test closes it by advancing the chain
     task_id = publish_task(fl, consortium.sender("gov-a"), stores["member-3"], spec, [("w", np.zeros(4, np.float32))], rounds=1,
