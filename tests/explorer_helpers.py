@@ -21,7 +21,7 @@ from fl_node.rounds import FederatedLearning
 from fl_node.spec import TaskSpec
 from fl_node.storage.local import LocalStore
 from tests.conftest import advance_time
-from tests.sensor_helpers import sign_blocks, store_anchored
+from tests.sensor_helpers import readings_t0, sign_blocks, store_anchored
 from tests.test_lease_helpers import UNIT, Leasing
 
 SPEC = TaskSpec.from_dict({"task": "explorer-test", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
@@ -42,7 +42,8 @@ def record_sensor_batches(consortium: Any, plan: dict[str, int], home: Path, rel
 
     registry = SensorBatchRegistry(consortium.ctx)
     dom = registry.signing_domain()
-    batches = [sign_blocks(consortium.devices[m], m, dom, range(3 * k, 3 * k + 3)) for m, count in plan.items() for k in range(count)]
+    t0 = readings_t0(consortium)
+    batches = [sign_blocks(consortium.devices[m], m, dom, range(3 * k, 3 * k + 3), t0=t0) for m, count in plan.items() for k in range(count)]
     store = GatewayStore(gateway_store_path(home), create=True)
     try:
         aid = store_anchored(store, registry, consortium.sender(relayer), batches)

@@ -135,6 +135,13 @@ def chain_now_ms(ctx) -> int:
     return int(ctx.w3.eth.get_block("latest")["timestamp"]) * 1000
 
 
+def readings_t0(consortium) -> int:
+    """Epoch ms from which every device key of the consortium signs: its latest bind time, the chain's own time when
+    the maker bound it (a key signs only readings from then on). Tests stamp readings from here, never at a fixed
+    date, which would fall before the binding once that date has passed."""
+    return max(consortium.registry.device(key.address).valid_from for key in consortium.devices.values()) * 1000
+
+
 def key_window_ms(consortium, device: str, min_ms: int = 2000) -> tuple[int, int]:
     """(now, the device key's bind time) in ms, at least `min_ms` apart (waits if the key is younger): readings stamped
     between them are in the key's window and in the past."""
@@ -148,8 +155,9 @@ def key_window_ms(consortium, device: str, min_ms: int = 2000) -> tuple[int, int
 # ---------------------------------------------------------------- signed blocks, batches and anchors without a gateway
 
 
-def sign_blocks(device, machine: str, dom, seqs, *, readings: int = 4, t0: int = 2_000_000_000_000, channel: str = "vibration", unit: str = "g"):
-    """Signed blocks (`SignedBlock`) of `device` for `machine`, one per seq, `readings` readings each, 10 ms apart."""
+def sign_blocks(device, machine: str, dom, seqs, *, t0: int, readings: int = 4, channel: str = "vibration", unit: str = "g"):
+    """Signed blocks (`SignedBlock`) of `device` for `machine`, one per seq, `readings` readings each, 10 ms apart,
+    block `seq` from t0 + 1000 * seq (t0: `readings_t0` for the consortium's keys)."""
     from fedpm.sensors.encoding import encode_block, parse_signed
     from fedpm.sensors.signing import BlockSigner
 

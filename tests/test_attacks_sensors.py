@@ -22,7 +22,7 @@ from fedpm.sensors.signing import BlockSigner
 from fedpm.sensors.store import GatewayStore
 from fedpm.sensors.verify import Checker, check_batches, check_reading_proof, reading_proof
 from tests.conftest import dev_key
-from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, sign_blocks, store_anchored, wait_for
+from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, readings_t0, sign_blocks, store_anchored, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1, M2 = "factory-1-m1", "factory-2-m1"
@@ -37,8 +37,9 @@ def test_nobody_on_the_broker_gets_a_block_past_the_gateway(consortium, tmp_path
     registry = SensorBatchRegistry(consortium.ctx)
     dom = registry.signing_domain()
     attacker_key = dev_key("broker-attacker")
-    genuine = sign_blocks(consortium.devices[M1], M1, dom, range(10), readings=5)
-    m2_blocks = sign_blocks(consortium.devices[M2], M2, dom, range(2), readings=5)
+    t0 = readings_t0(consortium)
+    genuine = sign_blocks(consortium.devices[M1], M1, dom, range(10), readings=5, t0=t0)
+    m2_blocks = sign_blocks(consortium.devices[M2], M2, dom, range(2), readings=5, t0=t0)
     broker = Mosquitto(tmp_path / "broker").start()
     cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", batch_size=20, max_age_s=0.3, anchor_interval_s=0.3, mqtt_port=broker.port, client_id="attacked-gw")
     gw = Gateway(cfg, consortium.sender("factory-1"), registry, DeviceBindings(consortium.registry, ttl_s=0))
@@ -52,7 +53,7 @@ def test_nobody_on_the_broker_gets_a_block_past_the_gateway(consortium, tmp_path
         wire.publish(f"fedpm/{machine}/{channel}", payload, qos=1).wait_for_publish(10)
 
     def forge(values, seq: int, signer, device: str) -> bytes:
-        raw = encode_block(device, M1, seq, "vibration", "g", [2_000_000_009_000 + i for i in range(len(values))], values)
+        raw = encode_block(device, M1, seq, "vibration", "g", [t0 + 9_000 + i for i in range(len(values))], values)
         return raw + BlockSigner.of(signer, dom).sign(raw)
 
     gw.start()
@@ -65,7 +66,7 @@ def test_nobody_on_the_broker_gets_a_block_past_the_gateway(consortium, tmp_path
         b3 = genuine[3]
         altered = b3.block[:-8] + (b3.block[-8] ^ 0x01).to_bytes(1, "big") + b3.block[-7:] + b3.signature
         attacks = {
-            "unsigned": [json.dumps({"ts": [2_000_000_000_000], "values": [42.0], "unit": "g"}).encode()],
+            "unsigned": [json.dumps({"ts": [t0], "values": [42.0], "unit": "g"}).encode()],
             "forged": [altered,  # a value changed, the device's signature kept
                        forge([42.0], 10, attacker_key, consortium.devices[M1].address)],  # made up, claims to be the device
             "unbound": [forge([42.0], 0, attacker_key, attacker_key.address)],  # signed by a key the manufacturer never bound
@@ -101,7 +102,8 @@ def test_a_gateway_cannot_make_a_reading_that_verifies(consortium, ctx, tmp_path
     dom = registry.signing_domain()
     operator = consortium.sender("factory-1")  # the gateway's account: a member, so it may anchor whatever it likes
     store = GatewayStore(tmp_path / "gw.sqlite", create=True)
-    genuine = [sign_blocks(consortium.devices[M1], M1, dom, range(4 * k, 4 * k + 4)) for k in range(2)]
+    t0 = readings_t0(consortium)
+    genuine = [sign_blocks(consortium.devices[M1], M1, dom, range(4 * k, 4 * k + 4), t0=t0) for k in range(2)]
     store_anchored(store, registry, operator, genuine)
     chk = checker(consortium)
     honest = reading_proof(store, store.batch_of_block(M1, 1), 1, 2, chk)
@@ -134,11 +136,11 @@ def test_a_gateway_cannot_make_a_reading_that_verifies(consortium, ctx, tmp_path
     refused(doctored_anchor([genuine[0][0], altered, *genuine[0][2:]]))
 
     # 2. inject a block it made up, signed with its own key in the device's name, and anchor it
-    raw = encode_block(b1.device, M1, 1, "vibration", "g", [2_000_000_000_001], [123.0])
+    raw = encode_block(b1.device, M1, 1, "vibration", "g", [t0 + 1], [123.0])
     refused(doctored_anchor([genuine[0][0], parse_signed(raw + BlockSigner.of(own_key, dom).sign(raw))]))
 
     # 3. sign blocks with its own key as the "device": the signatures hold, but no manufacturer bound that key to the machine
-    refused(doctored_anchor(sign_blocks(own_key, M1, dom, [0, 1])))
+    refused(doctored_anchor(sign_blocks(own_key, M1, dom, [0, 1], t0=t0)))
 
     # 4. alter the stored copy: `verify batch` names the batch and the block
     bid, data = store.db.execute("SELECT id, data FROM batches WHERE first_seq = 4").fetchone()

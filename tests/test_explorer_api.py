@@ -21,7 +21,7 @@ from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.store import gateway_store_path
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
-from tests.sensor_helpers import sign_blocks
+from tests.sensor_helpers import readings_t0, sign_blocks
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
@@ -204,7 +204,8 @@ def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(expl
 
     store = GatewayStore(gateway_store_path(settings.home), create=True)
     device = consortium.devices["factory-1-m1"]
-    store.persist_blocks(sign_blocks(device, "factory-1-m1", SensorBatchRegistry(consortium.ctx).signing_domain(), (6, 7, 10, 11, 15)))
+    store.persist_blocks(sign_blocks(device, "factory-1-m1", SensorBatchRegistry(consortium.ctx).signing_domain(), (6, 7, 10, 11, 15),
+                                     t0=readings_t0(consortium)))
     store.close()
 
     section = json.loads(get(f"{explorer}/api/machines/factory-1-m1")[2])["sections"]["sensor_batches"]

@@ -27,6 +27,7 @@ from fedpm.maintenance.store import record_store_path
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
 from tests.parts import require
+from tests.sensor_helpers import readings_t0
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 SHOTS = REPO_ROOT / "out" / "screenshots"  # kept after the run for a look; out/ is the tree's output folder
@@ -277,7 +278,8 @@ def part_explorer(tmp_path, anvil, consortium):
     record_sensor_batches(consortium, {"factory-1-m1": 2}, settings.home)
     chain = PassportChain(consortium.ctx)
     gateway = GatewayStore(gateway_store_path(settings.home))
-    record = make_record("P-7", "factory-1-m1", "milling", 2_000_000_000_000, 2_000_000_005_000, gateway, Checker(chain.sensors, chain.bindings, chain.domain),
+    t0 = readings_t0(consortium)
+    record = make_record("P-7", "factory-1-m1", "milling", t0, t0 + 5_000, gateway, Checker(chain.sensors, chain.bindings, chain.domain),
                          MaintenanceLog(consortium.ctx), None)
     gateway.close()
     with PartStore(part_store_path(settings.home), create=True) as parts:

@@ -14,12 +14,11 @@ from fedpm.sensors.encoding import encode_frames, iter_frames, parse_signed
 from fedpm.sensors.verify import Checker
 from tasks.rul import cmapss
 from tasks.rul.experiment import make_spec
-from tests.sensor_helpers import fedpm, gateway_env
+from tests.sensor_helpers import fedpm, gateway_env, readings_t0
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
 M1, M2 = "factory-1-m1", "factory-2-m1"
-T0 = 2_000_000_000_000
 
 
 def engine(cycles: int, seed: int) -> np.ndarray:
@@ -36,11 +35,12 @@ def stream(consortium, ctx, tmp_path, data: dict[str, np.ndarray]) -> tuple[dict
     """Each machine's device signs its engine's rows (`fedpm device run`), the gateway ingests and anchors them."""
     env = gateway_env(tmp_path / "home", ctx, consortium, {"d1": consortium.devices[M1], "d2": consortium.devices[M2], "relayer": consortium.accounts["factory-1"]})
     store = tmp_path / "gw.sqlite"
+    t0 = readings_t0(consortium)
     for machine, key in ((M1, "d1"), (M2, "d2")):
         if machine not in data:
             continue
         csv_file, blocks = tmp_path / f"{machine}.csv", tmp_path / f"{machine}.bin"
-        csv_file.write_text("".join(f"{ch},{T0 + cycle * 1000},{v},-\n" for cycle, row in enumerate(data[machine], 1) for ch, v in zip(CHANNELS, row)))
+        csv_file.write_text("".join(f"{ch},{t0 + cycle * 1000},{v},-\n" for cycle, row in enumerate(data[machine], 1) for ch, v in zip(CHANNELS, row)))
         signed = fedpm("device", "run", "--device", key, "--machine", machine, "--input", str(csv_file), "--block", "10", "--out", str(blocks), env=env)
         assert signed.returncode == 0, signed.stderr
         done = fedpm("gateway", "ingest", "--as", "relayer", "--store", str(store), "--batch-size", "240", str(blocks), env=env)

@@ -18,29 +18,32 @@ from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.encoding import encode_frames
 from fedpm.sensors.store import GatewayStore, gateway_store_path
 from tests.conftest import make_settings
-from tests.sensor_helpers import batch_of, fedpm, gateway_env, sign_blocks, store_anchored
+from tests.sensor_helpers import batch_of, fedpm, gateway_env, readings_t0, sign_blocks, store_anchored
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1 = "factory-1-m1"
-T0 = 2_000_000_000_000  # after the demo maintenance history (2025-01-01 on) and the device keys' binding
+@pytest.fixture
+def t0(consortium) -> int:
+    """When the readings start: the device keys' binding, after the demo maintenance history (2025-01-01 on)."""
+    return readings_t0(consortium)
 
 
 @pytest.fixture
-def plant(consortium, ctx, tmp_path):
-    """factory-1's home: the demo maintenance history of M1, and two anchored batches of M1's device over T0..T0+7 s."""
+def plant(consortium, ctx, tmp_path, t0):
+    """factory-1's home: the demo maintenance history of M1, and two anchored batches of M1's device over t0..t0+7 s."""
     home = tmp_path / "home"
     env = gateway_env(home, ctx, consortium, {"factory-1": consortium.accounts["factory-1"], "factory-2": consortium.accounts["factory-2"]})
     record_demo_history(consortium, make_settings(home, ctx.settings.chain.rpc_url, **{"chain.deployment_file": ctx.deployment_path}), [M1])
     registry = SensorBatchRegistry(consortium.ctx)
     store = GatewayStore(gateway_store_path(home), create=True)
-    blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(8), t0=T0)
+    blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(8), t0=t0)
     store_anchored(store, registry, consortium.sender("factory-1"), [blocks[:4], blocks[4:]])
     return env, home, store, blocks
 
 
-def test_a_part_recorded_from_signed_data_gets_a_passport_that_verifies(plant, tmp_path):
+def test_a_part_recorded_from_signed_data_gets_a_passport_that_verifies(plant, tmp_path, t0):
     env, home, _, blocks = plant
-    args = ["--as", "factory-1", "--machine", M1, "--step", "milling", "--from", str(T0 + 500), "--to", str(T0 + 6_500)]
+    args = ["--as", "factory-1", "--machine", M1, "--step", "milling", "--from", str(t0 + 500), "--to", str(t0 + 6_500)]
 
     rec = fedpm("part", "record", "P-0001", *args, "--json", env=env)
     show = fedpm("part", "show", "P-0001", "--json", env=env)
@@ -76,18 +79,18 @@ def test_a_part_recorded_from_signed_data_gets_a_passport_that_verifies(plant, t
     assert forged.returncode == 2 and "fails at batch 1" in forged.stderr and "block 2 (seq 6) is not signed by device" in forged.stderr
 
 
-def test_a_part_over_data_that_is_not_anchored_is_refused_and_its_passport_fails_naming_the_batch(plant, consortium):
+def test_a_part_over_data_that_is_not_anchored_is_refused_and_its_passport_fails_naming_the_batch(plant, consortium, t0):
     env, home, store, blocks = plant
-    later = sign_blocks(consortium.devices[M1], M1, SensorBatchRegistry(consortium.ctx).signing_domain(), range(8, 12), t0=T0)
+    later = sign_blocks(consortium.devices[M1], M1, SensorBatchRegistry(consortium.ctx).signing_domain(), range(8, 12), t0=t0)
     store.persist_blocks(later)
     summary, leaves = batch_of(later)
     store.close_batch(summary, encode_frames(b.signed for b in later), b"".join(leaves), [r.id for r in store.inbox()], [b.seq for b in later])  # closed, never anchored
 
-    refused = fedpm("part", "record", "P-0002", "--as", "factory-1", "--machine", M1, "--step", "milling", "--from", str(T0 + 8_000), "--to", str(T0 + 11_000), env=env)
+    refused = fedpm("part", "record", "P-0002", "--as", "factory-1", "--machine", M1, "--step", "milling", "--from", str(t0 + 8_000), "--to", str(t0 + 11_000), env=env)
     assert refused.returncode == 1 and "is unanchored" in refused.stderr and "fedpm verify batch" in refused.stderr
 
     # an operator that records it anyway (by hand, hash anchored on chain): the passport names the batch
-    record = PartRecord("P-0002", M1, "milling", T0 + 8_000, T0 + 11_000, (BatchRef(summary, b"\x42" * 32),))
+    record = PartRecord("P-0002", M1, "milling", t0 + 8_000, t0 + 11_000, (BatchRef(summary, b"\x42" * 32),))
     with PartStore(part_store_path(home), create=True) as parts:
         parts.add(record)
     PartRegistry(consortium.ctx).record_part(consortium.sender("factory-1"), record.part, M1, record.hash)
@@ -96,7 +99,7 @@ def test_a_part_over_data_that_is_not_anchored_is_refused_and_its_passport_fails
     assert "fails at batch 0 (device" in failed.stderr and "not anchored" in failed.stderr
 
 
-def test_only_the_operator_records_a_part_once_and_bad_input_is_named(plant, consortium):
+def test_only_the_operator_records_a_part_once_and_bad_input_is_named(plant, consortium, t0):
     env, home, _, _ = plant
     parts = PartRegistry(consortium.ctx)
     h = "0x" + "ab" * 32
@@ -107,13 +110,13 @@ def test_only_the_operator_records_a_part_once_and_bad_input_is_named(plant, con
     with pytest.raises(PartExists):
         parts.record_part(consortium.sender("factory-1"), "P-9", M1, "0x" + "cd" * 32)
     assert parts.part("P-9").record_hash == h and rcpt.gas_used < 120_000
-    outsider = fedpm("part", "record", "P-10", "--as", "factory-2", "--machine", M1, "--step", "s", "--from", str(T0), "--to", str(T0 + 1000), env=env)
+    outsider = fedpm("part", "record", "P-10", "--as", "factory-2", "--machine", M1, "--step", "s", "--from", str(t0), "--to", str(t0 + 1000), env=env)
     assert outsider.returncode == 1 and "NotPartRecorder" in outsider.stderr and "only the organization operating the machine" in outsider.stderr
     none = fedpm("part", "passport", "P-404", env=env)
     assert none.returncode == 1 and "no record of part P-404" in none.stderr and "fedpm part record" in none.stderr
     both = fedpm("part", "verify", env=env)
     assert both.returncode == 1 and "--passport FILE" in both.stderr
-    empty = fedpm("part", "record", "P-11", "--as", "factory-1", "--machine", M1, "--step", "s", "--from", str(T0 + 99_000), "--to", str(T0 + 99_500), env=env)
+    empty = fedpm("part", "record", "P-11", "--as", "factory-1", "--machine", M1, "--step", "s", "--from", str(t0 + 99_000), "--to", str(t0 + 99_500), env=env)
     assert empty.returncode == 1 and "no sensor batch of factory-1-m1 covers" in empty.stderr
 
 

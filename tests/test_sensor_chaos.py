@@ -15,7 +15,7 @@ import pytest
 from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.device import Device
 from fedpm.sensors.store import GatewayStore
-from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, start_gateway, wait_for
+from tests.sensor_helpers import Mosquitto, fedpm, gateway_env, needs_mosquitto, readings_t0, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1, M2 = "factory-1-m1", "factory-2-m1"
@@ -44,12 +44,13 @@ def test_every_sent_block_is_anchored_or_reported_missing_through_gateway_and_br
     pub = Publisher("127.0.0.1", broker.port, client_id="chaos-pub", devices=devices)
     sent: dict[str, dict[int, int]] = {M1: {}, M2: {}}  # machine -> seq -> readings in that block
     stop = threading.Event()
+    base = readings_t0(consortium)
 
     def load() -> None:  # ~2 x 50 blocks/s of 20 readings; never more than 500 blocks awaiting the broker's ack
         k = 0
         while not stop.is_set():
             for m in (M1, M2):
-                t0 = 2_000_000_000_000 + k * BLOCK
+                t0 = base + k * BLOCK
                 sent[m][pub.publish(m, "vibration", {"ts": list(range(t0, t0 + BLOCK)), "values": [(k + i) / 100 for i in range(BLOCK)], "unit": "g"})] = BLOCK
             k += 1
             time.sleep(0.02)

@@ -17,7 +17,7 @@ from fedpm.sensors.encoding import Reading, encode_frames, iter_frames, parse_si
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.store import GatewayStore
 from fedpm.sensors.verify import Checker
-from tests.sensor_helpers import Mosquitto, batch_of, fedpm, gateway_env, needs_mosquitto, sign_blocks, start_gateway, wait_for
+from tests.sensor_helpers import Mosquitto, batch_of, fedpm, gateway_env, needs_mosquitto, readings_t0, sign_blocks, start_gateway, wait_for
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1 = "factory-1-m1"
@@ -49,10 +49,11 @@ def test_no_reading_is_lost_across_broker_and_gateway_restarts(consortium, ctx, 
     # the gateway subscribes (its persistent session keeps messages from then on); a loaded machine may take a while
     assert wait_for(lambda: "subscribed to" in (tmp_path / "gw.log").read_text(), 60), (tmp_path / "gw.log").read_text()
     expected = []
+    t0 = readings_t0(consortium)
 
     def publish(k0: int, k1: int) -> None:
         for k in range(k0, k1):
-            ts = list(range(2_000_000_000_000 + 10 * k, 2_000_000_000_000 + 10 * k + 10))
+            ts = list(range(t0 + 10 * k, t0 + 10 * k + 10))
             vals = [k + i / 10 for i in range(10)]
             pub.publish(M1, "vibration", {"ts": ts, "values": vals, "unit": "g"})
             expected.extend((t, v) for t, v in zip(ts, vals))
@@ -99,7 +100,8 @@ def test_no_reading_is_lost_across_broker_and_gateway_restarts(consortium, ctx, 
 def test_blocks_signed_offline_are_ingested_and_a_tampered_value_is_reported_with_batch_and_position(consortium, ctx, tmp_path):
     env = gateway_env(tmp_path / "home", ctx, consortium, {"device-1": consortium.devices[M1], "relayer": consortium.accounts["factory-1"]})
     csv_file = tmp_path / "in.csv"
-    csv_file.write_text("channel,ts_ms,value,unit\n" + "".join(f"temperature,{2_000_000_000_000 + i},{40 + i / 100},C\n" for i in range(25)))
+    t0 = readings_t0(consortium)
+    csv_file.write_text("channel,ts_ms,value,unit\n" + "".join(f"temperature,{t0 + i},{40 + i / 100},C\n" for i in range(25)))
     blocks, store = tmp_path / "blocks.bin", tmp_path / "gw.sqlite"
 
     signed = fedpm("device", "run", "--device", "device-1", "--machine", M1, "--input", str(csv_file), "--block", "5", "--out", str(blocks), env=env)
@@ -144,7 +146,7 @@ def test_blocks_signed_offline_are_ingested_and_a_tampered_value_is_reported_wit
 def test_unsigned_input_and_missing_store_are_clear_errors(consortium, ctx, tmp_path):
     env = gateway_env(tmp_path / "home", ctx, consortium, {"device-1": consortium.devices[M1], "relayer": consortium.accounts["factory-1"]})
     bad_csv = tmp_path / "bad.csv"
-    bad_csv.write_text("temperature,2000000000000,40.0,C\ntemperature,soon,41.0,C\n")
+    bad_csv.write_text(f"temperature,{readings_t0(consortium)},40.0,C\ntemperature,soon,41.0,C\n")
 
     run = fedpm("device", "run", "--device", "device-1", "--machine", M1, "--input", str(bad_csv), "--out", str(tmp_path / "b.bin"), env=env)
     status = fedpm("gateway", "status", "--store", str(tmp_path / "nope.sqlite"), env=env)
@@ -160,7 +162,7 @@ def test_unsigned_input_and_missing_store_are_clear_errors(consortium, ctx, tmp_
 def test_a_crash_after_anchoring_before_marking_does_not_anchor_twice(consortium, tmp_path):
     registry = SensorBatchRegistry(consortium.ctx)
     store = GatewayStore(tmp_path / "gw.sqlite", create=True)
-    blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(3))
+    blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(3), t0=readings_t0(consortium))
     store.persist_blocks(blocks)
     summary, leaves = batch_of(blocks)
     bid = store.close_batch(summary, encode_frames(b.signed for b in blocks), b"".join(leaves), [r.id for r in store.inbox()], [0, 1, 2])

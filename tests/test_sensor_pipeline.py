@@ -16,7 +16,7 @@ from chain.connect import web3_at
 from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.store import GatewayStore
-from tests.sensor_helpers import REPO, Mosquitto, TcpProxy, gateway_env, needs_mosquitto, sign_blocks
+from tests.sensor_helpers import REPO, Mosquitto, TcpProxy, gateway_env, needs_mosquitto, readings_t0, sign_blocks
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 M1, M2 = "factory-1-m1", "factory-2-m1"
@@ -50,7 +50,7 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
     proxy = TcpProxy(int(ctx.w3.provider.endpoint_uri.rsplit(":", 1)[1])).start()
     via = dataclasses.replace(ctx, w3=web3_at(proxy.url))
     registry = SensorBatchRegistry(ctx)
-    blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(5), readings=10)
+    blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(5), readings=10, t0=readings_t0(consortium))
     cfg = GatewayConfig(store_path=tmp_path / "gw.sqlite", batch_size=10, max_age_s=0.2, anchor_interval_s=0.2)
     gw = Gateway(cfg, via.sender(consortium.accounts["factory-1"]), SensorBatchRegistry(via), DeviceBindings(consortium.registry))
     bindings_read = gw.bindings.binding(consortium.devices[M1].address)  # read (and cached) while the chain is up
@@ -84,8 +84,9 @@ def test_gateway_keeps_readings_while_the_chain_is_down_and_anchors_when_it_retu
 def test_a_device_pipes_signed_json_lines_into_a_gateway(consortium, ctx, tmp_path):
     env = gateway_env(tmp_path / "home", ctx, consortium, {"device-1": consortium.devices[M1], "relayer": consortium.accounts["factory-1"]})
     store = tmp_path / "gw.sqlite"
-    lines = [json.dumps({"channel": "temperature", "ts": 2_000_000_000_000 + i, "value": 40 + i / 4, "unit": "C"}) for i in range(12)]
-    lines += [json.dumps({"channel": "vibration", "ts": 2_000_000_001_000 + i, "value": [0.5, -0.25][i], "unit": "g"}) for i in range(2)]
+    t0 = readings_t0(consortium)
+    lines = [json.dumps({"channel": "temperature", "ts": t0 + i, "value": 40 + i / 4, "unit": "C"}) for i in range(12)]
+    lines += [json.dumps({"channel": "vibration", "ts": t0 + 1_000 + i, "value": [0.5, -0.25][i], "unit": "g"}) for i in range(2)]
 
     readings = tmp_path / "readings.jsonl"
     readings.write_text("\n".join(lines) + "\n")

@@ -13,7 +13,7 @@ from fedpm.sensors.client import SensorBatchRegistry
 from fedpm.sensors.merkle import Proof, keccak256, levels, prove_from_levels
 from fedpm.sensors.signing import block_digest
 from tests.conftest import dev_key
-from tests.sensor_helpers import batch_of, sign_blocks
+from tests.sensor_helpers import batch_of, readings_t0, sign_blocks
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
@@ -24,7 +24,8 @@ def setup(consortium, plan: dict[str, list[int]], device_for=None):
     """Blocks per machine (machine -> seqs), one batch per machine, one anchor over them, anchored by factory-1."""
     reg = SensorBatchRegistry(consortium.ctx)
     dom = reg.signing_domain()
-    batches = [sign_blocks((device_for or {}).get(m) or consortium.devices[m], m, dom, seqs) for m, seqs in plan.items()]
+    t0 = readings_t0(consortium)
+    batches = [sign_blocks((device_for or {}).get(m) or consortium.devices[m], m, dom, seqs, t0=t0) for m, seqs in plan.items()]
     summaries = [batch_of(b)[0] for b in batches]
     root = anchor_root(summaries)
     rcpt = reg.anchor_root(consortium.sender("factory-1"), root)
@@ -108,8 +109,9 @@ def test_gas_per_anchor_is_flat_in_the_readings_it_covers(consortium):
     reg = SensorBatchRegistry(consortium.ctx)
     sender = consortium.sender("factory-1")
     gas = {}
+    t0 = readings_t0(consortium)
     for k, batches in enumerate((1, 10, 100)):
-        summaries = [dataclasses.replace(batch_of(sign_blocks(consortium.devices[M1], M1, reg.signing_domain(), [i], readings=1))[0],
+        summaries = [dataclasses.replace(batch_of(sign_blocks(consortium.devices[M1], M1, reg.signing_domain(), [i], readings=1, t0=t0))[0],
                                          readings=1000, root=keccak256(bytes([k, i % 256, i // 256]))) for i in range(batches)]
         gas[batches] = reg.anchor_root(sender, anchor_root(summaries)).gas_used
 
