@@ -33,8 +33,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-T0 = 1_700_000_000_000
-
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
@@ -82,9 +80,11 @@ def run(machines_n: int, args: argparse.Namespace) -> dict:
     from chain.connect import connect
     from chain.node import LocalChain, free_port
     from fedpm.consortium.bootstrap import bootstrap, demo_plan
+    from fedpm.consortium.client import Role
     from fedpm.models.registry import ModelRegistry
     from fedpm.prognostics.predictor import load_predictor
-    from fedpm.sensors.client import SensorBatchRegistry
+    from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
+    from fedpm.sensors.device import Device
     from fedpm.sensors.gateway import Gateway, GatewayConfig
     from fedpm.sensors.simulate import cycle_payloads
     from fedpm.sensors.store import GatewayStore, gateway_store_path
@@ -111,9 +111,11 @@ def run(machines_n: int, args: argparse.Namespace) -> dict:
         machines = [f"m-{i:04d}" for i in range(machines_n)]
         devices = {m: key("device-" + m) for m in machines}
         operator = c.sender("factory-1")
+        maker = next(p.org for p in plan if Role.MANUFACTURER in p.roles)  # machines' device keys are provisioned by their maker
         for m in machines:
-            c.registry.register_machine(operator, m, "maker")
-            c.registry.register_device(operator, devices[m].address, m)
+            c.registry.register_machine(operator, m, maker)
+            c.registry.register_device(c.sender(maker), devices[m].address, m)
+        t0 = int(ctx.w3.eth.get_block("latest")["timestamp"]) * 1000  # every key signs readings from its bind time on
         out["setup_register_s"] = round(time.perf_counter() - setup_started, 1)
 
         # the task: the demo's default model over 14 features (random initial weights: latency does not depend on them)
@@ -140,21 +142,22 @@ def run(machines_n: int, args: argparse.Namespace) -> dict:
 
         # every machine's history, streamed through a real gateway and anchored
         gw_path = gateway_store_path(home)
-        gw = Gateway(GatewayConfig(store_path=gw_path, devices=devices, batch_size=10**7, max_age_s=3600, max_batches_per_tx=32), operator,
-                     SensorBatchRegistry(ctx), ctx.w3.eth.chain_id)
+        registry = SensorBatchRegistry(ctx)
+        gw = Gateway(GatewayConfig(store_path=gw_path, batch_size=10**7, max_age_s=3600), operator, registry, DeviceBindings(c.registry))
         gw.start()
         rng = np.random.default_rng(0)
-        seqs = {m: 0 for m in machines}
+        signers = {m: Device.of(m, devices[m], registry.signing_domain()) for m in machines}
         sent = 0
 
         def stream(first: int, count: int) -> float:
+            """`count` cycles of every machine: each channel's readings of them one block signed by the machine's device."""
             nonlocal sent
             for m in machines:
-                for cycle in range(first, first + count):
-                    for ch, payload in cycle_payloads(100 + rng.normal(0, 1, 24), T0 + (cycle + 1) * 1000):
-                        gw.submit(m, ch, json.dumps({**payload, "src": "bench", "seq": seqs[m]}).encode())
-                        seqs[m] += 1
-                        sent += 1
+                cycles = [list(cycle_payloads(100 + rng.normal(0, 1, 24), t0 + (cycle + 1) * 1000)) for cycle in range(first, first + count)]
+                for i, (ch, _) in enumerate(cycles[0]):
+                    _, signed = signers[m].sign(ch, "", [cy[i][1]["ts"] for cy in cycles], [cy[i][1]["value"] for cy in cycles])
+                    gw.submit_block(signed)
+                sent += count * len(cycles[0])
             gw.request_flush()
             started = time.perf_counter()
             st = GatewayStore(gw_path)
@@ -208,7 +211,7 @@ def run(machines_n: int, args: argparse.Namespace) -> dict:
                 t = time.perf_counter()
                 rows = s.get(base + "/machines", timeout=600).json()["machines"]
                 refresh.append(time.perf_counter() - t)
-                assert sum(m["prediction"] for m in rows) == machines_n and all(m["window"]["to_ms"] == T0 + (56 + k) * 1000 for m in rows if m["prediction"])
+                assert sum(m["prediction"] for m in rows) == machines_n and all(m["window"]["to_ms"] == t0 + (56 + k) * 1000 for m in rows if m["prediction"])
             out["fleet"] = {"refresh_s": [round(v, 2) for v in refresh], "median_s": round(statistics.median(refresh), 2),
                             "anchor_new_cycle_s": [round(v, 2) for v in anchor], "readings_per_cycle": machines_n * 24}
 

@@ -20,7 +20,7 @@ from chain.sender import TxSender
 from ground.files import atomic_write
 from ground.ids import to_bytes32
 
-ORDER = ["ConsortiumRegistry", "SensorBatchRegistry", "MaintenanceLog", "FederatedLearning", "ConsortiumToken", "MachineLease"]
+ORDER = ["ConsortiumRegistry", "SensorBatchRegistry", "MaintenanceLog", "FederatedLearning", "ConsortiumToken", "MachineLease", "PartRegistry"]
 PARAM_SOURCES = {"registry": "ConsortiumRegistry", "token": "ConsortiumToken"}
 DEFAULT_PROPOSAL_TTL = 7 * 24 * 3600
 

@@ -263,7 +263,7 @@ contract ConsortiumRegistry is IConsortiumRegistry {
         return (_fleet.keys[device].machineId, _fleet.isActive(device));
     }
 
-    /// @notice The binding of `device` (machineId zero: never bound).
+    /// @inheritdoc IConsortiumRegistry
     function deviceKey(address device) external view returns (DeviceKey memory) {
         return _fleet.keys[device];
     }

@@ -2,13 +2,16 @@
 
 1. A consortium: 3 governors (2-of-3), 4 factories, a machine maker, 3 aggregators; a machine per factory whose
    device key the maker provisions and attests (an operator binding its own key is refused).
-2. Signed sensor batches (needs Mosquitto), maintenance history with an audit, and a pay-per-use lease.
+2. Sensor data signed at the source by each machine's device and anchored by a keyless gateway (needs Mosquitto),
+   maintenance history with an audit, quality passports of parts made on the simulated machine (one verified),
+   and a pay-per-use lease.
 3. Federated learning on NASA C-MAPSS FD001: 4 factory nodes and 3 aggregator nodes, each its own process,
    several rounds; a table per round, then global model vs each factory alone vs all data centrally.
 4. Predictive maintenance in service: `fedpm serve`'s service on the final global model; a held-out engine replayed
    as a live machine through the gateway degrades, the alert fires, a maintenance record answering it is hashed on
    chain and audited, and the engine's verified history becomes labeled training data.
-Outputs in out/demo/: summary.json, global_model.safetensors, training_curve.png, fleet_health.png, node logs, and
+Outputs in out/demo/: summary.json, global_model.safetensors, training_curve.png, fleet_health.png, part-passport.json,
+node logs, and
 the chain state (anvil-state.json) so the explorer can be opened on it later.
 """
 
@@ -42,7 +45,9 @@ from fedpm.maintenance.audit import format_audit_table
 from fedpm.maintenance.client import MaintenanceLog, audit_machine
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.store import RecordStore, record_store_path
+from fedpm.parts.demo import record_demo_parts
 from fedpm.sensors.demo import format_sensor_demo, run_sensor_demo
+from fedpm.sensors.store import gateway_store_path
 from fedpm.settings import Settings, load_settings
 from tasks.rul import cmapss
 from tasks.rul import experiment
@@ -247,13 +252,13 @@ def plot_curve(res: FlResult, path: Path) -> None:
 # ---------------------------------------------------------------- sensors, maintenance, lease, explorer
 
 
-def run_sensors(c: Consortium, out: Path, p: Progress) -> dict[str, Any]:
+def run_sensors(c: Consortium, settings: Settings, out: Path, p: Progress) -> dict[str, Any]:
     if mosquitto_path() is None:
         p.info("skipped: mosquitto is not installed (apt-get install mosquitto, or run `make demo` as root)")
         return {"skipped": "mosquitto not installed"}
     states = dict(zip(sorted(c.devices), ["healthy", "degraded", "critical", "failure"]))
     with LocalBroker(out / "mosquitto") as broker:
-        summary = run_sensor_demo(c, out / "gateway.sqlite", broker.host, broker.port, machines=states, seconds=1.0)
+        summary = run_sensor_demo(c, gateway_store_path(settings.home), broker.host, broker.port, machines=states, seconds=1.0)
     print("    " + format_sensor_demo(summary).replace("\n", "\n    "))
     return summary
 
@@ -266,6 +271,17 @@ def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str,
         report = audit_machine(MaintenanceLog(c.ctx), store, machines[0])
     print("    " + format_audit_table(report).replace("\n", "\n    "))
     summary["audit_ok"] = report.ok
+    return summary
+
+
+def run_parts(c: Consortium, settings: Settings, out: Path, sensors: dict[str, Any], p: Progress) -> dict[str, Any]:
+    if "skipped" in sensors:
+        p.info("skipped: no sensor data to record parts from")
+        return {"skipped": "no sensor data"}
+    summary = record_demo_parts(c, settings, sorted(c.devices)[0])
+    (out / "part-passport.json").write_text(json.dumps(summary.pop("passport"), indent=1, sort_keys=True))
+    p.info(f"{len(summary['parts'])} parts of {summary['machine']} recorded; the passport of {summary['parts'][0]['part']} ({out / 'part-passport.json'}):")
+    print("    " + summary.pop("report").replace("\n", "\n    "))
     return summary
 
 
@@ -328,10 +344,12 @@ def main(argv: list[str] | None = None) -> int:
             p.step(f"consortium on a local chain at {chain.url}")
             c = build_consortium(settings, p)
             devices = run_devices(c, p)
-            p.step("signed sensor batches: simulator -> MQTT -> gateway -> device signature -> anchored Merkle roots")
-            sensors = run_sensors(c, out, p)
+            p.step("sensor data signed at the source: devices sign blocks -> MQTT -> gateway checks -> one anchored root of roots")
+            sensors = run_sensors(c, settings, out, p)
             p.step("maintenance history: records kept locally, their hashes chained on chain, then audited")
             maintenance = run_maintenance(c, settings, p)
+            p.step("quality passports: parts recorded from the signed sensor data and the maintenance state, one passport verified")
+            parts = run_parts(c, settings, out, sensors, p)
             p.step("pay-per-use lease: offer, deposit, device-signed usage, withdrawal, close, invoice")
             lease = run_lease(c, settings, p)
             p.step("federated learning: 4 factory nodes, 3 aggregator nodes, each its own process")
@@ -345,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = {"chain_id": c.deployment.chain_id, "contracts": {k: v["address"] for k, v in c.deployment.contracts.items()},
                        "rounds": res.rounds, "federated": res.fed, "centralized": res.central, "local": res.local,
                        "gas": {"per_trainer_commit": res.gas_per_trainer, "per_aggregator_vote": res.gas_per_aggregator},
-                       "devices": devices, "sensors": sensors, "maintenance": maintenance, "lease": lease, "service": service}
+                       "devices": devices, "sensors": sensors, "maintenance": maintenance, "parts": parts, "lease": lease, "service": service}
             (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
             p.step("outputs and explorer")
             for name in ("summary.json", "global_model.safetensors", "training_curve.png", "fleet_health.png", "logs/"):

@@ -12,9 +12,11 @@ from chain.reverts import ArgFormats
 from fedpm.consortium import client as consortium
 from fedpm.lease import client as lease
 from fedpm.maintenance import client as maintenance
+from fedpm.parts import client as parts
 from fedpm.sensors import client as sensors
 from fl_node import rounds
 
-REVERT_HINTS: dict[str, str] = {**rounds.REVERT_HINTS, **consortium.REVERT_HINTS, **maintenance.REVERT_HINTS, **sensors.REVERT_HINTS, **lease.REVERT_HINTS}
+REVERT_HINTS: dict[str, str] = {**rounds.REVERT_HINTS, **consortium.REVERT_HINTS, **maintenance.REVERT_HINTS, **sensors.REVERT_HINTS, **lease.REVERT_HINTS,
+                                 **parts.REVERT_HINTS}
 
 REVERT_FORMATS: ArgFormats = {**rounds.REVERT_FORMATS, **consortium.REVERT_FORMATS, **lease.REVERT_FORMATS}

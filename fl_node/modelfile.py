@@ -12,7 +12,10 @@ following the safetensors spec exactly, which keeps the files readable by `safet
 
 The caller's order is the model's order: `data_offsets` record it, and `decode_weights` returns arrays sorted by
 offset (empty tensors share an offset and come back in name order). Names carry an index prefix ("00.conv1d.kernel") so that even name-sorted readers get the same order.
-The metadata is a single key `fedpm` (plus `format`) holding canonical JSON (the task spec), never a timestamp.
+The metadata holds `format`, `fedpm` (canonical JSON of the task spec) and, for an update trained on data with a
+lineage, `fedpm-lineage` (canonical JSON of a reference to its lineage document: what data it was trained on, see
+fedpm/sensors/lineage.py), never a timestamp. The update hash committed on chain covers the metadata, so it covers
+the lineage; bytes without a lineage are exactly what they were before lineages existed.
 """
 
 from __future__ import annotations
@@ -39,12 +42,17 @@ class ModelFileError(FedpmError):
     """Model bytes are not a canonical fedpm safetensors model."""
 
 
-def _encode(named: Sequence[tuple[str, np.ndarray]], spec: dict | None) -> tuple[bytes, list[np.ndarray]]:
+LINEAGE_KEY = "fedpm-lineage"
+
+
+def _encode(named: Sequence[tuple[str, np.ndarray]], spec: dict | None, lineage: dict | None = None) -> tuple[bytes, list[np.ndarray]]:
     """The canonical prefix (length + header) and each array as contiguous little-endian bytes (views where the
     array already is, so encoding copies the data once, into the joined result)."""
     header: dict[str, Any] = {"__metadata__": {"format": "fedpm-v1"}}
     if spec is not None:
         header["__metadata__"]["fedpm"] = canonical_json(spec).decode("ascii")
+    if lineage is not None:
+        header["__metadata__"][LINEAGE_KEY] = canonical_json(lineage).decode("ascii")
     blobs, offset = [], 0
     for name, array in named:
         arr = np.asarray(array)
@@ -62,9 +70,10 @@ def _encode(named: Sequence[tuple[str, np.ndarray]], spec: dict | None) -> tuple
     return struct.pack("<Q", len(text)) + text, blobs
 
 
-def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = None) -> bytes:
-    """Canonical bytes of named arrays (order kept), optionally with a task spec embedded as canonical JSON."""
-    prefix, blobs = _encode(named, spec)
+def encode_weights(named: Sequence[tuple[str, np.ndarray]], spec: dict | None = None, lineage: dict | None = None) -> bytes:
+    """Canonical bytes of named arrays (order kept), optionally with a task spec and a lineage reference embedded as
+    canonical JSON."""
+    prefix, blobs = _encode(named, spec, lineage)
     return b"".join([prefix, *blobs])
 
 
@@ -113,10 +122,14 @@ def decode_weights(data: bytes, *, copy: bool = True) -> Named:
     `copy=False`: read-only views into `data` where the byte order allows (no second copy of the model in memory),
     for readers that only read, such as an aggregator streaming updates."""
     meta, named = _parse(data, copy)
-    spec = json.loads(meta["fedpm"]) if "fedpm" in meta else None
+    try:
+        spec = json.loads(meta["fedpm"]) if "fedpm" in meta else None
+        lineage = json.loads(meta[LINEAGE_KEY]) if LINEAGE_KEY in meta else None
+    except json.JSONDecodeError:
+        raise ModelFileError("model metadata is not JSON", hint="the bytes are corrupt") from None
     # The data is the arrays' bytes back to back (_parse checked each offset), so only the prefix can differ from
     # the canonical encoding of what was read.
-    prefix, _ = _encode(named, spec)
+    prefix, _ = _encode(named, spec, lineage)
     if bytes(data[: len(prefix)]) != prefix or len(data) != len(prefix) + sum(a.nbytes for _, a in named):
         raise ModelFileError("model bytes are not in canonical form", hint="re-encode them with fl_node.modelfile.encode_weights")
     return named
@@ -131,6 +144,20 @@ def decode_spec(data: bytes) -> dict | None:
         return json.loads(meta["fedpm"])
     except json.JSONDecodeError:
         raise ModelFileError("embedded task spec is not JSON", hint="the bytes are corrupt") from None
+
+
+def decode_lineage(data: bytes) -> dict | None:
+    """The lineage reference embedded in the model bytes (an update trained on data with a lineage), or None."""
+    meta, _ = _parse(data)
+    if LINEAGE_KEY not in meta:
+        return None
+    try:
+        found = json.loads(meta[LINEAGE_KEY])
+    except json.JSONDecodeError:
+        raise ModelFileError("embedded lineage is not JSON", hint="the bytes are corrupt") from None
+    if not isinstance(found, dict):
+        raise ModelFileError("embedded lineage is not a JSON object", hint="the bytes are corrupt")
+    return found
 
 
 def model_hash(data: bytes) -> bytes:

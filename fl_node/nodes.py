@@ -34,11 +34,14 @@ from fl_node.spec import Kinds, TaskSpec
 from fl_node.storage import ContentStore, fetch_verified
 from fl_node.trainer import Trainer, fit_config
 from ground.errors import FedpmError
+from ground.canonical import canonical_json
 from ground.files import atomic_write
+from ground.ids import hex0x
 
 Log = Callable[[str], None]
 T = TypeVar("T")
 TrainerFor = Callable[[TaskSpec], Trainer]  # the task's trainer for a spec (over this party's data); the face wires it
+Lineage = Callable[[], dict | None]  # the lineage document of the data the trainer was built on (None: no lineage)
 
 # Block times are whole seconds and clocks differ a little: our own clock must be this far past a deadline before
 # we send an `advance` the chain's latest block does not call for yet.
@@ -154,8 +157,13 @@ class _Node:
 
 @dataclass
 class TrainerNode(_Node):
+    """`lineage`, when given, documents the data the update was trained on (e.g. the anchored sensor batches): the
+    document is pinned in the content store and its CID and keccak256 go into the update's metadata, so the update
+    hash committed on chain covers it. Without one (plain files) the update bytes are the plain canonical bytes."""
+
     trainer_for: TrainerFor | None = None
     seed: int = 0
+    lineage: Lineage | None = None
     _trainer: Trainer | None = field(default=None, init=False)
 
     def step(self) -> str | None:
@@ -186,10 +194,17 @@ class TrainerNode(_Node):
             assert self.trainer_for is not None, "a trainer node needs its task's trainer"
             self._trainer = self.trainer_for(spec)
         result = self._trainer.fit(base, fit_config(self.seed, rnd.round, spec.train.epochs))
-        blob = encode_weights(result.parameters, spec.to_json())
+        blob = encode_weights(result.parameters, spec.to_json(), self._lineage_ref())
         atomic_write(kept, blob)
         atomic_write(meta, json.dumps({"num_samples": result.num_examples, "loss": result.metrics["loss"]}).encode())
         return blob, result.num_examples, float(result.metrics["loss"])
+
+    def _lineage_ref(self) -> dict | None:
+        doc = self.lineage() if self.lineage is not None else None
+        if doc is None:
+            return None
+        raw = canonical_json(doc)
+        return {"cid": self.store.add(raw), "hash": hex0x(keccak(raw))}
 
 
 @dataclass

@@ -13,10 +13,7 @@ import numpy as np
 from eth_utils import keccak
 
 from fedpm.lease.tariff import UNIT_SCALE
-from fedpm.sensors.encoding import Reading, encode_reading
 from fedpm.sensors.client import SensorBatchRegistry
-from fedpm.sensors.merkle import merkle_root
-from fedpm.sensors.signing import BatchHeader, sign_batch
 from fl_node.coordinator import publish_task
 from fl_node.modelfile import encode_weights
 from fl_node.nodes import AggregatorNode
@@ -24,6 +21,7 @@ from fl_node.rounds import FederatedLearning
 from fl_node.spec import TaskSpec
 from fl_node.storage.local import LocalStore
 from tests.conftest import advance_time
+from tests.sensor_helpers import readings_t0, sign_blocks, store_anchored
 from tests.test_lease_helpers import UNIT, Leasing
 
 SPEC = TaskSpec.from_dict({"task": "explorer-test", "train": {"epochs": 1, "batch_size": 32}, "aggregation": {"rule": "fedavg", "params": {}}})
@@ -36,23 +34,23 @@ def model(value: float) -> list[tuple[str, np.ndarray]]:
     return [("00.w", np.full((3, 2), value, np.float32)), ("01.b", np.full((2,), value, np.float32))]
 
 
-def record_sensor_batches(consortium: Any, plan: dict[str, int], relayer: str = "factory-1") -> list[dict[str, Any]]:
-    """For each machine of `plan` (machine -> number of batches), batches of vibration readings signed by the machine's
-    device key, seq 0, 1, ..., batch k holding 8 + 4k readings, each anchored in its own transaction relayed by `relayer`.
-    Returns per batch its header, device and submitter addresses, encoded readings and anchoring receipt, in anchoring order."""
+def record_sensor_batches(consortium: Any, plan: dict[str, int], home: Path, relayer: str = "factory-1") -> list[dict[str, Any]]:
+    """The gateway store of `home` with, for each machine of `plan` (machine -> number of batches), batches of
+    device-signed vibration blocks (batch k: blocks 3k..3k+2 of the machine's device, 4 readings each), all anchored
+    under one root of roots relayed by `relayer`. Returns per batch its summary and the anchor, in batch order."""
+    from fedpm.sensors.store import GatewayStore, gateway_store_path
+
     registry = SensorBatchRegistry(consortium.ctx)
-    chain_id = consortium.ctx.w3.eth.chain_id
-    submitter, out = consortium.sender(relayer), []
-    for machine, count in plan.items():
-        device = consortium.devices[machine]
-        for seq in range(count):
-            n, t0 = 8 + 4 * seq, 1_700_000_000_000 + 60_000 * seq
-            readings = [encode_reading(Reading(machine, "vibration", t0 + i, 0.01 * i - 0.5, "g")) for i in range(n)]
-            header = BatchHeader(machine, seq, t0, t0 + n - 1, n, merkle_root(readings))
-            signature = sign_batch(device, header, chain_id, registry.address)
-            receipt = registry.anchor_batch(submitter, header, device.address, signature)
-            out.append({"header": header, "device": device.address, "submitter": submitter.address, "readings": readings, "receipt": receipt})
-    return out
+    dom = registry.signing_domain()
+    t0 = readings_t0(consortium)
+    batches = [sign_blocks(consortium.devices[m], m, dom, range(3 * k, 3 * k + 3), t0=t0) for m, count in plan.items() for k in range(count)]
+    store = GatewayStore(gateway_store_path(home), create=True)
+    try:
+        aid = store_anchored(store, registry, consortium.sender(relayer), batches)
+        anchor = store.anchor(aid).anchor
+        return [{"summary": b.summary, "anchor": anchor} for b in store.anchor_batches(aid)]
+    finally:
+        store.close()
 
 
 def record_fl_history(consortium: Any, workdir: Path) -> dict[str, Any]:

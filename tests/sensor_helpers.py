@@ -127,3 +127,76 @@ def wait_for(predicate, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def chain_now_ms(ctx) -> int:
+    """The chain's current time (its latest block's timestamp) in ms: readings stamped from here on are in every
+    device key's window that is bound by now (a key signs only readings from its bind time)."""
+    return int(ctx.w3.eth.get_block("latest")["timestamp"]) * 1000
+
+
+def readings_t0(consortium) -> int:
+    """Epoch ms from which every device key of the consortium signs: its latest bind time, the chain's own time when
+    the maker bound it (a key signs only readings from then on). Tests stamp readings from here, never at a fixed
+    date, which would fall before the binding once that date has passed."""
+    return max(consortium.registry.device(key.address).valid_from for key in consortium.devices.values()) * 1000
+
+
+def key_window_ms(consortium, device: str, min_ms: int = 2000) -> tuple[int, int]:
+    """(now, the device key's bind time) in ms, at least `min_ms` apart (waits if the key is younger): readings stamped
+    between them are in the key's window and in the past."""
+    bound_ms = consortium.registry.device(device).valid_from * 1000
+    wait_ms = bound_ms + min_ms - int(time.time() * 1000)
+    if wait_ms > 0:
+        time.sleep(wait_ms / 1000)
+    return int(time.time() * 1000), bound_ms
+
+
+# ---------------------------------------------------------------- signed blocks, batches and anchors without a gateway
+
+
+def sign_blocks(device, machine: str, dom, seqs, *, t0: int, readings: int = 4, channel: str = "vibration", unit: str = "g"):
+    """Signed blocks (`SignedBlock`) of `device` for `machine`, one per seq, `readings` readings each, 10 ms apart,
+    block `seq` from t0 + 1000 * seq (t0: `readings_t0` for the consortium's keys)."""
+    from fedpm.sensors.encoding import encode_block, parse_signed
+    from fedpm.sensors.signing import BlockSigner
+
+    signer = BlockSigner.of(device, dom)
+    out = []
+    for seq in seqs:
+        ts = [t0 + 1000 * seq + 10 * i for i in range(readings)]
+        raw = encode_block(device.address, machine, seq, channel, unit, ts, [round(0.001 * (seq * readings + i) - 0.5, 6) for i in range(readings)])
+        out.append(parse_signed(raw + signer.sign(raw)))
+    return out
+
+
+def batch_of(blocks):
+    """(BatchSummary, leaves) of blocks of one device, in the given order."""
+    from fedpm.sensors.anchoring import BatchSummary
+    from fedpm.sensors.merkle import block_leaf, keccak256, root_of_leaves
+
+    leaves = [block_leaf(keccak256(b.block), b.signature) for b in blocks]
+    summary = BatchSummary(blocks[0].machine, blocks[0].device, blocks[0].seq, blocks[-1].seq, len(blocks), sum(b.n for b in blocks),
+                           min(b.min_ts for b in blocks), max(b.max_ts for b in blocks), root_of_leaves(leaves))
+    return summary, leaves
+
+
+def store_anchored(store, registry, sender, batches) -> int:
+    """Write batches (lists of signed blocks) to a GatewayStore as the gateway would, anchor them under one root with
+    `sender`, mark them anchored; returns the store's anchor id."""
+    from fedpm.sensors.anchoring import anchor_root
+    from fedpm.sensors.encoding import encode_frames
+
+    ids, summaries = [], []
+    store.persist_blocks([b for blocks in batches for b in blocks])
+    inbox = {(r.device, r.seq): r.id for r in store.inbox()}
+    for blocks in batches:
+        summary, leaves = batch_of(blocks)
+        summaries.append(summary)
+        ids.append(store.close_batch(summary, encode_frames(b.signed for b in blocks), b"".join(leaves), [inbox[(b.device, b.seq)] for b in blocks],
+                                     [b.seq for b in blocks]))
+    root = anchor_root(summaries)
+    aid = store.create_anchor(root, ids)
+    rcpt = registry.anchor_root(sender, root)
+    store.mark_anchored(aid, rcpt.tx_hash, rcpt.block_number, sender.address)
+    return aid

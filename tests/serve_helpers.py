@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 from eth_utils import keccak
 
-from fedpm.sensors.client import SensorBatchRegistry
+from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
 from fedpm.sensors.cmapss_source import EngineReplay
+from fedpm.sensors.device import Device
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.store import GatewayStore
 from fl_node.coordinator import publish_task
@@ -22,10 +23,10 @@ from fl_node.storage.local import LocalStore
 from tasks.rul import cmapss
 from tasks.rul.experiment import make_spec
 from tasks.rul.spec import RulSpec
+from tests.sensor_helpers import key_window_ms
 
 WINDOW = 10
 LIFE = 60  # cycles of the synthetic engine
-T0 = 1_700_000_000_000
 TRAINERS = ["factory-1", "factory-2", "factory-3"]
 AGGREGATORS = ["agg-1", "agg-2", "agg-3"]
 
@@ -91,22 +92,27 @@ def fl_env(consortium, store_dir: Path, workdir: Path, rounds: int = 5) -> FlEnv
 
 
 class LiveMachine:
-    """A replayed engine streamed into a real gateway (in process, no broker) that signs and anchors on anvil."""
+    """A replayed engine signed by the machine's device key (bound by its maker at bootstrap) and streamed into a real
+    gateway (in process, no broker) that anchors on anvil. Cycles are stamped (by default) between the key's bind time
+    and now: inside the key's window and in the past (a maintenance record answers them later), whenever the test runs."""
 
-    def __init__(self, consortium, store_path: Path, machine: str = "factory-1-m1", rows: np.ndarray | None = None, t0_ms: int = T0) -> None:
+    def __init__(self, consortium, store_path: Path, machine: str = "factory-1-m1", rows: np.ndarray | None = None, t0_ms: int | None = None) -> None:
         ctx = consortium.ctx
-        cfg = GatewayConfig(store_path=store_path, devices={machine: consortium.devices[machine]}, batch_size=10**6, max_age_s=3600)
-        self.gateway = Gateway(cfg, consortium.sender("factory-1"), SensorBatchRegistry(ctx), ctx.w3.eth.chain_id)
+        registry = SensorBatchRegistry(ctx)
+        cfg = GatewayConfig(store_path=store_path, batch_size=10**6, max_age_s=3600)
+        self.gateway = Gateway(cfg, consortium.sender("factory-1"), registry, DeviceBindings(consortium.registry, ttl_s=0))
         self.gateway.start()
-        self.replay = EngineReplay(machine, engine() if rows is None else rows, t0_ms, src=f"replay-{time.time_ns()}")
+        device = Device.of(machine, consortium.devices[machine], registry.signing_domain())
+        rows = engine() if rows is None else rows
+        self.replay = EngineReplay(device, rows, t0_ms) if t0_ms is not None else EngineReplay.in_past(device, rows, *key_window_ms(consortium, device.address))
         self.store_path = store_path
         self.sent = 0  # readings handed to the gateway (one per block)
 
     def stream(self, cycles: int, skip: set[int] | None = None) -> None:
         """The next `cycles` cycles, closed into one batch and anchored before returning."""
         blocks = self.replay.blocks(cycles, skip)
-        for machine, channel, payload in blocks:
-            self.gateway.submit(machine, channel, payload)
+        for signed in blocks:
+            self.gateway.submit_block(signed)
         self.sent += len(blocks)
         self.gateway.request_flush()
         st = GatewayStore(self.store_path)

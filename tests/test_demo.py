@@ -30,7 +30,7 @@ def test_demo_runs_every_part_and_writes_its_outputs(tmp_path):
 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["contracts"]) >= {"ConsortiumRegistry", "SensorBatchRegistry", "MaintenanceLog", "FederatedLearning", "MachineLease"}
+    assert set(summary["contracts"]) >= {"ConsortiumRegistry", "SensorBatchRegistry", "MaintenanceLog", "FederatedLearning", "MachineLease", "PartRegistry"}
     (round1,) = summary["rounds"]
     # the honest aggregators voted the finalized model; the liar took part: it voted something else and is recorded as
     # outvoted, or (it races the honest quorum) it computed its lie and sent it after round 1 was already finalized
@@ -51,6 +51,8 @@ def test_demo_runs_every_part_and_writes_its_outputs(tmp_path):
     assert "skipped" not in summary["sensors"], f"the sensor part did not run: {summary['sensors']['skipped']} (apt-get install mosquitto)"
     assert summary["sensors"]["readings_anchored"] == summary["sensors"]["readings_sent"] > 0
     assert summary["sensors"]["batches_verified"] == summary["sensors"]["batches_anchored"] > 0
+    assert summary["parts"]["check"]["ok"] is True and len(summary["parts"]["parts"]) == 3  # parts of the simulated machine, a passport verified
+    assert json.loads((out / "part-passport.json").read_text())["record"]["part"] == summary["parts"]["parts"][0]["part"]
     assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the service served the final global model on a replayed held-out engine: predictions from verified data, every
     # alert answered by a record hashed on chain and audited, the engine's history labeled for training

@@ -16,10 +16,12 @@ from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.demo import record_demo_history
 from fedpm.maintenance.records import Kind, Record
 from fedpm.maintenance.store import RecordStore, record_store_path
-from fedpm.sensors.client import Anchor, SensorBatchRegistry
-from fedpm.sensors.merkle import merkle_root
+from fedpm.sensors.anchoring import Anchor
+from fedpm.sensors.client import SensorBatchRegistry
+from fedpm.sensors.store import gateway_store_path
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
+from tests.sensor_helpers import readings_t0, sign_blocks
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
@@ -67,53 +69,45 @@ def test_machine_api_shows_badges_and_chain_references(explorer, history):
     assert items[3]["chain"]["corrects"] == expected[1]["hash"] and items[2]["chain"]["author_org"] == "maker"
 
 @pytest.fixture
-def sensor_batches(consortium):
-    return record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1})
+def sensor_batches(consortium, settings):
+    return record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1}, settings.home)
 
 
-def shown_batch(fields: dict, tx: str, block: int) -> tuple:
-    return (fields["machineId"], fields["device"], fields["deviceSeq"], fields["fromTime"], fields["toTime"], fields["count"],
-            fields["merkleRoot"], fields["submitter"], tx, block)
-
-
-def sent_batch(sent: dict) -> tuple:
-    h, rcpt = sent["header"], sent["receipt"]
-    return (h.machine, sent["device"], h.device_seq, h.from_time, h.to_time, h.count, "0x" + h.merkle_root.hex(), sent["submitter"],
-            rcpt.tx_hash, rcpt.block_number)
-
-
-def test_sensor_api_lists_the_machines_anchored_batches_as_the_chain_holds_them(explorer, consortium, sensor_batches):
+def test_sensor_api_lists_the_machines_batches_verified_against_their_anchor(explorer, consortium, settings, sensor_batches):
     machines = ("factory-1-m1", "factory-2-m1", "factory-3-m1")
     sections = {m: json.loads(get(f"{explorer}/api/machines/{m}")[2])["sections"]["sensor_batches"] for m in machines}
 
     for machine, section in sections.items():
-        expected = [sent_batch(b) for b in sensor_batches if b["header"].machine == machine]
+        expected = [b["summary"].to_json() for b in sensor_batches if b["summary"].machine == machine]
         assert section["available"] is True
-        assert [shown_batch(b["fields"], b["tx_hash"], b["block"]) for b in section["batches"]] == expected, machine
+        assert [{k: v for k, v in b.items() if k not in ("status", "detail", "anchor")} for b in section["batches"]] == expected, machine
+        assert all(b["status"] == "ok" and b["anchor"] == sensor_batches[0]["anchor"].to_json() for b in section["batches"])
     assert len(sections["factory-1-m1"]["batches"]) == 2 and sections["factory-3-m1"]["batches"] == []
-    registry = SensorBatchRegistry(consortium.ctx)
-    for shown, sent in zip(sections["factory-1-m1"]["batches"], sensor_batches):  # verified: the chain attests what is shown
-        f = shown["fields"]
-        root = bytes.fromhex(f["merkleRoot"][2:])
-        assert root == merkle_root(sent["readings"])
-        assert registry.is_anchored(Anchor(f["machineId"], f["device"], f["deviceSeq"], f["fromTime"], f["toTime"], f["count"], root, f["submitter"],
-                                           shown["block"]))
+    anchor = Anchor.from_json(sections["factory-1-m1"]["batches"][0]["anchor"])
+    assert SensorBatchRegistry(consortium.ctx).is_anchored(anchor) and anchor.batches == 3  # one root of roots over all three
+
+    with sqlite3.connect(gateway_store_path(settings.home)) as db:  # the gateway's operator alters a reading it stored
+        (bid, data) = db.execute("SELECT id, data FROM batches WHERE machine = 'factory-1-m1' ORDER BY first_seq LIMIT 1").fetchone()
+        db.execute("UPDATE batches SET data = ? WHERE id = ?", (data[:-66] + bytes([data[-66] ^ 1]) + data[-65:], bid))
+    altered = json.loads(get(f"{explorer}/api/machines/factory-1-m1")[2])["sections"]["sensor_batches"]["batches"]
+    assert [b["status"] for b in altered] == ["forged", "ok"] and "device" in altered[0]["detail"]
 
 
-def test_machine_page_html_shows_each_anchored_batch_with_tx_and_block(explorer, sensor_batches):
+def test_machine_page_html_shows_each_batch_with_its_badge_tx_and_block(explorer, sensor_batches):
     _, _, page = get(f"{explorer}/machines/factory-1-m1")
 
     start = page.index('<section id="sensor_batches">')
     section = page[start:page.index("</section>", start)]
-    mine = [b for b in sensor_batches if b["header"].machine == "factory-1-m1"]
-    assert section.count('<li class="card batch">') == len(mine) == 2
+    mine = [b for b in sensor_batches if b["summary"].machine == "factory-1-m1"]
+    assert section.count('<li class="card batch"') == len(mine) == 2
+    anchor = mine[0]["anchor"]
+    assert section.count(f'data-tx="{anchor.tx_hash}"') == 2 and f'data-block="{anchor.block_number}"' in section
     for b in mine:
-        h, rcpt = b["header"], b["receipt"]
-        assert f'data-tx="{rcpt.tx_hash}"' in section and f'data-block="{rcpt.block_number}"' in section
-        assert f"<dt>deviceSeq</dt><dd class=\"hash\">{h.device_seq}</dd><dt>fromTime</dt>" in section
-        assert f"<dt>count</dt><dd class=\"hash\">{h.count}</dd>" in section and "0x" + h.merkle_root.hex() in section
-    assert sensor_batches[-1]["receipt"].tx_hash not in section  # factory-2-m1's batch is not this machine's
-    assert "No sensor batches anchored" in get(f"{explorer}/machines/factory-3-m1")[2]
+        s = b["summary"]
+        assert f'data-first="{s.first_seq}"' in section and f"blocks {s.first_seq}..{s.last_seq}</h3>" in section and "0x" + s.root.hex() in section
+        assert f"<dt>readings</dt><dd>{s.readings}</dd>" in section
+    assert section.count('data-status="verified"') == 2
+    assert "No sensor batches of this machine" in get(f"{explorer}/machines/factory-3-m1")[2]
 
 
 def test_machines_api_lists_registered_machines_with_audit_verdict(explorer, history):
@@ -205,23 +199,24 @@ def test_registered_section_appears_on_the_page_and_in_the_api(settings, history
     assert page.index('<section id="leases">') < page.index('<section id="warranty">')  # after the built-in sections
 
 
-def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(explorer, settings, sensor_batches):
-    from fedpm.sensors.ingest import parse_payload
-    from fedpm.sensors.store import GatewayStore, gateway_store_path
+def test_sensor_section_reports_the_blocks_the_local_gateway_never_received(explorer, consortium, settings, sensor_batches):
+    from fedpm.sensors.store import GatewayStore
 
     store = GatewayStore(gateway_store_path(settings.home), create=True)
-    blocks = [(seq, json.dumps({"ts": [1_700_000_000_000 + seq], "values": [0.5], "src": "sim-1", "seq": seq}).encode()) for seq in (0, 1, 4, 5, 9)]
-    store.persist_messages([(bytes([seq]) * 16, parse_payload("factory-1-m1", "vibration", body)) for seq, body in blocks])
+    device = consortium.devices["factory-1-m1"]
+    store.persist_blocks(sign_blocks(device, "factory-1-m1", SensorBatchRegistry(consortium.ctx).signing_domain(), (6, 7, 10, 11, 15),
+                                     t0=readings_t0(consortium)))
     store.close()
 
     section = json.loads(get(f"{explorer}/api/machines/factory-1-m1")[2])["sections"]["sensor_batches"]
-    assert section["reception"] == {"streams": [{"machine": "factory-1-m1", "src": "sim-1", "blocks_received": 5, "last_seq": 9}],
-                                    "gaps": [{"machine": "factory-1-m1", "src": "sim-1", "first": 2, "last": 3}, {"machine": "factory-1-m1", "src": "sim-1", "first": 6, "last": 8}],
+    d = device.address
+    assert section["reception"] == {"streams": [{"machine": "factory-1-m1", "device": d, "blocks_received": 11, "last_seq": 15}],
+                                    "gaps": [{"machine": "factory-1-m1", "device": d, "first": 8, "last": 9}, {"machine": "factory-1-m1", "device": d, "first": 12, "last": 14}],
                                     "blocks_missing": 5}
     assert len(section["batches"]) == 2  # the anchored batches are still listed beside the gaps
-    other = json.loads(get(f"{explorer}/api/machines/factory-2-m1")[2])["sections"]["sensor_batches"]
+    other = json.loads(get(f"{explorer}/api/machines/factory-3-m1")[2])["sections"]["sensor_batches"]
     assert other["reception"] == {"streams": [], "gaps": [], "blocks_missing": 0}
     page = get(f"{explorer}/machines/factory-1-m1")[2]
     section_html = page[page.index('<section id="sensor_batches">'):]
     assert "5 block(s) never received" in section_html
-    assert '<li class="gap" data-src="sim-1" data-first="2" data-last="3">sim-1 seq 2..3</li>' in section_html and 'data-first="6" data-last="8"' in section_html
+    assert f'<li class="gap" data-device="{d}" data-first="8" data-last="9">' in section_html and 'data-first="12" data-last="14"' in section_html

@@ -27,6 +27,7 @@ from fedpm.maintenance.store import record_store_path
 from tests.conftest import make_settings
 from tests.explorer_helpers import record_sensor_batches
 from tests.parts import require
+from tests.sensor_helpers import readings_t0
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 SHOTS = REPO_ROOT / "out" / "screenshots"  # kept after the run for a look; out/ is the tree's output folder
@@ -114,7 +115,7 @@ def explorer(tmp_path, anvil, consortium):
     """Demo maintenance history (one record of factory-1-m1 edited after anchoring) and anchored sensor batches."""
     settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
     summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
-    batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1})
+    batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1}, settings.home)
     edited = summary["machines"]["factory-1-m1"]["entries"][2]["hash"]  # the maker's part replacement
     with sqlite3.connect(record_store_path(settings.home)) as db:
         db.execute("UPDATE records SET canonical = replace(canonical, 'lot 22-17', 'lot 23-01') WHERE record_hash = ?", (edited,))
@@ -162,11 +163,11 @@ def test_machine_timeline_renders_badges_and_tx_hashes(browser, explorer, width,
     assert browser.js("getComputedStyle(document.querySelector('.badge.altered')).backgroundColor") != browser.js(
         "getComputedStyle(document.querySelector('.badge.verified')).backgroundColor")
     shown = json.loads(browser.js(BATCHES_JS))
-    fields = ("machineId", "deviceSeq", "count", "merkleRoot", "tx", "block")
+    fields = ("device", "readings", "root", "anchored root", "tx", "block")
     assert [tuple(b["fields"][f] for f in fields) for b in shown] == [
-        ("factory-1-m1", str(b["header"].device_seq), str(b["header"].count), "0x" + b["header"].merkle_root.hex(), b["receipt"].tx_hash,
-         str(b["receipt"].block_number)) for b in batches if b["header"].machine == "factory-1-m1"]
-    assert len(shown) == 2 and all(b["visible"] and b["badge"] == "anchored" for b in shown)
+        (b["summary"].device, str(b["summary"].readings), "0x" + b["summary"].root.hex(), "0x" + b["anchor"].root.hex(), b["anchor"].tx_hash,
+         str(b["anchor"].block_number)) for b in batches if b["summary"].machine == "factory-1-m1"]
+    assert len(shown) == 2 and all(b["visible"] and b["badge"] == "verified" for b in shown)
     check_png(browser.screenshot(SHOTS / f"machine-{name}.png"), width)
 
 
@@ -221,7 +222,7 @@ ROUNDS_JS = """JSON.stringify([...document.querySelectorAll('li.round')].map(r =
 
 def check_nav(browser: Browser, width: int, current: str) -> None:
     links = json.loads(browser.js(NAV_JS))
-    assert [link["key"] for link in links] == ["machines", "fleet", "leases", "fl"]
+    assert [link["key"] for link in links] == ["machines", "fleet", "parts", "leases", "fl"]
     assert [link["key"] for link in links if link["current"] == "page"] == [current]
     assert all(link["right"] <= width and link["height"] >= 24 for link in links), "nav links must fit and stay tappable"
 
@@ -261,6 +262,66 @@ def test_leases_page_renders_statuses_and_statements(browser, history_explorer, 
     assert browser.js("document.documentElement.scrollWidth") <= width, "page overflows horizontally"
     check_nav(browser, width, "leases")
     check_png(browser.screenshot(SHOTS / f"leases-{name}.png"), width)
+
+
+@pytest.fixture
+def part_explorer(tmp_path, anvil, consortium):
+    """A part of factory-1-m1 recorded from two anchored batches of its device (no maintenance before it), served."""
+    from fedpm.maintenance.client import MaintenanceLog
+    from fedpm.parts.build import make_record
+    from fedpm.parts.client import PassportChain
+    from fedpm.parts.store import PartStore, part_store_path
+    from fedpm.sensors.store import GatewayStore, gateway_store_path
+    from fedpm.sensors.verify import Checker
+
+    settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
+    record_sensor_batches(consortium, {"factory-1-m1": 2}, settings.home)
+    chain = PassportChain(consortium.ctx)
+    gateway = GatewayStore(gateway_store_path(settings.home))
+    t0 = readings_t0(consortium)
+    record = make_record("P-7", "factory-1-m1", "milling", t0, t0 + 5_000, gateway, Checker(chain.sensors, chain.bindings, chain.domain),
+                         MaintenanceLog(consortium.ctx), None)
+    gateway.close()
+    with PartStore(part_store_path(settings.home), create=True) as parts:
+        parts.add(record)
+    chain.parts.record_part(consortium.sender("factory-1"), record.part, record.machine, record.hash)
+    url, stop = start_explorer(settings, "127.0.0.1", 0)
+    yield url, settings, record
+    stop()
+
+
+ELEMENTS_JS = """JSON.stringify([...document.querySelectorAll('#verification li.element')].map(e => [e.dataset.element.split(' (')[0],
+  e.querySelector('.badge').textContent, e.getBoundingClientRect().width > 0]))"""
+
+
+@pytest.mark.parametrize("width,height,name", [(390, 844, "phone"), (1280, 900, "desktop")])
+def test_part_page_shows_a_verification_badge_per_element_and_the_failure_after_tampering(browser, part_explorer, width, height, name):
+    import sqlite3
+
+    from fedpm.parts.store import part_store_path
+
+    url, settings, record = part_explorer
+    browser.viewport(width, height)
+
+    browser.open(f"{url}/parts/P-7")
+
+    assert json.loads(browser.js(ELEMENTS_JS)) == [[e, "verified", True] for e in ("record", "batch 0", "batch 1", "coverage", "maintenance")]
+    assert browser.js("document.querySelector('h1 .badge').textContent") == "passport verified"
+    assert record.hash in browser.js("document.body.innerText") and browser.js("document.documentElement.scrollWidth") <= width
+    check_nav(browser, width, "parts")
+    check_png(browser.screenshot(SHOTS / f"part-{name}.png"), width)
+    browser.open(f"{url}/parts")
+    assert json.loads(browser.js("JSON.stringify([...document.querySelectorAll('li.part')].map(p => p.dataset.part))")) == ["P-7"]
+
+    with sqlite3.connect(part_store_path(settings.home)) as db:  # the operator's copy of the record is altered
+        db.execute("UPDATE parts SET canonical = replace(canonical, 'milling', 'grinding')")
+    browser.open(f"{url}/parts/P-7")
+
+    shown = json.loads(browser.js(ELEMENTS_JS))
+    assert shown[0] == ["record", "failed", True] and browser.js("document.querySelector('h1 .badge').textContent") == "fails at record"
+    assert browser.js("getComputedStyle(document.querySelector('.badge.fail')).backgroundColor") != browser.js(
+        "getComputedStyle(document.querySelector('.badge.verified')).backgroundColor")
+    check_png(browser.screenshot(SHOTS / f"part-tampered-{name}.png"), width)
 
 
 KEYS_JS = """JSON.stringify([...document.querySelectorAll('#device_keys li.device-key')].map(k => ({device: k.dataset.device, status: k.dataset.status,

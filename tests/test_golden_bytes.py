@@ -1,7 +1,9 @@
 """Golden bytes: the encodings whose hashes go on chain must not change by a single byte (pure, no chain).
 
 The constants were computed before the re-floor (issue 10) and must hold after every refactor: the demo's
-on-chain model hashes, spec hashes, maintenance record hashes and batch digests depend on these exact bytes.
+on-chain model hashes, spec hashes, maintenance record hashes and sensor block digests depend on these exact bytes.
+(Issue 12 moved signing from the gateway's batches to the device's blocks: the sensor constants are those of the
+signed block, its EIP-712 digest and the batch summary leaf since then.)
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from eth_utils import keccak
 
 from chain.compile import Artifact
 from fedpm.maintenance.records import Kind, Record, canonical_bytes
-from fedpm.sensors.encoding import Reading, encode_batch, split_batch
-from fedpm.sensors.merkle import merkle_root
-from fedpm.sensors.signing import BatchHeader, batch_digest
+from fedpm.sensors.anchoring import BatchSummary
+from fedpm.sensors.encoding import encode_block
+from fedpm.sensors.signing import block_digest, domain
 from fl_node.modelfile import encode_weights
 from fl_node.settings import default_cmapss_file
 from fl_node.spec import TaskSpec
@@ -106,13 +108,13 @@ def test_maintenance_record_bytes_are_golden():
     assert record.hash == "0x89f83661f464646c8d2c3e62bffac5d61ceb5fe03423142b3f3ad186132dbf61"
 
 
-def test_sensor_batch_and_digest_are_golden():
-    readings = [Reading("factory-1-m1", "vib", 1_700_000_000_000 + i, v, "mm/s") for i, v in enumerate((0.5, -0.0, 1e-300, 12345.678))]
-    batch = encode_batch(readings)
-    header = BatchHeader("factory-1-m1", 7, 1_700_000_000_000, 1_700_000_000_003, 4, merkle_root(split_batch(batch)))
+def test_signed_block_digest_and_batch_leaf_are_golden():
+    block = encode_block("0x" + "5a" * 20, "factory-1-m1", 7, "vib", "mm/s", [1_700_000_000_000 + i for i in range(4)], [0.5, -0.0, 1e-300, 12345.678])
+    summary = BatchSummary("factory-1-m1", "0x" + "5a" * 20, 7, 9, 3, 12, 1_700_000_000_000, 1_700_000_000_003, keccak(block))
 
-    assert hexhash(batch) == "0xebebcc7678c4ee331edf58ed1ba1bfc3d3427baeb48d24bd08471f545b61b13c"
-    assert "0x" + batch_digest(header, 31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3").hex() == "0x33ce49f19a7428f01db67796f3e565e79efd6dac1a2da3589103df7dbf4106d1"
+    assert hexhash(block) == "0x66b67f14a9c3c18f9bd379545954b9473aa331956f097adc1a5f1f2b2c7f0af8"
+    assert "0x" + block_digest(keccak(block), domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")).hex() == "0xda994f40a62a3002febf888a29bba97d7b79f5b0f6d0e4f1ef671eb1cf3ad99c"
+    assert "0x" + summary.leaf().hex() == "0xd086caa75fee7033257ae6ad19604318f387a698daac194f33015f485c6562a9"
 
 
 def test_abi_hash_is_golden():  # deployment files record it; a change would flag every deployment as stale

@@ -1,4 +1,5 @@
-"""SensorBatchRegistry against a real anvil: device signatures, bindings, sequence numbers, proofs, gas."""
+"""SensorBatchRegistry against a real anvil: roots of roots anchored by members, the contract's checks of single
+signed blocks (signature, binding, both Merkle proofs) agreeing with Python, gas per anchor."""
 
 from __future__ import annotations
 
@@ -6,168 +7,114 @@ import dataclasses
 
 import pytest
 
-from ground.ids import to_bytes32
-from chain.reverts import (BadDeviceSignature, DeviceNotActive, DeviceOfAnotherMachine, EmptyBatch, InconsistentBatch, NotMember,
-                           ReplayedSeq, SkippedSeq, UnknownDevice)
-from fedpm.sensors.client import Anchor, SensorBatchRegistry
-from fedpm.sensors.encoding import Reading, encode_reading
-from fedpm.sensors.merkle import leaf_hash, merkle_root, prove
-from fedpm.sensors.signing import BatchHeader, recover_signer, sign_batch
+from chain.reverts import AlreadyAnchored, EmptyAnchor, InconsistentAnchor, NotMember
+from fedpm.sensors.anchoring import Anchor, AnchorRoot, anchor_root, batch_proofs
+from fedpm.sensors.client import SensorBatchRegistry
+from fedpm.sensors.merkle import Proof, keccak256, levels, prove_from_levels
+from fedpm.sensors.signing import block_digest
 from tests.conftest import dev_key
+from tests.sensor_helpers import batch_of, readings_t0, sign_blocks
 
 pytestmark = pytest.mark.usefixtures("snapshot")
 
 M1, M2 = "factory-1-m1", "factory-2-m1"
 
 
-def readings(machine: str, n: int, t0: int = 1_700_000_000_000) -> list[bytes]:
-    return [encode_reading(Reading(machine, "vibration", t0 + i, 0.001 * i - 0.5, "g")) for i in range(n)]
-
-
-def signed(consortium, machine: str, seq: int, n: int = 8, *, device=None, t0: int = 1_700_000_000_000, **changes):
+def setup(consortium, plan: dict[str, list[int]], device_for=None):
+    """Blocks per machine (machine -> seqs), one batch per machine, one anchor over them, anchored by factory-1."""
     reg = SensorBatchRegistry(consortium.ctx)
-    enc = readings(machine, n, t0)
-    fields = dict(machine=machine, device_seq=seq, from_time=t0, to_time=t0 + max(n - 1, 0), count=n, merkle_root=merkle_root(enc) if enc else b"\0" * 32)
-    fields.update(changes)
-    header = BatchHeader(**fields)
-    device = device or consortium.devices[machine]
-    sig = sign_batch(device, header, consortium.ctx.w3.eth.chain_id, reg.address)
-    return reg, header, device.address, sig, enc
+    dom = reg.signing_domain()
+    t0 = readings_t0(consortium)
+    batches = [sign_blocks((device_for or {}).get(m) or consortium.devices[m], m, dom, seqs, t0=t0) for m, seqs in plan.items()]
+    summaries = [batch_of(b)[0] for b in batches]
+    root = anchor_root(summaries)
+    rcpt = reg.anchor_root(consortium.sender("factory-1"), root)
+    return reg, batches, summaries, batch_proofs(summaries), Anchor.of(root, consortium.accounts["factory-1"].address, rcpt.block_number, rcpt.tx_hash), rcpt
 
 
-def anchor(consortium, org: str, reg: SensorBatchRegistry, header, device, sig):
-    return reg.anchor_batch(consortium.sender(org), header, device, sig)
+def block_proof(blocks, i: int) -> Proof:
+    return prove_from_levels(levels([batch_of(blocks)[1][k] for k in range(len(blocks))]), i)
 
 
-def test_python_signature_digest_matches_contract(consortium):
-    reg, header, device, sig, _ = signed(consortium, M1, 0)
+def test_python_block_digest_matches_the_contract(consortium):
+    reg = SensorBatchRegistry(consortium.ctx)
+    h = keccak256(b"a block")
 
-    assert recover_signer(header, sig, consortium.ctx.w3.eth.chain_id, reg.address) == device
-    from eth_account.messages import _hash_eip191_message, encode_typed_data  # noqa: F401
-    from fedpm.sensors.signing import BATCH_TYPES, domain
-
-    signable = encode_typed_data(domain_data=domain(consortium.ctx.w3.eth.chain_id, reg.address).to_dict(), message_types=BATCH_TYPES, message_data=header.message())
-    assert reg.batch_digest(header) == _hash_eip191_message(signable)
+    assert reg.block_digest(h) == block_digest(h, reg.signing_domain())
 
 
-def test_member_relays_device_signed_batch_and_event_carries_the_anchor(consortium):
-    reg, header, device, sig, _ = signed(consortium, M1, 0)
+def test_a_member_anchors_a_root_of_roots_and_the_event_carries_the_anchor(consortium):
+    reg, _, summaries, _, anchor, rcpt = setup(consortium, {M1: [0, 1, 2], M2: [0, 1]})
 
-    rcpt = anchor(consortium, "factory-2", reg, header, device, sig)  # any member may relay
-
-    (ev,) = reg.receipt_logs("BatchAnchored", rcpt)
-    assert ev["args"]["machineId"] == to_bytes32(M1) and ev["args"]["device"] == device and ev["args"]["deviceSeq"] == 0
-    assert bytes(ev["args"]["merkleRoot"]) == header.merkle_root and ev["args"]["count"] == 8
-    assert reg.next_seq(device) == 1
-    anchored = Anchor(M1, device, 0, header.from_time, header.to_time, 8, header.merkle_root, consortium.accounts["factory-2"].address, rcpt.block_number)
-    assert reg.is_anchored(anchored)
-    assert not reg.is_anchored(dataclasses.replace(anchored, block_number=rcpt.block_number + 1))
+    (ev,) = reg.receipt_logs("RootAnchored", rcpt)
+    assert bytes(ev["args"]["root"]) == anchor.root and ev["args"]["batches"] == 2 and ev["args"]["readings"] == 20
+    assert reg.is_anchored(anchor) and reg.find_anchor(anchor.root) == anchor
+    assert not reg.is_anchored(dataclasses.replace(anchor, block_number=anchor.block_number + 1))
+    assert not reg.is_anchored(dataclasses.replace(anchor, readings=21))
+    with pytest.raises(AlreadyAnchored):
+        reg.anchor_root(consortium.sender("factory-2"), AnchorRoot(anchor.root, 2, 20, anchor.from_time, anchor.to_time))
 
 
-def test_non_member_cannot_submit(consortium):
-    reg, header, device, sig, _ = signed(consortium, M1, 0)
+def test_non_member_cannot_anchor(consortium):
+    reg = SensorBatchRegistry(consortium.ctx)
     outsider = consortium.ctx.sender(dev_key("sensor-outsider"))
 
     with pytest.raises(NotMember):
-        reg.anchor_batch(outsider, header, device, sig)
+        reg.anchor_root(outsider, AnchorRoot(keccak256(b"x"), 1, 1, 0, 0))
 
 
-def test_signature_over_other_fields_is_rejected(consortium):
-    reg, header, device, sig, _ = signed(consortium, M1, 0)
-    tampered = BatchHeader(header.machine, 0, header.from_time, header.to_time, header.count + 1, header.merkle_root)
-
-    with pytest.raises(BadDeviceSignature) as err:
-        anchor(consortium, "factory-1", reg, tampered, device, sig)
-    assert err.value.error_args["device"].lower() == device.lower()
-    with pytest.raises(BadDeviceSignature):
-        anchor(consortium, "factory-1", reg, header, device, sig[:64] + b"\x05")  # malformed v
+@pytest.mark.parametrize("root, error", [(AnchorRoot(bytes(32), 1, 1, 0, 0), EmptyAnchor), (AnchorRoot(keccak256(b"x"), 0, 1, 0, 0), EmptyAnchor),
+                                         (AnchorRoot(keccak256(b"x"), 2, 1, 0, 0), EmptyAnchor), (AnchorRoot(keccak256(b"x"), 1, 1, 5, 4), InconsistentAnchor)])
+def test_malformed_roots_are_refused(consortium, root, error):
+    with pytest.raises(error):
+        SensorBatchRegistry(consortium.ctx).anchor_root(consortium.sender("factory-1"), root)
 
 
-def test_unregistered_device_is_unknown(consortium):
-    stranger = dev_key("unregistered-device")
-    reg, header, device, sig, _ = signed(consortium, M1, 0, device=stranger)
-
-    with pytest.raises(UnknownDevice):
-        anchor(consortium, "factory-1", reg, header, device, sig)
-
-
-def test_revoked_device_is_rejected(consortium):
-    device = consortium.devices[M1]
-    consortium.registry.revoke_device(consortium.sender("maker"), device.address)  # its manufacturer
-    reg, header, addr, sig, _ = signed(consortium, M1, 0)
-
-    with pytest.raises(DeviceNotActive):
-        anchor(consortium, "factory-1", reg, header, addr, sig)
-
-
-def test_device_of_another_machine_is_rejected(consortium):
-    reg, header, device, sig, _ = signed(consortium, M2, 0, device=consortium.devices[M1])
-
-    with pytest.raises(DeviceOfAnotherMachine) as err:
-        anchor(consortium, "factory-1", reg, header, device, sig)
-    assert err.value.error_args["boundMachine"] == to_bytes32(M1)
-
-
-def test_replayed_and_skipped_sequence_numbers_are_rejected(consortium):
-    reg, h0, device, sig0, _ = signed(consortium, M1, 0)
-    anchor(consortium, "factory-1", reg, h0, device, sig0)
-
-    with pytest.raises(ReplayedSeq) as replay:
-        anchor(consortium, "factory-1", reg, h0, device, sig0)
-    _, h2, _, sig2, _ = signed(consortium, M1, 2)
-    with pytest.raises(SkippedSeq) as skip:
-        anchor(consortium, "factory-1", reg, h2, device, sig2)
-
-    assert (replay.value.error_args["seq"], replay.value.error_args["expected"]) == (0, 1)
-    assert (skip.value.error_args["seq"], skip.value.error_args["expected"]) == (2, 1)
-    _, h1, _, sig1, _ = signed(consortium, M1, 1)
-    anchor(consortium, "factory-1", reg, h1, device, sig1)
-    assert reg.next_seq(device) == 2
-
-
-def test_empty_batch_is_rejected(consortium):
-    reg, header, device, sig, _ = signed(consortium, M1, 0, n=0)
-
-    with pytest.raises(EmptyBatch):
-        anchor(consortium, "factory-1", reg, header, device, sig)
-
-
-@pytest.mark.parametrize("changes", [dict(from_time=10, to_time=5), dict(count=1, from_time=5, to_time=6)])
-def test_count_and_times_must_agree(consortium, changes):
-    reg, header, device, sig, _ = signed(consortium, M1, 0, **changes)
-
-    with pytest.raises(InconsistentBatch):
-        anchor(consortium, "factory-1", reg, header, device, sig)
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 33])
-def test_on_chain_proof_check_agrees_with_python(consortium, n):
-    reg, header, device, sig, enc = signed(consortium, M1, 0, n=n)
-    rcpt = anchor(consortium, "factory-1", reg, header, device, sig)
-    anchored = Anchor(M1, device, 0, header.from_time, header.to_time, n, header.merkle_root, consortium.accounts["factory-1"].address, rcpt.block_number)
+@pytest.mark.parametrize("n", [1, 2, 3, 7])
+def test_the_contract_proves_every_signed_block_as_python_does(consortium, n):
+    reg, (blocks, others), summaries, proofs, anchor, _ = setup(consortium, {M1: list(range(n)), M2: [0, 1, 2]})
 
     for i in sorted({0, n // 2, n - 1}):
-        proof = prove(enc, i)
-        assert reg.leaf_hash(enc[i]) == leaf_hash(enc[i])
-        assert reg.verify_reading(anchored, enc[i], i, proof.siblings)
-        other = (i + 1) % n
-        if other != i:
-            assert not reg.verify_reading(anchored, enc[other], i, proof.siblings)  # wrong reading
-            assert not reg.verify_reading(anchored, enc[i], other, proof.siblings)  # wrong position
-    tampered = bytearray(enc[0])
-    tampered[45] ^= 1
-    assert not reg.verify_reading(anchored, bytes(tampered), 0, prove(enc, 0).siblings)
+        b = blocks[i]
+        assert reg.verify_block(anchor, summaries[0], proofs[0], b.block, b.signature, block_proof(blocks, i))
+    assert reg.verify_block(anchor, summaries[1], proofs[1], others[2].block, others[2].signature, block_proof(others, 2))
+    assert reg.verify_batch(anchor, summaries[1], proofs[1]) and not reg.verify_batch(anchor, summaries[1], proofs[0])
 
 
-def test_gas_per_anchor_is_within_budget(consortium):
-    reg, h0, device, sig0, _ = signed(consortium, M1, 0, n=1000)
-    first = anchor(consortium, "factory-1", reg, h0, device, sig0)
-    _, h1, _, sig1, _ = signed(consortium, M1, 1, n=1000, t0=1_700_000_010_000)
-    steady = anchor(consortium, "factory-1", reg, h1, device, sig1)
-    batches = [signed(consortium, M1, 2 + k, n=1000, t0=1_700_000_020_000 + 1000 * k) for k in range(8)]
-    multi = reg.anchor_batches(consortium.sender("factory-1"), [b[1] for b in batches], [device] * 8, [b[3] for b in batches])
+def test_the_contract_refuses_altered_foreign_misplaced_and_unanchored_blocks(consortium):
+    reg, (blocks, others), summaries, proofs, anchor, _ = setup(consortium, {M1: [0, 1, 2, 3], M2: [0, 1]})
+    b, p = blocks[1], block_proof(blocks, 1)
+    altered = b.block[:-8] + (b.block[-8] ^ 1).to_bytes(1, "big") + b.block[-7:]
 
-    print(f"gas: first={first.gas_used} steady={steady.gas_used} per-batch-in-8={multi.gas_used / 8:.0f}")
-    assert steady.gas_used <= 80_000
-    assert multi.gas_used / 8 < steady.gas_used
-    assert reg.next_seq(device) == 10
+    assert reg.verify_block(anchor, summaries[0], proofs[0], b.block, b.signature, p)
+    assert not reg.verify_block(anchor, summaries[0], proofs[0], altered, b.signature, p)  # a value changed
+    assert not reg.verify_block(anchor, summaries[0], proofs[0], b.block, blocks[2].signature, p)  # another block's signature
+    assert not reg.verify_block(anchor, summaries[0], proofs[0], b.block, b.signature, block_proof(blocks, 2))  # another position
+    assert not reg.verify_block(anchor, summaries[1], proofs[1], b.block, b.signature, p)  # claimed for the other batch
+    assert not reg.verify_block(dataclasses.replace(anchor, readings=anchor.readings - 1), summaries[0], proofs[0], b.block, b.signature, p)
+    narrowed = dataclasses.replace(summaries[0], first_seq=2)  # the block's seq outside the batch's range
+    assert not reg.verify_block(anchor, narrowed, proofs[0], b.block, b.signature, p)
+
+
+def test_a_block_of_an_unbound_device_or_of_another_machine_does_not_verify(consortium):
+    stranger = dev_key("unbound-device")
+    reg, (blocks,), summaries, proofs, anchor, _ = setup(consortium, {M1: [0, 1]}, {M1: stranger})  # signed, anchored, but not bound
+    assert not reg.verify_block(anchor, summaries[0], proofs[0], blocks[0].block, blocks[0].signature, block_proof(blocks, 0))
+
+    reg, (blocks,), summaries, proofs, anchor, _ = setup(consortium, {M2: [5, 6]}, {M2: consortium.devices[M1]})  # M1's key signing for M2
+    assert not reg.verify_block(anchor, summaries[0], proofs[0], blocks[0].block, blocks[0].signature, block_proof(blocks, 0))
+
+
+def test_gas_per_anchor_is_flat_in_the_readings_it_covers(consortium):
+    reg = SensorBatchRegistry(consortium.ctx)
+    sender = consortium.sender("factory-1")
+    gas = {}
+    t0 = readings_t0(consortium)
+    for k, batches in enumerate((1, 10, 100)):
+        summaries = [dataclasses.replace(batch_of(sign_blocks(consortium.devices[M1], M1, reg.signing_domain(), [i], readings=1, t0=t0))[0],
+                                         readings=1000, root=keccak256(bytes([k, i % 256, i // 256]))) for i in range(batches)]
+        gas[batches] = reg.anchor_root(sender, anchor_root(summaries)).gas_used
+
+    print(f"gas per anchor: {gas}; per reading at 1k/10k/100k readings: {[round(g / (1000 * b), 2) for b, g in gas.items()]}")
+    assert max(gas.values()) - min(gas.values()) < 200  # calldata is the same size: the cost does not grow with batches
+    assert gas[1] <= 60_000 and gas[10] / 10_000 < 6

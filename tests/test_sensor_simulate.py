@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedpm.sensors.ingest import parse_payload
-from fedpm.sensors.simulate import cmapss_messages, window_messages
+from fedpm.sensors.simulate import cmapss_readings, window_messages
 
 
-def test_vibration_windows_become_parseable_blocks_and_failure_vibrates_more():
+def test_vibration_windows_are_blocks_per_channel_and_failure_vibrates_more():
     rng = np.random.default_rng(1)
     healthy = dict(window_messages("m1", "healthy", rng, 1_000, 4096.0, 1024))
     failure = dict(window_messages("m1", "failure", rng, 1_000, 4096.0, 1024))
 
     assert set(healthy) == {"vibration", "temperature", "current"}
-    parsed = parse_payload("m1", "vibration", __import__("json").dumps(healthy["vibration"]).encode())
-    assert len(parsed.encoded) == 1024 and parsed.min_ts == 1_000 and parsed.max_ts < 1_000 + 250
+    vib = healthy["vibration"]
+    assert len(vib["ts"]) == len(vib["values"]) == 1024 and vib["unit"] == "g" and min(vib["ts"]) == 1_000 and max(vib["ts"]) < 1_000 + 250
     assert np.std(failure["vibration"]["values"]) > 2 * np.std(healthy["vibration"]["values"])
     assert np.mean(failure["temperature"]["values"]) > np.mean(healthy["temperature"]["values"])
 
@@ -26,7 +25,7 @@ def test_cmapss_replay_maps_engines_to_machines(tmp_path):
     path = tmp_path / "train_tiny.txt"
     path.write_text("\n".join(rows) + "\n")
 
-    msgs = list(cmapss_messages(path, {1: "factory-1-m1", 2: "factory-2-m1"}, t0_ms=0, cycle_ms=1000))
+    msgs = list(cmapss_readings(path, {1: "factory-1-m1", 2: "factory-2-m1"}, t0_ms=0, cycle_ms=1000))
 
     assert len(msgs) == 3 * 24
     by_machine = {}

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 
@@ -18,7 +19,7 @@ from fedpm.models.registry import ModelRegistry
 from fedpm.prognostics.alerts import Fleet
 from fedpm.prognostics.journal import Journal, journal_path
 from fedpm.sensors.client import SensorBatchRegistry
-from fedpm.sensors.encoding import decode_batch, encode_batch
+from fedpm.sensors.encoding import encode_frames, iter_frames, parse_signed
 from fedpm.sensors.feed import VerifiedFeed
 from fedpm.service.engine import HealthService
 from fedpm.service.server import start_service
@@ -76,10 +77,13 @@ def test_health_comes_from_verified_data_with_its_provenance(world, ctx):
     assert ok["rul"] == pytest.approx(expected_rul(20, 1.0), abs=0.05)
     assert ok["model"]["round"] == 1 and ok["model"]["model_hash"] == status["model"]["model_hash"]
     assert ok["window"] == {"from_ms": machine.replay.ts_of(10), "to_ms": machine.replay.ts_of(19), "cycles": WINDOW, "verified_cycles": 20}
-    anchored = {a.seq: a for a in SensorBatchRegistry(ctx).anchors(M)}
-    assert [b["seq"] for b in ok["batches"]] == [1]  # the window's cycles 11..20 all came in the second batch
+    channels = 24  # one signed block per channel and cycle
+    assert [(b["first_seq"], b["last_seq"]) for b in ok["batches"]] == [(9 * channels, 20 * channels - 1)]  # cycles 11..20 all came in the second batch
     b = ok["batches"][0]
-    assert b["root"] == "0x" + anchored[1].root.hex() and b["tx_hash"] == anchored[1].tx_hash
+    second = SensorBatchRegistry(ctx).anchors()[-1]  # the last root anchored: the one over the second batch
+    stored = sqlite3.connect(machine.store_path).execute("SELECT root FROM batches WHERE machine = ? AND first_seq = ?", (M, 9 * channels)).fetchone()
+    assert b["device"] == machine.replay.device.address and b["root"] == "0x" + stored[0].hex()
+    assert b["anchor"] == "0x" + second.root.hex() and b["tx_hash"] == second.tx_hash and b["block"] == second.block_number
     assert other["prediction"] is False and other["reason"] == "wrong-class" and "press" in other["detail"]
     assert status["status"] == "ok" and status["choice"]["follows_latest"] is True
 
@@ -94,20 +98,21 @@ def test_tampered_or_missing_data_gives_no_prediction_but_a_reason(world, ctx):
 
     db = sqlite3.connect(machine.store_path)  # the gateway operator edits one stored reading after anchoring
     bid, raw = db.execute("SELECT id, data FROM batches WHERE machine = ? ORDER BY id DESC LIMIT 1", (M,)).fetchone()
-    readings = decode_batch(raw)
-    readings[3] = readings[3]._replace(value=readings[3].value * 0.5)
-    db.execute("UPDATE batches SET data = ? WHERE id = ?", (encode_batch(readings), bid))
+    frames = list(iter_frames(raw))
+    blk = parse_signed(frames[3])
+    frames[3] = blk.block[:-8] + np.array([blk.values()[-1] * 0.5], dtype=">f8").tobytes() + blk.signature
+    db.execute("UPDATE batches SET data = ? WHERE id = ?", (encode_frames(frames), bid))
     db.commit()
     db.close()
     fresh = service_for(settings, ctx)  # a new feed: the tampered batch is read for the first time
     fresh.refresh()
     tampered = fresh.health(M)
-    machine.stream(15, skip={machine.replay.seq + 5})  # one block of the next cycles never reaches the gateway
+    machine.stream(15, skip={machine.replay.device.seqs.next + 5})  # one block of the next cycles never reaches the gateway
     gap = service_for(settings, ctx)
     gap.refresh()
     with_gap = gap.health(M)
 
-    assert tampered["prediction"] is False and tampered["reason"] == "unverified" and "tampered" in tampered["detail"]
+    assert tampered["prediction"] is False and tampered["reason"] == "unverified" and "forged" in tampered["detail"]  # not what its device signed
     assert with_gap["prediction"] is False and with_gap["reason"] in ("gap", "unverified"), with_gap
 
 

@@ -163,6 +163,9 @@ interface IConsortiumRegistry is IConsortiumErrors {
     /// now within its validity window).
     function deviceMachine(address device) external view returns (bytes32 machineId, bool active);
 
+    /// @notice The binding of `device` (machineId zero: never bound): its machine, window of reading times, revocation.
+    function deviceKey(address device) external view returns (DeviceKey memory);
+
     /// @notice Reverts unless `device` signs for `machineId` now: requireDeviceAt(machineId, device, block.timestamp).
     function requireActiveDevice(bytes32 machineId, address device) external view;
 

@@ -1,64 +1,77 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {IConsortiumRegistry} from "../interfaces/IConsortiumRegistry.sol";
 import {ISensorBatchRegistry} from "../interfaces/ISensorBatchRegistry.sol";
 
-/// @title Anchors of device-signed sensor batches over one storage struct, and Merkle proofs over a batch
-/// (mirror of fedpm/sensors/merkle.py)
-/// @notice Per device: the next sequence number and, per sequence number, keccak256 of the full `Anchor`.
-/// leaf = keccak256(0x00 || readingBytes); node = keccak256(0x01 || left || right). A level with an odd
-/// number of nodes promotes its last node unchanged to the next level (no duplication). A proof lists the
-/// siblings bottom-up; levels where the node was promoted contribute no sibling. The leaf index and the batch's
-/// leaf count fix the path, so a proof binds the reading to its position.
+/// @title Anchored roots of roots over one storage struct, signed blocks and Merkle proofs (mirror of
+/// fedpm/sensors/merkle.py, anchoring.py and encoding.py)
+/// @notice Per root: keccak256 of the full `Anchor`. Block leaf = keccak256(0x00 || keccak256(block) || signature);
+/// node = keccak256(0x01 || left || right); batch leaf = keccak256(0x02 || abi.encode(BatchSummary)). A level with an
+/// odd number of nodes promotes its last node unchanged (no duplication). A proof lists the siblings bottom-up;
+/// levels where the node was promoted contribute none. The leaf index and the tree's leaf count fix the path, so a
+/// proof binds the leaf to its position.
 library SensorBatches {
     struct Anchors {
-        mapping(address device => uint64) nextSeq;
-        mapping(address device => mapping(uint64 seq => bytes32)) hashes;
+        mapping(bytes32 root => bytes32) hashes;
     }
 
-    /// @dev Checks the batch's shape, that `device` signed `digest` (the batch's EIP-712 digest) and is the
-    /// active key of the batch's machine, and that the batch is the device's next; stores the anchor's hash.
-    /// Emits BatchAnchored.
-    function anchor(
-        Anchors storage self,
-        ISensorBatchRegistry.Batch calldata batch,
-        address device,
-        bytes32 digest,
-        bytes calldata signature,
-        IConsortiumRegistry registry
-    ) internal {
-        if (batch.count == 0 || batch.merkleRoot == bytes32(0)) revert ISensorBatchRegistry.EmptyBatch();
-        if (batch.fromTime > batch.toTime || (batch.count == 1 && batch.fromTime != batch.toTime)) {
-            revert ISensorBatchRegistry.InconsistentBatch(batch.count, batch.fromTime, batch.toTime);
-        }
-        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, signature);
-        if (err != ECDSA.RecoverError.NoError || recovered != device) revert ISensorBatchRegistry.BadDeviceSignature(device, recovered);
-        registry.requireActiveDevice(batch.machineId, device);
-        uint64 expected = self.nextSeq[device];
-        if (batch.deviceSeq < expected) revert ISensorBatchRegistry.ReplayedSeq(device, batch.deviceSeq, expected);
-        if (batch.deviceSeq > expected) revert ISensorBatchRegistry.SkippedSeq(device, batch.deviceSeq, expected);
+    /// @dev Block header offsets: magic(4) device(20) machineId(32) seq(8) count(2).
+    bytes4 internal constant BLOCK_MAGIC = 0x46505301; // "FPS\x01"
+    uint256 internal constant HEAD_LEN = 66;
 
-        self.nextSeq[device] = expected + 1;
-        self.hashes[device][expected] = keccak256(
-            abi.encode(
-                ISensorBatchRegistry.Anchor(
-                    batch.machineId, device, expected, batch.fromTime, batch.toTime, batch.count, batch.merkleRoot, msg.sender, uint64(block.number)
-                )
-            )
+    /// @dev Checks the root's shape and that it is new; stores the anchor's hash. Emits RootAnchored.
+    function anchor(Anchors storage self, ISensorBatchRegistry.Root calldata r) internal {
+        if (r.root == bytes32(0) || r.batches == 0 || r.readings < r.batches) revert ISensorBatchRegistry.EmptyAnchor();
+        if (r.fromTime > r.toTime) revert ISensorBatchRegistry.InconsistentAnchor(r.fromTime, r.toTime);
+        if (self.hashes[r.root] != bytes32(0)) revert ISensorBatchRegistry.AlreadyAnchored(r.root);
+        self.hashes[r.root] = keccak256(
+            abi.encode(ISensorBatchRegistry.Anchor(r.root, r.batches, r.readings, r.fromTime, r.toTime, msg.sender, uint64(block.number)))
         );
-        emit ISensorBatchRegistry.BatchAnchored(batch.machineId, device, expected, batch.fromTime, batch.toTime, batch.count, batch.merkleRoot, msg.sender);
+        emit ISensorBatchRegistry.RootAnchored(r.root, msg.sender, r.batches, r.readings, r.fromTime, r.toTime);
     }
 
-    /// @dev Whether `a` is exactly what was anchored for (a.device, a.deviceSeq).
+    /// @dev Whether `a` is exactly what was anchored under `a.root`.
     function isAnchored(Anchors storage self, ISensorBatchRegistry.Anchor calldata a) internal view returns (bool) {
-        bytes32 stored = self.hashes[a.device][a.deviceSeq];
+        bytes32 stored = self.hashes[a.root];
         return stored != bytes32(0) && stored == keccak256(abi.encode(a));
     }
 
-    function leafHash(bytes calldata reading) internal pure returns (bytes32) {
-        return keccak256(abi.encodePacked(bytes1(0x00), reading));
+    /// @dev Whether the batch of `p` is leaf `p.index` of a tree of `count` leaves with root `root`.
+    function batchIn(ISensorBatchRegistry.BatchProof calldata p, bytes32 root, uint256 count) internal pure returns (bool) {
+        bytes32 r = rootFrom(batchLeaf(p.batch), p.index, count, p.siblings);
+        return r != bytes32(0) && r == root;
+    }
+
+    /// @dev Whether the block of `p` is leaf `p.index` of batch `b`'s tree and carries `b`'s device, machine and a
+    /// seq in its range. The caller checks the signature against `b.device` with the returned block hash.
+    function blockIn(ISensorBatchRegistry.BlockProof calldata p, ISensorBatchRegistry.BatchSummary calldata b) internal pure returns (bool ok, bytes32 blockHash) {
+        bytes calldata data = p.data;
+        if (data.length < HEAD_LEN || bytes4(data[0:4]) != BLOCK_MAGIC) return (false, bytes32(0));
+        if (address(bytes20(data[4:24])) != b.device || bytes32(data[24:56]) != b.machineId) return (false, bytes32(0));
+        uint64 seq = uint64(bytes8(data[56:64]));
+        if (seq < b.firstSeq || seq > b.lastSeq) return (false, bytes32(0));
+        blockHash = keccak256(data);
+        bytes32 r = rootFrom(keccak256(abi.encodePacked(bytes1(0x00), blockHash, p.signature)), p.index, b.blocks, p.siblings);
+        ok = r != bytes32(0) && r == b.blocksRoot;
+    }
+
+    /// @dev The earliest and latest reading time of a block, in seconds (its ms timestamps / 1000, as the registry's
+    /// device windows count), and whether the block is long enough to hold its `count` timestamps and values.
+    function blockSpan(bytes calldata data) internal pure returns (bool ok, uint64 from, uint64 to) {
+        uint256 count = uint16(bytes2(data[64:66]));
+        if (count == 0 || data.length < HEAD_LEN + 16 * count) return (false, 0, 0);
+        uint256 p = data.length - 16 * count;
+        from = type(uint64).max;
+        for (uint256 i = 0; i < count; i++) {
+            uint64 t = uint64(bytes8(data[p + 8 * i:p + 8 * i + 8]));
+            if (t < from) from = t;
+            if (t > to) to = t;
+        }
+        return (true, from / 1000, to / 1000);
+    }
+
+    function batchLeaf(ISensorBatchRegistry.BatchSummary calldata b) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(bytes1(0x02), abi.encode(b)));
     }
 
     function nodeHash(bytes32 left, bytes32 right) internal pure returns (bytes32 h) {

@@ -39,6 +39,7 @@ COMMANDS = [
     ("fedpm.cli.models", "model"),
     ("fedpm.cli.serve", "serve"),
     ("fedpm.cli.serve", "health"),
+    ("fedpm.cli.parts", "part"),
     ("fedpm.cli.network", "network"),
 ]
 

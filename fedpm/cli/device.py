@@ -2,6 +2,7 @@
 provisioned by its manufacturer; while a lease locks the machine a change waits for the lessee's `approve`.
 
 Devices are named by address or keystore name, machines and orgs by their ids (e.g. factory-1-m1, maker).
+`fedpm device run` (the device itself, signing blocks at the source) is added to this group by fedpm/cli/sensors.py.
 """
 
 from __future__ import annotations

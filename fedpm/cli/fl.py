@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from fedpm.cli.app import ID, App, as_option, echo_json, metrics_option, pass_app, start_metrics
+from fedpm.cli.maintenance import audit
 from ground.errors import FedpmError
 from ground.ids import hex0x
 
@@ -245,7 +246,7 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
                data: Path | None, gateway_store: Path | None, machines: tuple[str, ...], seed: int) -> None:
     """Watch the task; when a round opens, train locally, pin the update, commit its hash."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads: its C++ start-up chatter is noise in a node's log
-    from fedpm.sensors.client import SensorBatchRegistry
+    from fedpm.cli.sensors import sensor_checker
     from fedpm.sensors.cmapss_source import GatewayData
     from fl_node.nodes import TrainerNode
     from tasks.registry import KINDS, trainer_for
@@ -258,11 +259,12 @@ def node_train(app: App, as_: str, task_id: int, workdir: Path | None, poll: flo
     if gateway_store is not None and not (gateway_store.is_file() and machines):
         raise FedpmError(f"gateway store {gateway_store} missing or no --machine given", hint="--gateway-store PATH --machine M [--machine M2]")
     # local data is read and checked now, not when the first round opens
-    source = CmapssEngines.from_file(data) if data is not None else GatewayData(gateway_store, SensorBatchRegistry(app.ctx), machines)
+    source = CmapssEngines.from_file(data) if data is not None else GatewayData(gateway_store, sensor_checker(app), machines)
     fl, workdir = _fl(app), workdir or app.settings.home / "nodes" / as_
     _start_line(app, as_, "trainer", _listed(app, fl, task_id, as_, "trainer"), workdir)
     trainer = TrainerNode(fl, app.ctx.sender_for(as_), _store(app), task_id, workdir, log=_log(as_), retries=app.settings.storage.retries,
-                          kinds=KINDS, trainer_for=lambda spec: trainer_for(spec, source), seed=seed)
+                          kinds=KINDS, trainer_for=lambda spec: trainer_for(spec, source), seed=seed,
+                          lineage=source.lineage if isinstance(source, GatewayData) else None)
     _run(app, trainer, once, poll, metrics_at)
 
 
@@ -300,3 +302,38 @@ def evaluate(model_path: Path, test_file: Path, rul_file: Path, as_json: bool) -
     else:
         click.echo(f"RMSE {result['rmse']:.3f}   PHM08 score {result['score']:.1f}")
     sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- lineage
+
+
+@audit.command("lineage")
+@click.option("--task", "task_id", type=int, required=True)
+@click.option("--round", "round_number", type=int, help="the model version: a finalized round (default the task's latest finalized)")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def audit_lineage(app: App, task_id: int, round_number: int | None, as_json: bool) -> None:
+    """Was a model version trained only on device-signed, anchored data, and on which machines' data? Exit 2 if not."""
+    from fedpm.cli.sensors import sensor_checker
+    from fedpm.sensors.lineage import audit_model, format_model_lineage
+    from fedpm.sensors.verify import VerificationFailed
+
+    fl = _fl(app)
+    if round_number is None:
+        round_number = _latest_finalized(fl, task_id)
+    report = audit_model(fl, task_id, round_number, _store(app), sensor_checker(app))
+    echo_json(report.to_json()) if as_json else click.echo(format_model_lineage(report))
+    if not report.ok:
+        bad = next(c for checks in report.updates.values() for c in checks if not c.ok)
+        raise VerificationFailed(f"model of task {task_id} round {round_number} was not trained only on device-signed, anchored data: {bad.trainer}: {bad.detail}",
+                                 hint="train with `fedpm node train --gateway-store` on anchored data")
+
+
+def _latest_finalized(fl, task_id: int) -> int:  # noqa: ANN001 - FederatedLearning
+    from fl_node.rounds import RoundState
+
+    task = fl.task(task_id)
+    for r in range(task.rounds_started, 0, -1):
+        if fl.round(task_id, r).state == RoundState.FINALIZED:
+            return r
+    raise FedpmError(f"task {task_id} has no finalized round yet", hint="audit a model once a round finalized (fedpm round status)")

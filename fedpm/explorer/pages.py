@@ -39,8 +39,8 @@ dd{margin:0;min-width:0;overflow-wrap:anywhere}
 .hash,.tx{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;overflow-wrap:anywhere;word-break:break-all}
 .badge{display:inline-block;border-radius:999px;padding:1px 10px;font-size:12.5px;font-weight:600;white-space:nowrap}
 .badge.verified{background:var(--ok-bg);color:var(--ok)}
-.badge.altered,.badge.out-of-order{background:var(--bad-bg);color:var(--bad)}
-.badge.missing-locally,.badge.missing-on-chain{background:var(--warn-bg);color:var(--warn)}
+.badge.altered,.badge.out-of-order,.badge.forged,.badge.tampered,.badge.replayed,.badge.unbound,.badge.not-on-chain,.badge.root-mismatch,.badge.corrupt,.badge.out-of-sequence,.badge.not-anchored,.badge.missing-blocks,.badge.fail{background:var(--bad-bg);color:var(--bad)}
+.badge.missing-locally,.badge.missing-on-chain,.badge.missing,.badge.unanchored,.badge.unchecked{background:var(--warn-bg);color:var(--warn)}
 .badge.neutral{background:var(--grey-bg);color:var(--grey)}
 .badge.active,.badge.finalized,.badge.agree,.badge.reconciled,.badge.included,.badge.done{background:var(--ok-bg);color:var(--ok)}
 .badge.failed,.badge.dissent,.badge.excluded,.badge.not-reconciled,.badge.error,.badge.revoked{background:var(--bad-bg);color:var(--bad)}
@@ -68,7 +68,7 @@ h4{font-size:14px;margin:12px 0 4px;color:var(--muted);text-transform:uppercase;
 .timeline{border-left:3px solid var(--line);margin-left:6px;padding-left:14px}
 .timeline .card{position:relative}
 .timeline .card::before{content:"";position:absolute;left:-22px;top:16px;width:11px;height:11px;border-radius:50%;background:var(--accent);border:2px solid var(--bg)}
-.desc{margin:4px 0 0}
+.desc{margin:4px 0 0;overflow-wrap:anywhere}
 .note{background:var(--card);border:1px dashed var(--line);border-radius:8px;padding:12px 14px;color:var(--muted);overflow-wrap:anywhere;margin-bottom:8px}
 .error{background:var(--bad-bg);border:1px solid #f4b4ad;border-radius:8px;padding:16px;color:var(--bad)}
 .error p{color:var(--ink)}
@@ -109,7 +109,8 @@ def tx_block(tx: str | None, block: int | None) -> str:
             f'<dt>block</dt><dd data-block="{esc(block)}">{esc(block)}</dd>')
 
 
-NAV = (("machines", "/", "Machines"), ("fleet", "/fleet", "Fleet health"), ("leases", "/leases", "Leases"), ("fl", "/fl", "Federated learning"))
+NAV = (("machines", "/", "Machines"), ("fleet", "/fleet", "Fleet health"), ("parts", "/parts", "Parts"), ("leases", "/leases", "Leases"),
+       ("fl", "/fl", "Federated learning"))
 
 
 def nav(active: str | None) -> str:
@@ -196,27 +197,43 @@ def render_maintenance(section: dict[str, Any]) -> str:
 
 
 def render_reception(reception: dict[str, Any] | None) -> str:
-    """The local gateway's view of the machine's sequenced blocks: received per publisher, and every gap by seq."""
+    """The local gateway's view of the machine's device blocks: received per device, and every gap in a device's seqs."""
     if not reception or not reception["streams"]:
         return ""
-    streams = ", ".join(f'{esc(s["src"])}: {esc(s["blocks_received"])} block(s) up to seq {esc(s["last_seq"])}' for s in reception["streams"])
+    streams = ", ".join(f'device {esc(short(s["device"]))}: {esc(s["blocks_received"])} block(s) up to seq {esc(s["last_seq"])}' for s in reception["streams"])
     if not reception["gaps"]:
         return f'<p class="summary reception">gateway received every block: {streams}</p>'
-    gaps = "".join(f'<li class="gap" data-src="{esc(g["src"])}" data-first="{esc(g["first"])}" data-last="{esc(g["last"])}">{esc(g["src"])} seq {esc(g["first"])}'
+    gaps = "".join(f'<li class="gap" data-device="{esc(g["device"])}" data-first="{esc(g["first"])}" data-last="{esc(g["last"])}">device {esc(short(g["device"]))} seq {esc(g["first"])}'
                    + (f"..{esc(g['last'])}" if g["last"] > g["first"] else "") + "</li>" for g in reception["gaps"])
     missing = badge("missing", f"{reception['blocks_missing']} block(s) never received")
     return f'<div class="note reception">{missing} {streams}<ul class="gaps">{gaps}</ul></div>'
+
+
+def ms_when(ms: int | None) -> str:
+    return "-" if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def check_badge(status: str) -> str:
+    """A verification result as a badge: ok -> verified, anything else named as it failed."""
+    return badge("verified") if status == "ok" else badge(status)
 
 
 def render_sensor_batches(section: dict[str, Any]) -> str:
     batches = section["batches"]
     reception = render_reception(section.get("reception"))
     if not batches:
-        return reception + '<div class="note">No sensor batches anchored for this machine yet.</div>'
+        return reception + f'<div class="note">{esc(section.get("note") or "No sensor batches of this machine in the local gateway store yet.")}</div>'
     cards = []
     for b in batches:
-        fields = "".join(f'<dt>{esc(k)}</dt><dd class="hash">{esc(v)}</dd>' for k, v in b["fields"].items())
-        cards.append(f'<li class="card batch"><h3>{badge(None, "anchored")} batch</h3><dl>{fields}{tx_block(b["tx_hash"], b["block"])}</dl></li>')
+        a = b.get("anchor") or {}
+        rows = (f'<dt>device</dt><dd class="hash">{esc(b["device"])}</dd><dt>blocks</dt><dd>{esc(b["blocks"])} (seq {esc(b["first_seq"])}..{esc(b["last_seq"])})</dd>'
+                f'<dt>readings</dt><dd>{esc(b["readings"])}</dd><dt>from</dt><dd>{esc(ms_when(b["from_ms"]))}</dd><dt>to</dt><dd>{esc(ms_when(b["to_ms"]))}</dd>'
+                f'<dt>root</dt><dd class="hash">{esc(b["root"])}</dd>')
+        if a:
+            rows += f'<dt>anchored root</dt><dd class="hash">{esc(a["root"])}</dd>' + tx_block(a.get("tx"), a.get("block"))
+        if b.get("detail"):
+            rows += f'<dt>note</dt><dd>{esc(b["detail"])}</dd>'
+        cards.append(f'<li class="card batch" data-first="{esc(b["first_seq"])}"><h3>{check_badge(b["status"])} blocks {esc(b["first_seq"])}..{esc(b["last_seq"])}</h3><dl>{rows}</dl></li>')
     return f'{reception}<ol class="cards">{"".join(cards)}</ol>'
 
 

@@ -25,8 +25,13 @@ from fedpm.lease.tariff import UNIT_SCALE, fmt_amount
 from fedpm.maintenance.audit import audit_history
 from fedpm.maintenance.client import MaintenanceLog
 from fedpm.maintenance.store import RecordStore, record_store_path
-from fedpm.sensors.client import Anchor, SensorBatchRegistry
+from fedpm.parts.build import make_passport
+from fedpm.parts.client import PartRegistry, PassportChain
+from fedpm.parts.passport import verify_passport
+from fedpm.parts.store import PartStore, part_store_path
+from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
 from fedpm.sensors.store import GatewayStore, gateway_store_path
+from fedpm.sensors.verify import Checker, check_batches
 from fedpm.settings import Settings
 from ground.ids import hex0x
 
@@ -124,35 +129,61 @@ class DeviceKeySection:
 
 
 class SensorBatchSection:
-    """Batches anchored by SensorBatchRegistry (its `BatchAnchored` events); and, when this home holds a gateway
-    store, the machine's sequenced blocks that never reached the gateway (`reception`)."""
+    """The machine's device-signed batches in this home's gateway store, each verified (signatures, root, binding,
+    anchor on chain; a (device, seq) in two batches fails as replayed), and the device seqs that never reached the
+    gateway (`reception`). The chain holds only roots of roots, so batches are shown from the store that can prove them."""
 
     key = "sensor_batches"
-    title = "Anchored sensor batches"
+    title = "Signed sensor batches"
+    LIMIT = 100  # the latest batches shown (and checked together)
 
     def load(self, source: Source, machine: MachineInfo) -> dict[str, Any]:
         if not source.deployed(SensorBatchRegistry.CONTRACT):
             return unavailable("no sensor registry deployed")
-        batches = [{"fields": _anchor_fields(a), "tx_hash": a.tx_hash, "block": a.block_number}
-                   for a in SensorBatchRegistry(source.ctx).anchors(machine.id)]
         path = gateway_store_path(source.settings.home)
-        reception = None
-        if path.exists():
-            store = GatewayStore(path)
-            try:
-                reception = store.reception(machine.id)
-            finally:
-                store.close()
-        return {"available": True, "batches": batches, "reception": reception}
+        if not path.exists():
+            return {"available": True, "batches": [], "reception": None, "note": "No gateway store in this home: batches are proven from the store of the gateway that anchored them."}
+        store = GatewayStore(path)
+        try:
+            batches = sorted(store.batches(machine=machine.id), key=lambda b: b.id)[-self.LIMIT:]
+            checker = Checker.of(SensorBatchRegistry(source.ctx), DeviceBindings(ConsortiumRegistry(source.ctx)))
+            rows = []
+            for b, c in zip(batches, check_batches(store, batches, checker)):
+                anchor = store.anchor(b.anchor_id) if b.anchor_id is not None else None
+                rows.append({**b.summary.to_json(), "status": c.status, "detail": c.detail,
+                             "anchor": anchor.anchor.to_json() if anchor is not None and anchor.status == "anchored" else None})
+            return {"available": True, "batches": rows, "reception": store.reception(machine.id)}
+        finally:
+            store.close()
 
     def render(self, data: dict[str, Any]) -> str:
         return pages.render_sensor_batches(data)
 
 
-def _anchor_fields(a: Anchor) -> dict[str, Any]:
-    """A BatchAnchored event's fields as the page and the API show them (readable machine id, hex root)."""
-    return {"machineId": a.machine, "device": a.device, "deviceSeq": a.seq, "fromTime": a.from_time, "toTime": a.to_time, "count": a.count,
-            "merkleRoot": hex0x(a.root), "submitter": a.submitter}
+def part_passport(source: Source, part: str) -> dict[str, Any] | None:
+    """A part's record (from this home's part store), its passport built from this home's gateway store, and the
+    passport's verification against the chain; without a local record, what the chain says about the part; None when
+    the chain has no such part."""
+    recorded = PartRegistry(source.ctx).recorded(part)
+    if not recorded:
+        return None
+    parts_path, gateway_path = part_store_path(source.settings.home), gateway_store_path(source.settings.home)
+    stored = None
+    if parts_path.exists():
+        with PartStore(parts_path) as store:
+            stored = store.get(part)
+    if stored is None or not gateway_path.exists():
+        return {"part": part, "record": None, "recorded": recorded, "check": None,
+                "message": "This home keeps no record of the part: verify the passport its customer holds with `fedpm part verify --passport FILE`."}
+    chain = PassportChain(source.ctx)
+    gateway = GatewayStore(gateway_path)
+    try:
+        checker = Checker(chain.sensors, chain.bindings, chain.domain)
+        passport = make_passport(stored.record, gateway, checker, chain.parts)
+    finally:
+        gateway.close()
+    return {"part": part, "record": stored.record.to_json(), "record_hash": stored.record.hash, "recorded": recorded[-1],
+            "check": verify_passport(passport, chain).to_json()}
 
 
 def lease_display(inv: Invoice) -> dict[str, object]:

@@ -7,6 +7,9 @@
                                and their rounds
     GET /fleet                 fleet health, most       GET /api/fleet           the same as JSON
                                urgent first (the prediction service's journal)
+    GET /parts                 every recorded part      GET /api/parts           the same as JSON
+    GET /parts/<id>            one part's passport,     GET /api/parts/<id>      the same as JSON
+                               verified element by element
 
 Each request opens its own chain connection, so the explorer recovers when the node comes back. A node that
 does not answer, a chain with nothing deployed, or an unknown machine give a clear page (or JSON
@@ -28,11 +31,13 @@ import requests
 from chain.connect import connect, rpc_url
 from chain.errors import ChainUnreachable, DeploymentError
 from fedpm.consortium.client import ConsortiumRegistry, MachineView
-from fedpm.explorer import pages
+from fedpm.explorer import pages, part_pages
 from fedpm.explorer.fl import read_tasks
 from fedpm.explorer.health import fleet_page, load_fleet
-from fedpm.explorer.sections import MachineInfo, MaintenanceSection, SectionRegistry, Source, default_sections, load_leases, unavailable
+from fedpm.explorer.sections import (MachineInfo, MaintenanceSection, SectionRegistry, Source, default_sections, load_leases, part_passport,
+                                     unavailable)
 from fedpm.hints import REVERT_FORMATS, REVERT_HINTS
+from fedpm.parts.client import PartRegistry
 from fedpm.settings import Settings
 from fl_node.rounds import FederatedLearning
 from ground.errors import ConfigError, FedpmError
@@ -96,6 +101,26 @@ class Explorer:
         """The prediction service's view of the fleet, most urgent first, with the model served and the version choices."""
         source, chain = self._source()
         return {"chain": chain, **load_fleet(source)}
+
+    def parts(self) -> dict[str, Any]:
+        source, chain = self._source()
+        if not source.deployed(PartRegistry.CONTRACT):
+            return {"chain": chain, **unavailable("no PartRegistry deployed")}
+        return {"chain": chain, "available": True, "parts": PartRegistry(source.ctx).recorded()}
+
+    def part(self, part_id: str) -> dict[str, Any]:
+        """The part's passport, built from this home's records (the operator's) and verified against the chain now."""
+        try:
+            to_bytes32(part_id)
+        except FedpmError:
+            raise NotFound(f"{part_id!r} is not a part id", hint="pick one from the parts list") from None
+        source, chain = self._source()
+        if not source.deployed(PartRegistry.CONTRACT):
+            raise NotFound("no PartRegistry deployed", hint="deploy with `fedpm deploy`")
+        found = part_passport(source, part_id)
+        if found is None:
+            raise NotFound(f"no part {part_id!r} is recorded on chain", hint="pick one from the parts list")
+        return {"chain": chain, **found}
 
     def fl(self) -> dict[str, Any]:
         """Every federated learning task with its rounds; `names` maps the addresses shown to their consortium orgs."""
@@ -184,6 +209,12 @@ def make_handler(explorer: Explorer) -> type[BaseHTTPRequestHandler]:
             if parts == ["fleet"]:
                 data = explorer.fleet()
                 return HTTPStatus.OK, *(self._json(data) if api else (fleet_page(data), "text/html; charset=utf-8"))
+            if parts == ["parts"]:
+                data = explorer.parts()
+                return HTTPStatus.OK, *(self._json(data) if api else (part_pages.parts_page(data), "text/html; charset=utf-8"))
+            if len(parts) == 2 and parts[0] == "parts":
+                data = explorer.part(parts[1])
+                return HTTPStatus.OK, *(self._json(data) if api else (part_pages.part_page(data), "text/html; charset=utf-8"))
             if parts == ["fl"]:
                 data = explorer.fl()
                 return HTTPStatus.OK, *(self._json(data) if api else (pages.fl_page(data), "text/html; charset=utf-8"))

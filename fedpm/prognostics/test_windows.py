@@ -24,7 +24,7 @@ def data(cycles: int, *, step: int = 1000, drop: dict[int, str] | None = None, s
         for ch, v in (("s2", i / 10), ("s3", 105.0), ("s4", 7.0)):
             if (drop or {}).get(i) != ch:
                 readings.append(Reading(M, ch, ts, v))
-    refs = [BatchRef(M, "0xdev", k, k * 10 * step + step, (k + 1) * 10 * step, 30, "0xr" + str(k), "0xtx", k) for k in range(cycles // 10 + 1)]
+    refs = [BatchRef(M, "0xdev", k, k, k * 10 * step + step, (k + 1) * 10 * step, 30, "0xr" + str(k), "0xa" + str(k), "0xtx", k) for k in range(cycles // 10 + 1)]
     return MachineData(M, readings, refs, [])
 
 
@@ -35,7 +35,7 @@ def test_a_window_is_the_newest_cycles_normalized_with_its_batches():
     np.testing.assert_allclose(w.x[:, 0], [i / 10 / 2.0 for i in range(15, 25)], rtol=1e-6)
     np.testing.assert_allclose(w.x[:, 1], 0.5)
     assert (w.from_ms, w.to_ms, w.cycles) == (16_000, 25_000, 25)
-    assert [b.seq for b in w.batches] == [1, 2]
+    assert [b.first_seq for b in w.batches] == [1, 2]
 
 
 @pytest.mark.parametrize("make,reason,words", [

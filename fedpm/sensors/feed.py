@@ -2,12 +2,14 @@
 (the prediction service, the run-to-failure labels).
 
 `VerifiedFeed(store_path, registry).read(machine)` returns a machine's readings that verify against the chain, each
-batch they came from (`BatchRef`: device, seq, time span, Merkle root, anchoring transaction) and the problems a
-reader must not paper over (`Problem`): a batch that fails verification (tampered, not on chain, corrupt: its
-readings are left out whole) and blocks the gateway never received (sequence gaps), each with the time span it
-affects. Batches not yet anchored are not read yet. Reads are incremental: a batch is decoded and verified once, then
-kept (the newest `retain` batches per machine); the chain's anchors are read from `BatchAnchored` events, one log query
-per refresh (`AnchorIndex`), instead of one `isAnchored` call per batch.
+batch they came from (`BatchRef`: device, block seqs, time span, Merkle root, the anchored root of roots and its
+transaction) and the problems a reader must not paper over (`Problem`): a batch that fails verification (not what
+its device signed, device not bound to the machine at the readings' time, tampered, not on chain, corrupt: its
+readings are left out whole) and blocks of a device the gateway never received (sequence gaps per device), each
+with the time span it affects. Batches not yet anchored are not read yet. Reads are incremental: a batch is checked
+(`fedpm.sensors.verify.check_batch`) and decoded once, then kept (the newest `retain` batches per machine); the
+chain's anchors are read from `RootAnchored` events, one log query per refresh (`AnchorIndex`), instead of one
+`isAnchored` call per batch.
 
 How readings get verified (device signatures, Merkle roots, anchors) belongs to the sensor pipeline; only this
 module knows it on the reading side, so a change there changes this file and no reader.
@@ -25,11 +27,13 @@ from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
 from chain.errors import ChainUnreachable
-from fedpm.sensors.client import Anchor, SensorBatchRegistry
-from fedpm.sensors.encoding import EncodingError, Reading, decode_batch
+from fedpm.consortium.client import ConsortiumRegistry
+from fedpm.sensors.anchoring import Anchor
+from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
+from fedpm.sensors.encoding import EncodingError, Reading
 from fedpm.sensors.store import GatewayStore, StoredBatch
-from fedpm.sensors.verify import check_batch
-from ground.ids import from_bytes32, hex0x
+from fedpm.sensors.verify import Checker, batch_blocks, check_batch
+from ground.ids import hex0x
 
 
 @dataclass(frozen=True)
@@ -38,17 +42,19 @@ class BatchRef:
 
     machine: str
     device: str
-    seq: int
+    first_seq: int  # the device's blocks first_seq..last_seq
+    last_seq: int
     from_ms: int
     to_ms: int
     count: int
-    root: str
+    root: str  # the batch's Merkle root over its signed blocks
+    anchor: str  # the root of roots anchored on chain over it
     tx_hash: str
     block: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"machine": self.machine, "device": self.device, "seq": self.seq, "from_ms": self.from_ms, "to_ms": self.to_ms,
-                "count": self.count, "root": self.root, "tx_hash": self.tx_hash, "block": self.block}
+        return {"machine": self.machine, "device": self.device, "first_seq": self.first_seq, "last_seq": self.last_seq, "from_ms": self.from_ms,
+                "to_ms": self.to_ms, "count": self.count, "root": self.root, "anchor": self.anchor, "tx_hash": self.tx_hash, "block": self.block}
 
 
 @dataclass(frozen=True)
@@ -79,19 +85,19 @@ class MachineData:
 
 
 class AnchorIndex:
-    """The chain's anchored batches by (device, seq), from `BatchAnchored` events read incrementally; answers
-    `is_anchored(anchor)` as the contract's view does (the exact anchor, submitter and block included).
+    """The chain's anchored roots, from `RootAnchored` events read incrementally; answers `is_anchored(anchor)` as the
+    registry's view does (the exact root, totals, submitter and block), so a `Checker` can use it in its place.
 
     The logs are fetched raw (`eth_getLogs` over `chain.log_chunk_blocks` ranges) and decoded with eth_abi: web3's
     event decoding costs ~10 ms a log on a busy machine, which a fleet of 1,000 machines cannot pay every cycle."""
 
-    DATA = ("uint64", "uint64", "uint32", "bytes32", "address")  # fromTime, toTime, count, merkleRoot, submitter
+    DATA = ("uint32", "uint64", "uint64", "uint64")  # batches, readings, fromTime, toTime
 
     def __init__(self, registry: SensorBatchRegistry) -> None:
         self.registry = registry
         self._next_block = registry.from_block
-        self._known: dict[tuple[str, int], Anchor] = {}
-        self._topic = "0x" + keccak(text="BatchAnchored(bytes32,address,uint64,uint64,uint64,uint32,bytes32,address)").hex()
+        self._known: dict[bytes, Anchor] = {}
+        self._topic = "0x" + keccak(text="RootAnchored(bytes32,address,uint32,uint64,uint64,uint64)").hex()
 
     def refresh(self) -> None:
         w3 = self.registry.ctx.w3
@@ -111,19 +117,17 @@ class AnchorIndex:
 
     def _add(self, log: dict[str, Any]) -> None:
         topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-        from_time, to_time, count, root, submitter = abi_decode(self.DATA, bytes.fromhex(log["data"][2:]))
-        device = to_checksum_address(topics[2][-20:])
-        anchor = Anchor(from_bytes32(topics[1]), device, int.from_bytes(topics[3], "big"), from_time, to_time, count, bytes(root),
-                        to_checksum_address(submitter), int(log["blockNumber"], 16), log["transactionHash"])
-        self._known[(device.lower(), anchor.seq)] = anchor
+        batches, readings, from_time, to_time = abi_decode(self.DATA, bytes.fromhex(log["data"][2:]))
+        self._known[topics[1]] = Anchor(topics[1], batches, readings, from_time, to_time, to_checksum_address(topics[2][-20:]),
+                                        int(log["blockNumber"], 16), log["transactionHash"])
 
     def is_anchored(self, anchor: Anchor) -> bool:
-        key = (anchor.device.lower(), anchor.seq)
-        if key not in self._known:
+        root = bytes(anchor.root)
+        if root not in self._known:
             self.refresh()
-        found = self._known.get(key)
-        return found is not None and (found.machine, found.from_time, found.to_time, found.count, found.root, found.submitter.lower(), found.block_number) == \
-            (anchor.machine, anchor.from_time, anchor.to_time, anchor.count, anchor.root, anchor.submitter.lower(), anchor.block_number)
+        found = self._known.get(root)
+        return found is not None and (found.batches, found.readings, found.from_time, found.to_time, found.submitter.lower(), found.block_number) == \
+            (anchor.batches, anchor.readings, anchor.from_time, anchor.to_time, anchor.submitter.lower(), anchor.block_number)
 
 
 @dataclass
@@ -136,11 +140,13 @@ class _Seen:
 class VerifiedFeed:
     """Verified readings per machine from a gateway store. Thread-safe; one SQLite connection of its own."""
 
-    def __init__(self, store_path: Path, registry: SensorBatchRegistry, *, retain: int = 5000) -> None:
+    def __init__(self, store_path: Path, registry: SensorBatchRegistry, bindings: DeviceBindings | None = None, *, retain: int = 5000) -> None:
         self.store_path = Path(store_path)
         self.registry = registry
         self.retain = retain
         self.anchors = AnchorIndex(registry)
+        # the devices' signatures and bindings as any verifier checks them; anchors from the event index
+        self.checker = Checker(self.anchors, bindings or DeviceBindings(ConsortiumRegistry(registry.ctx)), registry.signing_domain())  # type: ignore[arg-type]
         self._lock = threading.Lock()
         self._store: GatewayStore | None = None
         self._seen: dict[str, dict[int, _Seen]] = {}  # machine -> batch id -> what it gave
@@ -207,9 +213,9 @@ class VerifiedFeed:
         seen = self._seen.setdefault(machine, {})
         cursor = self._cursor.get(machine, 0)
         for batch in list(st.batches_after(machine, cursor)):
-            if batch.status == "signed":
+            if batch.status in ("closed", "anchoring"):
                 break  # not anchored yet: read it (and what follows) on a later call
-            seen[batch.id] = _verify(batch, self.anchors)
+            seen[batch.id] = _verify(st, batch, self.checker)
             cursor = batch.id
         self._cursor[machine] = cursor
         for old in sorted(seen)[: max(0, len(seen) - self.retain)]:
@@ -218,29 +224,30 @@ class VerifiedFeed:
 
     @staticmethod
     def _gaps(st: GatewayStore, machine: str) -> list[Problem]:
-        """Sequenced blocks never received, spanning from the batch of the block before to the batch of the block after."""
-        streams = st.db.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM blocks WHERE machine = ? GROUP BY src", (machine,)).fetchall()
-        if all(lo == 0 and n == hi + 1 for n, lo, hi in streams):
-            return []  # every stream complete from seq 0: no gap (an index-only count instead of the window query)
+        """Blocks of the machine's devices never received, spanning from the batch of the block before to the batch of
+        the block after."""
+        devices = st.db.execute("SELECT COUNT(*), MIN(seq), MAX(seq) FROM blocks WHERE machine = ? GROUP BY device", (machine,)).fetchall()
+        if all(lo == 0 and n == hi + 1 for n, lo, hi in devices):
+            return []  # every device complete from seq 0: no gap (a count instead of the window query)
         out = []
+        at = "SELECT b.{} FROM blocks k JOIN batches b ON b.id = k.batch_id WHERE k.device = ? AND k.seq = ?"
         for gap in st.gaps(machine):
-            lo = st.db.execute("SELECT b.from_time FROM blocks k JOIN batches b ON b.id = k.batch_id WHERE k.machine = ? AND k.src = ? AND k.seq = ?",
-                               (machine, gap.src, gap.first - 1)).fetchone()
-            hi = st.db.execute("SELECT b.to_time FROM blocks k JOIN batches b ON b.id = k.batch_id WHERE k.machine = ? AND k.src = ? AND k.seq = ?",
-                               (machine, gap.src, gap.last + 1)).fetchone()
-            out.append(Problem("gap", lo[0] if lo else None, hi[0] if hi else None,
-                               f"blocks {gap.first}..{gap.last} of {gap.src} never reached the gateway" if gap.size > 1 else f"block {gap.first} of {gap.src} never reached the gateway"))
+            lo = st.db.execute(at.format("from_time"), (gap.device, gap.first - 1)).fetchone()
+            hi = st.db.execute(at.format("to_time"), (gap.device, gap.last + 1)).fetchone()
+            which = f"blocks {gap.first}..{gap.last}" if gap.size > 1 else f"block {gap.first}"
+            out.append(Problem("gap", lo[0] if lo else None, hi[0] if hi else None, f"{which} of device {gap.device} never reached the gateway"))
         return out
 
 
-def _verify(batch: StoredBatch, anchors: AnchorIndex) -> _Seen:
-    ref = BatchRef(batch.machine, batch.device, batch.seq, batch.from_time, batch.to_time, batch.count, hex0x(batch.root), batch.tx_hash or "",
-                   batch.block_number or 0)
-    check = check_batch(batch, anchors)  # type: ignore[arg-type]  # AnchorIndex answers is_anchored as the registry does
+def _verify(st: GatewayStore, batch: StoredBatch, checker: Checker) -> _Seen:
+    anchor = st.anchor(batch.anchor_id) if batch.anchor_id is not None else None
+    ref = BatchRef(batch.machine, batch.device, batch.first_seq, batch.last_seq, batch.from_time, batch.to_time, batch.count, hex0x(batch.root),
+                   hex0x(anchor.root) if anchor else "", (anchor.tx_hash or "") if anchor else "", (anchor.block_number or 0) if anchor else 0)
+    what = f"batch {batch.first_seq}..{batch.last_seq} of device {batch.device[:10]}…"
+    check = check_batch(st, batch, checker)
     if not check.ok:
-        what = f"batch {batch.seq} of device {batch.device[:10]}…: {check.status}{' (' + check.detail + ')' if check.detail else ''}"
-        return _Seen(ref, [], Problem("unverified", batch.from_time, batch.to_time, what))
+        return _Seen(ref, [], Problem("unverified", batch.from_time, batch.to_time, f"{what}: {check.status}{' (' + check.detail + ')' if check.detail else ''}"))
     try:
-        return _Seen(ref, decode_batch(batch.data), None)
+        return _Seen(ref, [r for block in batch_blocks(batch) for r in block.readings()], None)
     except EncodingError as exc:
-        return _Seen(ref, [], Problem("unverified", batch.from_time, batch.to_time, f"batch {batch.seq}: {exc.message}"))
+        return _Seen(ref, [], Problem("unverified", batch.from_time, batch.to_time, f"{what}: {exc.message}"))

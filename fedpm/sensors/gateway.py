@@ -1,24 +1,26 @@
-"""The sensor gateway: MQTT (or CSV / stdin) in, device-signed batches out, anchored on chain.
+"""The sensor gateway: device-signed blocks in (MQTT, or a block file), batches and one anchored root out per interval.
 
-Pipeline (one process, three threads):
+The gateway holds no device key. It checks every block (`ingest.admit`: the device's signature over these bytes;
+then the device's binding to the machine, read from the ConsortiumRegistry and cached per device; then that its
+(device, seq) is new and above what was already batched) and refuses and counts anything else (unsigned, forged,
+unbound, replayed, out of sequence, malformed). Pipeline (one process, three threads):
 - paho's network thread hands each message to a queue (`on_message` does nothing else; manual acks).
-- the core thread drains the queue in groups, parses payloads, writes the group to the SQLite inbox in one
-  transaction, THEN acknowledges the messages (QoS 1: the broker redelivers anything unacknowledged), and
-  closes a machine's batch when it holds `batch_size` readings (at the first message boundary at or after it)
-  or its oldest reading waited `max_age_s`. Closing computes the Merkle tree, has the machine's device key
-  sign the EIP-712 `Batch`, and stores batch + leaves + signature while deleting the inbox rows, atomically.
-- the anchor thread sends stored `signed` batches in order (up to `max_batches_per_tx` per transaction) and
-  marks them anchored. After a restart the store's inbox and signed batches are picked up again; batches the
-  chain already holds (crash after mining, before marking) are reconciled by (device, seq), never re-sent.
-Duplicate deliveries are dropped by message digest and by (machine, src, seq) for sequenced blocks; the store
-records every sequenced block received, so blocks lost upstream show as gaps (`GatewayStore.gaps`, `gateway status`);
-malformed messages are counted, logged and acknowledged.
+- the core thread drains the queue in groups, checks the blocks, writes the accepted ones to the SQLite inbox in
+  one transaction, THEN acknowledges the messages (QoS 1: the broker redelivers anything unacknowledged), and closes
+  a device's batch (its blocks in seq order under their Merkle root) when it holds `batch_size` readings or its
+  oldest block waited `max_age_s`, moving the inbox rows into the batch atomically.
+- the anchor thread groups every closed batch into one root of roots (`anchoring.anchor_root`), records it as a
+  pending anchor with its batches in one transaction, sends it and marks it anchored: at most one anchor per
+  `anchor_interval_s` while blocks keep coming, at once when the gateway is idle. After a restart the inbox is
+  picked up again and a pending anchor is resent; one the chain already holds (crash after mining, before marking)
+  is reconciled by its root, never anchored twice.
+The store records every (device, seq) received, so blocks lost upstream show as gaps (`GatewayStore.gaps`).
 """
 
 from __future__ import annotations
 
+import collections
 import functools
-import hashlib
 import logging
 import queue
 import threading
@@ -29,16 +31,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
-from eth_account.signers.local import LocalAccount
 
 from chain.reverts import ContractRevert
 from chain.sender import TxSender
-from fedpm.sensors.client import SensorBatchRegistry, reconcile
-from fedpm.sensors.encoding import batch_from_records
-from fedpm.sensors.ingest import MalformedPayload, Parsed, parse_payload, split_topic
-from fedpm.sensors.merkle import leaf_hashes_of_records, root_of_leaves
-from fedpm.sensors.signing import BatchHeader, sign_batch
-from fedpm.sensors.store import GatewayStore
+from fedpm.sensors.anchoring import BatchSummary, anchor_root
+from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
+from fedpm.sensors.encoding import SignedBlock, encode_frames, parse_signed
+from fedpm.sensors.ingest import Refused, admit, split_topic
+from fedpm.sensors.merkle import block_leaf, keccak256, root_of_leaves
+from fedpm.sensors.store import REFUSALS, GatewayStore, StoredAnchor
 from ground.errors import FedpmError
 
 log = logging.getLogger("fedpm.sensors.gateway")
@@ -57,7 +58,7 @@ def _glibc_malloc_trim() -> Callable[[], None]:
 
 
 def _release_free_memory() -> None:
-    """Hand freed heap pages back to the OS. The gateway's threads allocate and free ~kB blobs (payloads, records,
+    """Hand freed heap pages back to the OS. The gateway's threads allocate and free ~kB blobs (payloads, blocks,
     batches) at a high rate; glibc keeps freed pages in its per-thread arenas, so without this RSS ratchets up to
     the highest fragmentation seen rather than tracking live data."""
     _glibc_malloc_trim()()
@@ -66,25 +67,25 @@ def _release_free_memory() -> None:
 @dataclass
 class GatewayConfig:
     store_path: Path
-    devices: dict[str, LocalAccount]  # machine id -> its device key
-    batch_size: int = 1000
-    max_age_s: float = 2.0
-    max_batches_per_tx: int = 16
+    batch_size: int = 1000  # readings per device batch
+    max_age_s: float = 2.0  # close a device's batch once its oldest block waited this long
+    anchor_interval_s: float = 1.0  # at most one anchor per interval while blocks keep coming (at once when idle)
+    max_batches_per_anchor: int = 4096
     topic_root: str = "fedpm"
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
     client_id: str = "fedpm-gateway"
     durable: bool = False
-    dedupe_window_s: float = 3600.0
 
 
-_FLUSH = ("flush", None, None, None)
+_FLUSH = ("flush", None, None)
 
 
 @dataclass
 class _Pending:
     inbox_id: int
-    parsed: Parsed
+    block: SignedBlock
+    leaf: bytes
     since: float
 
 
@@ -95,20 +96,21 @@ class _Buffer:
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, sender: TxSender, registry: SensorBatchRegistry, chain_id: int) -> None:
+    def __init__(self, config: GatewayConfig, sender: TxSender, registry: SensorBatchRegistry, bindings: DeviceBindings) -> None:
         self.config = config
         self.sender = sender
         self.registry = registry
-        self.chain_id = chain_id
+        self.bindings = bindings
+        self.domain = registry.signing_domain()
         self.queue: queue.Queue = queue.Queue()
-        self.malformed = 0
-        self.unknown_machine = 0
-        self.duplicates = 0
+        self.refused: collections.Counter[str] = collections.Counter()
+        self._warned: dict[str, float] = {}  # reason -> when a refusal of it was last logged
         self.errors: list[str] = []
-        self._buffers: dict[str, _Buffer] = {}
-        self._seq: dict[str, int] = {}
+        self._buffers: dict[str, _Buffer] = {}  # device -> its blocks not yet batched
+        self._watermark: dict[str, int] = {}  # device -> highest seq already batched
         self._stop = threading.Event()
         self._anchor_wake = threading.Event()
+        self._flush_anchor = threading.Event()
         self._idle = threading.Event()
         self._threads: list[threading.Thread] = []
         self._mqtt: Any = None
@@ -118,18 +120,13 @@ class Gateway:
     # ------------------------------------------------------------ lifecycle
 
     def recover(self) -> None:
-        """Resume from the store: inbox rows back into buffers, sequence numbers, reconcile signed batches."""
+        """Resume from the store: inbox rows back into buffers (checked when they arrived), batched watermarks."""
         now = time.monotonic()
         for row in self.store.inbox():
-            self._buffer(row.machine).items.append(_Pending(row.id, Parsed(row.machine, row.n, row.records, row.min_ts, row.max_ts, row.src, row.seq), now))
-            self._buffer(row.machine).count += row.n
-        for machine, device in self.config.devices.items():
-            self._seq[machine] = max(self.store.next_seq(device.address), self.registry.next_seq(device.address))
-        marked, conflicts = reconcile(self.store, self.registry, self.store.unanchored(limit=10**9))
-        if marked:
-            log.info("reconciled %d batch(es) already anchored on chain", len(marked))
-        for bid, reason in conflicts:
-            log.error("batch %d conflicts with the chain: %s", bid, reason)
+            block = parse_signed(row.signed)
+            self._buffer(block.device).items.append(_Pending(row.id, block, block_leaf(keccak256(block.block), block.signature), now))
+            self._buffer(block.device).count += block.n
+        self._watermark = self.store.watermarks()
 
     def start(self) -> None:
         self.recover()
@@ -149,11 +146,9 @@ class Gateway:
 
     # ------------------------------------------------------------ inputs
 
-    def submit(self, machine: str, channel: str, payload: bytes, ack: Callable[[], None] | None = None) -> None:
-        self.queue.put((machine, channel, payload, ack))
-
-    def submit_parsed(self, parsed: Parsed, digest: bytes) -> None:
-        self.queue.put((parsed, digest, None, None))
+    def submit_block(self, signed: bytes) -> None:
+        """A signed block from a file or stdin (no topic: the block names its machine and channel)."""
+        self.queue.put((None, signed, None))
 
     def connect_mqtt(self) -> None:
         cfg = self.config
@@ -182,7 +177,7 @@ class Gateway:
 
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
             mid, qos = msg.mid, msg.qos
-            self.queue.put((msg.topic, None, msg.payload, (lambda: c.ack(mid, qos)) if qos else None))
+            self.queue.put((msg.topic, msg.payload, (lambda: c.ack(mid, qos)) if qos else None))
 
         client.on_connect, client.on_disconnect, client.on_message, client.on_subscribe = on_connect, on_disconnect, on_message, on_subscribe
         client.connect_async(cfg.mqtt_host, cfg.mqtt_port, keepalive=10)
@@ -191,20 +186,20 @@ class Gateway:
 
     # ------------------------------------------------------------ core thread
 
-    def _buffer(self, machine: str) -> _Buffer:
-        buf = self._buffers.get(machine)
+    def _buffer(self, device: str) -> _Buffer:
+        buf = self._buffers.get(device)
         if buf is None:
-            buf = self._buffers[machine] = _Buffer()
+            buf = self._buffers[device] = _Buffer()
         return buf
 
     def _core_loop(self) -> None:
-        last_prune = last_trim = time.monotonic()
+        last_trim = time.monotonic()
         while not self._stop.is_set():
             try:
                 items = [self.queue.get(timeout=0.05)]
             except queue.Empty:
                 items = []
-            while len(items) < 5000:
+            while len(items) < 2000:
                 try:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
@@ -216,9 +211,9 @@ class Gateway:
                 if items:
                     self._ingest(items)
                 self._close_due(flush=flush)
-                if time.monotonic() - last_prune > 60:
-                    self.store.prune_seen(time.time() - self.config.dedupe_window_s)
-                    last_prune = time.monotonic()
+                if flush:
+                    self._flush_anchor.set()
+                    self._anchor_wake.set()
                 if time.monotonic() - last_trim > 10:
                     _release_free_memory()
                     last_trim = time.monotonic()
@@ -226,149 +221,154 @@ class Gateway:
                 log.exception("core loop error: %s", exc)
                 self.errors.append(repr(exc))
                 time.sleep(0.5)
-            self._idle.set() if not items and self.queue.empty() else self._idle.clear()
+            idle = not items and self.queue.empty() and not any(b.items for b in self._buffers.values())
+            if idle and not self._idle.is_set():
+                self._idle.set()
+                self._anchor_wake.set()  # nothing more is coming now: anchor what is closed
+            elif not idle:
+                self._idle.clear()
+
+    def _check(self, topic: str | None, payload: bytes) -> tuple[SignedBlock, bytes]:
+        """The block and its leaf if it may be batched; raises Refused with the reason otherwise."""
+        machine, channel = split_topic(topic, self.config.topic_root) if topic is not None else (None, None)
+        block, leaf = admit(payload, self.domain, machine, channel)
+        binding = self.bindings.binding(block.device)
+        if not binding.allows(block.machine, block.min_ts, block.max_ts):  # the machine's key at the block's reading times
+            raise Refused("unbound", binding.refusal(block.machine, block.min_ts, block.max_ts))
+        if block.seq <= self._watermark.get(block.device, -1):
+            if self.store.has_block(block.device, block.seq):
+                raise Refused("replayed", f"block {block.seq} of device {block.device} was received before")
+            raise Refused("out_of_sequence", f"block {block.seq} of device {block.device} arrived after seq {self._watermark[block.device]} was batched")
+        return block, leaf
 
     def _ingest(self, items: list[tuple]) -> None:
-        rows, parsed_list, acks = [], [], []
-        root = self.config.topic_root
-        malformed = unknown = 0
-        for a, b, payload, ack in items:
+        accepted: list[tuple[SignedBlock, bytes]] = []
+        acks = []
+        refused: collections.Counter[str] = collections.Counter()
+        for topic, payload, ack in items:
             if ack is not None:
                 acks.append(ack)
             try:
-                if isinstance(a, Parsed):  # pre-parsed (CSV / stdin), b is its digest
-                    parsed, digest = a, b
-                else:
-                    if b is None:  # MQTT: a is the topic
-                        machine, channel = split_topic(a, root)
-                    else:
-                        machine, channel = a, b
-                    parsed = parse_payload(machine, channel, payload)
-                    h = hashlib.blake2b(f"{machine}/{channel}".encode() + b"\0", digest_size=16)
-                    h.update(payload)
-                    digest = h.digest()
-            except MalformedPayload as exc:
-                malformed += 1
-                log.warning("malformed message dropped: %s", exc.message)
-                continue
-            if parsed.machine not in self.config.devices:
-                unknown += 1
-                log.warning("reading for machine %r without a device key dropped", parsed.machine)
-                continue
-            rows.append((digest, parsed))
-            parsed_list.append(parsed)
-        ids = self.store.persist_messages(rows) if rows else []
-        for ack in acks:  # only now: everything acknowledged is on disk
+                accepted.append(self._check(topic, bytes(payload)))
+            except Refused as exc:
+                refused[exc.reason] += 1
+                self._warn(exc.reason, exc.message)
+        ids = self.store.persist_blocks([b for b, _ in accepted]) if accepted else []
+        for ack in acks:  # only now: everything acknowledged is on disk (or refused for good)
             ack()
         now = time.monotonic()
-        duplicates = 0
-        for inbox_id, parsed in zip(ids, parsed_list):
+        for inbox_id, (block, leaf) in zip(ids, accepted):
             if inbox_id is None:
-                duplicates += 1
+                refused["replayed"] += 1
+                self._warn("replayed", f"block {block.seq} of device {block.device} was received before")
                 continue
-            buf = self._buffer(parsed.machine)
-            buf.items.append(_Pending(inbox_id, parsed, now))
-            buf.count += parsed.n
-        if duplicates:
-            self.duplicates += duplicates
-            self.store.bump("duplicates", duplicates)
-        if malformed or unknown:
-            self.malformed += malformed
-            self.unknown_machine += unknown
-            self.store.bump("malformed", malformed) if malformed else None
-            self.store.bump("unknown_machine", unknown) if unknown else None
-        for machine, buf in self._buffers.items():
+            buf = self._buffer(block.device)
+            buf.items.append(_Pending(inbox_id, block, leaf, now))
+            buf.count += block.n
+        for reason, n in refused.items():
+            self.refused[reason] += n
+            self.store.bump(reason, n)
+        full = [(device, buf) for device, buf in self._buffers.items() if buf.count >= self.config.batch_size]
+        for device, buf in full:
             while buf.count >= self.config.batch_size:
-                self._close(machine, buf, self.config.batch_size)
+                self._close(device, buf)
+        if full:
+            self._anchor_wake.set()
+
+    def _warn(self, reason: str, message: str) -> None:
+        """Log a refusal, at most one line per reason per 10 s (a flood of forged blocks must not flood the log;
+        the counters count every one)."""
+        now = time.monotonic()
+        if now - self._warned.get(reason, -1e9) >= 10.0:
+            self._warned[reason] = now
+            log.warning("%s block refused: %s (counted in gateway status; further %s refusals are logged at most every 10 s)", reason, message, reason)
 
     def _close_due(self, flush: bool) -> None:
         now = time.monotonic()
-        for machine, buf in self._buffers.items():
-            if buf.items and (flush or now - buf.items[0].since >= self.config.max_age_s):
-                while buf.items:
-                    self._close(machine, buf, self.config.batch_size)
+        due = [(device, buf) for device, buf in self._buffers.items() if buf.items and (flush or now - min(p.since for p in buf.items) >= self.config.max_age_s)]
+        for device, buf in due:
+            while buf.items:
+                self._close(device, buf)
+        if due:
+            self._anchor_wake.set()  # once, after every due batch is closed: they can go out under one root
 
-    def _close(self, machine: str, buf: _Buffer, size: int) -> None:
+    def _close(self, device: str, buf: _Buffer) -> None:
+        """Batch the device's lowest-seq blocks, up to `batch_size` readings (at least one block)."""
+        pending = sorted(buf.items, key=lambda p: p.block.seq)
         taken, n = [], 0
-        while buf.items and n < size:
-            p = buf.items.popleft()
+        while pending and (not taken or n + pending[0].block.n <= self.config.batch_size):
+            p = pending.pop(0)
             taken.append(p)
-            n += p.parsed.n
+            n += p.block.n
+        buf.items = deque(pending)
         buf.count -= n
-        device = self.config.devices[machine]
-        records = b"".join([p.parsed.records for p in taken])
-        leaves = leaf_hashes_of_records(records)
-        if len(leaves) != n:
-            raise FedpmError(f"batch of {machine}: {len(leaves)} records for {n} readings", hint="the gateway's inbox is corrupt")
-        root = root_of_leaves(leaves)
-        header = BatchHeader(machine, self._seq[machine], min(p.parsed.min_ts for p in taken), max(p.parsed.max_ts for p in taken), n, root)
-        signature = sign_batch(device, header, self.chain_id, self.registry.address)
-        data = batch_from_records(n, records)
-        blocks = [(p.parsed.src, p.parsed.seq) for p in taken if p.parsed.seq is not None]
-        self.store.close_batch(header, device.address, signature, data, b"".join(leaves), [p.inbox_id for p in taken], blocks)
-        self._seq[machine] += 1
-        self._anchor_wake.set()
+        blocks = [p.block for p in taken]
+        summary = BatchSummary(blocks[0].machine, device, blocks[0].seq, blocks[-1].seq, len(blocks), n, min(b.min_ts for b in blocks),
+                               max(b.max_ts for b in blocks), root_of_leaves([p.leaf for p in taken]))
+        self.store.close_batch(summary, encode_frames(b.signed for b in blocks), b"".join(p.leaf for p in taken), [p.inbox_id for p in taken],
+                               [b.seq for b in blocks])
+        self._watermark[device] = summary.last_seq
 
     def wait_subscribed(self, timeout: float = 30.0) -> bool:
         """Wait until the broker confirmed the subscription (from then on the persistent session keeps messages)."""
         return self.subscribed.wait(timeout)
 
     def request_flush(self) -> None:
-        """Ask the core thread to close every partial batch now (end of CSV/stdin input, demo end)."""
+        """Ask the core thread to close every partial batch now and anchor (end of a block file, demo end)."""
         self.queue.put(_FLUSH)
 
     # ------------------------------------------------------------ anchor thread
 
     def _anchor_loop(self) -> None:
         store = GatewayStore(self.config.store_path, durable=self.config.durable)
-        backoff = 0.2
-        while True:
-            self._anchor_wake.wait(timeout=0.5)
+        backoff, last_sent = 0.2, 0.0
+        while not self._stop.is_set():
+            self._anchor_wake.wait(timeout=0.2)
             self._anchor_wake.clear()
             try:
-                while True:
-                    pending = store.unanchored(limit=self.config.max_batches_per_tx)
-                    if not pending:
-                        break
-                    self._anchor_group(store, pending)
+                for pending in store.pending_anchors():  # after a crash or a failed send: the same root again
+                    self._send(store, pending)
+                due = (time.monotonic() - last_sent >= self.config.anchor_interval_s or self._idle.is_set() or self._flush_anchor.is_set())
+                closed = store.closed(self.config.max_batches_per_anchor) if due else []
+                if closed:
+                    self._flush_anchor.clear()
+                    root = anchor_root([b.summary for b in closed])
+                    aid = store.create_anchor(root, [b.id for b in closed])
+                    last_sent = time.monotonic()
+                    self._send(store, store.anchor(aid))
+                    self._anchor_wake.set()  # more may be waiting
                 backoff = 0.2
             except (FedpmError, OSError, ValueError) as exc:  # chain down or slow: retry with backoff
                 log.warning("anchoring failed (%s); retrying in %.1fs", exc, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 self._anchor_wake.set()
-            if self._stop.is_set() and not store.unanchored(limit=1):
-                break
-            if self._stop.is_set():
-                break
         store.close()
 
-    def _anchor_group(self, store: GatewayStore, pending: list) -> None:
+    def _send(self, store: GatewayStore, a: StoredAnchor) -> None:
         try:
-            rcpt = self.registry.anchor(self.sender, pending)
+            rcpt = self.registry.anchor_root(self.sender, a.header)
         except ContractRevert as exc:
-            if exc.error_name == "ReplayedSeq":
-                marked, _ = reconcile(store, self.registry, pending)
-                log.info("replayed seq: reconciled %d batch(es) with the chain", len(marked))
-                return
-            if len(pending) > 1:
-                for b in pending:  # find the one the contract rejects; anchor the rest
-                    self._anchor_group(store, [b])
-                return
-            log.error("batch %s/%d rejected by the contract: %s", pending[0].machine, pending[0].seq, exc)
-            store.mark_failed(pending[0].id, "rejected", exc.message)
+            if exc.error_name == "AlreadyAnchored":
+                found = self.registry.find_anchor(a.root)
+                if found is not None and (found.batches, found.readings, found.from_time, found.to_time) == (a.batches, a.readings, a.from_time, a.to_time):
+                    store.mark_anchored(a.id, found.tx_hash, found.block_number, found.submitter)
+                    log.info("anchor %s was already on chain: reconciled", found.root.hex()[:12])
+                    return
+            log.error("anchor %d rejected by the contract: %s", a.id, exc)
+            store.mark_failed(a.id, exc.message)
             return
-        store.mark_anchored([(b.id, rcpt.tx_hash, rcpt.block_number, self.sender.address) for b in pending])
+        store.mark_anchored(a.id, rcpt.tx_hash, rcpt.block_number, self.sender.address)
 
-    # ------------------------------------------------------------ helpers for batch ingestion and tests
+    # ------------------------------------------------------------ helpers for block files and tests
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
-        """Wait until the queue is drained and every closed batch is anchored."""
+        """Wait until the queue is drained and every block received is in an anchored batch."""
         deadline = time.monotonic() + timeout
         probe = GatewayStore(self.config.store_path)
         try:
             while time.monotonic() < deadline:
-                if self.queue.empty() and self._idle.is_set() and not probe.unanchored(limit=1):
+                if self.queue.empty() and self._idle.is_set() and not probe.unanchored() and not probe.pending_anchors() and not probe.inbox():
                     return True
                 time.sleep(0.02)
             return False
@@ -376,4 +376,5 @@ class Gateway:
             probe.close()
 
     def counters(self) -> dict[str, int]:
-        return {"malformed": self.malformed, "unknown_machine": self.unknown_machine, "duplicates": self.duplicates}
+        """Blocks refused by this process, by reason."""
+        return {r: self.refused.get(r, 0) for r in REFUSALS}

@@ -1,16 +1,18 @@
-"""keccak256 Merkle tree over a batch's readings, with inclusion proofs (pure; mirrored on chain by
-contracts/libraries/SensorBatches.sol, and a test checks both agree).
+"""keccak256 Merkle trees with inclusion proofs (pure; mirrored on chain by contracts/libraries/SensorBatches.sol,
+and tests check both agree). Two trees use it: a batch's tree over its signed blocks, and an anchor's tree over
+its batches (a root of roots, `fedpm.sensors.anchoring`).
 
 Construction:
-- leaf  = keccak256(0x00 || reading bytes)          (canonical bytes from `encoding.encode_reading`)
+- leaf  = keccak256(0x00 || data)            a signed block's data is blockHash || signature (`block_leaf`)
 - node  = keccak256(0x01 || left || right)
-  The distinct prefixes separate leaves from inner nodes, so no inner node can be passed off as a reading.
+  The distinct prefixes separate leaves from inner nodes, so no inner node can be passed off as a block (a batch
+  summary leaf of the anchor tree has its own prefix, 0x02).
 - A level with an odd number of nodes promotes its last node unchanged to the next level. It is not paired
   with itself (duplication would give [a, b, c] and [a, b, c, c] the same root).
-- The root of one leaf is that leaf's hash. An empty batch has no root (the contract rejects count 0).
+- The root of one leaf is that leaf's hash. An empty tree has no root (the contract rejects it).
 - A proof is the list of siblings bottom-up; a level where the node is promoted contributes none. The verifier
-  takes the leaf's index and the batch's leaf count (signed by the device and anchored), which fix the path,
-  so a proof also proves the reading's position.
+  takes the leaf's index and the tree's leaf count (anchored with the root), which fix the path, so a proof also
+  proves the leaf's position.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Sequence
 
 from ground.ids import hex0x
 
-try:  # safe-pysha3: a C keccak, ~7x faster per call than pycryptodome's cffi one (the gateway hashes ~2 per reading)
+try:  # safe-pysha3: a C keccak, ~7x faster per call than pycryptodome's cffi one (the gateway hashes every block)
     from sha3 import keccak_256 as _k256
 except ImportError:  # pragma: no cover - same digests, slower
     from Crypto.Hash import keccak as _keccak
@@ -36,29 +38,17 @@ def keccak256(data: bytes) -> bytes:
     return _k256(data).digest()
 
 
-def leaf_hash(reading: bytes) -> bytes:
-    return _k256(LEAF_PREFIX + reading).digest()
+def leaf_hash(data: bytes) -> bytes:
+    return _k256(LEAF_PREFIX + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _k256(NODE_PREFIX + left + right).digest()
 
 
-def leaf_hashes_of_records(records: bytes) -> list[bytes]:
-    """Leaf hashes of a batch body (`encoding.encode_records`: uint16 length || reading, repeated), in order,
-    without building a bytes object per reading first. Raises ValueError on a truncated body."""
-    out: list[bytes] = []
-    append, k, pos, end = out.append, _k256, 0, len(records)
-    while pos < end:
-        if pos + 2 > end:
-            raise ValueError("truncated batch record")
-        n = (records[pos] << 8) | records[pos + 1]
-        nxt = pos + 2 + n
-        if nxt > end:
-            raise ValueError("truncated batch record")
-        append(k(LEAF_PREFIX + records[pos + 2 : nxt]).digest())
-        pos = nxt
-    return out
+def block_leaf(block_hash: bytes, signature: bytes) -> bytes:
+    """The leaf of a signed block: it commits to the block (its keccak256) and to the device's signature."""
+    return _k256(LEAF_PREFIX + block_hash + signature).digest()
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:
@@ -88,9 +78,9 @@ def root_of_leaves(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def merkle_root(readings: Sequence[bytes]) -> bytes:
-    """Root over encoded readings."""
-    return root_of_leaves([leaf_hash(r) for r in readings])
+def merkle_root(items: Sequence[bytes]) -> bytes:
+    """Root over leaf data items."""
+    return root_of_leaves([leaf_hash(r) for r in items])
 
 
 @dataclass(frozen=True)
@@ -102,10 +92,14 @@ class Proof:
     def to_json(self) -> dict:
         return {"index": self.index, "count": self.count, "siblings": [hex0x(s) for s in self.siblings]}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Proof":
+        return cls(int(data["index"]), int(data["count"]), tuple(bytes.fromhex(s[2:]) for s in data["siblings"]))
 
-def prove(readings: Sequence[bytes], index: int) -> Proof:
-    """Inclusion proof of encoded reading `index` among `readings`."""
-    return prove_from_levels(levels([leaf_hash(r) for r in readings]), index)
+
+def prove(items: Sequence[bytes], index: int) -> Proof:
+    """Inclusion proof of leaf data `index` among `items`."""
+    return prove_from_levels(levels([leaf_hash(r) for r in items]), index)
 
 
 def prove_from_levels(tree: list[list[bytes]], index: int) -> Proof:
@@ -145,6 +139,6 @@ def root_from_proof(leaf: bytes, proof: Proof) -> bytes | None:
     return h if used == len(sib) else None
 
 
-def verify(reading: bytes, proof: Proof, root: bytes) -> bool:
-    """Whether encoded `reading` is leaf `proof.index` of the `proof.count`-leaf tree with `root`."""
-    return root_from_proof(leaf_hash(reading), proof) == root
+def verify(item: bytes, proof: Proof, root: bytes) -> bool:
+    """Whether leaf data `item` is leaf `proof.index` of the `proof.count`-leaf tree with `root`."""
+    return root_from_proof(leaf_hash(item), proof) == root

@@ -1,78 +1,83 @@
-"""EIP-712 signatures of sensor batches by device keys (pure: no chain access).
+"""Device signatures over sensor blocks, made at the source (pure: no chain access).
 
-The device signs `Batch(bytes32 machineId,uint64 deviceSeq,uint64 fromTime,uint64 toTime,uint32 count,
-bytes32 merkleRoot)` under the domain {name "fedpm SensorBatchRegistry", version "1", chainId,
-verifyingContract}; `SensorBatchRegistry` recovers the signer with OpenZeppelin's ECDSA/EIP712.
+The device signs the EIP-712 message `SensorBlock(bytes32 blockHash)`, blockHash = keccak256(block bytes), under the
+domain {name "fedpm SensorBatchRegistry", version "2", chainId, verifyingContract = the SensorBatchRegistry}: the
+signature binds the block (device, machine, seq, channel, unit, timestamps, values) to one deployment, and the
+contract's `blockDigest` / `verifyBlock` check it with OpenZeppelin's ECDSA. Only low-s signatures count (as OZ).
+
+The hot paths (a device signing, a gateway verifying a block every ~100 readings) call libsecp256k1 through
+coincurve directly; `sign_block_typed` / `recover_block_signer` are the reference paths through eth-account.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import coincurve
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 
 from chain import eip712
+from chain.deploy import Deployment
 from chain.eip712 import Domain
-from ground.ids import to_bytes32
+from fedpm.sensors.encoding import SIGNATURE_LEN, address_of
+from fedpm.sensors.merkle import keccak256
 
 DOMAIN_NAME = "fedpm SensorBatchRegistry"
-DOMAIN_VERSION = "1"
-BATCH_TYPES = {
-    "Batch": [
-        {"name": "machineId", "type": "bytes32"},
-        {"name": "deviceSeq", "type": "uint64"},
-        {"name": "fromTime", "type": "uint64"},
-        {"name": "toTime", "type": "uint64"},
-        {"name": "count", "type": "uint32"},
-        {"name": "merkleRoot", "type": "bytes32"},
-    ]
-}
-
-
-@dataclass(frozen=True)
-class BatchHeader:
-    machine: str
-    device_seq: int
-    from_time: int
-    to_time: int
-    count: int
-    merkle_root: bytes
-
-    def message(self) -> dict:
-        return {"machineId": to_bytes32(self.machine), "deviceSeq": self.device_seq, "fromTime": self.from_time, "toTime": self.to_time, "count": self.count, "merkleRoot": self.merkle_root}
-
-    def to_chain(self) -> tuple:
-        """The `Batch` struct as web3 passes it to the contract."""
-        m = self.message()
-        return (m["machineId"], m["deviceSeq"], m["fromTime"], m["toTime"], m["count"], m["merkleRoot"])
+DOMAIN_VERSION = "2"
+CONTRACT = "SensorBatchRegistry"
+BLOCK_TYPES = {"SensorBlock": [{"name": "blockHash", "type": "bytes32"}]}
+_BLOCK_TYPEHASH = keccak256(b"SensorBlock(bytes32 blockHash)")
+_HALF_N = 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
 
 
 def domain(chain_id: int, contract: str) -> Domain:
     return Domain(DOMAIN_NAME, DOMAIN_VERSION, chain_id, contract)
 
 
-_BATCH_TYPEHASH = keccak(text="Batch(bytes32 machineId,uint64 deviceSeq,uint64 fromTime,uint64 toTime,uint32 count,bytes32 merkleRoot)")
+def deployment_domain(deployment: Deployment) -> Domain:
+    """The signing domain of a deployment file: a device needs no chain connection to sign."""
+    return domain(deployment.chain_id, deployment.address(CONTRACT))
 
 
-def batch_digest(header: BatchHeader, chain_id: int, contract: str) -> bytes:
-    """The EIP-712 digest the device signs (the contract's `batchDigest`), its struct hash computed directly: the
-    gateway signs one batch per 1,000 readings and the generic typed-data path costs several times more."""
-    struct_hash = keccak(
-        _BATCH_TYPEHASH + to_bytes32(header.machine) + header.device_seq.to_bytes(32, "big") + header.from_time.to_bytes(32, "big")
-        + header.to_time.to_bytes(32, "big") + header.count.to_bytes(32, "big") + bytes(header.merkle_root)
-    )
-    return eip712.struct_digest(domain(chain_id, contract), struct_hash)
+def block_digest(block_hash: bytes, dom: Domain) -> bytes:
+    """The digest the device signs for the block whose keccak256 is `block_hash` (the contract's `blockDigest`)."""
+    return keccak256(b"\x19\x01" + eip712.domain_separator(dom) + keccak256(_BLOCK_TYPEHASH + block_hash))
 
 
-def sign_batch(device: LocalAccount, header: BatchHeader, chain_id: int, contract: str) -> bytes:
-    return eip712.sign_digest(device, batch_digest(header, chain_id, contract))
+@dataclass(frozen=True)
+class BlockSigner:
+    """A device key signing blocks for one deployment."""
+
+    address: str
+    domain: Domain
+    _key: coincurve.PrivateKey
+
+    @classmethod
+    def of(cls, account: LocalAccount, dom: Domain) -> "BlockSigner":
+        return cls(account.address, dom, coincurve.PrivateKey(bytes(account.key)))
+
+    def sign(self, block: bytes) -> bytes:
+        """The 65-byte signature r || s || v of `block` (canonical block bytes)."""
+        sig = self._key.sign_recoverable(block_digest(keccak256(block), self.domain), hasher=None)
+        return sig[:64] + bytes((27 + sig[64],))
 
 
-def sign_batch_typed(device: LocalAccount, header: BatchHeader, chain_id: int, contract: str) -> bytes:
-    """Reference path (the generic EIP-712 encoder); `sign_batch` must give the same signature."""
-    return eip712.sign(device, domain(chain_id, contract), BATCH_TYPES, header.message())
+def recover_signer(block_hash: bytes, signature: bytes, dom: Domain) -> str | None:
+    """The address that signed the block with hash `block_hash`, or None for a malformed or high-s signature."""
+    if len(signature) != SIGNATURE_LEN or signature[64] not in (27, 28) or int.from_bytes(signature[32:64], "big") > _HALF_N:
+        return None
+    try:
+        pub = coincurve.PublicKey.from_signature_and_message(signature[:64] + bytes((signature[64] - 27,)), block_digest(block_hash, dom), hasher=None)
+    except ValueError:
+        return None
+    return address_of(keccak256(pub.format(compressed=False)[1:])[12:])
 
 
-def recover_signer(header: BatchHeader, signature: bytes, chain_id: int, contract: str) -> str:
-    return eip712.recover_signer(domain(chain_id, contract), BATCH_TYPES, header.message(), signature)
+def sign_block_typed(device: LocalAccount, block: bytes, dom: Domain) -> bytes:
+    """Reference path (eth-account's EIP-712 encoder); `BlockSigner.sign` must give the same signature."""
+    return eip712.sign(device, dom, BLOCK_TYPES, {"blockHash": keccak256(block)})
+
+
+def recover_block_signer(block: bytes, signature: bytes, dom: Domain) -> str:
+    """Reference path: eth-account's recovery of the signer of `block`."""
+    return eip712.recover_signer(dom, BLOCK_TYPES, {"blockHash": keccak256(block)}, signature)

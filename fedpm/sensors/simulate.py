@@ -1,16 +1,15 @@
-"""Sensor simulators publishing over MQTT: bearing vibration/temperature/current streams, and a C-MAPSS replayer.
+"""Simulated devices publishing signed blocks over MQTT: bearing vibration/temperature/current streams, and a
+C-MAPSS replayer.
 
 Signals come from `tasks.bearing.vibration.simulate_window` (bearing with BPFO/BPFI defect impulses per health state
-healthy/degraded/critical/failure, temperature, motor current). Each window becomes one block message per
-channel on `<root>/<machine>/<channel>`: {"ts": [...], "values": [...], "unit": ...} with millisecond
-timestamps (several vibration samples share a millisecond at kHz rates; the Merkle leaf index keeps them apart).
-The `Publisher` stamps every block with `"src"` (its client id) and `"seq"`, its per-machine sequence number
-(see `fedpm.sensors.ingest`), so the gateway can report any block that never reached it.
+healthy/degraded/critical/failure, temperature, motor current). Each window becomes one block per channel, signed
+at the source by the machine's device key (`fedpm.sensors.device.Device`) with the device's next seq and published
+on `<root>/<machine>/<channel>`, with millisecond timestamps (several vibration samples share a millisecond at kHz
+rates; the position in the block keeps them apart). The C-MAPSS replayer groups `block` cycles of each channel.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -19,8 +18,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import paho.mqtt.client as mqtt
 
-from ground.errors import FedpmError
-from ground.files import atomic_write
+from fedpm.sensors.device import Blocker, Device
 from tasks.bearing.vibration import simulate_window
 from tasks.rul.cmapss import COLUMNS
 
@@ -37,8 +35,8 @@ def window_messages(machine: str, state: str, rng: np.random.Generator, t0_ms: i
         yield channel, {"ts": ts, "values": [round(float(v), 6) for v in values], "unit": UNITS.get(channel, "")}
 
 
-def cmapss_messages(path: Path, machines: dict[int, str], t0_ms: int, cycle_ms: int = 1000, max_cycles: int | None = None) -> Iterator[tuple[str, str, dict]]:
-    """(machine, channel, payload) per engine cycle and column: one engine (unit) per machine, in cycle order."""
+def cmapss_readings(path: Path, machines: dict[int, str], t0_ms: int, cycle_ms: int = 1000, max_cycles: int | None = None) -> Iterator[tuple[str, str, dict]]:
+    """(machine, channel, reading) per engine cycle and column: one engine (unit) per machine, in cycle order."""
     rows: dict[int, list[list[float]]] = {}
     with open(path) as fh:
         for line in fh:
@@ -63,44 +61,13 @@ def cycle_payloads(values: Sequence[float], ts: int) -> Iterator[tuple[str, dict
         yield name, {"ts": int(ts), "value": float(value), "unit": ""}
 
 
-class SeqCounter:
-    """A publisher's next sequence number per machine, kept in a JSON file (when given) across restarts.
-
-    The file is replaced atomically BEFORE the block goes out: a crash of the publisher can skip a seq (the gateway
-    then reports it missing), never reuse one. It is not fsynced (one write per block; bench/sensor_anchoring.py
-    measures it), so after a power loss of the publisher's host give it a new --client-id. Without a file the
-    numbers start at 0: give each run its own publisher id."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self.next: dict[str, int] = {}
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        if path is not None and path.exists():
-            try:
-                loaded = json.loads(path.read_text())
-            except (ValueError, UnicodeDecodeError):
-                loaded = None
-            if not isinstance(loaded, dict) or not all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in loaded.items()):
-                raise FedpmError(f"sequence file {path} is corrupt", hint="restore it from a backup; deleting it restarts the publisher's sequence numbers at 0 (use another --client-id then)")
-            self.next = loaded
-
-    def take(self, machine: str) -> int:
-        seq = self.next.get(machine, 0)
-        self.next[machine] = seq + 1
-        if self.path is not None:
-            atomic_write(self.path, json.dumps(self.next), sync=False)  # once per block: no fsync on this hot path
-        return seq
-
-
 class Publisher:
     """A QoS 1 MQTT publisher that keeps unacknowledged messages across broker restarts (persistent session) and
-    stamps each block with its id (`src`) and a per-machine `seq` (kept in `seq_file` across restarts)."""
+    publishes each block signed by its machine's device (`devices`: machine -> Device)."""
 
-    def __init__(self, host: str, port: int, client_id: str = "fedpm-simulator", topic_root: str = "fedpm", seq_file: Path | None = None) -> None:
+    def __init__(self, host: str, port: int, client_id: str = "fedpm-simulator", topic_root: str = "fedpm", devices: dict[str, Device] | None = None) -> None:
         self.topic_root = topic_root
-        self.src = client_id
-        self.seqs = SeqCounter(seq_file)
+        self.devices = devices or {}
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False, protocol=mqtt.MQTTv311)
         self.client.max_inflight_messages_set(1000)
         self.client.max_queued_messages_set(0)
@@ -127,18 +94,24 @@ class Publisher:
         return self._connected.wait(timeout)
 
     def publish(self, machine: str, channel: str, payload: dict) -> int:
-        """Publish one block (or reading) stamped with src and the machine's next seq; returns that seq."""
-        seq = self.seqs.take(machine)
-        body = json.dumps({**payload, "src": self.src, "seq": seq}, separators=(",", ":"))
+        """Sign one block ({"ts": [...], "values": [...], "unit"}) with the machine's device and publish it; returns its seq."""
+        device = self.devices.get(machine)
+        if device is None:
+            raise KeyError(f"no device key for machine {machine!r}")
+        seq, signed = device.sign(channel, payload.get("unit", ""), payload["ts"], payload["values"])
+        self.publish_signed(machine, channel, signed)
+        self.sent += len(payload["values"])
+        return seq
+
+    def publish_signed(self, machine: str, channel: str, signed: bytes) -> None:
+        """Publish one signed block as it is (the device signed it; this only carries it)."""
         # QoS 1 with a persistent session: while the broker is down paho keeps the message and sends it on reconnect
-        info = self.client.publish(f"{self.topic_root}/{machine}/{channel}", body, qos=1)
+        info = self.client.publish(f"{self.topic_root}/{machine}/{channel}", signed, qos=1)
         with self._lock:
             if info.mid in self._early:
                 self._early.discard(info.mid)
             else:
                 self._pending.add(info.mid)
-        self.sent += len(payload["values"]) if "values" in payload else 1
-        return seq
 
     def wait_published(self, timeout: float = 60.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -152,6 +125,8 @@ class Publisher:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+        for device in self.devices.values():
+            device.close()
 
 
 def run_vibration(pub: Publisher, machines: dict[str, str], seconds: float, *, fs: float = 4096.0, window: int = 1024, seed: int = 0, realtime: bool = True) -> int:
@@ -171,4 +146,22 @@ def run_vibration(pub: Publisher, machines: dict[str, str], seconds: float, *, f
             ahead = elapsed - (time.monotonic() - start)
             if ahead > 0:
                 time.sleep(ahead)
+    return pub.sent
+
+
+def run_cmapss(pub: Publisher, path: Path, machines: dict[int, str], t0_ms: int, *, cycle_ms: int = 1000, max_cycles: int | None = None,
+               rate: float = 0.0, block: int = 10) -> int:
+    """Replay C-MAPSS rows, engine UNIT as machines[UNIT]: each channel's readings go out in blocks of `block` cycles,
+    signed by the machine's device (`rate`: cycles per second, 0 as fast as possible). Returns readings sent."""
+    blockers = {m: Blocker(block) for m in machines.values()}
+    last_ts = None
+    for machine, channel, r in cmapss_readings(path, machines, t0_ms, cycle_ms, max_cycles):
+        if rate and last_ts is not None and r["ts"] != last_ts:
+            time.sleep(1.0 / rate)
+        last_ts = r["ts"]
+        for ch, unit, ts, values in blockers[machine].add(channel, r["unit"], r["ts"], r["value"]):
+            pub.publish(machine, ch, {"ts": ts, "values": values, "unit": unit})
+    for machine, blocker in blockers.items():
+        for ch, unit, ts, values in blocker.flush():
+            pub.publish(machine, ch, {"ts": ts, "values": values, "unit": unit})
     return pub.sent

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from fedpm.sensors.merkle import (Proof, keccak256, leaf_hash, leaf_hashes_of_records, levels, merkle_root, node_hash, prove,
-                                  root_from_proof, root_of_leaves, verify)
+from fedpm.sensors.merkle import Proof, block_leaf, keccak256, leaf_hash, levels, merkle_root, node_hash, prove, root_from_proof, root_of_leaves, verify
 
 batches = st.lists(st.binary(min_size=1, max_size=40), min_size=1, max_size=40)
 
@@ -66,19 +65,14 @@ def test_keccak_is_ethereum_keccak256_whichever_backend():
     assert keccak256(b"fedpm") == pycryptodome_keccak.new(digest_bits=256, data=b"fedpm").digest()
 
 
-@given(batches)
-def test_leaf_hashes_of_a_batch_body_equal_leaf_hash_per_reading(readings):
-    from fedpm.sensors.encoding import encode_records
-    from fedpm.sensors.merkle import leaf_hashes_of_records
+def test_a_block_leaf_commits_to_the_block_hash_and_the_signature():
+    h, sig = keccak256(b"block"), bytes(range(65))
 
-    assert leaf_hashes_of_records(encode_records(readings)) == [leaf_hash(r) for r in readings]
+    assert block_leaf(h, sig) == keccak256(b"\x00" + h + sig) == leaf_hash(h + sig)
+    assert block_leaf(h, sig[:64] + b"\x1c") != block_leaf(h, sig)
 
 
 # --- exact trees, proofs of every shape, batch bodies, the fallback backend (kill merkle.py's mutants) ---
-
-def _body(readings):
-    return b"".join(len(r).to_bytes(2, "big") + r for r in readings)  # uint16 length, big-endian, then the reading
-
 
 def test_levels_and_proofs_of_three_leaves_exactly():
     la, lb, lc = (leaf_hash(x) for x in (b"a", b"b", b"c"))
@@ -89,6 +83,7 @@ def test_levels_and_proofs_of_three_leaves_exactly():
     assert prove([b"a", b"b", b"c"], 1) == Proof(1, 3, (la, lc))
     assert prove([b"a", b"b", b"c"], 2) == Proof(2, 3, (ab,))  # the promoted node has no sibling on level 0
     assert prove([b"a", b"b", b"c"], 2).to_json() == {"index": 2, "count": 3, "siblings": ["0x" + ab.hex()]}
+    assert Proof.from_json(prove([b"a", b"b", b"c"], 0).to_json()) == Proof(0, 3, (lb, lc))
     assert root_from_proof(lc, Proof(2, 3, (ab,))) == node_hash(ab, lc)
     assert len({Proof(0, 1, ()), Proof(0, 1, ())}) == 1  # a value: frozen and hashable
 
@@ -124,16 +119,6 @@ def test_proofs_of_the_wrong_shape_lead_nowhere():
     assert root_from_proof(lb, Proof(1, 2, (la,))) == node_hash(la, lb)
 
 
-def test_batch_bodies_with_long_readings_and_truncations():
-    readings = [b"x" * 300, b"", b"y" * 256, b"z", b"w" * 511]
-    body = _body(readings)
-    assert leaf_hashes_of_records(body) == [leaf_hash(r) for r in readings]
-    assert leaf_hashes_of_records(b"") == []
-    for cut in (1, 2 + 299, len(body) - 1, len(body) - 512):
-        with pytest.raises(ValueError, match="truncated batch record"):
-            leaf_hashes_of_records(body[:cut])
-
-
 def test_the_fallback_keccak_backend_gives_the_same_digests(monkeypatch):
     import importlib.util
     import sys
@@ -149,8 +134,3 @@ def test_the_fallback_keccak_backend_gives_the_same_digests(monkeypatch):
     assert fallback.keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
     assert fallback.merkle_root([b"a", b"b", b"c"]) == merkle_root([b"a", b"b", b"c"])
     assert fallback._k256().digest() == keccak256(b"")
-
-
-def test_a_batch_body_may_end_with_an_empty_reading():
-    assert leaf_hashes_of_records(_body([b"a", b""])) == [leaf_hash(b"a"), leaf_hash(b"")]
-    assert leaf_hashes_of_records(_body([b""])) == [leaf_hash(b"")]

@@ -19,8 +19,9 @@ from fedpm.maintenance.store import RecordStore, record_store_path
 from fedpm.prognostics.journal import Journal, journal_path
 from fedpm.prognostics.labels import histories_of, write_training_file
 from fedpm.prognostics.timeline import format_timeline, machine_timeline
-from fedpm.sensors.client import SensorBatchRegistry
+from fedpm.sensors.client import DeviceBindings, SensorBatchRegistry
 from fedpm.sensors.cmapss_source import EngineReplay
+from fedpm.sensors.device import Device
 from fedpm.sensors.feed import VerifiedFeed
 from fedpm.sensors.gateway import Gateway, GatewayConfig
 from fedpm.sensors.store import GatewayStore, gateway_store_path
@@ -40,22 +41,23 @@ def run_service_demo(consortium: Any, settings: Settings, task_id: int, engines:
     fleet.write_text(json.dumps({"machines": {MACHINE: "turbofan"}}))
     settings = replace(settings, serve=replace(settings.serve, task=task_id, fleet=fleet, poll_interval_s=0.5))
     store_path = gateway_store_path(home)
-    replay = EngineReplay.of_unit(engines, unit, MACHINE, t0_ms=int(time.time() * 1000) - 1000 * (len(engines.subset([unit]).series[0]) + 5),
-                                  src="demo-engine-replay")
     ctx = consortium.ctx
-    gateway = Gateway(GatewayConfig(store_path=store_path, devices={MACHINE: consortium.devices[MACHINE]}, batch_size=10**6, max_age_s=3600),
-                      consortium.sender("factory-1"), SensorBatchRegistry(ctx), ctx.w3.eth.chain_id)
+    registry = SensorBatchRegistry(ctx)
+    replay = _replay(consortium, registry, store_path, engines, unit)
+    gateway = Gateway(GatewayConfig(store_path=store_path, batch_size=10**6, max_age_s=3600), consortium.sender("factory-1"), registry,
+                      DeviceBindings(consortium.registry))
     gateway.start()
     running = start_service(settings, log=lambda line: info(f"service: {line}"))
     info(f"prediction service at {running.url} serving task {task_id} (OpenAPI {running.url}/docs); engine {unit} replayed as {MACHINE}, "
          f"{replay.life} cycles to failure")
-    trend, alerts, sent = [], {}, 0
+    trend, alerts = [], {}
+    sent = _anchored(store_path)  # the store also holds the sensor demo's readings: count the replay's on top
     healthy = max(0, replay.life - 150)  # cycles long before any alert: streamed in one go
     try:
         while replay.cycle < replay.life:
             blocks = replay.blocks(healthy if replay.cycle == 0 and healthy else chunk)
-            for m, ch, payload in blocks:
-                gateway.submit(m, ch, payload)
+            for signed in blocks:
+                gateway.submit_block(signed)
             sent += len(blocks)
             gateway.request_flush()
             _wait_anchored(store_path, sent)
@@ -111,6 +113,31 @@ def run_service_demo(consortium: Any, settings: Settings, task_id: int, engines:
             "audit_ok": report.ok, "answered": [a["id"] for a in timeline["alerts"] if a["answered"]],
             "labels": {"file": str(labeled), "cycles": int(len(h.ts)), "first_true_rul": int(h.rul[0])},
             "metrics_alerts": sum(1 for line in metrics.splitlines() if line.startswith("fedpm_alerts_total{"))}
+
+
+def _replay(consortium: Any, registry: SensorBatchRegistry, store_path: Path, engines: cmapss.Engines, unit: int) -> EngineReplay:
+    """Engine `unit` replayed as MACHINE, signed by the machine's device key (bound by its maker at bootstrap) and
+    continuing its seqs in the gateway's store, its cycles stamped between the key's bind time and now."""
+    account = consortium.devices[MACHINE]
+    device = Device.of(MACHINE, account, registry.signing_domain())
+    st = GatewayStore(store_path, create=True)
+    try:
+        last = [s["last_seq"] for s in st.reception(MACHINE)["streams"] if s["device"] == device.address]
+    finally:
+        st.close()
+    device.seqs.next = last[0] + 1 if last else 0
+    view = consortium.registry.device(account.address)
+    if view is None:
+        raise FedpmError(f"device {account.address} of {MACHINE} is not bound", hint="bootstrap the consortium with the machine's device")
+    return EngineReplay.in_past(device, engines.subset([unit]).series[0], int(time.time() * 1000), view.valid_from * 1000)
+
+
+def _anchored(store_path: Path) -> int:
+    st = GatewayStore(store_path)
+    try:
+        return st.counts().get("readings_anchored", 0)
+    finally:
+        st.close()
 
 
 def _wait_anchored(store_path: Path, readings: int, timeout: float = 60.0) -> None:

@@ -223,7 +223,7 @@ class HealthService:
             if fresh_data and should_raise(rule, top.level if top else None):
                 assert rule is not None
                 top = Alert(machine, cls.name, rule.level, rule.action, rul, rule.below, v.task, v.round, v.model_hash, w.from_ms, w.to_ms,
-                            tuple(f"{b.device}:{b.seq}:{b.root}" for b in w.batches), int(now))
+                            tuple(f"{b.device}:{b.first_seq}:{b.root}" for b in w.batches), int(now))
                 self.journal.record_alert(top)
                 self._alerted.add(machine)
                 self.metrics.alerts.labels(cls.name, rule.level).inc()
