@@ -33,6 +33,7 @@ BAD_IDS = [
     (["consortium", "execute", "--as", "g2", "99"], "UnknownProposal(proposalId=99)"),
     (["model", "list", "--task", "99"], "99"),
     (["model", "show", "--task", "0", "--round", "-1"], "-1"),
+    (["audit", "lineage", "--task", TOO_BIG], TOO_BIG),
     (["device", "list", "--machine", "no-such-machine"], "no-such-machine"),
     (["device", "list", "--machine", "x" * 40], "x" * 40),
     (["device", "register", "--as", "mk", "dev1", "--machine", "no-such-machine"], "no-such-machine"),

@@ -308,8 +308,8 @@ def evaluate(model_path: Path, test_file: Path, rul_file: Path, as_json: bool) -
 
 
 @audit.command("lineage")
-@click.option("--task", "task_id", type=int, required=True)
-@click.option("--round", "round_number", type=int, help="the model version: a finalized round (default the task's latest finalized)")
+@click.option("--task", "task_id", type=ID, required=True)
+@click.option("--round", "round_number", type=ID, help="the model version: a finalized round (default the task's latest finalized)")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def audit_lineage(app: App, task_id: int, round_number: int | None, as_json: bool) -> None:
