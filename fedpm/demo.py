@@ -265,7 +265,7 @@ def run_sensors(c: Consortium, settings: Settings, out: Path, p: Progress) -> di
 
 def run_maintenance(c: Consortium, settings: Settings, p: Progress) -> dict[str, Any]:
     machines = sorted(c.devices)
-    summary = record_demo_history(c, settings, machines)
+    summary = record_demo_history(c, settings.home, machines)
     p.info(f"{sum(len(m['entries']) for m in summary['machines'].values())} records on {len(machines)} machines (one correction each)")
     with RecordStore(record_store_path(settings.home)) as store:
         report = audit_machine(MaintenanceLog(c.ctx), store, machines[0])

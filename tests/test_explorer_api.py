@@ -49,7 +49,7 @@ def explorer(settings):
 @pytest.fixture
 def history(consortium, settings):
     """Demo history on two machines, then one local record of factory-1-m1 edited after anchoring."""
-    summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
+    summary = record_demo_history(consortium, settings.home, ["factory-1-m1", "factory-2-m1"])
     edited = summary["machines"]["factory-1-m1"]["entries"][0]["hash"]
     with sqlite3.connect(record_store_path(settings.home)) as db:
         (canonical,) = db.execute("SELECT canonical FROM records WHERE record_hash = ?", (edited,)).fetchone()

@@ -114,7 +114,7 @@ def browser(tmp_path_factory):
 def explorer(tmp_path, anvil, consortium):
     """Demo maintenance history (one record of factory-1-m1 edited after anchoring) and anchored sensor batches."""
     settings = make_settings(tmp_path, anvil.url, **{"chain.deployment_file": consortium.ctx.deployment_path})
-    summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-2-m1"])
+    summary = record_demo_history(consortium, settings.home, ["factory-1-m1", "factory-2-m1"])
     batches = record_sensor_batches(consortium, {"factory-1-m1": 2, "factory-2-m1": 1}, settings.home)
     edited = summary["machines"]["factory-1-m1"]["entries"][2]["hash"]  # the maker's part replacement
     with sqlite3.connect(record_store_path(settings.home)) as db:

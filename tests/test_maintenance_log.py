@@ -150,7 +150,7 @@ def test_demo_history_anchors_records_with_one_correction_and_audits_clean(conso
 
     settings = make_settings(tmp_path)
 
-    summary = record_demo_history(consortium, settings, ["factory-1-m1", "factory-3-m1"])
+    summary = record_demo_history(consortium, settings.home, ["factory-1-m1", "factory-3-m1"])
 
     entries = summary["machines"]["factory-3-m1"]["entries"]
     assert len(entries) == 4 and [e["corrects"] for e in entries].count(entries[1]["hash"]) == 1

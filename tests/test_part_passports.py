@@ -33,7 +33,7 @@ def plant(consortium, ctx, tmp_path, t0):
     """factory-1's home: the demo maintenance history of M1, and two anchored batches of M1's device over t0..t0+7 s."""
     home = tmp_path / "home"
     env = gateway_env(home, ctx, consortium, {"factory-1": consortium.accounts["factory-1"], "factory-2": consortium.accounts["factory-2"]})
-    record_demo_history(consortium, make_settings(home, ctx.settings.chain.rpc_url, **{"chain.deployment_file": ctx.deployment_path}), [M1])
+    record_demo_history(consortium, home, [M1])
     registry = SensorBatchRegistry(consortium.ctx)
     store = GatewayStore(gateway_store_path(home), create=True)
     blocks = sign_blocks(consortium.devices[M1], M1, registry.signing_domain(), range(8), t0=t0)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable
 
 from fedpm.consortium.client import ConsortiumRegistry
 from fedpm.maintenance.client import MaintenanceLog, add_record
 from fedpm.maintenance.records import Kind, Record, attachment_hash, correction_of
 from fedpm.maintenance.store import RecordStore, record_store_path
-from fedpm.settings import Settings
 
 BASE_TIME = 1_735_689_600  # 2025-01-01T00:00:00Z: fixed, so demo hashes are reproducible
 
@@ -28,12 +28,12 @@ def demo_records(machine: str, operator: str, maker: str, n: int) -> list[tuple[
     return [(operator, inspection), (operator, fault), (maker, replacement), (operator, fix)]
 
 
-def record_demo_history(consortium: Any, settings: Settings, machines: Iterable[str]) -> dict[str, Any]:
-    """Write and anchor the demo records of `machines` in `settings.home`'s store; summarize per machine."""
+def record_demo_history(consortium: Any, home: Path, machines: Iterable[str]) -> dict[str, Any]:
+    """Write and anchor the demo records of `machines` in the record store under `home`; summarize per machine."""
     log = MaintenanceLog(consortium.ctx)
     registry = ConsortiumRegistry(consortium.ctx)
     summary: dict[str, Any] = {"machines": {}, "gas": []}
-    with RecordStore(record_store_path(settings.home), create=True) as store:
+    with RecordStore(record_store_path(home), create=True) as store:
         for n, machine in enumerate(machines):
             m = registry.machine(machine)
             operator, maker = m.operator_org, m.manufacturer_org
