@@ -175,6 +175,10 @@ def test_prometheus_scrapes_gateway_node_and_service_and_alertmanager_receives_t
             r = requests.get(f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": q}, timeout=10).json()
             return sorted((s["metric"].get("component", ""), float(s["value"][1])) for s in r["data"]["result"])
 
+        # the alert can fire before Prometheus has scraped the other targets once (a busy machine): wait for a sample
+        # of each query, then read them
+        queries = ('up{job="fedpm"}', "fedpm_gateway_readings_anchored_total", 'fedpm_fl_rounds_total{outcome="finalized"}', "fedpm_model_round")
+        assert wait_for(lambda: len(value(queries[0])) == 3 and all(value(q) for q in queries[1:]), 60), logs()
         up = value('up{job="fedpm"}')
         anchored = value("fedpm_gateway_readings_anchored_total")
         finalized = value('fedpm_fl_rounds_total{outcome="finalized"}')
